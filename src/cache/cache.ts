@@ -1,0 +1,84 @@
+/**
+ * The cache contract shared by every backend (single, ha, disabled), after ../shared/spec/caching.md:
+ * get / set / setWithTTL / delete / exists / close, plus the optional stats, ping and batch interfaces.
+ * Values are opaque bytes; what they mean is the cache interceptor's business.
+ */
+
+/** `get` of a key that is not there (spec: ErrNotFound). */
+export class CacheNotFoundError extends Error {
+  constructor() {
+    super('cache: key not found');
+    this.name = 'CacheNotFoundError';
+  }
+}
+
+/** Any operation on a cache after close() (spec: ErrClosed). */
+export class CacheClosedError extends Error {
+  constructor() {
+    super('cache: closed');
+    this.name = 'CacheClosedError';
+  }
+}
+
+/** Counters every backend keeps (spec: Hits, Misses, KeyCount, BytesUsed, Evictions). */
+export interface CacheStats {
+  hits: number;
+  misses: number;
+  key_count: number;
+  bytes_used: number;
+  evictions: number;
+  /** Backend-specific extras (rejected admissions, dropped writes, timeouts, errors...). */
+  [extra: string]: number;
+}
+
+export interface Cache {
+  /** Resolves the value, rejects with CacheNotFoundError on a miss, CacheClosedError after close(). */
+  get(key: string): Promise<Buffer>;
+  /** Stores with the backend's default TTL. */
+  set(key: string, value: Buffer): Promise<void>;
+  setWithTTL(key: string, value: Buffer, ttlMs: number): Promise<void>;
+  delete(key: string): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+/** Optional: counters (spec: StatsProvider). */
+export interface StatsProvider {
+  stats(): CacheStats;
+}
+
+/** Optional: connectivity check (spec: Pinger). */
+export interface Pinger {
+  ping(): Promise<void>;
+}
+
+/** Optional: batch reads; a missing key maps to undefined (spec: MultiGetter). */
+export interface MultiGetter {
+  getMulti(keys: string[]): Promise<Map<string, Buffer | undefined>>;
+}
+
+/** Optional: batch writes with one TTL (spec: MultiSetter). */
+export interface MultiSetter {
+  setMultiWithTTL(items: Map<string, Buffer>, ttlMs: number): Promise<void>;
+}
+
+/** Optional: drop everything this cache holds (admin `DELETE /admin/cache`). */
+export interface Flusher {
+  flush(): Promise<void>;
+}
+
+export function isStatsProvider(c: Cache): c is Cache & StatsProvider {
+  return typeof (c as Partial<StatsProvider>).stats === 'function';
+}
+export function isPinger(c: Cache): c is Cache & Pinger {
+  return typeof (c as Partial<Pinger>).ping === 'function';
+}
+export function isMultiGetter(c: Cache): c is Cache & MultiGetter {
+  return typeof (c as Partial<MultiGetter>).getMulti === 'function';
+}
+export function isMultiSetter(c: Cache): c is Cache & MultiSetter {
+  return typeof (c as Partial<MultiSetter>).setMultiWithTTL === 'function';
+}
+export function isFlusher(c: Cache): c is Cache & Flusher {
+  return typeof (c as Partial<Flusher>).flush === 'function';
+}

@@ -1,0 +1,89 @@
+/** Every error the relay itself produces, by code. */
+export enum RelayErrorCode {
+  Unauthorized = 'unauthorized',
+  AdminUnauthorized = 'admin_unauthorized',
+  NotFound = 'not_found',
+  InvalidJson = 'invalid_json',
+  InvalidRequest = 'invalid_request',
+  BodyTooLarge = 'body_too_large',
+  UnsupportedMediaType = 'unsupported_media_type',
+  UpstreamUnreachable = 'upstream_unreachable',
+  UpstreamTimeout = 'upstream_timeout',
+  UpstreamProtocol = 'upstream_protocol',
+  NoProviderAvailable = 'no_provider_available',
+  RateLimited = 'rate_limited',
+  Overloaded = 'overloaded',
+  ShuttingDown = 'shutting_down',
+  Internal = 'internal',
+}
+
+/** Anthropic `error.type` values the relay uses. */
+export type AnthropicErrorType =
+  | 'invalid_request_error'
+  | 'authentication_error'
+  | 'permission_error'
+  | 'not_found_error'
+  | 'request_too_large'
+  | 'rate_limit_error'
+  | 'api_error'
+  | 'timeout_error'
+  | 'overloaded_error';
+
+interface ErrorShape {
+  status: number;
+  type: AnthropicErrorType;
+}
+
+/** The compiler checks that every code has a status and an Anthropic error type. */
+export const RELAY_ERROR_SHAPES = {
+  [RelayErrorCode.Unauthorized]: { status: 401, type: 'authentication_error' },
+  [RelayErrorCode.AdminUnauthorized]: { status: 401, type: 'authentication_error' },
+  [RelayErrorCode.NotFound]: { status: 404, type: 'not_found_error' },
+  [RelayErrorCode.InvalidJson]: { status: 400, type: 'invalid_request_error' },
+  [RelayErrorCode.InvalidRequest]: { status: 400, type: 'invalid_request_error' },
+  [RelayErrorCode.BodyTooLarge]: { status: 413, type: 'request_too_large' },
+  [RelayErrorCode.UnsupportedMediaType]: { status: 415, type: 'invalid_request_error' },
+  [RelayErrorCode.UpstreamUnreachable]: { status: 502, type: 'api_error' },
+  [RelayErrorCode.UpstreamTimeout]: { status: 504, type: 'timeout_error' },
+  [RelayErrorCode.UpstreamProtocol]: { status: 502, type: 'api_error' },
+  [RelayErrorCode.NoProviderAvailable]: { status: 503, type: 'overloaded_error' },
+  [RelayErrorCode.RateLimited]: { status: 429, type: 'rate_limit_error' },
+  [RelayErrorCode.Overloaded]: { status: 529, type: 'overloaded_error' },
+  [RelayErrorCode.ShuttingDown]: { status: 503, type: 'overloaded_error' },
+  [RelayErrorCode.Internal]: { status: 500, type: 'api_error' },
+} satisfies Record<RelayErrorCode, ErrorShape>;
+
+/**
+ * The one error type of the relay. `headers` go on the response as they are (retry-after, x-should-retry).
+ * Messages must never contain a secret: callers describe, they never echo keys.
+ */
+export class RelayError extends Error {
+  readonly status: number;
+  readonly type: AnthropicErrorType;
+
+  constructor(
+    readonly code: RelayErrorCode,
+    message: string,
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = 'RelayError';
+    const shape = RELAY_ERROR_SHAPES[code];
+    this.status = shape.status;
+    this.type = shape.type;
+  }
+}
+
+/** Anthropic's error body: `{"type":"error","error":{"type","message"},"request_id"}`. */
+export interface AnthropicErrorBody {
+  type: 'error';
+  error: { type: string; message: string };
+  request_id?: string;
+}
+
+/** Builds the Anthropic error body. */
+export function errorBody(type: string, message: string, requestId?: string): AnthropicErrorBody {
+  const body: AnthropicErrorBody = { type: 'error', error: { type, message } };
+  if (requestId) body.request_id = requestId;
+  return body;
+}

@@ -1,0 +1,389 @@
+import { Type } from 'class-transformer';
+import {
+  ArrayUnique,
+  IsArray,
+  IsBoolean,
+  IsIn,
+  IsInt,
+  IsNumber,
+  IsOptional,
+  IsString,
+  Matches,
+  Max,
+  Min,
+  MinLength,
+  ValidateNested,
+} from 'class-validator';
+import { IsStringListRecord, IsStringRecord } from './record-validators';
+
+/**
+ * The whole configuration as one typed object. Property names are the config file's keys (snake_case), so the
+ * file, the docs and the code use one vocabulary; field initialisers are the defaults. Every key written in
+ * ../shared/spec/*.md and the issues is accepted here with its documented default.
+ */
+
+export const PROVIDER_TYPES = ['anthropic', 'zai', 'minimax', 'ollama'] as const;
+export type ProviderType = (typeof PROVIDER_TYPES)[number];
+
+export const ROUTING_STRATEGIES = [
+  'failover',
+  'round_robin',
+  'weighted_round_robin',
+  'shuffle',
+  'least_loaded',
+  'model_based',
+] as const;
+export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
+
+export const CACHE_MODES = ['single', 'ha', 'disabled'] as const;
+export type CacheMode = (typeof CACHE_MODES)[number];
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export const LOG_FORMATS = ['json', 'text'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+export class AuthConfig {
+  /** Relay client keys, accepted as `x-api-key` or `Authorization: Bearer`. Empty = open relay (warned at start). */
+  @IsArray()
+  @IsString({ each: true })
+  @MinLength(1, { each: true })
+  api_keys: string[] = [];
+
+  @IsBoolean()
+  allow_bearer = true;
+}
+
+export class ShutdownConfig {
+  /** After SIGTERM: readiness is 503 at once; new connections are still accepted for this long (ingress catch-up). */
+  @IsInt()
+  @Min(0)
+  delay_ms = 0;
+
+  /** Then in-flight requests and streams get this long before open streams are ended with `event: error`. */
+  @IsInt()
+  @Min(0)
+  grace_ms = 30_000;
+}
+
+export class ServerConfig {
+  /** host:port to listen on. */
+  @IsString()
+  @Matches(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected host:port, e.g. 0.0.0.0:8787' })
+  listen = '0.0.0.0:8787';
+
+  /** Upstream timeout for one attempt. Non-streaming answers can legitimately take up to 10 minutes. */
+  @IsInt()
+  @Min(1)
+  timeout_ms = 600_000;
+
+  @IsInt()
+  @Min(1)
+  max_body_bytes = 32 * 1024 * 1024;
+
+  @ValidateNested()
+  @Type(() => AuthConfig)
+  auth: AuthConfig = new AuthConfig();
+
+  @ValidateNested()
+  @Type(() => ShutdownConfig)
+  shutdown: ShutdownConfig = new ShutdownConfig();
+}
+
+export class ProviderKeyConfig {
+  @IsString()
+  @MinLength(1)
+  key!: string;
+
+  /** Requests per minute this key may send; 0 = unlimited (learned from response headers if the upstream says). */
+  @IsInt()
+  @Min(0)
+  rpm_limit = 0;
+
+  /** Input tokens per minute. */
+  @IsInt()
+  @Min(0)
+  itpm_limit = 0;
+
+  /** Output tokens per minute. */
+  @IsInt()
+  @Min(0)
+  otpm_limit = 0;
+
+  @IsNumber()
+  @Min(0)
+  weight = 1;
+}
+
+export class ProviderConfig {
+  @IsString()
+  @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'expected a name of letters, digits, ".", "_" or "-"' })
+  name!: string;
+
+  @IsIn(PROVIDER_TYPES)
+  type: ProviderType = 'anthropic';
+
+  @IsBoolean()
+  enabled = true;
+
+  /** Defaults per type (see provider-defaults.ts). */
+  @IsOptional()
+  @IsString()
+  @Matches(/^https?:\/\/[^\s]+$/, { message: 'expected an http:// or https:// URL' })
+  base_url?: string;
+
+  /** failover: highest priority first, config order breaks ties. */
+  @IsInt()
+  priority = 0;
+
+  /** weighted_round_robin weight; 0 drains the provider. */
+  @IsNumber()
+  @Min(0)
+  weight = 1;
+
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => ProviderKeyConfig)
+  keys: ProviderKeyConfig[] = [];
+
+  /** Models this provider serves (for /v1/models and model routing). Empty = serves any model. */
+  @IsArray()
+  @IsString({ each: true })
+  models: string[] = [];
+
+  /** Client model name -> upstream model name. */
+  @IsStringRecord()
+  model_mapping: Record<string, string> = {};
+}
+
+export class RetryConfig {
+  /** Upstream attempts per request, all providers and fallbacks together. */
+  @IsInt()
+  @Min(1)
+  @Max(20)
+  max_attempts = 3;
+
+  @IsInt()
+  @Min(0)
+  base_delay_ms = 250;
+
+  @IsInt()
+  @Min(0)
+  max_delay_ms = 4_000;
+
+  /** A longer retry-after is treated as "quota gone": fail over instead of sleeping. */
+  @IsInt()
+  @Min(0)
+  max_retry_after_ms = 10_000;
+
+  /** Retries may add at most this share of live traffic. */
+  @IsNumber()
+  @Min(0)
+  @Max(10)
+  budget_ratio = 0.2;
+}
+
+export class RoutingConfig {
+  @IsIn(ROUTING_STRATEGIES)
+  strategy: RoutingStrategyName = 'failover';
+
+  /** Adds X-CC-Relay-* headers that expose routing internals. */
+  @IsBoolean()
+  debug = false;
+
+  /** model_based: model prefix -> provider names. */
+  @IsStringListRecord()
+  model_routes: Record<string, string[]> = {};
+
+  /** model -> ordered fallback models. */
+  @IsStringListRecord()
+  fallbacks: Record<string, string[]> = {};
+
+  @ValidateNested()
+  @Type(() => RetryConfig)
+  retry: RetryConfig = new RetryConfig();
+
+  /** Bounds all attempts, backoffs and fallbacks until the first byte goes to the client. */
+  @IsInt()
+  @Min(1)
+  deadline_ms = 120_000;
+
+  /** Streams: the first content event must arrive by then, else fail over. */
+  @IsInt()
+  @Min(1)
+  ttft_timeout_ms = 30_000;
+
+  /** Streams: silence longer than this ends the stream with event: error. */
+  @IsInt()
+  @Min(1)
+  stall_timeout_ms = 60_000;
+}
+
+export class HealthCheckConfig {
+  /** Periodic probes of OPEN circuits. */
+  @IsBoolean()
+  enabled = true;
+
+  @IsInt()
+  @Min(100)
+  interval_ms = 10_000;
+
+  /** One probe's timeout. */
+  @IsInt()
+  @Min(1)
+  timeout_ms = 5_000;
+}
+
+export class CircuitBreakerConfig {
+  @IsInt()
+  @Min(1)
+  failure_threshold = 5;
+
+  @IsInt()
+  @Min(1)
+  open_duration_ms = 30_000;
+
+  @IsInt()
+  @Min(1)
+  half_open_probes = 3;
+}
+
+export class HealthConfig {
+  @ValidateNested()
+  @Type(() => HealthCheckConfig)
+  health_check: HealthCheckConfig = new HealthCheckConfig();
+
+  @ValidateNested()
+  @Type(() => CircuitBreakerConfig)
+  circuit_breaker: CircuitBreakerConfig = new CircuitBreakerConfig();
+}
+
+export class RistrettoConfig {
+  /** Frequency counters of the admission sketch; ~10x the expected number of entries. */
+  @IsInt()
+  @Min(16)
+  num_counters = 1_000_000;
+
+  /** Byte budget of cached values. */
+  @IsInt()
+  @Min(1)
+  max_cost = 104_857_600;
+
+  /** Accesses buffered before they are applied to the sketch. */
+  @IsInt()
+  @Min(1)
+  buffer_items = 64;
+}
+
+export class RedisConfig {
+  /** Standalone Redis. Ignored when cluster_nodes is set. */
+  @IsString()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL' })
+  url = 'redis://127.0.0.1:6379';
+
+  /** Redis Cluster seed nodes, host:port each. */
+  @IsArray()
+  @IsString({ each: true })
+  @Matches(/^[^:\s]+:\d{1,5}$/, { each: true, message: 'expected host:port' })
+  cluster_nodes: string[] = [];
+
+  @IsString()
+  key_prefix = 'cc-relay:';
+
+  /** A slower read counts as a miss. */
+  @IsInt()
+  @Min(1)
+  timeout_ms = 50;
+}
+
+export class CacheConfig {
+  @IsIn(CACHE_MODES)
+  mode: CacheMode = 'single';
+
+  @IsInt()
+  @Min(1)
+  ttl_ms = 3_600_000;
+
+  /** Opt-in caching of streamed answers, replayed as SSE. */
+  @IsBoolean()
+  stream = false;
+
+  /** true lets different client keys share entries. */
+  @IsBoolean()
+  shared_across_clients = false;
+
+  @ValidateNested()
+  @Type(() => RistrettoConfig)
+  ristretto: RistrettoConfig = new RistrettoConfig();
+
+  @ValidateNested()
+  @Type(() => RedisConfig)
+  redis: RedisConfig = new RedisConfig();
+
+  /** Optional file of requests (JSON lines) replayed at start to fill the cache. */
+  @IsOptional()
+  @IsString()
+  warmup_file?: string;
+}
+
+export class LoggingConfig {
+  @IsIn(LOG_LEVELS)
+  level: LogLevel = 'info';
+
+  @IsIn(LOG_FORMATS)
+  format: LogFormat = 'json';
+}
+
+export class AdminConfig {
+  /** Bearer token for /admin/*. Unset = the admin API is off (404), never open. */
+  @IsOptional()
+  @IsString()
+  @MinLength(16, { message: 'admin.token must be at least 16 characters' })
+  token?: string;
+}
+
+export class MetricsConfig {
+  @IsBoolean()
+  enabled = true;
+
+  @IsString()
+  @Matches(/^\/\S*$/, { message: 'expected a path starting with /' })
+  path = '/metrics';
+}
+
+export class RelayConfig {
+  @ValidateNested()
+  @Type(() => ServerConfig)
+  server: ServerConfig = new ServerConfig();
+
+  @IsArray()
+  @ArrayUnique((p: ProviderConfig) => p?.name, { message: 'provider names must be unique' })
+  @ValidateNested({ each: true })
+  @Type(() => ProviderConfig)
+  providers: ProviderConfig[] = [];
+
+  @ValidateNested()
+  @Type(() => RoutingConfig)
+  routing: RoutingConfig = new RoutingConfig();
+
+  @ValidateNested()
+  @Type(() => HealthConfig)
+  health: HealthConfig = new HealthConfig();
+
+  @ValidateNested()
+  @Type(() => CacheConfig)
+  cache: CacheConfig = new CacheConfig();
+
+  @ValidateNested()
+  @Type(() => LoggingConfig)
+  logging: LoggingConfig = new LoggingConfig();
+
+  @ValidateNested()
+  @Type(() => AdminConfig)
+  admin: AdminConfig = new AdminConfig();
+
+  @ValidateNested()
+  @Type(() => MetricsConfig)
+  metrics: MetricsConfig = new MetricsConfig();
+}
