@@ -1,0 +1,107 @@
+import { systemClock, type Clock } from '../common/clock';
+import type { CircuitBreakerConfig, RelayConfig } from '../config/relay-config';
+import { CircuitBreaker, type BreakerSnapshot, type BreakerTransition } from './circuit-breaker';
+
+/** One provider's breaker as the admin API lists it. */
+export interface ProviderBreakerSnapshot extends BreakerSnapshot {
+  name: string;
+}
+
+/** A transition of one provider's breaker. */
+export type ProviderTransitionListener = (provider: string, transition: BreakerTransition) => void;
+
+/**
+ * One circuit breaker per provider name. Routing asks only `isRoutable(name)`; the attempt loop records outcomes on
+ * `get(name)`; the admin API and GET /health read `snapshot()`.
+ */
+export class BreakerRegistry {
+  private readonly breakers = new Map<string, CircuitBreaker>();
+  private readonly unsubscribers = new Map<string, () => void>();
+  private readonly listeners: ProviderTransitionListener[] = [];
+
+  constructor(
+    private readonly config: CircuitBreakerConfig,
+    providerNames: Iterable<string>,
+    private readonly clock: Clock = systemClock,
+  ) {
+    this.sync(providerNames);
+  }
+
+  /** A registry with one breaker per configured provider (enabled or not, so the admin API can show them all). */
+  static fromConfig(config: RelayConfig, clock: Clock = systemClock): BreakerRegistry {
+    return new BreakerRegistry(
+      config.health.circuit_breaker,
+      config.providers.map((p) => p.name),
+      clock,
+    );
+  }
+
+  /** The provider's breaker, or undefined for a name that is not configured. */
+  get(name: string): CircuitBreaker | undefined {
+    return this.breakers.get(name);
+  }
+
+  /**
+   * Whether routing may pick the provider now. An unknown name is not routable: a provider without a breaker
+   * would have its failures recorded nowhere.
+   */
+  isRoutable(name: string): boolean {
+    return this.breakers.get(name)?.isRoutable() ?? false;
+  }
+
+  /** Provider names in configuration order. */
+  names(): string[] {
+    return [...this.breakers.keys()];
+  }
+
+  /** Every provider's breaker, in configuration order. */
+  snapshot(): ProviderBreakerSnapshot[] {
+    return [...this.breakers].map(([name, breaker]) => ({ name, ...breaker.snapshot() }));
+  }
+
+  /**
+   * Applies a reloaded provider list: existing providers keep their breaker and its state (a reload must not
+   * reopen traffic to a provider that is down), new ones start CLOSED, removed ones are dropped.
+   */
+  sync(providerNames: Iterable<string>): void {
+    const wanted = [...new Set(providerNames)];
+    const wantedSet = new Set(wanted);
+    for (const name of [...this.breakers.keys()]) {
+      if (!wantedSet.has(name)) {
+        this.unsubscribers.get(name)?.();
+        this.unsubscribers.delete(name);
+        this.breakers.delete(name);
+      }
+    }
+    const kept = new Map(this.breakers);
+    this.breakers.clear();
+    for (const name of wanted) {
+      const breaker = kept.get(name) ?? this.create(name);
+      this.breakers.set(name, breaker);
+    }
+  }
+
+  /** Subscribes to transitions of every provider's breaker, present and future; returns the unsubscribe function. */
+  onTransition(listener: ProviderTransitionListener): () => void {
+    this.listeners.push(listener);
+    return () => {
+      const index = this.listeners.indexOf(listener);
+      if (index >= 0) this.listeners.splice(index, 1);
+    };
+  }
+
+  private create(name: string): CircuitBreaker {
+    const breaker = new CircuitBreaker(this.config, this.clock);
+    const unsubscribe = breaker.onTransition((transition) => {
+      for (const listener of [...this.listeners]) {
+        try {
+          listener(name, transition);
+        } catch {
+          // Same rule as the breaker's own listeners: observers never change routing.
+        }
+      }
+    });
+    this.unsubscribers.set(name, unsubscribe);
+    return breaker;
+  }
+}
