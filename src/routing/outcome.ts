@@ -1,0 +1,171 @@
+/**
+ * The one classification of an upstream attempt. The circuit breaker, the key pool and the retry policy all read
+ * its result, so they can never disagree about what a failure is.
+ */
+
+/** How an attempt failed when there is no HTTP status to look at (or the body broke after it). */
+export type UpstreamErrorKind =
+  | 'connect_refused'
+  | 'connect_timeout'
+  | 'dns'
+  | 'reset'
+  | 'headers_timeout'
+  | 'body_timeout'
+  | 'ttft_timeout'
+  | 'stall'
+  | 'protocol';
+
+/** The five classes an attempt falls into. */
+export type OutcomeKind = 'success' | 'permanent' | 'transient' | 'rate_limited' | 'client_cancelled';
+
+/** Response headers as Node and undici hand them over (names may arrive in any case). */
+export type HeaderBag = Record<string, string | string[] | undefined>;
+
+/** What the attempt loop knows about one finished attempt. */
+export interface OutcomeInput {
+  status?: number;
+  headers?: HeaderBag;
+  error?: UpstreamErrorKind;
+  clientCancelled?: boolean;
+  /** Only needed to turn an HTTP-date `retry-after` into a delay; without it such a date is ignored. */
+  nowMs?: number;
+}
+
+/** The classified attempt. */
+export interface AttemptOutcome {
+  kind: OutcomeKind;
+  status?: number;
+  error?: UpstreamErrorKind;
+  /** The upstream's own wait hint (`retry-after-ms` / `retry-after`), when it sent a usable one. */
+  retryAfterMs?: number;
+  /** Whether the provider's circuit breaker counts this attempt as a failure. */
+  breakerFailure: boolean;
+  /** A short human description for logs and debug output. */
+  reason: string;
+}
+
+// Retried by the official SDKs although they are 4xx: a timed-out or conflicting request may well pass next time.
+const RETRYABLE_4XX = new Set([408, 409]);
+
+const ERROR_REASONS: Record<UpstreamErrorKind, string> = {
+  connect_refused: 'connection refused',
+  connect_timeout: 'connect timeout',
+  dns: 'DNS lookup failed',
+  reset: 'connection reset',
+  headers_timeout: 'no response headers in time',
+  body_timeout: 'response body timed out',
+  ttft_timeout: 'no first token in time',
+  stall: 'stream stalled',
+  protocol: 'malformed upstream response',
+};
+
+/** Classifies one attempt from its status, transport error, headers and whether the client went away. */
+export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
+  const { status, error, headers } = input;
+
+  // The client leaving says nothing about the provider's health, whatever the upstream was doing at the time.
+  if (input.clientCancelled) {
+    return { kind: 'client_cancelled', status, error, breakerFailure: false, reason: 'client cancelled' };
+  }
+
+  // A transport error wins over a status: a 200 whose stream then stalls or resets is still a failed attempt.
+  if (error !== undefined) {
+    return { kind: 'transient', status, error, breakerFailure: true, reason: ERROR_REASONS[error] };
+  }
+
+  if (status === undefined) {
+    return {
+      kind: 'transient',
+      error: 'protocol',
+      breakerFailure: true,
+      reason: 'attempt ended without status or error',
+    };
+  }
+
+  const retryAfterMs = headers ? parseRetryAfterMs(headers, input.nowMs) : undefined;
+  const withHint = retryAfterMs === undefined ? {} : { retryAfterMs };
+
+  if (status >= 200 && status < 300) {
+    return { kind: 'success', status, breakerFailure: false, reason: `${status}` };
+  }
+  if (status === 429) {
+    // Counts for the breaker as the spec's table says: a provider that only answers 429 is no use to routing.
+    return { kind: 'rate_limited', status, ...withHint, breakerFailure: true, reason: '429 rate limited' };
+  }
+  if (RETRYABLE_4XX.has(status)) {
+    // The request's own trouble, not the provider's: retried, but never held against the breaker.
+    return { kind: 'transient', status, ...withHint, breakerFailure: false, reason: `${status} retryable` };
+  }
+  if (status >= 400 && status < 500) {
+    return { kind: 'permanent', status, breakerFailure: false, reason: `${status} not retryable` };
+  }
+  if (status >= 500) {
+    // 529 (overloaded) lands here too: the request is fine, the capacity is not.
+    return {
+      kind: 'transient',
+      status,
+      ...withHint,
+      breakerFailure: true,
+      reason: `${status} upstream error`,
+    };
+  }
+  // 1xx/3xx from an API base URL means a misconfigured provider (an http->https redirect, a login page):
+  // another provider can still answer, and the breaker should notice.
+  return { kind: 'transient', status, breakerFailure: true, reason: `unexpected status ${status}` };
+}
+
+/**
+ * The outcome to feed the retry policy when a provider's key pool had no usable key, so no upstream call was made.
+ * It is rate-limited (the pool's own quota) but never a breaker failure: the provider was not even asked.
+ */
+export function keyPoolExhaustedOutcome(retryAfterMs: number): AttemptOutcome {
+  return {
+    kind: 'rate_limited',
+    retryAfterMs,
+    breakerFailure: false,
+    reason: 'all keys of the provider cooling down',
+  };
+}
+
+// setTimeout cannot wait longer than 2^31-1 ms; a longer hint still means "not soon", so it is clamped, not dropped.
+const MAX_RETRY_AFTER_MS = 2 ** 31 - 1;
+
+/**
+ * The wait an upstream asks for: `retry-after-ms` (float milliseconds) first, then `retry-after` (float seconds or an
+ * HTTP date, which needs `nowMs`). Undefined when absent or unusable; a date in the past gives 0.
+ */
+export function parseRetryAfterMs(headers: HeaderBag, nowMs?: number): number | undefined {
+  const ms = parseNonNegativeFloat(headerValue(headers, 'retry-after-ms'));
+  if (ms !== undefined) return capped(ms);
+
+  const raw = headerValue(headers, 'retry-after');
+  if (raw === undefined) return undefined;
+  const seconds = parseNonNegativeFloat(raw);
+  if (seconds !== undefined) return capped(seconds * 1000);
+  // Only a real date: Date.parse also accepts bare numbers like "-1" as years.
+  if (nowMs === undefined || !/[a-z]/i.test(raw)) return undefined;
+  const at = Date.parse(raw);
+  if (Number.isNaN(at)) return undefined;
+  return capped(Math.max(0, at - nowMs));
+}
+
+/** The first value of a header, looked up case-insensitively. */
+export function headerValue(headers: HeaderBag, name: string): string | undefined {
+  let value = headers[name];
+  if (value === undefined) {
+    const wanted = name.toLowerCase();
+    const key = Object.keys(headers).find((k) => k.toLowerCase() === wanted);
+    value = key === undefined ? undefined : headers[key];
+  }
+  const first = Array.isArray(value) ? value[0] : value;
+  return first === undefined ? undefined : first.trim();
+}
+
+function parseNonNegativeFloat(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d+(\.\d+)?$/.test(raw)) return undefined;
+  return Number(raw);
+}
+
+function capped(ms: number): number {
+  return Math.min(MAX_RETRY_AFTER_MS, Math.ceil(ms));
+}
