@@ -1,0 +1,170 @@
+import type { RetryConfig } from '../config/relay-config';
+import { backoffDelayMs } from './backoff';
+import type { AttemptOutcome } from './outcome';
+import type { Rng } from './rng';
+
+/** What the attempt loop does next. */
+export type RetryAction = 'retry_same' | 'next_key' | 'next_candidate' | 'give_up';
+
+/** Why the loop stops; lets the final answer say whether the client should retry on its own. */
+export type GiveUpCause =
+  | 'success'
+  | 'not_retryable'
+  | 'client_cancelled'
+  | 'committed'
+  | 'no_candidate'
+  | 'retry_after_too_long'
+  | 'max_attempts'
+  | 'deadline'
+  | 'budget';
+
+/** The policy's answer: an action, how long to sleep before it, and why. */
+export interface RetryDecision {
+  action: RetryAction;
+  delayMs: number;
+  reason: string;
+  /** Set when action is give_up. */
+  cause?: GiveUpCause;
+}
+
+/** The retry settings the policy reads (a RetryConfig satisfies it). */
+export type RetrySettings = Pick<RetryConfig, 'base_delay_ms' | 'max_delay_ms' | 'max_retry_after_ms'>;
+
+/** The part of the retry budget the policy needs (a RetryBudget satisfies it). */
+export interface RetryBudgetGate {
+  tryAcquireRetry(): boolean;
+}
+
+/** Everything about the request so far that the decision depends on. */
+export interface RetryState {
+  /** Upstream attempts made for this request so far, the one just classified included. */
+  attemptsMade: number;
+  /** routing.retry.max_attempts, or less for this request. */
+  maxAttempts: number;
+  /** Attempts made on the provider of the attempt just classified, that one included. */
+  attemptsOnThisProvider: number;
+  /** Another provider or fallback model is still left in the plan. */
+  hasOtherCandidate: boolean;
+  /** The same provider has another key usable now (the caller has already cooled the one that got the 429). */
+  hasOtherKeyOnProvider: boolean;
+  /** Time left of the request's deadline. */
+  deadlineRemainingMs: number;
+  /** Bytes were already sent to the client: nothing may be replayed. */
+  committed: boolean;
+  /** Retries made for this request so far (0 before the first): the backoff exponent. */
+  retryIndex: number;
+  budget: RetryBudgetGate;
+  config: RetrySettings;
+  rng: Rng;
+}
+
+/** Attempts on one provider before a transient failure moves the request on: one retry, then fail over. */
+export const MAX_ATTEMPTS_PER_PROVIDER = 2;
+
+/**
+ * Decides what follows an attempt:
+ * - success, permanent, client_cancelled, or anything after bytes reached the client: give up (the answer, or the
+ *   error, goes to the client as it is);
+ * - transient: retry the same provider after jittered backoff while it has had fewer than 2 attempts, then fail over
+ *   to the next candidate at once;
+ * - rate_limited: the next key of the provider at once, else the next candidate at once; with neither, sleep the
+ *   retry-after if it is at most max_retry_after_ms (a longer one means the quota is gone), or back off
+ *   exponentially when there is no retry-after (at least half of base * 2^(retryIndex+1)), never hammering.
+ * Every retry also needs attemptsMade < maxAttempts, a delay shorter than the deadline's remainder, and a retry
+ * from the budget (asked last, so a refused retry never spends it).
+ */
+export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  if (outcome.kind === 'client_cancelled') return stop('client_cancelled', 'the client went away');
+  if (outcome.kind === 'success') return stop('success', 'the attempt succeeded');
+  if (state.committed) return stop('committed', `${outcome.reason} after bytes reached the client`);
+  if (outcome.kind === 'permanent') return stop('not_retryable', `${outcome.reason}: passed to the client`);
+
+  const proposal =
+    outcome.kind === 'transient' ? afterTransient(outcome, state) : afterRateLimit(outcome, state);
+  if (proposal.action === 'give_up') return proposal;
+
+  if (state.attemptsMade >= state.maxAttempts) {
+    return stop(
+      'max_attempts',
+      `${outcome.reason}; ${state.attemptsMade} of ${state.maxAttempts} attempts used`,
+    );
+  }
+  if (proposal.delayMs >= state.deadlineRemainingMs) {
+    return stop(
+      'deadline',
+      `${outcome.reason}; waiting ${proposal.delayMs} ms does not fit the ${state.deadlineRemainingMs} ms left`,
+    );
+  }
+  if (!state.budget.tryAcquireRetry()) return stop('budget', `${outcome.reason}; retry budget exhausted`);
+  return proposal;
+}
+
+/**
+ * Whether the relay's final error answer carries `x-should-retry: false`: yes when the relay gave up on a failure
+ * it would itself have retried (it already spent its retries, failovers or budget, or the quota is gone), so SDK
+ * and Claude Code retries do not multiply on top of the relay's. Permanent errors need no header (no client
+ * retries them), and after the commit point there are no headers left to set.
+ */
+export function shouldTellClientNotToRetry(decision: RetryDecision, outcome: AttemptOutcome): boolean {
+  if (decision.action !== 'give_up' || decision.cause === 'committed') return false;
+  return outcome.kind === 'transient' || outcome.kind === 'rate_limited';
+}
+
+function afterTransient(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  if (state.attemptsOnThisProvider < MAX_ATTEMPTS_PER_PROVIDER) {
+    const delayMs = backoff(state);
+    return {
+      action: 'retry_same',
+      delayMs,
+      reason: `${outcome.reason}; retrying the provider in ${delayMs} ms`,
+    };
+  }
+  if (state.hasOtherCandidate) {
+    return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
+  }
+  return stop('no_candidate', `${outcome.reason}; no other provider or fallback left`);
+}
+
+function afterRateLimit(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  if (state.hasOtherKeyOnProvider) {
+    return { action: 'next_key', delayMs: 0, reason: `${outcome.reason}; trying another key` };
+  }
+  if (state.hasOtherCandidate) {
+    return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
+  }
+  const hint = outcome.retryAfterMs;
+  if (hint !== undefined && hint > 0) {
+    if (hint > state.config.max_retry_after_ms) {
+      return stop(
+        'retry_after_too_long',
+        `${outcome.reason}; retry-after ${hint} ms exceeds max_retry_after_ms ${state.config.max_retry_after_ms}`,
+      );
+    }
+    return {
+      action: 'retry_same',
+      delayMs: hint,
+      reason: `${outcome.reason}; waiting the retry-after ${hint} ms`,
+    };
+  }
+  // No usable hint: back off one step further than a transient failure, and never less than half the step, so a
+  // 429 is never answered with an immediate knock (full jitter alone could draw 0).
+  const step = rateLimitStep(state);
+  const delayMs = Math.ceil(step / 2) + backoffDelayMs(0, Math.floor(step / 2), step, state.rng);
+  return {
+    action: 'retry_same',
+    delayMs,
+    reason: `${outcome.reason}; no retry-after, backing off ${delayMs} ms`,
+  };
+}
+
+function backoff(state: RetryState): number {
+  return backoffDelayMs(state.retryIndex, state.config.base_delay_ms, state.config.max_delay_ms, state.rng);
+}
+
+function rateLimitStep(state: RetryState): number {
+  return Math.min(state.config.max_delay_ms, state.config.base_delay_ms * 2 ** (state.retryIndex + 1));
+}
+
+function stop(cause: GiveUpCause, reason: string): RetryDecision {
+  return { action: 'give_up', delayMs: 0, reason, cause };
+}
