@@ -1,0 +1,38 @@
+/**
+ * Standalone fake Anthropic upstream for demos and benchmarks: `npm run fake-upstream -- --port 8788`
+ * (or env PORT). It records nothing, so a long benchmark does not grow its memory.
+ */
+import { FakeUpstream } from './fake-upstream';
+
+function portFrom(argv: string[], env: NodeJS.ProcessEnv): number {
+  let value: string | undefined = env.PORT;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--port') value = argv[i + 1];
+    else if (arg.startsWith('--port=')) value = arg.slice('--port='.length);
+  }
+  const port = value === undefined || value === '' ? 8788 : Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`invalid port: ${value}`);
+  return port;
+}
+
+async function main(): Promise<void> {
+  const host = process.argv.includes('--public') ? '0.0.0.0' : '127.0.0.1';
+  const fake = new FakeUpstream({ record: false });
+  const url = await fake.start(portFrom(process.argv.slice(2), process.env), host);
+  console.log(`fake upstream listening on ${url}`);
+  const stop = (signal: NodeJS.Signals) => {
+    console.log(`fake upstream: ${signal}, stopping`);
+    fake.close().then(
+      () => process.exit(0),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+}
+
+main().catch((err: unknown) => {
+  console.error(err instanceof Error ? err.message : err);
+  process.exit(1);
+});
