@@ -1,0 +1,226 @@
+import 'reflect-metadata';
+import { DynamicModule, Global, INestApplicationContext, Module } from '@nestjs/common';
+import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
+import { Test } from '@nestjs/testing';
+import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { ProviderConfig, ProviderKeyConfig, RelayConfig } from '../config/relay-config';
+import { BreakerRegistry } from './breaker-registry';
+import { HealthProbeJob } from './health-probe.job';
+import { HealthModule } from './health.module';
+import type { ProbeOutcome, ProbeRequest } from './probe-policy';
+import { ProviderProber } from './provider-prober';
+
+@Global()
+@Module({})
+class TestConfigModule {
+  static with(config: RelayConfig): DynamicModule {
+    return {
+      module: TestConfigModule,
+      providers: [{ provide: RelayConfig, useValue: config }],
+      exports: [RelayConfig],
+    };
+  }
+}
+
+interface SeenRequest {
+  method: string | undefined;
+  url: string | undefined;
+  headers: IncomingHttpHeaders;
+}
+
+/** A tiny upstream: /<name>/v1/models answers with the status set for <name>. */
+class FakeUpstream {
+  readonly seen: SeenRequest[] = [];
+  readonly statuses = new Map<string, number>();
+  private server!: Server;
+  private waiters: Array<() => void> = [];
+
+  async start(): Promise<void> {
+    this.server = createServer((req, res) => {
+      this.seen.push({ method: req.method, url: req.url, headers: req.headers });
+      const name = req.url?.split('/')[1] ?? '';
+      res.writeHead(this.statuses.get(name) ?? 200, { 'content-type': 'application/json' });
+      res.end('{"data":[]}');
+      this.waiters.splice(0).forEach((w) => w());
+    });
+    await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
+  }
+
+  baseUrl(name: string): string {
+    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/${name}`;
+  }
+
+  nextRequest(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+function provider(name: string, baseUrl: string, type: ProviderConfig['type'] = 'anthropic'): ProviderConfig {
+  const key = Object.assign(new ProviderKeyConfig(), { key: `key-of-${name}` });
+  return Object.assign(new ProviderConfig(), { name, type, base_url: baseUrl, keys: [key] });
+}
+
+function openCircuit(registry: BreakerRegistry, name: string): void {
+  const breaker = registry.get(name)!;
+  for (let i = 0; i < 5; i++) breaker.record(breaker.tryAcquire()!, 'failure');
+}
+
+async function boot(config: RelayConfig, prober?: ProviderProber): Promise<INestApplicationContext> {
+  let builder = Test.createTestingModule({
+    imports: [TestConfigModule.with(config), ScheduleModule.forRoot(), HealthModule],
+  });
+  if (prober) builder = builder.overrideProvider(ProviderProber).useValue(prober);
+  const moduleRef = await builder.compile();
+  moduleRef.useLogger(false);
+  return moduleRef.init();
+}
+
+describe('HealthProbeJob', () => {
+  let upstream: FakeUpstream;
+  let app: INestApplicationContext | undefined;
+
+  beforeEach(async () => {
+    upstream = new FakeUpstream();
+    await upstream.start();
+  });
+
+  afterEach(async () => {
+    await app?.close();
+    app = undefined;
+    await upstream.stop();
+  });
+
+  function configWith(providers: ProviderConfig[], enabled = false): RelayConfig {
+    const config = new RelayConfig();
+    config.providers = providers;
+    config.health.health_check.enabled = enabled;
+    config.health.health_check.interval_ms = 100;
+    return config;
+  }
+
+  it('probes only OPEN circuits and moves a recovered provider to HALF_OPEN', async () => {
+    const config = configWith([
+      provider('healthy', upstream.baseUrl('healthy')),
+      provider('recovered', upstream.baseUrl('recovered')),
+      provider('still-down', upstream.baseUrl('still-down'), 'zai'),
+      provider('testing', upstream.baseUrl('testing')),
+      provider('drill', upstream.baseUrl('drill')),
+    ]);
+    upstream.statuses.set('still-down', 503);
+    app = await boot(config);
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'recovered');
+    openCircuit(registry, 'still-down');
+    openCircuit(registry, 'testing');
+    registry.get('testing')!.markProbeSucceeded();
+    registry.get('drill')!.forceOpen(60_000, 'drill');
+
+    await app.get(HealthProbeJob).runOnce();
+
+    expect(upstream.seen.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
+      'GET /recovered/v1/models',
+      'GET /still-down/v1/models',
+    ]);
+    const recovered = upstream.seen.find((r) => r.url?.startsWith('/recovered'))!;
+    expect(recovered.headers['x-api-key']).toBe('key-of-recovered');
+    expect(recovered.headers['anthropic-version']).toBe('2023-06-01');
+    const stillDown = upstream.seen.find((r) => r.url?.startsWith('/still-down'))!;
+    expect(stillDown.headers.authorization).toBe('Bearer key-of-still-down');
+
+    expect(registry.snapshot().map((s) => [s.name, s.state])).toEqual([
+      ['healthy', 'closed'],
+      ['recovered', 'half_open'],
+      ['still-down', 'open'],
+      ['testing', 'half_open'],
+      ['drill', 'open'],
+    ]);
+  });
+
+  it('a 401 from the probe still proves the host is up; a refused connection does not', async () => {
+    const refused = new FakeUpstream();
+    await refused.start();
+    const deadUrl = refused.baseUrl('gone');
+    await refused.stop();
+    const config = configWith([provider('bad-key', upstream.baseUrl('bad-key')), provider('gone', deadUrl)]);
+    upstream.statuses.set('bad-key', 401);
+    app = await boot(config);
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'bad-key');
+    openCircuit(registry, 'gone');
+
+    await app.get(HealthProbeJob).runOnce();
+
+    expect(registry.get('bad-key')!.state).toBe('half_open');
+    expect(registry.get('gone')!.state).toBe('open');
+  });
+
+  it('never overlaps: a round started while another is running is skipped', async () => {
+    const calls: string[] = [];
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    const slowProber = {
+      async probe(request: ProbeRequest): Promise<ProbeOutcome> {
+        calls.push(request.provider);
+        await gate;
+        return { status: 200 };
+      },
+    } as unknown as ProviderProber;
+    app = await boot(configWith([provider('p', upstream.baseUrl('p'))]), slowProber);
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'p');
+    const job = app.get(HealthProbeJob);
+
+    const first = job.runOnce();
+    await job.runOnce();
+    expect(calls).toEqual(['p']);
+    release();
+    await first;
+    expect(registry.get('p')!.state).toBe('half_open');
+  });
+
+  it('never throws: a failing prober leaves the circuit open and the next round runs again', async () => {
+    let calls = 0;
+    const brokenProber = {
+      probe(): Promise<ProbeOutcome> {
+        calls += 1;
+        throw new Error('prober bug');
+      },
+    } as unknown as ProviderProber;
+    app = await boot(configWith([provider('p', upstream.baseUrl('p'))]), brokenProber);
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'p');
+    const job = app.get(HealthProbeJob);
+
+    await expect(job.runOnce()).resolves.toBeUndefined();
+    await expect(job.runOnce()).resolves.toBeUndefined();
+    expect(calls).toBe(2);
+    expect(registry.get('p')!.state).toBe('open');
+  });
+
+  it('when enabled, runs on its own schedule and unregisters on shutdown', async () => {
+    app = await boot(configWith([provider('p', upstream.baseUrl('p'))], true));
+    const registry = app.get(BreakerRegistry);
+    const scheduler = app.get(SchedulerRegistry);
+    expect(scheduler.getTimeouts()).toEqual([HealthProbeJob.TIMEOUT_NAME]);
+    openCircuit(registry, 'p');
+
+    await upstream.nextRequest();
+    await expect.poll(() => registry.get('p')!.state).toBe('half_open');
+
+    await app.close();
+    app = undefined;
+    expect(scheduler.getTimeouts()).toEqual([]);
+  });
+
+  it('when disabled, schedules nothing', async () => {
+    app = await boot(configWith([provider('p', upstream.baseUrl('p'))], false));
+    expect(app.get(SchedulerRegistry).getTimeouts()).toEqual([]);
+  });
+});

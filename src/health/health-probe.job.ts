@@ -1,0 +1,105 @@
+import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import { SchedulerRegistry } from '@nestjs/schedule';
+import { RelayConfig, type ProviderConfig } from '../config/relay-config';
+import { BreakerRegistry } from './breaker-registry';
+import { buildProbeRequest, isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
+import { ProviderProber } from './provider-prober';
+
+/**
+ * Probes providers whose circuit is OPEN every `health.health_check.interval_ms` (jittered) and moves a recovered
+ * one to HALF_OPEN early. Each run is scheduled when the previous one has finished, so runs never overlap; a
+ * run never throws.
+ */
+@Injectable()
+export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
+  /** Name of the job's timeout in the SchedulerRegistry. */
+  static readonly TIMEOUT_NAME = 'health-probe';
+
+  private readonly logger = new Logger(HealthProbeJob.name);
+  private running = false;
+  private stopped = false;
+
+  constructor(
+    private readonly config: RelayConfig,
+    private readonly registry: BreakerRegistry,
+    private readonly prober: ProviderProber,
+    private readonly scheduler: SchedulerRegistry,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const { enabled, interval_ms } = this.config.health.health_check;
+    if (!enabled) {
+      this.logger.log('health probes disabled (health.health_check.enabled: false)');
+      return;
+    }
+    this.logger.log(`probing open circuits every ~${interval_ms} ms`);
+    this.scheduleNext();
+  }
+
+  onModuleDestroy(): void {
+    this.stopped = true;
+    this.clearTimer();
+  }
+
+  /** One probe round over the OPEN circuits. Skipped while a round is still going; never rejects. */
+  async runOnce(): Promise<void> {
+    if (this.running) {
+      this.logger.debug('previous probe round still running; skipping this one');
+      return;
+    }
+    this.running = true;
+    try {
+      const targets = selectProvidersToProbe(this.config.providers, (name) =>
+        this.registry.get(name)?.snapshot(),
+      );
+      await Promise.all(targets.map((provider) => this.probeOne(provider)));
+    } catch (err) {
+      this.logger.error(`probe round failed: ${messageOf(err)}`);
+    } finally {
+      this.running = false;
+    }
+  }
+
+  private async probeOne(provider: ProviderConfig): Promise<void> {
+    try {
+      const request = buildProbeRequest(provider);
+      const outcome = await this.prober.probe(request, this.config.health.health_check.timeout_ms);
+      const answer = 'status' in outcome ? `HTTP ${outcome.status}` : outcome.error;
+      if (!isProbeSuccess(outcome)) {
+        this.logger.debug(`provider ${provider.name} still down: ${answer}`);
+        return;
+      }
+      const breaker = this.registry.get(provider.name);
+      if (breaker?.state !== 'open') return;
+      breaker.markProbeSucceeded();
+      this.logger.log(
+        `provider ${provider.name} answered the health probe (${answer}): circuit ${breaker.state}`,
+      );
+    } catch (err) {
+      this.logger.warn(`probe of provider ${provider.name} failed: ${messageOf(err)}`);
+    }
+  }
+
+  private scheduleNext(): void {
+    if (this.stopped) return;
+    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, Math.random);
+    const timer = setTimeout(() => {
+      this.clearTimer();
+      void this.runOnce().finally(() => this.scheduleNext());
+    }, delay);
+    // The job must not keep a stopping process alive.
+    timer.unref();
+    this.clearTimer();
+    this.scheduler.addTimeout(HealthProbeJob.TIMEOUT_NAME, timer);
+  }
+
+  private clearTimer(): void {
+    if (this.scheduler.doesExist('timeout', HealthProbeJob.TIMEOUT_NAME)) {
+      this.scheduler.deleteTimeout(HealthProbeJob.TIMEOUT_NAME);
+    }
+  }
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}

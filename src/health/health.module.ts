@@ -1,0 +1,31 @@
+import { HttpModule } from '@nestjs/axios';
+import { Module } from '@nestjs/common';
+import { TerminusModule } from '@nestjs/terminus';
+import { RelayConfig } from '../config/relay-config';
+import { BreakerRegistry } from './breaker-registry';
+import { DrainState } from './drain-state';
+import { HealthProbeJob } from './health-probe.job';
+import { HealthController } from './health.controller';
+import { ProviderProber } from './provider-prober';
+
+/**
+ * Circuit breakers, the scheduled probe job and the terminus endpoints. Needs RelayConfig from the global config
+ * module and SchedulerRegistry from ScheduleModule.forRoot(), which AppModule imports once.
+ */
+@Module({
+  // Readiness is 503 on purpose while starting and draining; terminus would log each of those as an error.
+  imports: [TerminusModule.forRoot({ logger: false }), HttpModule],
+  controllers: [HealthController],
+  providers: [
+    {
+      provide: BreakerRegistry,
+      useFactory: (config: RelayConfig) => BreakerRegistry.fromConfig(config),
+      inject: [RelayConfig],
+    },
+    DrainState,
+    ProviderProber,
+    HealthProbeJob,
+  ],
+  exports: [BreakerRegistry, DrainState],
+})
+export class HealthModule {}

@@ -1,0 +1,74 @@
+import type { ProviderConfig, ProviderType } from '../config/relay-config';
+import type { BreakerSnapshot } from './circuit-breaker';
+
+/** The `anthropic-version` every Anthropic-compatible upstream accepts. */
+export const PROBE_ANTHROPIC_VERSION = '2023-06-01';
+
+/** Share of the interval a run may start early; jitter keeps replicas from probing a provider in lockstep. */
+export const PROBE_JITTER_RATIO = 0.1;
+
+// Kept here until src/config/provider-defaults.ts exists; a provider's own base_url always wins.
+const DEFAULT_BASE_URLS: Record<ProviderType, string> = {
+  anthropic: 'https://api.anthropic.com',
+  zai: 'https://api.z.ai/api/anthropic',
+  minimax: 'https://api.minimax.io/anthropic',
+  ollama: 'http://localhost:11434',
+};
+
+/** One health probe to send. */
+export interface ProbeRequest {
+  provider: string;
+  url: string;
+  headers: Record<string, string>;
+}
+
+/** What came back from a probe: an HTTP status, or a transport error (refused, reset, timeout, TLS). */
+export type ProbeOutcome = { status: number } | { error: string };
+
+/**
+ * Providers the health job should probe now: enabled ones whose circuit is OPEN and still waiting. HALF_OPEN and
+ * CLOSED circuits are tested by real traffic already; a forced-open circuit is an operator's drill and stays open
+ * for the duration they chose.
+ */
+export function selectProvidersToProbe(
+  providers: readonly ProviderConfig[],
+  breakerOf: (name: string) => BreakerSnapshot | undefined,
+): ProviderConfig[] {
+  return providers.filter((p) => {
+    if (!p.enabled) return false;
+    const snapshot = breakerOf(p.name);
+    return snapshot?.state === 'open' && !snapshot.forced;
+  });
+}
+
+/**
+ * The probe for one provider: `GET {base_url}/v1/models`, which every Anthropic-compatible upstream answers
+ * without spending tokens, authenticated with the provider's first key the way its messages calls are.
+ */
+export function buildProbeRequest(provider: ProviderConfig): ProbeRequest {
+  const base = (provider.base_url ?? DEFAULT_BASE_URLS[provider.type]).replace(/\/+$/, '');
+  const headers: Record<string, string> = { 'anthropic-version': PROBE_ANTHROPIC_VERSION };
+  const key = provider.keys[0]?.key;
+  if (key !== undefined) {
+    if (provider.type === 'anthropic') headers['x-api-key'] = key;
+    else headers.authorization = `Bearer ${key}`;
+  }
+  return { provider: provider.name, url: `${base}/v1/models`, headers };
+}
+
+/**
+ * A probe shows the host is up when any HTTP answer below 500 arrives, except 429: a 401 or 404 still proves the
+ * host serves (the breaker only cares about availability), while 429 and 5xx are the failures that opened it.
+ */
+export function isProbeSuccess(outcome: ProbeOutcome): boolean {
+  if (!('status' in outcome)) return false;
+  return outcome.status < 500 && outcome.status !== 429;
+}
+
+/**
+ * Delay before the next run: the interval minus up to PROBE_JITTER_RATIO of it. Jitter only shortens the wait so
+ * that a recovered provider is still noticed within one interval. `random` returns a number in [0, 1).
+ */
+export function nextProbeDelayMs(intervalMs: number, random: () => number): number {
+  return Math.round(intervalMs * (1 - PROBE_JITTER_RATIO * random()));
+}
