@@ -7,6 +7,7 @@ export default defineConfig({
   test: {
     include: ['src/**/*.spec.ts', 'test/unit/**/*.spec.ts'],
     environment: 'node',
+    setupFiles: ['test/setup.ts'],
     pool: 'threads',
   },
 });

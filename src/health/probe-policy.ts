@@ -1,4 +1,5 @@
-import type { ProviderConfig, ProviderType } from '../config/relay-config';
+import { providerAuthStyle, providerBaseUrl } from '../config/provider-defaults';
+import type { ProviderConfig } from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
 
 /** The `anthropic-version` every Anthropic-compatible upstream accepts. */
@@ -6,14 +7,6 @@ export const PROBE_ANTHROPIC_VERSION = '2023-06-01';
 
 /** Share of the interval a run may start early; jitter keeps replicas from probing a provider in lockstep. */
 export const PROBE_JITTER_RATIO = 0.1;
-
-// Kept here until src/config/provider-defaults.ts exists; a provider's own base_url always wins.
-const DEFAULT_BASE_URLS: Record<ProviderType, string> = {
-  anthropic: 'https://api.anthropic.com',
-  zai: 'https://api.z.ai/api/anthropic',
-  minimax: 'https://api.minimax.io/anthropic',
-  ollama: 'http://localhost:11434',
-};
 
 /** One health probe to send. */
 export interface ProbeRequest {
@@ -46,11 +39,11 @@ export function selectProvidersToProbe(
  * without spending tokens, authenticated with the provider's first key the way its messages calls are.
  */
 export function buildProbeRequest(provider: ProviderConfig): ProbeRequest {
-  const base = (provider.base_url ?? DEFAULT_BASE_URLS[provider.type]).replace(/\/+$/, '');
+  const base = providerBaseUrl(provider);
   const headers: Record<string, string> = { 'anthropic-version': PROBE_ANTHROPIC_VERSION };
   const key = provider.keys[0]?.key;
   if (key !== undefined) {
-    if (provider.type === 'anthropic') headers['x-api-key'] = key;
+    if (providerAuthStyle(provider) === 'x-api-key') headers['x-api-key'] = key;
     else headers.authorization = `Bearer ${key}`;
   }
   return { provider: provider.name, url: `${base}/v1/models`, headers };
