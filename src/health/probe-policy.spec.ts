@@ -74,7 +74,7 @@ describe('buildProbeRequest', () => {
   it('falls back to the type default base URL and sends no auth header without keys', () => {
     expect(buildProbeRequest(provider({ name: 'o', type: 'ollama' }))).toEqual({
       provider: 'o',
-      url: 'http://localhost:11434/v1/models',
+      url: 'http://127.0.0.1:11434/v1/models',
       headers: { 'anthropic-version': '2023-06-01' },
     });
     expect(buildProbeRequest(provider({ name: 'a' })).url).toBe('https://api.anthropic.com/v1/models');
