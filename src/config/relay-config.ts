@@ -1,6 +1,6 @@
+import 'reflect-metadata';
 import { Type } from 'class-transformer';
 import {
-  ArrayUnique,
   IsArray,
   IsBoolean,
   IsIn,
@@ -336,10 +336,10 @@ export class LoggingConfig {
 }
 
 export class AdminConfig {
-  /** Bearer token for /admin/*. Unset = the admin API is off (404), never open. */
+  /** Bearer token for /admin/*. Unset (or empty in the file) = the admin API is off (404), never open. */
   @IsOptional()
   @IsString()
-  @MinLength(16, { message: 'admin.token must be at least 16 characters' })
+  @MinLength(16)
   token?: string;
 }
 
@@ -357,8 +357,8 @@ export class RelayConfig {
   @Type(() => ServerConfig)
   server: ServerConfig = new ServerConfig();
 
+  /** Names must be unique (checked by the loader, which can point at the duplicate). */
   @IsArray()
-  @ArrayUnique((p: ProviderConfig) => p?.name, { message: 'provider names must be unique' })
   @ValidateNested({ each: true })
   @Type(() => ProviderConfig)
   providers: ProviderConfig[] = [];

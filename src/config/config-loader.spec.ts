@@ -1,0 +1,418 @@
+import { mkdtempSync, mkdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError } from './config-error';
+import {
+  DEFAULT_CONFIG_PATH,
+  loadConfig,
+  loadConfigFile,
+  parseConfigText,
+  resolveConfigPath,
+  validateConfig,
+} from './config-loader';
+import { ProviderConfig, RelayConfig } from './relay-config';
+
+const ROOT = resolve(__dirname, '../..');
+const FIXTURES = join(ROOT, 'test/fixtures/config');
+const FULL_ENV = {
+  RELAY_CLIENT_KEY: 'relay-client-key-1',
+  PRIMARY_KEY: 'sk-ant-primary-from-env-1111',
+  REDIS_PASSWORD: 'hunter2hunter2',
+};
+
+/** Runs fn, which must throw a ConfigError, and returns it. */
+function configError(fn: () => unknown): ConfigError {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err;
+    throw err;
+  }
+  throw new Error('expected a ConfigError, but the config was accepted');
+}
+
+function yaml(text: string, env: Record<string, string> = {}) {
+  return parseConfigText(text, 'yaml', env);
+}
+
+/** A minimal valid config in block style, so tests can append keys to the provider (4 spaces) or its key (8). */
+const ONE_PROVIDER = 'providers:\n  - name: a\n    keys:\n      - key: sk-ant-test-key-000000\n';
+
+describe('YAML and TOML', () => {
+  it('give the same typed config for the same settings', () => {
+    const fromYaml = loadConfigFile(join(FIXTURES, 'full.yaml'), FULL_ENV);
+    const fromToml = loadConfigFile(join(FIXTURES, 'full.toml'), FULL_ENV);
+    expect(fromToml.config).toEqual(fromYaml.config);
+    expect(fromToml.config).toBeInstanceOf(RelayConfig);
+    expect(fromToml.config.providers[0]).toBeInstanceOf(ProviderConfig);
+    expect(fromToml.warnings).toEqual(fromYaml.warnings);
+  });
+
+  it('applies what the file says and defaults for the rest', () => {
+    const { config } = loadConfigFile(join(FIXTURES, 'full.toml'), FULL_ENV);
+    expect(config.server.listen).toBe('127.0.0.1:9000');
+    expect(config.server.auth).toEqual({ api_keys: ['relay-client-key-1'], allow_bearer: false });
+    expect(config.server.max_body_bytes).toBe(32 * 1024 * 1024);
+    const [primary, glm] = config.providers;
+    expect(primary?.keys.map((k) => [k.key, k.rpm_limit, k.weight])).toEqual([
+      ['sk-ant-primary-from-env-1111', 50, 1],
+      ['sk-ant-literal-second-key-0000', 0, 2.5],
+    ]);
+    expect(glm).toMatchObject({ type: 'zai', enabled: true, priority: 0 });
+    expect(glm?.keys[0]?.key).toBe('glm-default-key-123456');
+    expect(config.routing.model_routes).toEqual({
+      'claude-sonnet': ['primary', 'glm'],
+      'claude-haiku': ['primary'],
+    });
+    expect(config.routing.retry).toMatchObject({ max_attempts: 4, budget_ratio: 0.1, base_delay_ms: 250 });
+    expect(config.health.circuit_breaker).toMatchObject({ failure_threshold: 3, open_duration_ms: 30_000 });
+    expect(config.cache.redis.url).toBe('redis://:hunter2hunter2@redis.internal:6379');
+    expect(config.admin.token).toBeUndefined();
+  });
+
+  it('chooses the syntax by extension and rejects any other', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-relay-config-'));
+    writeFileSync(join(dir, 'relay.yml'), ONE_PROVIDER);
+    expect(loadConfigFile(join(dir, 'relay.yml'), {}).config.providers[0]?.name).toBe('a');
+    writeFileSync(join(dir, 'relay.json'), '{}');
+    const err = configError(() => loadConfigFile(join(dir, 'relay.json'), {}));
+    expect(err.message).toContain('a .yaml, .yml or .toml file');
+  });
+
+  it('reports a syntax error with its line, without quoting the line (it may hold a key)', () => {
+    const err = configError(() =>
+      parseConfigText('[server]\nlisten = "x:1"\nkey = sk-ant-api03-LEAKED-000000\n', 'toml', {}),
+    );
+    expect(err.problems[0]?.path).toBe('line 3, column 7');
+    expect(err.message).not.toContain('LEAKED');
+    const yamlErr = configError(() => yaml('providers:\n  - key: sk-ant-api03-LEAKED-1: x\n'));
+    expect(yamlErr.problems[0]?.path).toMatch(/^line 2, column \d+$/);
+    expect(yamlErr.message).not.toContain('LEAKED');
+  });
+});
+
+describe('environment expansion', () => {
+  it('expands string values, never keys or comments', () => {
+    const { config } = yaml(
+      [
+        '# ${IN_COMMENT} must not be looked up',
+        'providers:',
+        '  - name: a',
+        '    keys: [{ key: "${KEY}" }]',
+        '    model_mapping:',
+        '      "${IN_KEY}": "x-${MODEL:-fallback-model}"',
+      ].join('\n'),
+      { KEY: 'sk-ant-from-env-0000000' },
+    );
+    expect(config.providers[0]?.keys[0]?.key).toBe('sk-ant-from-env-0000000');
+    expect(config.providers[0]?.model_mapping).toEqual({ '${IN_KEY}': 'x-fallback-model' });
+  });
+
+  it('turns a value made wholly by ${VAR} into the number or boolean the key expects', () => {
+    const { config } = yaml(
+      `${ONE_PROVIDER}        rpm_limit: \${RPM}\n        weight: \${W}\n    enabled: \${ON}\nrouting:\n  debug: \${DEBUG:-TRUE}\n`,
+      { RPM: '120', W: '0.5', ON: 'true' },
+    );
+    expect(config.providers[0]?.keys[0]).toMatchObject({ rpm_limit: 120, weight: 0.5 });
+    expect(config.providers[0]?.enabled).toBe(true);
+    expect(config.routing.debug).toBe(true);
+  });
+
+  it('does not coerce a quoted number written in the file, nor a partly expanded value', () => {
+    const err = configError(() =>
+      yaml(`${ONE_PROVIDER}        rpm_limit: "5"\n        otpm_limit: 1\${ZERO}\n`, { ZERO: '0' }),
+    );
+    expect(err.problems).toEqual([
+      { path: 'providers[0].keys[0].rpm_limit', value: '"5"', expected: 'an integer >= 0' },
+      { path: 'providers[0].keys[0].otpm_limit', value: '"10"', expected: 'an integer >= 0' },
+    ]);
+  });
+
+  it('names an unset variable and its path, together with unrelated problems', () => {
+    const err = configError(() =>
+      yaml('providers:\n  - name: a\n    keys: [{ key: "${MISSING_KEY}" }]\nlogging:\n  level: loud\n'),
+    );
+    expect(err.problems).toHaveLength(2);
+    expect(err.message).toContain('- providers[0].keys[0].key: environment variable MISSING_KEY is not set');
+    expect(err.message).toContain('- logging.level: got "loud", expected one of trace, debug, info, warn');
+  });
+
+  it('drops a key that expands to nothing, with a warning that the provider passes client credentials through', () => {
+    const { config, warnings } = yaml(
+      'providers:\n  - name: solo\n    keys:\n      - key: ${ANTHROPIC_API_KEY:-}\n        rpm_limit: 5\n',
+    );
+    expect(config.providers[0]?.keys).toEqual([]);
+    expect(warnings).toContain(
+      'providers[0].keys[0]: dropped, its key ${ANTHROPIC_API_KEY:-} expanded to an empty string',
+    );
+    expect(warnings).toContain(
+      `provider "solo" has no keys: it forwards each client's own credentials (pass-through)`,
+    );
+  });
+
+  it('keeps the other keys of the provider when one is dropped', () => {
+    const { config, warnings } = yaml(
+      'providers:\n  - name: p\n    keys:\n      - key: ${UNSET:-}\n      - key: sk-ant-kept-key-00000\n',
+    );
+    expect(config.providers[0]?.keys.map((k) => k.key)).toEqual(['sk-ant-kept-key-00000']);
+    expect(warnings.some((w) => w.includes('pass-through'))).toBe(false);
+  });
+
+  it('treats an empty admin token as no token: admin off, not an error', () => {
+    const { config } = yaml(`${ONE_PROVIDER}admin:\n  token: \${CC_RELAY_ADMIN_TOKEN:-}\n`);
+    expect(config.admin.token).toBeUndefined();
+    const on = yaml(`${ONE_PROVIDER}admin:\n  token: \${T}\n`, { T: 'a-long-admin-token-123' });
+    expect(on.config.admin.token).toBe('a-long-admin-token-123');
+  });
+});
+
+describe('validation', () => {
+  it('reports every problem at once, in file order, with exact paths, values and expectations', () => {
+    const err = configError(() => loadConfigFile(join(FIXTURES, 'many-errors.yaml'), {}));
+    expect(err.problems.map((p) => p.path)).toEqual([
+      'server.listen',
+      'providers[1].type',
+      'providers[1].prioritty',
+      'providers[1].keys[0].rpm_limit',
+      'routing.strategy',
+      'cache.olric',
+    ]);
+    expect(err.message).toContain('- providers[1].keys[0].rpm_limit: got "abc", expected an integer >= 0');
+    expect(err.message).toContain('- providers[1].prioritty: unknown key, did you mean priority?');
+    expect(err.message).toContain(
+      '- providers[1].type: got "openai", expected one of anthropic, zai, minimax, ollama',
+    );
+    expect(err.message).toContain('- server.listen: got "nowhere", expected host:port, e.g. 0.0.0.0:8787');
+    expect(err.message).toContain(join(FIXTURES, 'many-errors.yaml'));
+  });
+
+  it('points cache.olric at the Redis section', () => {
+    const err = configError(() =>
+      yaml(`${ONE_PROVIDER}cache:\n  mode: ha\n  olric:\n    dmap_name: cc-relay\n`),
+    );
+    expect(err.problems).toHaveLength(1);
+    expect(err.problems[0]?.path).toBe('cache.olric');
+    expect(err.problems[0]?.expected).toMatch(/Redis.*use cache\.redis \(url or cluster_nodes, key_prefix\)/);
+  });
+
+  it('never shows a secret in full', () => {
+    const secrets = ['sk-ant-api03-TOPSECRET-xyz123', 'relay-client-TOPSECRET', 'redispassTOPSECRET'];
+    const err = configError(() =>
+      yaml(
+        [
+          'server:',
+          '  auth:',
+          `    api_keys: ["${secrets[1]}", ""]`,
+          'providers:',
+          '  - name: a',
+          `    keys: ["${secrets[0]}"]`,
+          '  - name: b',
+          `    keys: [{ key: 12345678901 }, { key: "${secrets[0]}", rpm_limit: -1 }]`,
+          'admin:',
+          '  token: short-TOPSECRET',
+          'cache:',
+          `  redis: { url: "http://user:${secrets[2]}@host:1" }`,
+        ].join('\n'),
+      ),
+    );
+    expect(err.message).not.toContain('TOPSECRET');
+    expect(err.message).not.toContain('12345678901');
+    expect(err.message).toContain('- providers[0].keys[0]: got "sk-ant-…z123", expected a mapping with key,');
+    expect(err.message).toContain('- server.auth.api_keys[1]: got "****", expected a non-empty string');
+    expect(err.message).toContain('- providers[1].keys[1].rpm_limit: got -1, expected an integer >= 0');
+    expect(err.message).toContain(
+      '- admin.token: got "sh…CRET", expected a string of at least 16 characters',
+    );
+    expect(err.message).toContain('http://user:re…CRET@host:1');
+  });
+
+  it('suggests the nearest known key, or lists the known keys when nothing is close', () => {
+    const err = configError(() => yaml(`${ONE_PROVIDER}    prioritty: 1\nroutng: {}\nserver:\n  zzz: 1\n`));
+    expect(err.message).toContain('- providers[0].prioritty: unknown key, did you mean priority?');
+    expect(err.message).toContain('- routng: unknown key, did you mean routing?');
+    expect(err.message).toContain('- server.zzz: unknown key (known keys here: listen, timeout_ms,');
+  });
+
+  it('requires at least one enabled provider', () => {
+    expect(configError(() => yaml('logging: { level: info }\n')).message).toContain(
+      '- providers: at least one enabled provider is required, and none is configured',
+    );
+    expect(configError(() => yaml('providers: [{ name: a, enabled: false }]\n')).message).toContain(
+      'all 1 are disabled',
+    );
+  });
+
+  it('rejects model routes to unknown providers and model_based without routes', () => {
+    const routed = configError(() =>
+      yaml(`${ONE_PROVIDER}routing:\n  model_routes:\n    claude-3.5: [a, b]\n`),
+    );
+    expect(routed.problems).toEqual([
+      {
+        path: 'routing.model_routes["claude-3.5"][1]',
+        value: '"b"',
+        expected: 'the name of a configured provider (a)',
+      },
+    ]);
+    const empty = configError(() => yaml(`${ONE_PROVIDER}routing:\n  strategy: model_based\n`));
+    expect(empty.problems[0]?.path).toBe('routing.model_routes');
+  });
+
+  it('rejects duplicate provider names, pointing at the second one', () => {
+    const err = configError(() => yaml('providers: [{ name: a }, { name: a }]\n'));
+    expect(err.problems).toEqual([
+      {
+        path: 'providers[1].name',
+        value: '"a"',
+        expected: 'a unique provider name (providers[0] has it too)',
+      },
+    ]);
+  });
+
+  it('pinpoints bad entries of mappings and lists', () => {
+    const err = configError(() =>
+      yaml(
+        `${ONE_PROVIDER}    model_mapping: { x: 5 }\nrouting:\n  fallbacks:\n    m: n\n    o: [p, 1]\ncache:\n  redis: { cluster_nodes: ["h:1", "nope"] }\n`,
+      ),
+    );
+    expect(err.problems.map((p) => `${p.path} ${p.expected}`)).toEqual([
+      'providers[0].model_mapping.x a string',
+      'routing.fallbacks.m a list of strings',
+      'routing.fallbacks.o[1] a string',
+      'cache.redis.cluster_nodes[1] host:port',
+    ]);
+  });
+
+  it('reports a section of the wrong shape once, and treats an empty section as defaults', () => {
+    const err = configError(() => yaml(`${ONE_PROVIDER}server: 8787\nhealth: [1]\n`));
+    expect(err.problems).toEqual([
+      { path: 'server', value: '8787', expected: 'a mapping' },
+      { path: 'health', value: 'a list', expected: 'a mapping' },
+    ]);
+    const { config } = yaml(`${ONE_PROVIDER}metrics:\n  # enabled: false\n`);
+    expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
+  });
+
+  it('uses the documented defaults for everything left out', () => {
+    const { config } = validateConfig({ providers: [{ name: 'only' }] });
+    expect(config.server).toEqual({
+      listen: '0.0.0.0:8787',
+      timeout_ms: 600_000,
+      max_body_bytes: 33_554_432,
+      auth: { api_keys: [], allow_bearer: true },
+      shutdown: { delay_ms: 0, grace_ms: 30_000 },
+    });
+    expect(config.providers[0]).toMatchObject({
+      type: 'anthropic',
+      enabled: true,
+      priority: 0,
+      weight: 1,
+      keys: [],
+      models: [],
+      model_mapping: {},
+    });
+    expect(config.providers[0]?.base_url).toBeUndefined();
+    expect(config.routing).toEqual({
+      strategy: 'failover',
+      debug: false,
+      model_routes: {},
+      fallbacks: {},
+      retry: {
+        max_attempts: 3,
+        base_delay_ms: 250,
+        max_delay_ms: 4_000,
+        max_retry_after_ms: 10_000,
+        budget_ratio: 0.2,
+      },
+      deadline_ms: 120_000,
+      ttft_timeout_ms: 30_000,
+      stall_timeout_ms: 60_000,
+    });
+    expect(config.health).toEqual({
+      health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000 },
+      circuit_breaker: { failure_threshold: 5, open_duration_ms: 30_000, half_open_probes: 3 },
+    });
+    expect(config.cache).toEqual({
+      mode: 'single',
+      ttl_ms: 3_600_000,
+      stream: false,
+      shared_across_clients: false,
+      ristretto: { num_counters: 1_000_000, max_cost: 104_857_600, buffer_items: 64 },
+      redis: { url: 'redis://127.0.0.1:6379', cluster_nodes: [], key_prefix: 'cc-relay:', timeout_ms: 50 },
+    });
+    expect(config.logging).toEqual({ level: 'info', format: 'json' });
+    expect(config.admin.token).toBeUndefined();
+    expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
+  });
+
+  it('warns about an open relay', () => {
+    expect(validateConfig({ providers: [{ name: 'a' }] }).warnings).toContain(
+      'server.auth.api_keys is empty: anyone who can reach 0.0.0.0:8787 can use the relay',
+    );
+  });
+});
+
+describe('the bundled configs', () => {
+  const bundled = join(ROOT, 'config/cc-relay.yaml');
+  const example = join(ROOT, 'config/cc-relay.example.toml');
+
+  it('validate with ANTHROPIC_API_KEY set', () => {
+    const env = { ANTHROPIC_API_KEY: 'sk-ant-real-looking-key-0000' };
+    const { config, warnings } = loadConfigFile(bundled, env);
+    expect(config.server.listen).toBe('0.0.0.0:8787');
+    expect(config.providers.map((p) => [p.name, p.keys.map((k) => k.key)])).toEqual([
+      ['anthropic', ['sk-ant-real-looking-key-0000']],
+    ]);
+    expect(config.admin.token).toBeUndefined();
+    expect(warnings.some((w) => w.includes('pass-through'))).toBe(false);
+    expect(loadConfigFile(example, env).config.providers.map((p) => p.name)).toEqual(['anthropic', 'zai']);
+  });
+
+  it('validate without it, passing client credentials through', () => {
+    const { config, warnings } = loadConfigFile(bundled, {});
+    expect(config.providers[0]?.keys).toEqual([]);
+    expect(warnings).toContain(
+      `provider "anthropic" has no keys: it forwards each client's own credentials (pass-through)`,
+    );
+    expect(loadConfigFile(example, {}).config.providers[0]?.keys).toEqual([]);
+  });
+
+  it('write out exactly the built-in defaults (apart from the provider itself)', () => {
+    const { config } = loadConfigFile(bundled, {});
+    const defaults = validateConfig({ providers: [{ name: 'anthropic' }] }).config;
+    expect(config).toEqual(defaults);
+    const toml = loadConfigFile(example, {}).config;
+    expect({ ...toml, providers: [] }).toEqual({ ...defaults, providers: [] });
+  });
+});
+
+describe('resolveConfigPath', () => {
+  const cwd = mkdtempSync(join(tmpdir(), 'cc-relay-cwd-'));
+
+  it('prefers --config, then CC_RELAY_CONFIG, then config/cc-relay.yaml', () => {
+    const env = { CC_RELAY_CONFIG: 'from-env.toml' };
+    expect(resolveConfigPath(['--config', 'a.yaml'], env, cwd)).toBe(join(cwd, 'a.yaml'));
+    expect(resolveConfigPath(['serve', '--config=/etc/b.toml'], env, cwd)).toBe('/etc/b.toml');
+    expect(resolveConfigPath([], env, cwd)).toBe(join(cwd, 'from-env.toml'));
+    mkdirSync(join(cwd, 'config'), { recursive: true });
+    writeFileSync(join(cwd, DEFAULT_CONFIG_PATH), ONE_PROVIDER);
+    expect(resolveConfigPath([], {}, cwd)).toBe(join(cwd, DEFAULT_CONFIG_PATH));
+  });
+
+  it('falls back to the config shipped with the package when the working directory has none', () => {
+    const elsewhere = mkdtempSync(join(tmpdir(), 'cc-relay-empty-'));
+    expect(resolveConfigPath([], {}, elsewhere)).toBe(join(ROOT, DEFAULT_CONFIG_PATH));
+  });
+
+  it('rejects --config without a path', () => {
+    expect(configError(() => resolveConfigPath(['--config'], {}, cwd)).problems[0]?.path).toBe('--config');
+  });
+
+  it('is what loadConfig uses', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-relay-load-'));
+    writeFileSync(join(dir, 'relay.toml'), '[[providers]]\nname = "t"\n');
+    const loaded = loadConfig({ argv: ['--config', 'relay.toml'], env: {}, cwd: dir });
+    expect(loaded.path).toBe(join(dir, 'relay.toml'));
+    expect(loaded.config.providers[0]?.name).toBe('t');
+  });
+});
