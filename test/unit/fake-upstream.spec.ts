@@ -220,16 +220,15 @@ describe('FakeUpstream', () => {
       ]);
     });
 
-    it('sse: headers arrive before the first event while ttftMs holds it back', async () => {
-      fake.enqueue({ kind: 'sse', ttftMs: 150 });
-      const res = await post('/v1/messages', message());
-      const headersAt = performance.now();
+    it('sse: ttftMs holds back the first event, not the headers', async () => {
+      // A 10 s hold: if the headers were held too, this test would time out instead of seeing the 200.
+      fake.enqueue({ kind: 'sse', ttftMs: 10_000 });
+      const controller = new AbortController();
+      const res = await post('/v1/messages', message(), {}, controller.signal);
       expect(res.statusCode).toBe(200);
-      const iterator = res.body[Symbol.asyncIterator]();
-      await iterator.next();
-      // Lower bound only: a loaded machine can make it later, never earlier.
-      expect(performance.now() - headersAt).toBeGreaterThanOrEqual(100);
-      await res.body.dump();
+      expect(res.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+      controller.abort();
+      expect((await fake.waitForAbort(0)).aborted).toBe(true);
     });
 
     it.each([
@@ -341,6 +340,28 @@ describe('FakeUpstream', () => {
       const { events } = await readEvents(res.body);
       expect(events.map((e) => e.event)).toEqual(['message_start', 'content_block_delta']);
       expect(typeof events[1]!.data).toBe('string');
+    });
+
+    it('malformed with thenContinue: the rest of the stream follows the broken event', async () => {
+      fake.enqueue({ kind: 'malformed', afterEvents: 2, thenContinue: true, data: 'not json' });
+      const res = await post('/v1/messages', message({ stream: true }));
+      const { events, error } = await readEvents(res.body);
+      expect(error).toBeUndefined();
+      expect(events.map((e) => e.event)).toEqual([...FULL_STREAM.slice(0, 3), ...FULL_STREAM.slice(2)]);
+      expect(events[2]!.data).toBe('not json');
+    });
+
+    it('contentDelayMs: message_start arrives at once, the first token is held back', async () => {
+      fake.enqueue({ kind: 'sse', contentDelayMs: 10_000 });
+      const controller = new AbortController();
+      const res = await post('/v1/messages', message(), {}, controller.signal);
+      const parser = new SseParser();
+      const iterator = res.body[Symbol.asyncIterator]();
+      const early: SseEvent[] = [];
+      while (early.length < 2) early.push(...parser.push((await iterator.next()).value as Buffer));
+      expect(early.map((e) => e.event)).toEqual(['message_start', 'content_block_start']);
+      controller.abort();
+      expect((await fake.waitForAbort(0)).aborted).toBe(true);
     });
 
     it('headersDelayMs: nothing is sent until the delay has passed', async () => {
