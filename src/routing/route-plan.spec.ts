@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { buildRoutePlan, fallbackModels, providerServesModel, type PlannedProvider } from './route-plan';
+import { FailoverStrategy } from './strategies/failover.strategy';
+import { ModelBasedStrategy } from './strategies/model-based.strategy';
+import { RoundRobinStrategy } from './strategies/round-robin.strategy';
+import type { RoutingContext } from './strategies/routing-strategy';
+
+function provider(name: string, over: Partial<PlannedProvider> = {}): PlannedProvider {
+  return { name, enabled: true, priority: 0, weight: 1, models: [], model_mapping: {}, ...over };
+}
+const ctx = (down: string[] = []): RoutingContext => ({
+  model: 'ignored',
+  isRoutable: (n) => !down.includes(n),
+  inFlight: () => 0,
+});
+const steps = (plan: ReturnType<typeof buildRoutePlan>) =>
+  plan.map((s) => `${s.provider}/${s.model}/${s.fallbackIndex}`);
+
+const SONNET = 'claude-sonnet-4-5';
+const HAIKU = 'claude-haiku-4-5';
+
+describe('buildRoutePlan', () => {
+  const providers = [
+    provider('primary', { priority: 10, models: ['claude-sonnet-*'] }),
+    provider('backup', { priority: 5 }),
+    provider('cheap', { priority: 1, models: [HAIKU] }),
+    provider('off', { enabled: false, priority: 99 }),
+  ];
+  const routing = { fallbacks: { [SONNET]: [HAIKU] } };
+
+  it('lists the requested model’s providers by strategy, then each fallback model’s', () => {
+    const plan = buildRoutePlan(SONNET, providers, routing, new FailoverStrategy(), ctx());
+    expect(steps(plan)).toEqual([
+      `primary/${SONNET}/0`,
+      `backup/${SONNET}/0`,
+      `backup/${HAIKU}/1`,
+      `cheap/${HAIKU}/1`,
+    ]);
+  });
+
+  it('leaves out disabled providers, open circuits and providers that do not serve the model', () => {
+    const plan = buildRoutePlan(SONNET, providers, routing, new FailoverStrategy(), ctx(['backup']));
+    expect(steps(plan)).toEqual([`primary/${SONNET}/0`, `cheap/${HAIKU}/1`]);
+  });
+
+  it('has only the requested model when no fallback is configured', () => {
+    const plan = buildRoutePlan(HAIKU, providers, routing, new FailoverStrategy(), ctx());
+    expect(steps(plan)).toEqual([`backup/${HAIKU}/0`, `cheap/${HAIKU}/0`]);
+  });
+
+  it('is empty when nothing serves the model', () => {
+    const only = [provider('a', { models: ['glm-4.6'] })];
+    expect(buildRoutePlan(SONNET, only, routing, new FailoverStrategy(), ctx())).toEqual([]);
+  });
+
+  it('asks a rotating strategy once per request, so fallbacks do not skew the rotation', () => {
+    const two = [provider('a'), provider('b')];
+    const rr = new RoundRobinStrategy();
+    const firsts = Array.from(
+      { length: 4 },
+      () => buildRoutePlan(SONNET, two, { fallbacks: { [SONNET]: [HAIKU] } }, rr, ctx())[0]!.provider,
+    );
+    expect(firsts).toEqual(['a', 'b', 'a', 'b']);
+  });
+
+  it('orders a fallback model like the primary pick', () => {
+    const two = [provider('a'), provider('b')];
+    const rr = new RoundRobinStrategy();
+    buildRoutePlan(SONNET, two, routing, rr, ctx());
+    const plan = buildRoutePlan(SONNET, two, routing, rr, ctx());
+    expect(steps(plan)).toEqual([`b/${SONNET}/0`, `a/${SONNET}/0`, `b/${HAIKU}/1`, `a/${HAIKU}/1`]);
+  });
+
+  it('routes each fallback model by its own model route under model_based', () => {
+    const list = [provider('anthropic'), provider('bedrock')];
+    const strategy = new ModelBasedStrategy({ 'claude-sonnet': ['anthropic'], 'claude-haiku': ['bedrock'] });
+    const plan = buildRoutePlan(SONNET, list, routing, strategy, ctx());
+    expect(steps(plan)).toEqual([`anthropic/${SONNET}/0`, `bedrock/${HAIKU}/1`]);
+  });
+
+  it('skips a fallback that repeats the requested model or an earlier fallback, keeping list positions', () => {
+    const list = [provider('a')];
+    const plan = buildRoutePlan(
+      SONNET,
+      list,
+      { fallbacks: { [SONNET]: [SONNET, HAIKU, HAIKU] } },
+      new FailoverStrategy(),
+      ctx(),
+    );
+    expect(steps(plan)).toEqual([`a/${SONNET}/0`, `a/${HAIKU}/2`]);
+  });
+});
+
+describe('providerServesModel', () => {
+  it('serves anything with an empty list', () => {
+    expect(providerServesModel(provider('a'), 'whatever')).toBe(true);
+  });
+
+  it('matches exact names and * prefixes', () => {
+    const p = provider('a', { models: [HAIKU, 'claude-opus-*'] });
+    expect(providerServesModel(p, HAIKU)).toBe(true);
+    expect(providerServesModel(p, 'claude-opus-4-1-20250805')).toBe(true);
+    expect(providerServesModel(p, SONNET)).toBe(false);
+    expect(providerServesModel(p, `${HAIKU}-20251001`)).toBe(false);
+  });
+
+  it('serves a model it maps to one of its own', () => {
+    const p = provider('zai', { models: ['glm-4.6'], model_mapping: { [SONNET]: 'glm-4.6' } });
+    expect(providerServesModel(p, SONNET)).toBe(true);
+    expect(providerServesModel(p, 'toString')).toBe(false);
+  });
+});
+
+describe('fallbackModels', () => {
+  it('prefers the exact key, then the longest * prefix', () => {
+    const fallbacks = { [SONNET]: ['x'], 'claude-sonnet-*': ['y'], 'claude-*': ['z'] };
+    expect(fallbackModels(SONNET, fallbacks)).toEqual(['x']);
+    expect(fallbackModels(`${SONNET}-20250929`, fallbacks)).toEqual(['y']);
+    expect(fallbackModels('claude-opus-4-1', fallbacks)).toEqual(['z']);
+    expect(fallbackModels('gpt-5', fallbacks)).toEqual([]);
+    expect(fallbackModels('constructor', fallbacks)).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+import type { ProviderConfig, RoutingConfig } from '../config/relay-config';
+import { FailoverStrategy } from './strategies/failover.strategy';
+import type { ProviderCandidate, RoutingContext, RoutingStrategy } from './strategies/routing-strategy';
+
+/** One attempt target of a request: a provider and the (client-facing) model to ask it for. */
+export interface PlanStep {
+  provider: string;
+  /** The model name as the client knows it; the provider's model_mapping is applied when calling it. */
+  model: string;
+  /** 0 = the requested model, n = the n-th entry of routing.fallbacks[model]. */
+  fallbackIndex: number;
+}
+
+/** The provider fields the plan reads (a ProviderConfig satisfies it). */
+export type PlannedProvider = Pick<
+  ProviderConfig,
+  'name' | 'enabled' | 'priority' | 'weight' | 'models' | 'model_mapping'
+>;
+
+/**
+ * The ordered attempts for a request: the requested model's candidates as the strategy orders them, then for each
+ * model in routing.fallbacks[model] its candidates. Only enabled, routable, non-drained providers that serve the
+ * model appear.
+ *
+ * The strategy is asked once, for the requested model: rotating strategies advance on every call, and asking them
+ * again per fallback model would skew the rotation. Fallback steps reuse that ranking (providers the strategy did
+ * not rank follow in failover order). model_based is asked again per fallback model, since its answer depends on
+ * the model and it keeps no rotation state.
+ */
+export function buildRoutePlan(
+  model: string,
+  providers: readonly PlannedProvider[],
+  routing: Pick<RoutingConfig, 'fallbacks'>,
+  strategy: RoutingStrategy,
+  ctx: RoutingContext,
+): PlanStep[] {
+  const primary = strategy.order(candidatesFor(model, providers), contextFor(model, ctx));
+  const steps: PlanStep[] = primary.map((c) => ({ provider: c.name, model, fallbackIndex: 0 }));
+
+  const rank = new Map(primary.map((c, i) => [c.name, i]));
+  const failover = new FailoverStrategy();
+  const seen = new Set([model]);
+  fallbackModels(model, routing.fallbacks).forEach((fallback, i) => {
+    if (seen.has(fallback)) return;
+    seen.add(fallback);
+    const candidates = candidatesFor(fallback, providers);
+    const fallbackCtx = contextFor(fallback, ctx);
+    const ordered =
+      strategy.name === 'model_based'
+        ? strategy.order(candidates, fallbackCtx)
+        : failover
+            .order(candidates, fallbackCtx)
+            .sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
+    for (const c of ordered) steps.push({ provider: c.name, model: fallback, fallbackIndex: i + 1 });
+  });
+  return steps;
+}
+
+/**
+ * Whether the provider serves the model: its `models` list is empty (serves anything), names the model, has an
+ * entry ending with `*` that is a prefix of it, or its model_mapping translates the model.
+ */
+export function providerServesModel(
+  provider: Pick<PlannedProvider, 'models' | 'model_mapping'>,
+  model: string,
+): boolean {
+  if (provider.models.length === 0) return true;
+  if (Object.hasOwn(provider.model_mapping, model)) return true;
+  return provider.models.some((m) => (m.endsWith('*') ? model.startsWith(m.slice(0, -1)) : m === model));
+}
+
+/**
+ * The configured fallback models of a model: the exact key of routing.fallbacks, else the longest key ending with
+ * `*` that is a prefix of it (so `claude-sonnet-4-5*` also covers dated ids).
+ */
+export function fallbackModels(
+  model: string,
+  fallbacks: Readonly<Record<string, readonly string[]>>,
+): string[] {
+  const exact = Object.hasOwn(fallbacks, model) ? fallbacks[model] : undefined;
+  if (exact) return [...exact];
+  let best: string | undefined;
+  for (const key of Object.keys(fallbacks)) {
+    if (
+      key.endsWith('*') &&
+      model.startsWith(key.slice(0, -1)) &&
+      (best === undefined || key.length > best.length)
+    ) {
+      best = key;
+    }
+  }
+  return best === undefined ? [] : [...(fallbacks[best] ?? [])];
+}
+
+function candidatesFor(model: string, providers: readonly PlannedProvider[]): ProviderCandidate[] {
+  const out: ProviderCandidate[] = [];
+  providers.forEach((p, index) => {
+    if (p.enabled && providerServesModel(p, model)) {
+      out.push({ name: p.name, priority: p.priority, weight: p.weight, index });
+    }
+  });
+  return out;
+}
+
+// A wrapper rather than a spread: the caller's context may keep its methods on a prototype.
+function contextFor(model: string, ctx: RoutingContext): RoutingContext {
+  return { model, isRoutable: (name) => ctx.isRoutable(name), inFlight: (name) => ctx.inFlight(name) };
+}
