@@ -1,0 +1,388 @@
+import type { Clock } from '../common/clock';
+import { maskSecret } from '../common/mask';
+import type { ProviderKeyConfig } from '../config/relay-config';
+import { headerValue, parseRetryAfterMs, type HeaderBag } from './outcome';
+import type { Rng } from './rng';
+import { SlidingWindow } from './sliding-window';
+
+/** The key fields the pool reads (a ProviderKeyConfig satisfies it). */
+export type PoolKeyConfig = Pick<
+  ProviderKeyConfig,
+  'key' | 'rpm_limit' | 'itpm_limit' | 'otpm_limit' | 'weight'
+>;
+
+/** The answer of {@link KeyPool.pick}. */
+export type KeyPick =
+  | { kind: 'key'; keyId: string; key: string }
+  /** The provider has no keys of its own: forward the client's credentials. */
+  | { kind: 'passthrough' }
+  /** Every key is cooling down or at its limit; the soonest one frees up after retryAfterMs. */
+  | { kind: 'exhausted'; retryAfterMs: number };
+
+/** Tuning of a {@link KeyPool}. */
+export interface KeyPoolOptions {
+  /** The window rpm/itpm/otpm are counted over. */
+  windowMs?: number;
+  /** Cooldown after a 429 without retry-after; doubles with each further such 429 on the key. */
+  default429CooldownMs?: number;
+  /** Ceiling of that doubling. */
+  max429CooldownMs?: number;
+}
+
+/** The rate-limit families Anthropic reports as `anthropic-ratelimit-<family>-{limit,remaining,reset}`. */
+export type RateLimitFamily = 'requests' | 'tokens' | 'input_tokens' | 'output_tokens';
+
+/** What one response header family told us, as the admin API shows it. */
+export interface LearnedLimitSnapshot {
+  limit: number | null;
+  /** The upstream's remaining minus what this pool has sent since; null once the reset has passed. */
+  remaining: number | null;
+  reset: string | null;
+}
+
+/** One key as the admin API shows it: never the secret itself. */
+export interface KeySnapshot {
+  id: string;
+  key: string;
+  weight: number;
+  in_flight: number;
+  available: boolean;
+  /** Milliseconds until the key can take a request again (0 = now). */
+  retry_after_ms: number;
+  cooldown_until: string | null;
+  limits: { rpm: number; itpm: number; otpm: number };
+  usage: { window_ms: number; requests: number; input_tokens: number; output_tokens: number };
+  learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>>;
+}
+
+const FAMILIES: readonly RateLimitFamily[] = ['requests', 'tokens', 'input_tokens', 'output_tokens'];
+
+/** Default window of the local limits: Anthropic's limits are per minute. */
+export const KEY_WINDOW_MS = 60_000;
+const DEFAULT_429_COOLDOWN_MS = 1_000;
+const MAX_429_COOLDOWN_MS = 60_000;
+// When only in-flight requests' reserved tokens block a key, nothing in the windows says when they finish.
+const IN_FLIGHT_WAIT_MS = 1_000;
+
+interface Learned {
+  limit?: number;
+  remaining?: number;
+  resetAtMs?: number;
+  observedAtMs: number;
+  /** Sent through this pool since the header was observed (requests, or estimated input tokens). */
+  spent: number;
+}
+
+class KeyState {
+  readonly requests: SlidingWindow;
+  readonly inputTokens: SlidingWindow;
+  readonly outputTokens: SlidingWindow;
+  inFlight = 0;
+  /** Estimated input tokens of in-flight requests, held against itpm until their usage is known. */
+  reservedInput = 0;
+  cooldownUntil = 0;
+  consecutive429 = 0;
+  learned: Partial<Record<RateLimitFamily, Learned>> = {};
+
+  constructor(
+    readonly id: string,
+    public config: PoolKeyConfig,
+    windowMs: number,
+  ) {
+    this.requests = new SlidingWindow(windowMs);
+    this.inputTokens = new SlidingWindow(windowMs);
+    this.outputTokens = new SlidingWindow(windowMs);
+  }
+}
+
+/**
+ * The keys of one provider. Picks the least-used available key, honours rpm/itpm/otpm locally, learns the
+ * upstream's own limits from `anthropic-ratelimit-*` headers and steers away from a key before it runs out, and
+ * cools a key down after a 429.
+ *
+ * Least used means, in order: the lowest utilisation (the highest fraction used of any known limit in the window,
+ * local or learned); then the fewest requests in the window per unit of weight (so unlimited keys share by weight);
+ * then the fewest in flight; exact ties are broken at random so replicas do not all start on the first key.
+ * Weight 0 drains a key, unless every key has weight 0 (a pool that refuses everything is never what a config means).
+ * Learned limits only steer (utilisation, and no picks while `remaining` cannot cover the request until its reset);
+ * the configured limits are enforced on this pool's own counts.
+ */
+export class KeyPool {
+  private states: KeyState[];
+  private nextIndex: number;
+  private readonly windowMs: number;
+  private readonly default429CooldownMs: number;
+  private readonly max429CooldownMs: number;
+
+  constructor(
+    readonly provider: string,
+    keys: readonly PoolKeyConfig[],
+    private readonly clock: Clock,
+    private readonly rng: Rng,
+    options: KeyPoolOptions = {},
+  ) {
+    this.windowMs = options.windowMs ?? KEY_WINDOW_MS;
+    this.default429CooldownMs = options.default429CooldownMs ?? DEFAULT_429_COOLDOWN_MS;
+    this.max429CooldownMs = options.max429CooldownMs ?? MAX_429_COOLDOWN_MS;
+    this.states = keys.map((k, i) => new KeyState(`${provider}#${i}`, k, this.windowMs));
+    this.nextIndex = keys.length;
+  }
+
+  /** How many keys the pool holds (0 = pass-through). */
+  get size(): number {
+    return this.states.length;
+  }
+
+  /** Chooses a key for a request of about `estimatedInputTokens` input tokens and counts the request against it. */
+  pick(estimatedInputTokens = 0): KeyPick {
+    if (this.states.length === 0) return { kind: 'passthrough' };
+    const now = this.clock.now();
+    const estimate = nonNegative(estimatedInputTokens);
+    const active = this.active();
+
+    let best: KeyState[] = [];
+    let bestScore: readonly number[] = [];
+    let soonest = Infinity;
+    for (const s of active) {
+      const wait = this.waitMs(s, now, estimate);
+      if (wait > 0) {
+        soonest = Math.min(soonest, wait);
+        continue;
+      }
+      const score = [this.utilisation(s, now), s.requests.total(now) / effectiveWeight(s), s.inFlight];
+      const cmp = best.length === 0 ? -1 : compareScores(score, bestScore);
+      if (cmp < 0) {
+        best = [s];
+        bestScore = score;
+      } else if (cmp === 0) {
+        best.push(s);
+      }
+    }
+
+    if (best.length === 0) {
+      const retryAfterMs = Number.isFinite(soonest) ? Math.max(1, Math.ceil(soonest)) : IN_FLIGHT_WAIT_MS;
+      return { kind: 'exhausted', retryAfterMs };
+    }
+    const chosen = best.length === 1 ? best[0]! : best[Math.floor(this.rng() * best.length)]!;
+    chosen.requests.add(now);
+    chosen.inFlight++;
+    chosen.reservedInput += estimate;
+    for (const family of FAMILIES) {
+      const l = chosen.learned[family];
+      if (l) l.spent += family === 'requests' ? 1 : family === 'output_tokens' ? 0 : estimate;
+    }
+    return { kind: 'key', keyId: chosen.id, key: chosen.config.key };
+  }
+
+  /** Whether some key could take a request right now (for "try another key of this provider"). */
+  hasAvailableKey(estimatedInputTokens = 0): boolean {
+    const now = this.clock.now();
+    const estimate = nonNegative(estimatedInputTokens);
+    return this.active().some((s) => this.waitMs(s, now, estimate) === 0);
+  }
+
+  /** Milliseconds until some key can take a request (0 = now, also for a pass-through pool). */
+  soonestAvailableMs(): number {
+    if (this.states.length === 0) return 0;
+    const now = this.clock.now();
+    let soonest = Infinity;
+    for (const s of this.active()) soonest = Math.min(soonest, this.waitMs(s, now, 0));
+    return Number.isFinite(soonest) ? Math.ceil(soonest) : IN_FLIGHT_WAIT_MS;
+  }
+
+  /**
+   * Learns from a response of the key: `anthropic-ratelimit-*` limits, remainings and resets on every status, and
+   * a cooldown on 429 for its retry-after (or a doubling default when it has none).
+   */
+  recordResponse(keyId: string, status: number, headers: HeaderBag): void {
+    const s = this.find(keyId);
+    if (!s) return;
+    const now = this.clock.now();
+    for (const family of FAMILIES) this.learn(s, family, headers, now);
+
+    if (status === 429) {
+      s.consecutive429++;
+      const hint = parseRetryAfterMs(headers, now);
+      const cooldown =
+        hint !== undefined && hint > 0
+          ? hint
+          : Math.min(this.max429CooldownMs, this.default429CooldownMs * 2 ** (s.consecutive429 - 1));
+      s.cooldownUntil = Math.max(s.cooldownUntil, now + cooldown);
+    } else if (status >= 200 && status < 300) {
+      s.consecutive429 = 0;
+    }
+  }
+
+  /**
+   * Counts tokens a request of the key used (from the JSON usage, or a stream's message_start/message_delta).
+   * Amounts add up, so report each token once: final totals, or increments.
+   */
+  recordUsage(keyId: string, inputTokens: number, outputTokens: number): void {
+    const s = this.find(keyId);
+    if (!s) return;
+    const now = this.clock.now();
+    const input = nonNegative(inputTokens);
+    const output = nonNegative(outputTokens);
+    if (input > 0) s.inputTokens.add(now, input);
+    if (output > 0) s.outputTokens.add(now, output);
+  }
+
+  /** Ends one in-flight request of the key (call exactly once per successful pick). */
+  release(keyId: string): void {
+    const s = this.find(keyId);
+    if (!s || s.inFlight === 0) return;
+    // Estimates are not tracked per request: each finished request gives back an equal share of the reservation.
+    s.reservedInput -= s.reservedInput / s.inFlight;
+    s.inFlight--;
+    if (s.inFlight === 0) s.reservedInput = 0;
+  }
+
+  /**
+   * Takes a new key list (config reload) and keeps what it knows: a key whose secret is unchanged keeps its id,
+   * windows, cooldown, learned limits and in-flight count; new keys get fresh ids.
+   */
+  reconfigure(keys: readonly PoolKeyConfig[]): void {
+    const old = [...this.states];
+    this.states = keys.map((k) => {
+      const i = old.findIndex((s) => s.config.key === k.key);
+      if (i < 0) return new KeyState(`${this.provider}#${this.nextIndex++}`, k, this.windowMs);
+      const kept = old.splice(i, 1)[0]!;
+      kept.config = k;
+      return kept;
+    });
+  }
+
+  /** Every key's state for the admin API, with masked secrets. */
+  snapshot(): KeySnapshot[] {
+    const now = this.clock.now();
+    const active = new Set(this.active());
+    return this.states.map((s) => {
+      const wait = active.has(s) ? this.waitMs(s, now, 0) : Infinity;
+      const learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>> = {};
+      for (const family of FAMILIES) {
+        const l = s.learned[family];
+        if (!l) continue;
+        learned[family] = {
+          limit: l.limit ?? null,
+          remaining: this.effectiveRemaining(l, now) ?? null,
+          reset: l.resetAtMs === undefined ? null : new Date(l.resetAtMs).toISOString(),
+        };
+      }
+      return {
+        id: s.id,
+        key: maskSecret(s.config.key),
+        weight: s.config.weight,
+        in_flight: s.inFlight,
+        available: wait === 0,
+        retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
+        cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,
+        limits: { rpm: s.config.rpm_limit, itpm: s.config.itpm_limit, otpm: s.config.otpm_limit },
+        usage: {
+          window_ms: this.windowMs,
+          requests: s.requests.total(now),
+          input_tokens: s.inputTokens.total(now),
+          output_tokens: s.outputTokens.total(now),
+        },
+        learned,
+      };
+    });
+  }
+
+  private find(keyId: string): KeyState | undefined {
+    return this.states.find((s) => s.id === keyId);
+  }
+
+  private active(): KeyState[] {
+    const weighted = this.states.filter((s) => s.config.weight > 0);
+    return weighted.length > 0 ? weighted : this.states;
+  }
+
+  /** 0 when the key can take the request now, else how long until it might. */
+  private waitMs(s: KeyState, now: number, estimate: number): number {
+    let wait = Math.max(0, s.cooldownUntil - now);
+    const { rpm_limit: rpm, itpm_limit: itpm, otpm_limit: otpm } = s.config;
+    if (rpm > 0) wait = Math.max(wait, s.requests.msUntilFits(now, rpm, 1));
+    if (itpm > 0) {
+      // A request bigger than the whole limit can only go when the window is empty.
+      const need = Math.max(1, Math.min(estimate, itpm));
+      const room = itpm - s.reservedInput;
+      const byWindow = need > room ? IN_FLIGHT_WAIT_MS : s.inputTokens.msUntilFits(now, room, need);
+      wait = Math.max(wait, Number.isFinite(byWindow) ? byWindow : IN_FLIGHT_WAIT_MS);
+    }
+    if (otpm > 0) wait = Math.max(wait, s.outputTokens.msUntilFits(now, otpm, 1));
+
+    for (const family of FAMILIES) {
+      const l = s.learned[family];
+      if (!l) continue;
+      const remaining = this.effectiveRemaining(l, now);
+      if (remaining === undefined) continue;
+      const wanted = family === 'requests' || family === 'output_tokens' ? 1 : estimate;
+      const need = Math.max(1, l.limit === undefined ? wanted : Math.min(wanted, l.limit));
+      if (remaining < need) wait = Math.max(wait, this.learnedExpiry(l) - now);
+    }
+    return wait;
+  }
+
+  private utilisation(s: KeyState, now: number): number {
+    let used = 0;
+    const { rpm_limit: rpm, itpm_limit: itpm, otpm_limit: otpm } = s.config;
+    if (rpm > 0) used = Math.max(used, s.requests.total(now) / rpm);
+    if (itpm > 0) used = Math.max(used, (s.inputTokens.total(now) + s.reservedInput) / itpm);
+    if (otpm > 0) used = Math.max(used, s.outputTokens.total(now) / otpm);
+    for (const family of FAMILIES) {
+      const l = s.learned[family];
+      const remaining = l ? this.effectiveRemaining(l, now) : undefined;
+      if (l?.limit && remaining !== undefined) used = Math.max(used, 1 - Math.max(0, remaining) / l.limit);
+    }
+    return used;
+  }
+
+  private learn(s: KeyState, family: RateLimitFamily, headers: HeaderBag, now: number): void {
+    const prefix = `anthropic-ratelimit-${family.replace('_', '-')}-`;
+    const limit = parseCount(headerValue(headers, `${prefix}limit`));
+    const remaining = parseCount(headerValue(headers, `${prefix}remaining`));
+    const resetRaw = headerValue(headers, `${prefix}reset`);
+    const resetAt = resetRaw === undefined ? NaN : Date.parse(resetRaw);
+    if (limit === undefined && remaining === undefined && Number.isNaN(resetAt)) return;
+    const previous = s.learned[family];
+    s.learned[family] = {
+      limit: limit ?? previous?.limit,
+      remaining,
+      // Anthropic's limits are per minute: a reset further out than one window is clock skew, not information.
+      resetAtMs: Number.isNaN(resetAt) ? undefined : Math.min(resetAt, now + this.windowMs),
+      observedAtMs: now,
+      spent: 0,
+    };
+  }
+
+  /** The learned remaining less what this pool sent since, or undefined when unknown or past its reset. */
+  private effectiveRemaining(l: Learned, now: number): number | undefined {
+    if (l.remaining === undefined || now >= this.learnedExpiry(l)) return undefined;
+    return l.remaining - l.spent;
+  }
+
+  private learnedExpiry(l: Learned): number {
+    return l.resetAtMs ?? l.observedAtMs + this.windowMs;
+  }
+}
+
+function effectiveWeight(s: KeyState): number {
+  return s.config.weight > 0 ? s.config.weight : 1;
+}
+
+function compareScores(a: readonly number[], b: readonly number[]): number {
+  for (let i = 0; i < a.length; i++) {
+    const d = (a[i] ?? 0) - (b[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+function nonNegative(n: number): number {
+  return Number.isFinite(n) && n > 0 ? n : 0;
+}
+
+function parseCount(raw: string | undefined): number | undefined {
+  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
+  return Number(raw);
+}
