@@ -1,0 +1,535 @@
+import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
+import { Logger } from '@nestjs/common';
+import { createCache } from 'cache-manager';
+import { Keyv } from 'keyv';
+import { Clock, systemClock } from '../common/clock';
+import { CacheConfig } from '../config/relay-config';
+import {
+  Cache,
+  CacheClosedError,
+  CacheNotFoundError,
+  CacheStats,
+  Flusher,
+  MultiGetter,
+  MultiSetter,
+  Pinger,
+  StatsProvider,
+} from './cache';
+
+/**
+ * The `ha` backend: one Redis (standalone or Cluster) shared by every replica, through cache-manager over a
+ * Keyv store from @keyv/redis. It fails open, always: a read that errors or takes longer than
+ * `cache.redis.timeout_ms` is a miss, a write that fails is dropped with a rate-limited log line, and a Redis
+ * that is down never fails, blocks or noticeably slows a request. node-redis reconnects by itself.
+ *
+ * Values are Buffers. Keyv's serializer stores them as base64 inside its JSON envelope (`{value, expires}`),
+ * which round-trips every byte; the envelope also carries the expiry, and Redis gets the same TTL as PX.
+ */
+
+/** Where dropped writes and connection trouble are reported (Nest's Logger fits). */
+export interface RedisCacheLogger {
+  warn(message: string): void;
+}
+
+/** Collaborators, injectable for tests. */
+export interface RedisCacheDeps {
+  logger?: RedisCacheLogger;
+  /** Drives log rate limiting and stats staleness. */
+  clock?: Clock;
+  /** Jitter of the reconnect backoff, in [0, 1). */
+  random?: () => number;
+}
+
+/** The counters of the `ha` backend: the common ones plus what fail-open hides from callers. */
+export interface RedisCacheStats extends CacheStats {
+  /** Operations that outlived `timeout_ms` (reads became misses, writes were left to finish alone). */
+  timeouts: number;
+  /** Operations that failed, including those refused at once while disconnected. */
+  errors: number;
+  /** Writes (set, delete, batch set) that never reached Redis. */
+  dropped_writes: number;
+  /** Connection-level errors reported by the client (each reconnect attempt counts). */
+  connection_errors: number;
+  /** 1 while connected, else 0. */
+  connected: number;
+}
+
+type StandaloneClient = ReturnType<typeof createClient>;
+type ClusterClient = ReturnType<typeof createCluster>;
+/** The node-level commands this class sends itself (ping, scan, unlink, info). */
+type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'info'>;
+
+type Outcome<T> = { ok: true; value: T } | { ok: false; timedOut: boolean; error?: unknown };
+
+// Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
+const RECONNECT_BASE_MS = 50;
+const RECONNECT_CAP_MS = 2_000;
+// A hung Redis must not let queued commands pile up in memory: past this, commands fail fast (= misses).
+const COMMAND_QUEUE_MAX = 10_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+// ping() and flush() are admin/health paths, not the request path: they may wait a little longer.
+const ADMIN_TIMEOUT_FLOOR_MS = 1_000;
+const STATS_REFRESH_MS = 10_000;
+const LOG_INTERVAL_MS = 10_000;
+const SCAN_COUNT = 1_000;
+
+/** The Redis-backed cache of `cache.mode: ha`. */
+export class RedisCache implements Cache, StatsProvider, Pinger, MultiGetter, MultiSetter, Flusher {
+  private readonly prefix: string;
+  private readonly defaultTtlMs: number;
+  private readonly timeoutMs: number;
+  private readonly adminTimeoutMs: number;
+  private readonly logger: RedisCacheLogger;
+  private readonly clock: Clock;
+  private readonly random: () => number;
+
+  private readonly standalone: StandaloneClient | undefined;
+  private readonly cluster: ClusterClient | undefined;
+  private readonly manager: ReturnType<typeof createCache>;
+  private readonly keyv: Keyv;
+
+  private closed = false;
+  private readonly ready: Promise<void>;
+  private settleReady: (error?: Error) => void = () => undefined;
+  private clusterConnected = false;
+  private clusterRetry: NodeJS.Timeout | undefined;
+
+  private hits = 0;
+  private misses = 0;
+  private timeouts = 0;
+  private errors = 0;
+  private droppedWrites = 0;
+  private connectionErrors = 0;
+  private keyCount = 0;
+  private bytesUsed = 0;
+  private evictions = 0;
+  private statsAt = Number.NEGATIVE_INFINITY;
+  private statsRefresh: Promise<void> | undefined;
+  private readonly lastLogAt = new Map<string, number>();
+  private readonly suppressedLogs = new Map<string, number>();
+
+  constructor(config: CacheConfig, deps: RedisCacheDeps = {}) {
+    const redis = config.redis;
+    this.prefix = redis.key_prefix;
+    this.defaultTtlMs = config.ttl_ms;
+    this.timeoutMs = redis.timeout_ms;
+    this.adminTimeoutMs = Math.max(redis.timeout_ms, ADMIN_TIMEOUT_FLOOR_MS);
+    this.logger = deps.logger ?? new Logger(RedisCache.name);
+    this.clock = deps.clock ?? systemClock;
+    this.random = deps.random ?? Math.random;
+
+    // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
+    // only time out, and a queued write would arrive late and unbounded.
+    const clientDefaults = {
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        reconnectStrategy: (retries: number) => this.backoff(retries),
+      },
+    };
+    let client: StandaloneClient | ClusterClient;
+    if (redis.cluster_nodes.length > 0) {
+      this.cluster = createCluster({
+        rootNodes: redis.cluster_nodes.map((node) => ({ url: `redis://${node}` })),
+        defaults: clientDefaults,
+      });
+      this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
+      this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
+      client = this.cluster;
+    } else {
+      this.standalone = createClient({ url: redis.url, ...clientDefaults });
+      this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
+      client = this.standalone;
+    }
+
+    // The prefix is the Keyv namespace with an empty separator, so stored keys are exactly `<prefix><key>`.
+    const store = new KeyvRedis(client, { keyPrefixSeparator: '', throwOnErrors: true, useUnlink: true });
+    this.keyv = new Keyv({
+      store,
+      namespace: this.prefix || undefined,
+      useKeyPrefix: false,
+      throwOnErrors: true,
+    });
+    this.keyv.on('error', () => undefined); // counted where the operation fails; the event itself is noise
+    this.manager = createCache({ stores: [this.keyv], ttl: this.defaultTtlMs });
+    // cache-manager turns read errors into misses and reports them only as events.
+    this.manager.on('get', ({ error }) => {
+      if (error !== undefined) this.onOperationError('read', error);
+    });
+    this.manager.on('mget', ({ error }) => {
+      if (error !== undefined) this.onOperationError('read', error);
+    });
+
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (error) => (error ? reject(error) : resolve());
+    });
+    this.ready.catch(() => undefined); // nobody has to wait for it
+    this.connectInBackground();
+  }
+
+  /**
+   * Resolves once the first connection is up (rejects with CacheClosedError if closed first). Nothing needs
+   * to wait for it, the cache works (as misses) before; it is for start-up logs and tests.
+   */
+  async whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  async get(key: string): Promise<Buffer> {
+    this.assertOpen();
+    if (!this.connected()) {
+      this.errors++;
+      return this.miss();
+    }
+    const outcome = await this.settle(this.manager.get<unknown>(key), this.timeoutMs);
+    if (!outcome.ok) {
+      if (outcome.timedOut) this.timeouts++;
+      return this.miss();
+    }
+    // Anything that is not our Buffer (absent, or foreign data under the prefix) is a miss.
+    if (!Buffer.isBuffer(outcome.value)) return this.miss();
+    this.hits++;
+    return outcome.value;
+  }
+
+  async set(key: string, value: Buffer): Promise<void> {
+    return this.setWithTTL(key, value, this.defaultTtlMs);
+  }
+
+  async setWithTTL(key: string, value: Buffer, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    await this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)));
+  }
+
+  async delete(key: string): Promise<void> {
+    this.assertOpen();
+    await this.write('delete', () => this.manager.del(key));
+  }
+
+  async exists(key: string): Promise<boolean> {
+    this.assertOpen();
+    if (!this.connected()) {
+      this.errors++;
+      return false;
+    }
+    const outcome = await this.settle(this.keyv.has(key), this.timeoutMs);
+    if (outcome.ok) return outcome.value;
+    this.countFailure('read', outcome);
+    return false;
+  }
+
+  async getMulti(keys: string[]): Promise<Map<string, Buffer | undefined>> {
+    this.assertOpen();
+    const result = new Map<string, Buffer | undefined>(keys.map((k) => [k, undefined]));
+    if (keys.length === 0) return result;
+    if (!this.connected()) {
+      this.errors++;
+      this.misses += result.size;
+      return result;
+    }
+    const outcome = await this.settle(this.manager.mget<unknown>(keys), this.timeoutMs);
+    if (!outcome.ok && outcome.timedOut) this.timeouts++;
+    keys.forEach((key, i) => {
+      const value = outcome.ok ? outcome.value[i] : undefined;
+      if (Buffer.isBuffer(value)) result.set(key, value);
+    });
+    for (const value of result.values()) {
+      if (value === undefined) this.misses++;
+      else this.hits++;
+    }
+    return result;
+  }
+
+  async setMultiWithTTL(items: Map<string, Buffer>, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    if (items.size === 0) return;
+    const ttl = wholeMs(ttlMs);
+    const list = [...items].map(([key, value]) => ({ key, value, ttl }));
+    await this.write('set', () => this.manager.mset(list));
+  }
+
+  /**
+   * Deletes the keys under the prefix, and only those: SCAN + UNLINK on every master. Unlike the request
+   * path it rejects when Redis cannot be reached, so the admin API can say the flush did not happen.
+   */
+  async flush(): Promise<void> {
+    this.assertOpen();
+    // An empty prefix would mean "every key in the database", which may not be ours.
+    if (this.prefix === '') throw new Error('cache: refusing to flush Redis without cache.redis.key_prefix');
+    const masters = await this.masters();
+    await Promise.all(
+      masters.map(async (node) => {
+        for await (const keys of this.scanPrefix(node)) {
+          // One key per UNLINK: on a cluster a multi-key UNLINK must stay within one hash slot.
+          await Promise.all(keys.map((key) => node.unlink(key)));
+        }
+      }),
+    );
+    this.keyCount = 0;
+  }
+
+  /** Rejects when Redis (every master, on a cluster) does not answer PING in time. */
+  async ping(): Promise<void> {
+    this.assertOpen();
+    const masters = await this.masters();
+    const outcome = await this.settle(Promise.all(masters.map((node) => node.ping())), this.adminTimeoutMs);
+    if (!outcome.ok) {
+      throw new Error(
+        `cache: redis ping failed: ${outcome.timedOut ? 'timed out' : errorText(outcome.error)}`,
+      );
+    }
+  }
+
+  /**
+   * Counters of this instance (hits, misses, timeouts, errors, dropped_writes, connection_errors) plus three
+   * best-effort numbers read from Redis, at most every 10 s, in the background (the returned values may be
+   * that old; `refreshStats()` refreshes them now):
+   * - key_count: the keys under the prefix, counted by a SCAN of every master (O(keys in the database));
+   * - bytes_used: `used_memory` of INFO memory, summed over masters: the whole server, Redis keeps no
+   *   per-prefix account;
+   * - evictions: `evicted_keys` of INFO stats, summed over masters (whole server, since its start).
+   */
+  stats(): RedisCacheStats {
+    if (!this.closed && this.clock.now() - this.statsAt >= STATS_REFRESH_MS) {
+      this.refreshStats().catch(() => undefined);
+    }
+    return {
+      hits: this.hits,
+      misses: this.misses,
+      key_count: this.keyCount,
+      bytes_used: this.bytesUsed,
+      evictions: this.evictions,
+      timeouts: this.timeouts,
+      errors: this.errors,
+      dropped_writes: this.droppedWrites,
+      connection_errors: this.connectionErrors,
+      connected: this.connected() ? 1 : 0,
+    };
+  }
+
+  /** Reads key_count, bytes_used and evictions from Redis now; one refresh at a time. */
+  async refreshStats(): Promise<void> {
+    this.assertOpen();
+    this.statsRefresh ??= this.readServerStats().finally(() => {
+      this.statsRefresh = undefined;
+    });
+    return this.statsRefresh;
+  }
+
+  /** Disconnects; every later call rejects with CacheClosedError. In-flight writes get a short grace. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.settleReady(new CacheClosedError());
+    clearTimeout(this.clusterRetry);
+    const client = this.cluster ?? this.standalone;
+    if (!client) return;
+    try {
+      const graceful = this.settle(client.close(), this.adminTimeoutMs);
+      if (!(await graceful).ok) client.destroy();
+    } catch {
+      // close() throws when the socket was never opened; nothing to release then
+    }
+  }
+
+  private async readServerStats(): Promise<void> {
+    this.statsAt = this.clock.now();
+    const masters = await this.masters();
+    let keys = 0;
+    let bytes = 0;
+    let evicted = 0;
+    for (const node of masters) {
+      if (this.prefix !== '') {
+        for await (const batch of this.scanPrefix(node)) keys += batch.length;
+      }
+      const info = await node.info();
+      bytes += infoField(info, 'used_memory');
+      evicted += infoField(info, 'evicted_keys');
+    }
+    this.keyCount = keys;
+    this.bytesUsed = bytes;
+    this.evictions = evicted;
+  }
+
+  private async *scanPrefix(node: NodeClient): AsyncGenerator<string[]> {
+    const match = `${escapeGlob(this.prefix)}*`;
+    let cursor = '0';
+    do {
+      const reply = await node.scan(cursor, { MATCH: match, COUNT: SCAN_COUNT });
+      cursor = String(reply.cursor);
+      if (reply.keys.length > 0) yield reply.keys;
+    } while (cursor !== '0');
+  }
+
+  /** The clients of every master (the one client when standalone); rejects when Redis is unreachable. */
+  private async masters(): Promise<NodeClient[]> {
+    if (!this.connected()) throw new Error('cache: redis is not connected');
+    if (this.standalone) return [this.standalone];
+    const cluster = this.cluster!;
+    const outcome = await this.settle(
+      Promise.all(cluster.masters.map((master) => cluster.nodeClient(master))),
+      this.adminTimeoutMs,
+    );
+    if (!outcome.ok) throw new Error('cache: a redis cluster master is not reachable');
+    return outcome.value;
+  }
+
+  /** Fire-and-forget safe: resolves whatever happens; a failed write is counted, logged and dropped. */
+  private async write(what: string, op: () => Promise<unknown>): Promise<void> {
+    if (!this.connected()) {
+      this.dropWrite(what, new Error('redis is not connected'));
+      return;
+    }
+    // A write that outlives the timeout keeps going; if it then fails it is still counted as dropped.
+    const outcome = await this.settle(op(), this.timeoutMs, (late) => this.dropWrite(what, late));
+    if (outcome.ok) return;
+    if (outcome.timedOut) this.timeouts++;
+    else this.dropWrite(what, outcome.error);
+  }
+
+  private dropWrite(what: string, error: unknown): void {
+    this.droppedWrites++;
+    this.errors++;
+    this.warn('write', `cache: dropped a redis ${what}: ${errorText(error)}`);
+  }
+
+  private countFailure(what: string, outcome: Outcome<unknown>): void {
+    if (outcome.ok) return;
+    if (outcome.timedOut) this.timeouts++;
+    else this.onOperationError(what, outcome.error);
+  }
+
+  private onOperationError(what: string, error: unknown): void {
+    this.errors++;
+    this.warn(what, `cache: redis ${what} failed (counted as a miss): ${errorText(error)}`);
+  }
+
+  private onConnectionError(error: unknown): void {
+    this.connectionErrors++;
+    this.warn('connection', `cache: redis connection error, reconnecting: ${errorText(error)}`);
+  }
+
+  private miss(): never {
+    this.misses++;
+    throw new CacheNotFoundError();
+  }
+
+  /**
+   * Races an operation against a timer. The operation is never left with an unhandled rejection: a failure
+   * after the timer fired goes to `onLateFailure`.
+   */
+  private settle<T>(
+    op: Promise<T>,
+    timeoutMs: number,
+    onLateFailure?: (error: unknown) => void,
+  ): Promise<Outcome<T>> {
+    return new Promise((resolve) => {
+      let settled = false;
+      const timer = setTimeout(() => {
+        settled = true;
+        resolve({ ok: false, timedOut: true });
+      }, timeoutMs);
+      timer.unref();
+      op.then(
+        (value) => {
+          if (settled) return;
+          settled = true;
+          clearTimeout(timer);
+          resolve({ ok: true, value });
+        },
+        (error: unknown) => {
+          if (settled) {
+            onLateFailure?.(error);
+            return;
+          }
+          settled = true;
+          clearTimeout(timer);
+          resolve({ ok: false, timedOut: false, error });
+        },
+      );
+    });
+  }
+
+  private connected(): boolean {
+    if (this.closed) return false;
+    if (this.standalone) return this.standalone.isReady;
+    return this.clusterConnected;
+  }
+
+  /** Never blocks the constructor (nor app start): the first connection is made in the background. */
+  private connectInBackground(): void {
+    if (this.standalone) {
+      // With a reconnect strategy that never gives up, connect() settles only once connected (or closed).
+      this.standalone.connect().then(
+        () => this.settleReady(),
+        (error: unknown) => this.onConnectionError(error),
+      );
+      return;
+    }
+    this.connectCluster(0);
+  }
+
+  // A cluster client does not retry its first topology discovery by itself, so retry it here.
+  private connectCluster(attempt: number): void {
+    const cluster = this.cluster!;
+    cluster.connect().then(
+      () => {
+        if (this.closed) {
+          cluster.destroy();
+          return;
+        }
+        this.clusterConnected = true;
+        this.settleReady();
+      },
+      (error: unknown) => {
+        this.onConnectionError(error);
+        if (this.closed) return;
+        this.clusterRetry = setTimeout(() => this.connectCluster(attempt + 1), this.backoff(attempt));
+        this.clusterRetry.unref();
+      },
+    );
+  }
+
+  private backoff(retries: number): number {
+    const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
+    return Math.round(capped * (0.5 + this.random() / 2));
+  }
+
+  /** At most one line per kind every 10 s, saying how many were swallowed in between. */
+  private warn(kind: string, message: string): void {
+    const now = this.clock.now();
+    const last = this.lastLogAt.get(kind);
+    if (last !== undefined && now - last < LOG_INTERVAL_MS) {
+      this.suppressedLogs.set(kind, (this.suppressedLogs.get(kind) ?? 0) + 1);
+      return;
+    }
+    const suppressed = this.suppressedLogs.get(kind) ?? 0;
+    this.lastLogAt.set(kind, now);
+    this.suppressedLogs.set(kind, 0);
+    this.logger.warn(suppressed > 0 ? `${message} (${suppressed} similar suppressed)` : message);
+  }
+
+  private assertOpen(): void {
+    if (this.closed) throw new CacheClosedError();
+  }
+}
+
+/** Redis wants whole milliseconds for PX; a sub-millisecond TTL still means "expire very soon". */
+function wholeMs(ttlMs: number): number {
+  return Math.max(1, Math.ceil(ttlMs));
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+function infoField(info: string, field: string): number {
+  const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
+  return match ? Number(match[1]) : 0;
+}
+
+function errorText(error: unknown): string {
+  if (error instanceof Error) return `${error.name}: ${error.message}`;
+  return String(error);
+}
