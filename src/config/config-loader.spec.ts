@@ -80,6 +80,21 @@ describe('YAML and TOML', () => {
     expect(err.message).toContain('a .yaml, .yml or .toml file');
   });
 
+  it('accepts YAML anchors and merge keys, so providers can share settings', () => {
+    const { config } = yaml(
+      [
+        'x-common: &common { priority: 5, weight: 2 }',
+        'providers:',
+        '  - { name: a, <<: *common }',
+        '  - { name: b, <<: *common, weight: 0 }',
+      ].join('\n'),
+    );
+    expect(config.providers.map((p) => [p.priority, p.weight])).toEqual([
+      [5, 2],
+      [5, 0],
+    ]);
+  });
+
   it('reports a syntax error with its line, without quoting the line (it may hold a key)', () => {
     const err = configError(() =>
       parseConfigText('[server]\nlisten = "x:1"\nkey = sk-ant-api03-LEAKED-000000\n', 'toml', {}),

@@ -143,7 +143,7 @@ function parseTree(text: string, format: ConfigFormat): unknown {
       ]);
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -186,11 +186,13 @@ class ProblemList {
 
   /** True when this path or one of its parents already has a problem. */
   covers(segments: readonly PathSegment[]): boolean {
-    for (let n = 1; n <= segments.length; n++)
+    for (let n = 1; n <= segments.length; n++) {
       if (this.reported.has(formatPath(segments.slice(0, n)))) return true;
+    }
     return false;
   }
 
+  /** True when any problem sits at or under this path. */
   touches(prefix: string): boolean {
     return this.problems.some(
       (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
@@ -263,6 +265,8 @@ function shapeSection(
   for (const [key, value] of Object.entries(section)) {
     const at = [...segments, key];
     const field = fields.get(key);
+    // Top-level `x-…` keys are extension fields (as in Compose files): a home for YAML anchors, never a typo.
+    if (field === undefined && cls === RelayConfig && key.startsWith('x-')) continue;
     if (field === undefined) {
       ctx.list.add({ path: formatPath(at), expected: unknownKey(cls, key, fields) });
       continue;
