@@ -127,17 +127,20 @@ describe.skipIf(!hasLocalRedis)('RedisCache on 127.0.0.1:6379', () => {
     const outsider = `cc-relay-test:${RUN}:outsider`;
     await rawCommand(LOCAL_PORT, `SET ${outsider} untouched`);
 
-    await a.set('k', Buffer.from('from a'));
-    await b.set('k', Buffer.from('from b'));
-    expect((await a.get('k')).toString()).toBe('from a');
-    expect((await b.get('k')).toString()).toBe('from b');
-    expect(await rawCommand(LOCAL_PORT, `EXISTS cc-relay-test:${RUN}:iso-a*:k`)).toBe(':1\r\n');
+    try {
+      await a.set('k', Buffer.from('from a'));
+      await b.set('k', Buffer.from('from b'));
+      expect((await a.get('k')).toString()).toBe('from a');
+      expect((await b.get('k')).toString()).toBe('from b');
+      expect(await rawCommand(LOCAL_PORT, `EXISTS cc-relay-test:${RUN}:iso-a*:k`)).toBe(':1\r\n');
 
-    await a.flush();
-    await expectMiss(a.get('k'));
-    expect((await b.get('k')).toString()).toBe('from b');
-    expect(await rawCommand(LOCAL_PORT, `GET ${outsider}`)).toContain('untouched');
-    await rawCommand(LOCAL_PORT, `DEL ${outsider}`);
+      await a.flush();
+      await expectMiss(a.get('k'));
+      expect((await b.get('k')).toString()).toBe('from b');
+      expect(await rawCommand(LOCAL_PORT, `GET ${outsider}`)).toContain('untouched');
+    } finally {
+      await rawCommand(LOCAL_PORT, `DEL ${outsider}`);
+    }
   });
 
   it('two replicas share entries: one writes, the other hits; a delete is seen by both', async () => {
