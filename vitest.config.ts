@@ -8,6 +8,9 @@ export default defineConfig({
     include: ['src/**/*.spec.ts', 'test/unit/**/*.spec.ts'],
     environment: 'node',
     setupFiles: ['test/setup.ts'],
+    // In CI a JSON report lets .ci/run fail on any skipped test.
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: '.ci/reports/unit.json' },
     pool: 'threads',
   },
 });

@@ -1,0 +1,23 @@
+# syntax=docker/dockerfile:1
+# Build stage: full install (TypeScript, Nest CLI), compile to dist/.
+FROM node:20-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json nest-cli.json ./
+COPY src ./src
+RUN npm run build
+
+# Runtime stage: production dependencies only, non-root user.
+FROM node:20-bookworm-slim AS runtime
+ENV NODE_ENV=production \
+    CC_RELAY_CONFIG=/app/config/cc-relay.yaml
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+COPY --from=build /app/dist ./dist
+COPY config ./config
+USER node
+EXPOSE 8787
+# CC_RELAY_CONFIG selects the config file (mount your own and point it there).
+CMD ["node", "dist/main.js"]

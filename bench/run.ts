@@ -1,0 +1,199 @@
+/**
+ * Relay overhead benchmark (issue 2): the relay (built, `node dist/main.js`), a minimal Fastify + undici
+ * pass-through (bench/reference-proxy.ts) and the fake upstream called directly, in one run, JSON and SSE, at 1 and
+ * 32 connections. Reports p50/p99, req/s, CPU per request and RSS of the proxy process, and the ratios the issue
+ * sets goals for. Everything runs on 127.0.0.1 and every run is bounded in time.
+ *
+ *   npm run bench            (BENCH_SECONDS=5 by default per cell)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad, type LoadResult } from './load';
+
+const ROOT = join(__dirname, '..');
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const CLIENT_KEY = 'bench-client-key-0001';
+
+async function freePort(): Promise<number> {
+  const srv = createServer();
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const port = (srv.address() as { port: number }).port;
+  await new Promise<void>((r) => srv.close(() => r()));
+  return port;
+}
+
+function start(cmd: string, args: string[], readyText: string): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(cmd, args, {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    let seen = '';
+    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start: ${seen}`)), 20_000);
+    const onData = (d: Buffer) => {
+      if (seen.length < 10_000) seen += d.toString();
+      if (seen.includes(readyText)) {
+        clearTimeout(timer);
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', (d: Buffer) => (seen += d.toString()));
+    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${seen}`)));
+  });
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  const ticks = Number(fields[11]) + Number(fields[12]);
+  return ticks / 100;
+}
+
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+interface Cell extends LoadResult {
+  target: string;
+  mode: 'json' | 'sse';
+  connections: number;
+  cpuUsPerReq?: number;
+  rssMiB?: number;
+}
+
+async function main(): Promise<void> {
+  const fakePort = await freePort();
+  const refPort = await freePort();
+  const relayPort = await freePort();
+  const upstream = `http://127.0.0.1:${fakePort}`;
+  const dir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'));
+  const configPath = join(dir, 'bench.yaml');
+  writeFileSync(
+    configPath,
+    [
+      'server:',
+      `  listen: "127.0.0.1:${relayPort}"`,
+      '  auth:',
+      `    api_keys: ["${CLIENT_KEY}"]`,
+      'providers:',
+      '  - name: fake',
+      '    type: anthropic',
+      `    base_url: "${upstream}"`,
+      '    keys:',
+      '      - key: "bench-provider-key-0001"',
+      'cache:',
+      '  mode: disabled',
+      'logging:',
+      '  level: info',
+      '',
+    ].join('\n'),
+  );
+
+  const children: ChildProcess[] = [];
+  try {
+    const fake = await start(
+      'node',
+      ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
+      'listening',
+    );
+    children.push(fake);
+    const ref = await start(
+      'node',
+      ['-r', '@swc-node/register', 'bench/reference-proxy.ts', String(refPort), upstream],
+      'ready',
+    );
+    children.push(ref);
+    const relay = await start('node', ['dist/main.js', '--config', configPath], 'listening');
+    children.push(relay);
+
+    const targets = [
+      { name: 'direct', url: upstream, pid: undefined as number | undefined },
+      { name: 'reference', url: `http://127.0.0.1:${refPort}`, pid: ref.pid },
+      { name: 'relay', url: `http://127.0.0.1:${relayPort}`, pid: relay.pid },
+    ];
+    const cells: Cell[] = [];
+    for (const mode of ['json', 'sse'] as const) {
+      const body = JSON.stringify({
+        model: 'claude-sonnet-4-5',
+        max_tokens: 256,
+        stream: mode === 'sse',
+        messages: [
+          { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
+        ],
+      });
+      for (const connections of [1, 32]) {
+        for (const t of targets) {
+          const load = {
+            url: t.url,
+            path: '/v1/messages',
+            body,
+            headers: {
+              'content-type': 'application/json',
+              'x-api-key': CLIENT_KEY,
+              'anthropic-version': '2023-06-01',
+            },
+            connections,
+          };
+          await runLoad({ ...load, durationMs: 1000 }); // warm-up: JIT, pools
+          const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
+          const r = await runLoad({ ...load, durationMs: SECONDS * 1000 });
+          const cell: Cell = { ...r, target: t.name, mode, connections };
+          if (t.pid) {
+            cell.cpuUsPerReq = ((cpuSeconds(t.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
+            cell.rssMiB = rssMiB(t.pid);
+          }
+          cells.push(cell);
+          process.stdout.write(
+            `${mode.padEnd(4)} c=${String(connections).padEnd(2)} ${t.name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms` +
+              (cell.cpuUsPerReq !== undefined
+                ? `  cpu ${cell.cpuUsPerReq.toFixed(0)} µs/req  rss ${cell.rssMiB?.toFixed(0)} MiB`
+                : '') +
+              (r.errors ? `  errors ${r.errors}` : '') +
+              '\n',
+          );
+        }
+      }
+    }
+
+    process.stdout.write(
+      '\nratios (relay vs reference; goal: added p50 and CPU ≤ 1.25×, req/s at 32 conn ≥ 0.85×)\n',
+    );
+    const summary: Record<string, number> = {};
+    for (const mode of ['json', 'sse'] as const) {
+      for (const connections of [1, 32]) {
+        const get = (target: string) =>
+          cells.find((c) => c.mode === mode && c.connections === connections && c.target === target)!;
+        const d = get('direct');
+        const ref = get('reference');
+        const rel = get('relay');
+        const added = (rel.p50Ms - d.p50Ms) / Math.max(1e-6, ref.p50Ms - d.p50Ms);
+        const cpu = (rel.cpuUsPerReq ?? NaN) / (ref.cpuUsPerReq ?? NaN);
+        const rps = rel.rps / ref.rps;
+        summary[`${mode}_c${connections}_added_p50_ratio`] = added;
+        summary[`${mode}_c${connections}_cpu_ratio`] = cpu;
+        summary[`${mode}_c${connections}_rps_ratio`] = rps;
+        process.stdout.write(
+          `${mode.padEnd(4)} c=${String(connections).padEnd(2)} added p50 ${added.toFixed(2)}×  cpu/req ${cpu.toFixed(2)}×  req/s ${rps.toFixed(2)}×\n`,
+        );
+      }
+    }
+    mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
+    writeFileSync(
+      join(ROOT, 'bench', 'results', 'proxy-overhead.json'),
+      JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, cells, summary }, null, 2) + '\n',
+    );
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});

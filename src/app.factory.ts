@@ -1,0 +1,120 @@
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import type { FastifyRequest } from 'fastify';
+import type { IncomingMessage } from 'node:http';
+import { randomUUID } from 'node:crypto';
+import { PinoNestLogger } from './common/pino-nest-logger';
+import { RelayError, RelayErrorCode } from './common/relay-error';
+import { AppModule } from './app.module';
+import type { RelayConfig } from './config/relay-config';
+import { DrainState } from './health/drain-state';
+import { RelayMetrics } from './metrics/relay-metrics.service';
+import type { RawBodyCarrier } from './proxy/proxy-request';
+
+/** Options for tests and embedding. */
+export interface CreateAppOptions {
+  /** A pino destination stream (tests capture logs to assert that no secret is written). */
+  logStream?: NodeJS.WritableStream;
+}
+
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
+
+/** Echo a sane client X-Request-ID so logs correlate across hops; otherwise make one. */
+function genReqId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && SAFE_REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+function loggerOptions(config: RelayConfig, stream?: NodeJS.WritableStream) {
+  const base = {
+    level: config.logging.level,
+    // Defence in depth: nothing logs headers, but if anyone ever does, credentials are censored.
+    redact: {
+      paths: [
+        'req.headers["x-api-key"]',
+        'req.headers.authorization',
+        'headers["x-api-key"]',
+        'headers.authorization',
+      ],
+      censor: '[redacted]',
+    },
+  };
+  if (stream) return { ...base, stream };
+  if (config.logging.format === 'text') {
+    return {
+      ...base,
+      transport: { target: 'pino-pretty', options: { colorize: false, translateTime: 'SYS:standard' } },
+    };
+  }
+  return base;
+}
+
+/**
+ * Builds the relay (the production entry point and the e2e tests both boot through here): Fastify tuned for a
+ * proxy, a JSON parser that keeps the raw bytes (forwarded byte-exact), request ids, one access log line per
+ * request, then the Nest application, initialised but not yet listening.
+ */
+export async function createApp(
+  config: RelayConfig,
+  options: CreateAppOptions = {},
+): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({
+    bodyLimit: config.server.max_body_bytes,
+    logger: loggerOptions(config, options.logStream),
+    genReqId,
+    requestIdLogLabel: 'request_id',
+    disableRequestLogging: true,
+    // Longer than the usual 60 s load-balancer idle timeout, so the balancer closes idle connections first.
+    keepAliveTimeout: 72_000,
+    forceCloseConnections: 'idle',
+  });
+  const fastify = adapter.getInstance();
+  fastify.removeContentTypeParser('application/json');
+  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
+    const raw = body as Buffer;
+    try {
+      const parsed: unknown = JSON.parse(raw.toString('utf8'));
+      (req as FastifyRequest & RawBodyCarrier).rawBody = raw;
+      done(null, parsed);
+    } catch (err) {
+      done(
+        new RelayError(RelayErrorCode.InvalidJson, `invalid JSON body: ${(err as Error).message}`),
+        undefined,
+      );
+    }
+  });
+
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+    bufferLogs: true,
+    bodyParser: false,
+    abortOnError: false,
+  });
+  app.useLogger(new PinoNestLogger(fastify.log));
+  const drain = app.get(DrainState);
+  const metrics = app.get(RelayMetrics);
+  fastify.addHook('onRequest', (req, reply, done) => {
+    void reply.header('x-request-id', req.id);
+    // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
+    if (!drain.isReady() && drain.phase === 'draining') void reply.header('connection', 'close');
+    const started = process.hrtime.bigint();
+    reply.raw.once('close', () => {
+      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const status = reply.raw.statusCode;
+      const aborted = !reply.raw.writableFinished;
+      // The route pattern, not the raw URL, keeps metric label sets bounded.
+      const route = req.routeOptions.url ?? 'unmatched';
+      metrics.httpRequest(route, req.method, status, ms / 1000);
+      req.log.info({ method: req.method, route, status, ms: Math.round(ms * 10) / 10, aborted }, 'request');
+    });
+    done();
+  });
+  await app.init();
+  return app;
+}
+
+/** Splits `host:port` (IPv6 in brackets). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const idx = listen.lastIndexOf(':');
+  const host = listen.slice(0, idx).replace(/^\[(.*)\]$/, '$1');
+  return { host, port: Number(listen.slice(idx + 1)) };
+}

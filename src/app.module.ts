@@ -1,0 +1,39 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { ScheduleModule } from '@nestjs/schedule';
+import { AdminModule } from './admin/admin.module';
+import { ClientAuthGuard } from './common/client-auth.guard';
+import { CommonModule } from './common/common.module';
+import { RelayExceptionFilter } from './common/relay-exception.filter';
+import { ConfigModule } from './config/config.module';
+import { RelayConfig } from './config/relay-config';
+import { HealthModule } from './health/health.module';
+import { MetricsModule } from './metrics/metrics.module';
+import { ProxyModule } from './proxy/proxy.module';
+
+/** The relay: feature modules plus the global guard and exception filter. */
+@Module({})
+export class AppModule {
+  static forRoot(config: RelayConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        ConfigModule.forRoot(config),
+        ScheduleModule.forRoot(),
+        CommonModule,
+        MetricsModule.forRoot(config),
+        HealthModule,
+        ProxyModule,
+        AdminModule,
+      ],
+      providers: [
+        { provide: APP_GUARD, useClass: ClientAuthGuard },
+        {
+          provide: APP_FILTER,
+          useFactory: (c: RelayConfig) => new RelayExceptionFilter(c.server.max_body_bytes),
+          inject: [RelayConfig],
+        },
+      ],
+    };
+  }
+}

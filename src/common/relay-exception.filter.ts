@@ -1,0 +1,105 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { formatSseEvent } from '../proxy/sse-scanner';
+import { errorBody, RelayError, type AnthropicErrorType } from './relay-error';
+
+const TYPE_BY_STATUS: Record<number, AnthropicErrorType> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+};
+
+/** Fastify's own errors that are really the client's fault, with a message that says what to fix. */
+function describeFastifyError(code: string | undefined, fallback: string, maxBytes?: number): string {
+  switch (code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return `request body is larger than the relay accepts (server.max_body_bytes${maxBytes ? ` = ${maxBytes}` : ''})`;
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return 'unsupported content-type: send application/json';
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return 'the request body is empty: send a JSON object';
+    default:
+      return fallback;
+  }
+}
+
+/**
+ * The one place that shapes relay-made errors: Anthropic's `{"type":"error","error":{...},"request_id"}` with the
+ * right status. No stack trace or internal detail leaves the process; 5xx causes are logged with the request id.
+ * When a stream has already started, the error becomes an SSE `error` event instead (the status is gone).
+ */
+@Catch()
+export class RelayExceptionFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  constructor(private readonly maxBodyBytes?: number) {}
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    const ctx = host.switchToHttp();
+    const reply = ctx.getResponse<FastifyReply>();
+    const req = ctx.getRequest<FastifyRequest>();
+    const { status, type, message, headers } = this.describe(exception);
+    const requestId = req?.id;
+    if (status >= 500) {
+      (req?.log ?? this.logger).error({ err: exception, status }, 'request failed');
+    }
+    const raw = reply.raw;
+    if (raw.headersSent) {
+      if (!raw.writableEnded) {
+        raw.end(formatSseEvent('error', errorBody(type, message, requestId)));
+      }
+      return;
+    }
+    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
+    void reply
+      .code(status)
+      .type('application/json')
+      .send(errorBody(type, message, requestId));
+  }
+
+  private describe(exception: unknown): {
+    status: number;
+    type: AnthropicErrorType;
+    message: string;
+    headers: Record<string, string>;
+  } {
+    if (exception instanceof RelayError) {
+      return {
+        status: exception.status,
+        type: exception.type,
+        message: exception.message,
+        headers: exception.headers,
+      };
+    }
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const message = status === 404 ? 'not found' : exception.message;
+      return {
+        status,
+        type: TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
+        message,
+        headers: {},
+      };
+    }
+    const fastifyErr = exception as { statusCode?: unknown; code?: string; message?: string };
+    if (
+      typeof fastifyErr?.statusCode === 'number' &&
+      fastifyErr.statusCode >= 400 &&
+      fastifyErr.statusCode < 500
+    ) {
+      const status = fastifyErr.statusCode;
+      const message = describeFastifyError(
+        fastifyErr.code,
+        fastifyErr.message ?? 'bad request',
+        this.maxBodyBytes,
+      );
+      return { status, type: TYPE_BY_STATUS[status] ?? 'invalid_request_error', message, headers: {} };
+    }
+    return { status: 500, type: 'api_error', message: 'internal relay error', headers: {} };
+  }
+}

@@ -1,0 +1,34 @@
+import type { FastifyBaseLogger } from 'fastify';
+import type { ServerResponse } from 'node:http';
+import { formatSseEvent } from '../proxy/sse-scanner';
+import { errorBody, RelayError, RelayErrorCode } from './relay-error';
+
+/**
+ * Answers an unexpected error on a response the handler has taken over from Fastify: a JSON error while nothing
+ * was sent, an SSE `error` event once a stream has started (its status is gone), never a clean end.
+ */
+export function writeRelayError(
+  res: ServerResponse,
+  err: unknown,
+  requestId: string,
+  headers: Record<string, string>,
+  log: FastifyBaseLogger,
+): void {
+  const relayErr =
+    err instanceof RelayError ? err : new RelayError(RelayErrorCode.Internal, 'internal relay error');
+  if (!(err instanceof RelayError)) log.error({ err }, 'unexpected error while proxying');
+  if (res.writableEnded || res.destroyed) return;
+  const body = errorBody(relayErr.type, relayErr.message, requestId);
+  if (res.headersSent) {
+    res.end(formatSseEvent('error', body));
+    return;
+  }
+  const text = JSON.stringify(body);
+  res.writeHead(relayErr.status, {
+    ...headers,
+    ...relayErr.headers,
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+  });
+  res.end(text);
+}

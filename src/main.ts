@@ -1,0 +1,70 @@
+#!/usr/bin/env node
+import 'reflect-metadata';
+import { createApp, parseListen } from './app.factory';
+import { GracefulShutdown } from './common/graceful-shutdown.service';
+import { ConfigError } from './config/config-error';
+import { loadConfig, resolveConfigPath } from './config/config-loader';
+import { runConfigValidate } from './config/config-validate.command';
+import { DrainState } from './health/drain-state';
+
+async function main(): Promise<number | undefined> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'config' && argv[1] === 'validate') {
+    const path = argv[2] ?? resolveConfigPath([], process.env);
+    return runConfigValidate(path, process.env, (line) => process.stdout.write(line + '\n'));
+  }
+
+  let loaded: ReturnType<typeof loadConfig>;
+  try {
+    loaded = loadConfig({ argv, env: process.env });
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`cc-relay: invalid configuration\n${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+  const { config } = loaded;
+  const app = await createApp(config);
+  const log = app.getHttpAdapter().getInstance().log;
+  log.info({ config: loaded.path }, 'configuration loaded');
+  for (const warning of loaded.warnings) log.warn(warning);
+
+  const { host, port } = parseListen(config.server.listen);
+  await app.listen(port, host);
+  app.get(DrainState).markReady();
+  log.info(`cc-relay listening on http://${host}:${port}`);
+
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) {
+      // A second signal: the operator wants out now.
+      process.exit(1);
+    }
+    stopping = true;
+    void app
+      .get(GracefulShutdown)
+      .run(signal)
+      .then(() => app.close())
+      .then(
+        () => process.exit(0),
+        (err: unknown) => {
+          log.error({ err }, 'error while shutting down');
+          process.exit(1);
+        },
+      );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  return undefined;
+}
+
+main().then(
+  (code) => {
+    if (code !== undefined) process.exitCode = code;
+  },
+  (err: unknown) => {
+    process.stderr.write(`cc-relay: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,138 @@
+import { Injectable } from '@nestjs/common';
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { InFlightService } from '../common/in-flight.service';
+import { BreakerRegistry } from '../health/breaker-registry';
+
+const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
+
+/**
+ * The relay's Prometheus metrics, in one registry of its own (no global state, so several apps in one test
+ * process never collide). Gauges that mirror other services' state are read at scrape time, never kept in sync.
+ */
+@Injectable()
+export class RelayMetrics {
+  readonly registry = new Registry();
+
+  private readonly httpRequests = new Counter({
+    name: 'cc_relay_http_requests_total',
+    help: 'HTTP requests answered, by route, method and status',
+    labelNames: ['route', 'method', 'status'] as const,
+    registers: [this.registry],
+  });
+  private readonly httpDuration = new Histogram({
+    name: 'cc_relay_http_request_duration_seconds',
+    help: 'Time from request to the end of the answer (streams included), by route',
+    labelNames: ['route'] as const,
+    buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 60, 180, 600],
+    registers: [this.registry],
+  });
+  private readonly attempts = new Counter({
+    name: 'cc_relay_upstream_attempts_total',
+    help: 'Upstream attempts by provider and outcome (success, permanent, transient, rate_limited, client_cancelled)',
+    labelNames: ['provider', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  private readonly retries = new Counter({
+    name: 'cc_relay_retry_decisions_total',
+    help: 'What the retry policy decided after a failed attempt',
+    labelNames: ['action'] as const,
+    registers: [this.registry],
+  });
+  private readonly fallbacks = new Counter({
+    name: 'cc_relay_fallback_answers_total',
+    help: 'Answers delivered by a fallback model instead of the requested one',
+    labelNames: ['requested_model', 'answered_model'] as const,
+    registers: [this.registry],
+  });
+  private readonly tokens = new Counter({
+    name: 'cc_relay_tokens_total',
+    help: 'Tokens reported by upstream usage, by provider and direction',
+    labelNames: ['provider', 'direction'] as const,
+    registers: [this.registry],
+  });
+  private readonly transitions = new Counter({
+    name: 'cc_relay_breaker_transitions_total',
+    help: 'Circuit breaker state changes, by provider and new state',
+    labelNames: ['provider', 'to'] as const,
+    registers: [this.registry],
+  });
+  private readonly cacheEvents = new Counter({
+    name: 'cc_relay_cache_requests_total',
+    help: 'Cache outcomes seen by requests (HIT, MISS, BYPASS) by endpoint',
+    labelNames: ['endpoint', 'result'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(breakers: BreakerRegistry, inFlight: InFlightService) {
+    collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' });
+    new Gauge({
+      name: 'cc_relay_breaker_state',
+      help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
+      labelNames: ['provider'] as const,
+      registers: [this.registry],
+      collect() {
+        for (const snap of breakers.snapshot())
+          this.set({ provider: snap.name }, BREAKER_STATE_VALUE[snap.state]);
+      },
+    });
+    new Gauge({
+      name: 'cc_relay_in_flight_requests',
+      help: 'Requests and streams being served',
+      registers: [this.registry],
+      collect() {
+        this.set(inFlight.count);
+      },
+    });
+    breakers.onTransition((provider, t) => this.transitions.inc({ provider, to: t.to }));
+  }
+
+  /** One answered HTTP request. */
+  httpRequest(route: string, method: string, status: number, seconds: number): void {
+    this.httpRequests.inc({ route, method, status: String(status) });
+    this.httpDuration.observe({ route }, seconds);
+  }
+
+  /** One upstream attempt's classified outcome. */
+  attempt(provider: string, outcome: string): void {
+    this.attempts.inc({ provider, outcome });
+  }
+
+  /** One retry-policy decision after a failed attempt. */
+  retryDecision(action: string): void {
+    this.retries.inc({ action });
+  }
+
+  /** An answer that came from a fallback model. */
+  fallbackAnswer(requested: string, answered: string): void {
+    this.fallbacks.inc({ requested_model: requested, answered_model: answered });
+  }
+
+  /** Usage of a delivered answer. */
+  usage(provider: string, input: number, output: number): void {
+    if (input > 0) this.tokens.inc({ provider, direction: 'input' }, input);
+    if (output > 0) this.tokens.inc({ provider, direction: 'output' }, output);
+  }
+
+  /** A cache outcome for a request. */
+  cacheResult(endpoint: string, result: string): void {
+    this.cacheEvents.inc({ endpoint, result });
+  }
+
+  /** Adds a gauge read at scrape time (the cache module registers its stats this way). */
+  addCollectedGauge(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (set: (labels: Record<string, string>, v: number) => void) => void,
+  ): void {
+    new Gauge({
+      name,
+      help,
+      labelNames,
+      registers: [this.registry],
+      collect() {
+        read((labels, v) => this.set(labels, v));
+      },
+    });
+  }
+}

@@ -1,0 +1,58 @@
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { ClientAuth } from '../common/client-auth.guard';
+import { InFlightService } from '../common/in-flight.service';
+import { writeRelayError } from '../common/write-relay-error';
+import { ProxyService } from './proxy.service';
+import { toProxyRequest, type ProxyEndpoint } from './proxy-request';
+
+/**
+ * `POST /v1/messages` and `POST /v1/messages/count_tokens` (any query string, e.g. `?beta=true`, is forwarded).
+ * Thin: it turns the Fastify request into a ProxyRequest, takes the raw response over (streams are written
+ * unbuffered, chunk by chunk) and ties the upstream call's life to the client connection.
+ */
+@Controller('v1/messages')
+export class MessagesController {
+  constructor(
+    private readonly proxy: ProxyService,
+    private readonly inFlight: InFlightService,
+  ) {}
+
+  @Post()
+  @ClientAuth()
+  @HttpCode(200)
+  messages(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.handle(req, reply, 'messages');
+  }
+
+  @Post('count_tokens')
+  @ClientAuth()
+  @HttpCode(200)
+  countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    return this.handle(req, reply, 'count_tokens');
+  }
+
+  private async handle(req: FastifyRequest, reply: FastifyReply, endpoint: ProxyEndpoint): Promise<void> {
+    const abort = new AbortController();
+    // Validation errors are thrown before the response is taken over, so the exception filter answers them.
+    const preq = toProxyRequest(req, endpoint, abort.signal);
+    reply.hijack();
+    const res = reply.raw;
+    const tracked = this.inFlight.track();
+    res.once('close', () => {
+      // The client went away before the answer was complete: stop paying for tokens nobody will read.
+      if (!res.writableFinished) abort.abort();
+      tracked.release();
+    });
+    try {
+      await this.proxy.forward(preq, {
+        res,
+        baseHeaders: () => reply.getHeaders() as Record<string, string>,
+        captureStream: false,
+        onCommitted: (forceStop) => tracked.onForceStop(forceStop),
+      });
+    } catch (err) {
+      writeRelayError(res, err, req.id, reply.getHeaders() as Record<string, string>, req.log);
+    }
+  }
+}

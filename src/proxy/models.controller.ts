@@ -1,0 +1,52 @@
+import { Controller, Get, Param } from '@nestjs/common';
+import { ClientAuth } from '../common/client-auth.guard';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayConfig } from '../config/relay-config';
+
+/** One entry of Anthropic's model list. */
+interface ModelInfo {
+  type: 'model';
+  id: string;
+  display_name: string;
+  created_at: string;
+}
+
+/** `GET /v1/models` and `GET /v1/models/:id`, answered from the enabled providers' configured `models`. */
+@Controller('v1/models')
+export class ModelsController {
+  private readonly models: ModelInfo[];
+
+  constructor(config: RelayConfig) {
+    const ids = new Set<string>();
+    for (const p of config.providers) {
+      if (!p.enabled) continue;
+      // Prefix patterns (`claude-*`) route traffic but name no concrete model.
+      for (const m of p.models) if (!m.endsWith('*')) ids.add(m);
+    }
+    this.models = [...ids].map((id) => ({
+      type: 'model',
+      id,
+      display_name: id,
+      created_at: '2025-01-01T00:00:00Z',
+    }));
+  }
+
+  @Get()
+  @ClientAuth()
+  list() {
+    return {
+      data: this.models,
+      has_more: false,
+      first_id: this.models[0]?.id ?? null,
+      last_id: this.models[this.models.length - 1]?.id ?? null,
+    };
+  }
+
+  @Get(':id')
+  @ClientAuth()
+  get(@Param('id') id: string): ModelInfo {
+    const found = this.models.find((m) => m.id === id);
+    if (!found) throw new RelayError(RelayErrorCode.NotFound, `model ${JSON.stringify(id)} not found`);
+    return found;
+  }
+}

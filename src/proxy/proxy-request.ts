@@ -1,0 +1,69 @@
+import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
+import type { IncomingHttpHeaders } from 'node:http';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+
+/** The two POST endpoints the relay forwards. */
+export type ProxyEndpoint = 'messages' | 'count_tokens';
+
+/** Everything the attempt loop needs to know about one client request. */
+export interface ProxyRequest {
+  id: string;
+  log: FastifyBaseLogger;
+  endpoint: ProxyEndpoint;
+  /** Path and query as the client sent them; the query (`?beta=true`) is forwarded unchanged. */
+  pathAndQuery: string;
+  headers: IncomingHttpHeaders;
+  /** The body bytes as received: forwarded byte-exact unless the provider maps the model name. */
+  rawBody: Buffer;
+  body: Record<string, unknown>;
+  model: string;
+  stream: boolean;
+  /** Identifies the relay client key that authenticated the request (never the key itself). */
+  clientScope: string | undefined;
+  /** Aborted when the client goes away. */
+  signal: AbortSignal;
+  startedAt: number;
+}
+
+/** What the JSON body parser leaves on the Fastify request. */
+export interface RawBodyCarrier {
+  rawBody?: Buffer;
+  clientScope?: string;
+}
+
+/** Checks the parsed body enough to route it; the upstream validates the rest. */
+export function readProxyBody(body: unknown): { model: string; stream: boolean } {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new RelayError(RelayErrorCode.InvalidRequest, 'the request body must be a JSON object');
+  }
+  const model = (body as { model?: unknown }).model;
+  if (typeof model !== 'string' || model.length === 0) {
+    throw new RelayError(RelayErrorCode.InvalidRequest, 'model: a non-empty string is required');
+  }
+  const stream = (body as { stream?: unknown }).stream === true;
+  return { model, stream };
+}
+
+/** Builds the ProxyRequest from Fastify's request. */
+export function toProxyRequest(
+  req: FastifyRequest,
+  endpoint: ProxyEndpoint,
+  signal: AbortSignal,
+): ProxyRequest {
+  const carrier = req as FastifyRequest & RawBodyCarrier;
+  const { model, stream } = readProxyBody(req.body);
+  return {
+    id: req.id,
+    log: req.log,
+    endpoint,
+    pathAndQuery: req.url,
+    headers: req.headers,
+    rawBody: carrier.rawBody ?? Buffer.from(JSON.stringify(req.body)),
+    body: req.body as Record<string, unknown>,
+    model,
+    stream: endpoint === 'messages' && stream,
+    clientScope: carrier.clientScope,
+    signal,
+    startedAt: Date.now(),
+  };
+}

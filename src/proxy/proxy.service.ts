@@ -1,0 +1,363 @@
+import { Injectable } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { errorBody, RelayError, RelayErrorCode, RELAY_ERROR_SHAPES } from '../common/relay-error';
+import { RelayConfig } from '../config/relay-config';
+import { RelayMetrics } from '../metrics/relay-metrics.service';
+import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
+import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
+import type { PlanStep } from '../routing/route-plan';
+import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
+import type { ProxyRequest } from './proxy-request';
+import { runAttempt, type AttemptResult } from './upstream-attempt';
+import { UpstreamClient } from './upstream-client';
+import { buildUpstreamHeaders } from './upstream-headers';
+
+/** A delivered answer with where it came from (the cache stores it; metrics label it). */
+export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
+  provider: string;
+  model: string;
+};
+
+/** What the caller hands the attempt loop besides the request. */
+export interface ForwardOptions {
+  res: ServerResponse;
+  /** Headers every answer carries (request id, cache status). */
+  baseHeaders: () => Record<string, string>;
+  /** Keep the streamed bytes of a successful stream (for the cache). */
+  captureStream: boolean;
+  /** Lets a graceful stop end this request's stream. */
+  onCommitted?: (forceStop: () => void) => void;
+}
+
+interface LoopState {
+  attemptsMade: number;
+  keyWaits: number;
+  attemptsOnProvider: number;
+  retryIndex: number;
+  step?: PlanStep;
+  last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
+  soonestKeyRetryMs?: number;
+}
+
+const TIMEOUT_KINDS = new Set([
+  'headers_timeout',
+  'body_timeout',
+  'ttft_timeout',
+  'connect_timeout',
+  'stall',
+]);
+
+/**
+ * The attempt loop: owns one request from the route plan to the answer. It tries candidates in plan order,
+ * records every outcome to the provider's breaker and key pool, asks the retry policy what next and stops at
+ * the deadline. Nothing else knows about attempts.
+ */
+@Injectable()
+export class ProxyService {
+  constructor(
+    private readonly config: RelayConfig,
+    private readonly routing: RoutingService,
+    private readonly upstream: UpstreamClient,
+    private readonly metrics: RelayMetrics,
+  ) {}
+
+  /** Forwards the request; the answer (or a relay error) is written to opts.res. */
+  async forward(preq: ProxyRequest, opts: ForwardOptions): Promise<DeliveredAnswer | undefined> {
+    const routing = this.config.routing;
+    const deadlineAt = preq.startedAt + routing.deadline_ms;
+    this.routing.budget.recordRequest();
+    const plan = this.routing.plan(preq.model);
+    const state: LoopState = { attemptsMade: 0, keyWaits: 0, attemptsOnProvider: 0, retryIndex: 0 };
+
+    const estimate = Math.ceil(preq.rawBody.length / 4);
+    let stepIdx = 0;
+    while (stepIdx < plan.length && !preq.signal.aborted) {
+      const step = plan[stepIdx]!;
+      const rt = this.routing.runtime(step.provider);
+      const breaker = this.routing.breakers.get(step.provider);
+      const permit = breaker?.tryAcquire();
+      if (!rt || (breaker && !permit)) {
+        stepIdx++;
+        state.attemptsOnProvider = 0;
+        continue;
+      }
+      const lease = rt.keys.pick(estimate);
+      if (lease.kind === 'exhausted') {
+        if (permit) breaker?.record(permit, 'ignored');
+        state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
+        if (
+          stepIdx + 1 < plan.length ||
+          !(await this.waitForKey(preq, state, lease.retryAfterMs, deadlineAt))
+        ) {
+          stepIdx++;
+          state.attemptsOnProvider = 0;
+        }
+        continue;
+      }
+      state.step = step;
+      state.attemptsMade++;
+      state.attemptsOnProvider++;
+      const keyId = lease.kind === 'key' ? lease.keyId : undefined;
+      const result = await this.attempt(
+        preq,
+        opts,
+        rt,
+        step,
+        lease.kind === 'key' ? lease.key : undefined,
+        state,
+        deadlineAt,
+      );
+      if (keyId) rt.keys.release(keyId);
+
+      const outcome = classifyOutcome(outcomeInput(result));
+      this.metrics.attempt(rt.name, outcome.kind);
+      if (permit && breaker) {
+        breaker.record(
+          permit,
+          outcome.kind === 'success' ? 'success' : outcome.breakerFailure ? 'failure' : 'ignored',
+        );
+        if (outcome.breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
+      }
+      if (keyId) this.recordKey(rt, keyId, result);
+      if (result.kind === 'delivered') {
+        this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
+        if (step.fallbackIndex > 0) this.metrics.fallbackAnswer(preq.model, step.model);
+        return { ...result, provider: rt.name, model: step.model };
+      }
+      if (result.kind === 'cancelled') return undefined;
+      preq.log.warn(
+        { provider: rt.name, model: step.model, attempt: state.attemptsMade, reason: outcome.reason },
+        'upstream attempt failed',
+      );
+
+      const decision = decideNext(outcome, {
+        attemptsMade: state.attemptsMade,
+        maxAttempts: routing.retry.max_attempts,
+        attemptsOnThisProvider: state.attemptsOnProvider,
+        hasOtherCandidate: stepIdx + 1 < plan.length,
+        hasOtherKeyOnProvider: rt.keys.hasAvailableKey(estimate),
+        deadlineRemainingMs: deadlineAt - Date.now(),
+        committed: false,
+        retryIndex: state.retryIndex,
+        budget: this.routing.budget,
+        config: routing.retry,
+        rng: Math.random,
+      });
+      state.last = { result, outcome, decision };
+      this.metrics.retryDecision(decision.action);
+      if (decision.action === 'give_up') break;
+      state.retryIndex++;
+      if (decision.action === 'next_candidate') {
+        stepIdx++;
+        state.attemptsOnProvider = 0;
+      }
+      if (decision.delayMs > 0) {
+        try {
+          await sleep(decision.delayMs, undefined, { signal: preq.signal });
+        } catch {
+          return undefined;
+        }
+      }
+    }
+    if (preq.signal.aborted) return undefined;
+    this.answerFailure(preq, opts, state, plan);
+    return undefined;
+  }
+
+  /**
+   * The last candidate's keys are all cooling down: wait for the soonest one when the retry policy allows it
+   * (short enough, inside the deadline, within the retry budget), so a lone 429 without retry-after is retried
+   * after a backoff instead of failing at once. Returns false when the request should stop waiting.
+   */
+  private async waitForKey(
+    preq: ProxyRequest,
+    state: LoopState,
+    waitMs: number,
+    deadlineAt: number,
+  ): Promise<boolean> {
+    if (state.keyWaits >= this.config.routing.retry.max_attempts) return false;
+    const decision = decideNext(keyPoolExhaustedOutcome(waitMs), {
+      attemptsMade: state.attemptsMade,
+      maxAttempts: this.config.routing.retry.max_attempts,
+      attemptsOnThisProvider: state.attemptsOnProvider,
+      hasOtherCandidate: false,
+      hasOtherKeyOnProvider: false,
+      deadlineRemainingMs: deadlineAt - Date.now(),
+      committed: false,
+      retryIndex: state.retryIndex,
+      budget: this.routing.budget,
+      config: this.config.routing.retry,
+      rng: Math.random,
+    });
+    if (decision.action === 'give_up') return false;
+    state.keyWaits++;
+    state.retryIndex++;
+    try {
+      await sleep(Math.max(decision.delayMs, waitMs), undefined, { signal: preq.signal });
+    } catch {
+      return false;
+    }
+    return true;
+  }
+
+  private async attempt(
+    preq: ProxyRequest,
+    opts: ForwardOptions,
+    rt: ProviderRuntime,
+    step: PlanStep,
+    key: string | undefined,
+    state: LoopState,
+    deadlineAt: number,
+  ): Promise<AttemptResult> {
+    const routing = this.config.routing;
+    const upstreamModel = rt.config.model_mapping[step.model] ?? step.model;
+    const body =
+      upstreamModel === preq.model ? preq.rawBody : JSON.stringify({ ...preq.body, model: upstreamModel });
+    const remaining = Math.max(1, deadlineAt - Date.now());
+    const abort = new AbortController();
+    const onClientAbort = () => abort.abort();
+    preq.signal.addEventListener('abort', onClientAbort, { once: true });
+    rt.inFlight++;
+    try {
+      return await runAttempt(
+        this.upstream,
+        {
+          baseUrl: rt.baseUrl,
+          pathAndQuery: preq.pathAndQuery,
+          method: 'POST',
+          headers: buildUpstreamHeaders(preq.headers, rt.auth, key),
+          body,
+          signal: abort.signal,
+          headersTimeoutMs: Math.min(this.config.server.timeout_ms, remaining),
+          bodyTimeoutMs: preq.stream ? 0 : this.config.server.timeout_ms,
+        },
+        abort,
+        {
+          res: opts.res,
+          extraHeaders: () => ({ ...opts.baseHeaders(), ...this.debugHeaders(state, step) }),
+          stream: preq.stream,
+          ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
+          stallTimeoutMs: routing.stall_timeout_ms,
+          captureStream: opts.captureStream,
+          onCommitted: opts.onCommitted,
+          requestId: preq.id,
+          clientSignal: preq.signal,
+        },
+      );
+    } finally {
+      rt.inFlight--;
+      preq.signal.removeEventListener('abort', onClientAbort);
+    }
+  }
+
+  private recordKey(rt: ProviderRuntime, keyId: string, result: AttemptResult): void {
+    if (result.kind === 'status') {
+      rt.keys.recordResponse(keyId, result.status, result.rawHeaders);
+    } else if (result.kind === 'delivered') {
+      rt.keys.recordResponse(keyId, result.status, result.headers);
+      rt.keys.recordUsage(keyId, result.usage.input_tokens, result.usage.output_tokens);
+    }
+  }
+
+  private debugHeaders(state: LoopState, step: PlanStep | undefined): Record<string, string> {
+    if (!this.config.routing.debug) return {};
+    const headers: Record<string, string> = {
+      'x-cc-relay-strategy': this.routing.strategy.name,
+      'x-cc-relay-attempts': String(state.attemptsMade),
+    };
+    if (step) {
+      headers['x-cc-relay-provider'] = step.provider;
+      if (step.fallbackIndex > 0) headers['x-cc-relay-fallback'] = step.model;
+    }
+    return headers;
+  }
+
+  /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
+  private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
+    const headers = { ...opts.baseHeaders(), ...this.debugHeaders(state, state.step) };
+    const last = state.last;
+    const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
+    if (noMoreRetries) headers['x-should-retry'] = 'false';
+    if (last?.result.kind === 'status') {
+      const r = last.result;
+      send(opts.res, r.status, { ...r.headers, ...headers }, r.body);
+      return;
+    }
+    let error: RelayError;
+    if (last?.result.kind === 'error') {
+      const r = last.result;
+      if (r.status === 529)
+        error = new RelayError(
+          RelayErrorCode.Overloaded,
+          `${r.message} (after ${state.attemptsMade} attempts)`,
+        );
+      else if (r.status === 429)
+        error = new RelayError(
+          RelayErrorCode.RateLimited,
+          `${r.message} (after ${state.attemptsMade} attempts)`,
+        );
+      else {
+        const code = TIMEOUT_KINDS.has(r.error)
+          ? RelayErrorCode.UpstreamTimeout
+          : RelayErrorCode.UpstreamUnreachable;
+        error = new RelayError(code, `${r.message} (after ${state.attemptsMade} attempts)`);
+      }
+    } else if (state.soonestKeyRetryMs !== undefined) {
+      const seconds = Math.max(1, Math.ceil(state.soonestKeyRetryMs / 1000));
+      error = new RelayError(RelayErrorCode.RateLimited, 'every key of every provider is cooling down', {
+        'retry-after': String(seconds),
+      });
+    } else if (plan.length === 0 && !this.routing.servesModel(preq.model)) {
+      error = new RelayError(
+        RelayErrorCode.NotFound,
+        `model ${JSON.stringify(preq.model)} is not served by any provider`,
+      );
+    } else {
+      const retryAfter = this.routing.soonestBreakerRetryMs();
+      error = new RelayError(
+        RelayErrorCode.Overloaded,
+        'every provider for this model is unavailable (circuits open)',
+        {
+          'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1000))),
+        },
+      );
+    }
+    send(
+      opts.res,
+      error.status,
+      { ...headers, ...error.headers, 'content-type': 'application/json' },
+      JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
+    );
+  }
+}
+
+function send(
+  res: ServerResponse,
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer | string,
+): void {
+  if (res.headersSent || res.destroyed) return;
+  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function outcomeInput(result: AttemptResult): Parameters<typeof classifyOutcome>[0] {
+  switch (result.kind) {
+    case 'delivered':
+      // A stream that failed after the commit still counts against the provider.
+      if (result.failure)
+        return {
+          status: result.status,
+          error: result.failure === 'upstream_error_event' ? 'protocol' : result.failure,
+        };
+      return { status: result.status };
+    case 'status':
+      return { status: result.status, headers: result.rawHeaders, nowMs: Date.now() };
+    case 'error':
+      return result.status !== undefined ? { status: result.status } : { error: result.error };
+    case 'cancelled':
+      return { clientCancelled: true };
+  }
+}

@@ -1,0 +1,92 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { ProviderAuthStyle } from '../config/provider-defaults';
+
+/** Headers that describe one hop, never the message (RFC 9110 §7.6.1), plus what the relay recomputes itself. */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authorization',
+  'proxy-authenticate',
+  'proxy-connection',
+  'host',
+  'content-length',
+  'expect',
+]);
+
+/**
+ * Headers that must not travel upstream: the client's relay credentials (the provider key replaces them),
+ * cookies, and directives meant for the relay itself (its cache and debug controls).
+ */
+const CLIENT_ONLY = new Set([
+  'x-api-key',
+  'authorization',
+  'cookie',
+  'cache-control',
+  'pragma',
+  'accept-encoding',
+]);
+
+/** Response headers that reach the client: the ones SDKs and Claude Code read (protocol doc §1.3). */
+const PASS_BACK_EXACT = new Set([
+  'request-id',
+  'retry-after',
+  'retry-after-ms',
+  'x-should-retry',
+  'content-type',
+]);
+
+/**
+ * Builds the upstream request headers: every end-to-end client header (all `anthropic-*` byte-exact, SDK telemetry),
+ * minus hop-by-hop headers and the client's own credentials, plus the provider key. When `providerKey` is
+ * undefined the provider runs in pass-through mode and the client's own credential is forwarded instead.
+ */
+export function buildUpstreamHeaders(
+  client: IncomingHttpHeaders,
+  auth: ProviderAuthStyle,
+  providerKey: string | undefined,
+): Record<string, string> {
+  const connectionTokens = listedInConnection(client.connection);
+  const out: Record<string, string> = {};
+  for (const name in client) {
+    const value = client[name];
+    if (value === undefined) continue;
+    if (HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || name.startsWith('x-cc-relay-')) continue;
+    if (connectionTokens?.has(name)) continue;
+    out[name] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  // The relay reads the body (usage, stream events); a compressed upstream answer would have to be inflated.
+  out['accept-encoding'] = 'identity';
+  if (providerKey !== undefined) {
+    if (auth === 'bearer') out['authorization'] = `Bearer ${providerKey}`;
+    else out['x-api-key'] = providerKey;
+  } else {
+    if (typeof client['x-api-key'] === 'string') out['x-api-key'] = client['x-api-key'];
+    if (typeof client.authorization === 'string') out['authorization'] = client.authorization;
+  }
+  return out;
+}
+
+/** Picks the upstream response headers the client gets: request-id, every anthropic-*, retry hints, content type. */
+export function pickResponseHeaders(
+  upstream: Record<string, string | string[] | undefined>,
+): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name in upstream) {
+    const value = upstream[name];
+    if (value === undefined) continue;
+    if (PASS_BACK_EXACT.has(name) || name.startsWith('anthropic-')) {
+      out[name] = Array.isArray(value) ? value.join(', ') : value;
+    }
+  }
+  return out;
+}
+
+function listedInConnection(value: string | string[] | undefined): Set<string> | undefined {
+  if (!value) return undefined;
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  return new Set(joined.split(',').map((t) => t.trim().toLowerCase()));
+}

@@ -1,0 +1,86 @@
+import { Injectable } from '@nestjs/common';
+import { systemClock } from '../common/clock';
+import { providerAuthStyle, providerBaseUrl, type ProviderAuthStyle } from '../config/provider-defaults';
+import { RelayConfig, type ProviderConfig } from '../config/relay-config';
+import { BreakerRegistry } from '../health/breaker-registry';
+import { KeyPool } from './key-pool';
+import { RetryBudget } from './retry-budget';
+import { buildRoutePlan, fallbackModels, providerServesModel, type PlanStep } from './route-plan';
+import type { RoutingStrategy } from './strategies/routing-strategy';
+import { createStrategy } from './strategies/strategy-factory';
+
+/** The live state of one provider: its config, where and how to call it, its key pool and load. */
+export interface ProviderRuntime {
+  readonly name: string;
+  readonly config: ProviderConfig;
+  readonly baseUrl: string;
+  readonly auth: ProviderAuthStyle;
+  readonly keys: KeyPool;
+  inFlight: number;
+}
+
+/**
+ * Wires the pure routing pieces to the app: one strategy, one retry budget and one runtime per provider.
+ * Routing sees breakers only through the `isRoutable` predicate.
+ */
+@Injectable()
+export class RoutingService {
+  readonly strategy: RoutingStrategy;
+  readonly budget: RetryBudget;
+  private readonly runtimes = new Map<string, ProviderRuntime>();
+  private readonly enabled: ProviderConfig[];
+
+  constructor(
+    private readonly config: RelayConfig,
+    readonly breakers: BreakerRegistry,
+  ) {
+    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
+    this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
+    this.enabled = config.providers.filter((p) => p.enabled);
+    for (const p of this.enabled) {
+      this.runtimes.set(p.name, {
+        name: p.name,
+        config: p,
+        baseUrl: providerBaseUrl(p),
+        auth: providerAuthStyle(p),
+        keys: new KeyPool(p.name, p.keys, systemClock, Math.random),
+        inFlight: 0,
+      });
+    }
+  }
+
+  /** The ordered attempts for a model: its providers by strategy, then each fallback model's providers. */
+  plan(model: string): PlanStep[] {
+    return buildRoutePlan(model, this.enabled, this.config.routing, this.strategy, {
+      model,
+      isRoutable: (name) => this.breakers.isRoutable(name),
+      inFlight: (name) => this.runtimes.get(name)?.inFlight ?? 0,
+    });
+  }
+
+  /** Whether any enabled provider serves the model or one of its fallbacks, routable or not. */
+  servesModel(model: string): boolean {
+    const models = [model, ...fallbackModels(model, this.config.routing.fallbacks)];
+    return this.enabled.some((p) => models.some((m) => providerServesModel(p, m)));
+  }
+
+  /** Milliseconds until the first open circuit among the providers will admit a request again. */
+  soonestBreakerRetryMs(): number {
+    const now = Date.now();
+    let soonest = Infinity;
+    for (const snap of this.breakers.snapshot()) {
+      if (snap.retry_at) soonest = Math.min(soonest, Date.parse(snap.retry_at) - now);
+    }
+    return Number.isFinite(soonest)
+      ? Math.max(0, soonest)
+      : this.config.health.circuit_breaker.open_duration_ms;
+  }
+
+  runtime(name: string): ProviderRuntime | undefined {
+    return this.runtimes.get(name);
+  }
+
+  all(): ProviderRuntime[] {
+    return [...this.runtimes.values()];
+  }
+}

@@ -1,0 +1,81 @@
+import type { NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Writable } from 'node:stream';
+import { createApp } from '../../../src/app.factory';
+import { validateConfig } from '../../../src/config/config-loader';
+import type { RelayConfig } from '../../../src/config/relay-config';
+import { DrainState } from '../../../src/health/drain-state';
+
+/** The provider key the tests configure; it must never reach a client, a log line or an error. */
+export const PROVIDER_KEY = 'sk-ant-provider-secret-0123456789abcdef';
+/** A relay client key. */
+export const CLIENT_KEY = 'relay-client-key-0123456789';
+
+/** A running relay for one test file. */
+export interface RunningRelay {
+  url: string;
+  app: NestFastifyApplication;
+  config: RelayConfig;
+  /** Every log line the relay wrote. */
+  logs: string[];
+  close(): Promise<void>;
+}
+
+/** A raw config (as a YAML file would hold it) with one provider pointing at `upstreamUrl`, then `patch` merged in. */
+export function rawConfig(upstreamUrl: string, patch: Record<string, unknown> = {}): Record<string, unknown> {
+  const base: Record<string, unknown> = {
+    server: { listen: '127.0.0.1:0', auth: { api_keys: [CLIENT_KEY] } },
+    providers: [
+      {
+        name: 'primary',
+        type: 'anthropic',
+        base_url: upstreamUrl,
+        keys: [{ key: PROVIDER_KEY }],
+        models: ['claude-sonnet-4-6', 'claude-haiku-4-5'],
+      },
+    ],
+    health: { health_check: { enabled: false } },
+    cache: { mode: 'disabled' },
+    logging: { level: 'info' },
+  };
+  return deepMerge(base, patch);
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const prev = out[k];
+    out[k] =
+      v &&
+      typeof v === 'object' &&
+      !Array.isArray(v) &&
+      prev &&
+      typeof prev === 'object' &&
+      !Array.isArray(prev)
+        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+/** Boots the relay through the production factory on a real port. */
+export async function startRelay(raw: Record<string, unknown>): Promise<RunningRelay> {
+  const { config } = validateConfig(raw);
+  const logs: string[] = [];
+  const logStream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      logs.push(...chunk.toString('utf8').split('\n').filter(Boolean));
+      cb();
+    },
+  });
+  const app = await createApp(config, { logStream });
+  await app.listen(0, '127.0.0.1');
+  app.get(DrainState).markReady();
+  const address = app.getHttpServer().address() as { port: number };
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    app,
+    config,
+    logs,
+    close: () => app.close(),
+  };
+}
