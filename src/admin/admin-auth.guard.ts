@@ -1,0 +1,86 @@
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import type { FastifyRequest } from 'fastify';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayConfig } from '../config/relay-config';
+
+const ADMIN_AUTH = 'cc-relay:admin-auth';
+
+/** Marks a route (or a whole controller) as part of the admin API: off (404) without a configured token, 401 without the right one. */
+export const AdminAuth = () => SetMetadata(ADMIN_AUTH, true);
+
+/** The configured admin token, or undefined when the admin API is off. An empty string counts as unset. */
+export function configuredAdminToken(config: RelayConfig): string | undefined {
+  const token = config.admin.token;
+  return token === undefined || token === '' ? undefined : token;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}
+
+/**
+ * Checks a presented admin token in constant time: both sides are hashed to the same length first, so
+ * timingSafeEqual never throws on a length mismatch and timing reveals neither the token nor its length.
+ */
+export class AdminTokenCheck {
+  private readonly expected: Buffer;
+
+  constructor(token: string) {
+    this.expected = digest(token);
+  }
+
+  /** Whether `presented` is the admin token. */
+  matches(presented: string): boolean {
+    return timingSafeEqual(digest(presented), this.expected);
+  }
+}
+
+/** The token of an `Authorization: Bearer <token>` header, or undefined. */
+export function bearerToken(header: string | undefined): string | undefined {
+  if (typeof header !== 'string' || header.length <= 7 || header.slice(0, 7).toLowerCase() !== 'bearer ') {
+    return undefined;
+  }
+  const token = header.slice(7).trim();
+  return token.length > 0 ? token : undefined;
+}
+
+/**
+ * Global guard; only routes marked @AdminAuth() are checked. No token configured means the admin API does not
+ * exist (404), so a deployment that forgot the token is closed, not open. Neither the expected nor the presented
+ * token ever goes into an error message or a log line.
+ */
+@Injectable()
+export class AdminAuthGuard implements CanActivate {
+  private readonly check: AdminTokenCheck | undefined;
+
+  constructor(
+    private readonly reflector: Reflector,
+    config: RelayConfig,
+  ) {
+    const token = configuredAdminToken(config);
+    this.check = token === undefined ? undefined : new AdminTokenCheck(token);
+  }
+
+  canActivate(context: ExecutionContext): boolean {
+    const marked = this.reflector.getAllAndOverride<boolean | undefined>(ADMIN_AUTH, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (!marked) return true;
+    if (this.check === undefined) throw new RelayError(RelayErrorCode.NotFound, 'not found');
+    const req = context.switchToHttp().getRequest<FastifyRequest>();
+    const presented = bearerToken(req.headers.authorization);
+    if (presented === undefined) {
+      throw new RelayError(
+        RelayErrorCode.AdminUnauthorized,
+        'admin API: send Authorization: Bearer <admin token>',
+      );
+    }
+    if (!this.check.matches(presented)) {
+      throw new RelayError(RelayErrorCode.AdminUnauthorized, 'admin API: invalid admin token');
+    }
+    return true;
+  }
+}

@@ -1,0 +1,68 @@
+import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import {
+  ApiBadRequestResponse,
+  ApiBearerAuth,
+  ApiNotFoundResponse,
+  ApiOkResponse,
+  ApiOperation,
+  ApiParam,
+  ApiTags,
+  ApiUnauthorizedResponse,
+} from '@nestjs/swagger';
+import { AdminAuth } from './admin-auth.guard';
+import { AdminProvidersService } from './admin-providers.service';
+import { AdminValidationPipe } from './admin-validation.pipe';
+import { ForceOpenDto } from './force-open.dto';
+import { ErrorBodyDto, ProviderListDto, ProviderStatusDto } from './provider-status.dto';
+
+/** Provider health for operators, and the two manual breaker actions (recovery and the failover drill). */
+@ApiTags('providers')
+@ApiBearerAuth()
+@ApiUnauthorizedResponse({ type: ErrorBodyDto, description: 'Missing or wrong admin token.' })
+@AdminAuth()
+@Controller('admin/providers')
+export class AdminProvidersController {
+  constructor(private readonly providers: AdminProvidersService) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Every configured provider: breaker state, last error, load and keys (masked).' })
+  @ApiOkResponse({ type: ProviderListDto, description: 'Every configured provider, in configuration order.' })
+  list(): ProviderListDto {
+    return this.providers.list();
+  }
+
+  @Get(':name')
+  @ApiOperation({ summary: 'One provider.' })
+  @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
+  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider.' })
+  @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
+  get(@Param('name') name: string): ProviderStatusDto {
+    return this.providers.get(name);
+  }
+
+  @Post(':name/reset')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Force the circuit CLOSED (manual recovery).' })
+  @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
+  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider, now CLOSED.' })
+  @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
+  reset(@Param('name') name: string): ProviderStatusDto {
+    return this.providers.reset(name);
+  }
+
+  @Post(':name/open')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Force the circuit OPEN for a while (failover drill): traffic moves to the next provider.',
+  })
+  @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
+  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider, now OPEN and forced.' })
+  @ApiBadRequestResponse({
+    type: ErrorBodyDto,
+    description: 'The body is invalid; the message lists every problem.',
+  })
+  @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
+  open(@Param('name') name: string, @Body(AdminValidationPipe) body: ForceOpenDto): ProviderStatusDto {
+    return this.providers.forceOpen(name, body.duration_ms, body.reason);
+  }
+}

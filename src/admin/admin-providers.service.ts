@@ -1,0 +1,86 @@
+import { Injectable, Logger } from '@nestjs/common';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { providerBaseUrl } from '../config/provider-defaults';
+import { RelayConfig, type ProviderConfig } from '../config/relay-config';
+import type { CircuitBreaker } from '../health/circuit-breaker';
+import { RoutingService } from '../routing/routing.service';
+import type { ProviderListDto, ProviderStatusDto } from './provider-status.dto';
+import { providerView, scrubSecrets, type ProviderLoad } from './provider-view';
+
+/**
+ * Reads providers through the routing service (runtimes, key pools) and its breaker registry, and applies the
+ * operator actions. Every configured provider is listed, disabled ones too, so an operator sees the whole file.
+ */
+@Injectable()
+export class AdminProvidersService {
+  private readonly logger = new Logger('Admin');
+  private readonly secrets: string[];
+
+  constructor(
+    private readonly config: RelayConfig,
+    private readonly routing: RoutingService,
+  ) {
+    this.secrets = [
+      ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
+      ...config.server.auth.api_keys,
+      ...(config.admin.token ? [config.admin.token] : []),
+    ];
+  }
+
+  /** Every configured provider, in configuration order. */
+  list(): ProviderListDto {
+    const providers = this.config.providers.flatMap((p) => {
+      const breaker = this.routing.breakers.get(p.name);
+      return breaker ? [this.view(p, breaker)] : [];
+    });
+    return { providers };
+  }
+
+  /** One provider; 404 for a name that is not configured. */
+  get(name: string): ProviderStatusDto {
+    const { provider, breaker } = this.find(name);
+    return this.view(provider, breaker);
+  }
+
+  /** Manual recovery: CLOSED with a clean failure count. */
+  reset(name: string): ProviderStatusDto {
+    const { provider, breaker } = this.find(name);
+    breaker.reset();
+    this.logger.warn(`provider "${provider.name}" circuit reset to closed by the admin API`);
+    return this.view(provider, breaker);
+  }
+
+  /** The failover drill: OPEN for `durationMs`, whatever the provider's health. */
+  forceOpen(name: string, durationMs: number, reason: string | undefined): ProviderStatusDto {
+    const { provider, breaker } = this.find(name);
+    const why = reason?.trim() || 'admin API';
+    breaker.forceOpen(durationMs, why);
+    this.logger.warn(
+      `provider "${provider.name}" circuit forced open for ${durationMs} ms by the admin API: ${why}`,
+    );
+    return this.view(provider, breaker);
+  }
+
+  private find(name: string): { provider: ProviderConfig; breaker: CircuitBreaker } {
+    const provider = this.config.providers.find((p) => p.name === name);
+    const breaker = provider ? this.routing.breakers.get(provider.name) : undefined;
+    if (!provider || !breaker) {
+      throw new RelayError(
+        RelayErrorCode.NotFound,
+        `no provider named ${JSON.stringify(name.slice(0, 100))}`,
+      );
+    }
+    return { provider, breaker };
+  }
+
+  private view(provider: ProviderConfig, breaker: CircuitBreaker): ProviderStatusDto {
+    const runtime = this.routing.runtime(provider.name);
+    const load: ProviderLoad | undefined = runtime
+      ? { inFlight: runtime.inFlight, keys: runtime.keys.snapshot() }
+      : undefined;
+    return scrubSecrets(
+      providerView(provider, providerBaseUrl(provider), breaker.snapshot(), load),
+      this.secrets,
+    );
+  }
+}

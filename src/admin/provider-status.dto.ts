@@ -1,0 +1,221 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { PROVIDER_TYPES, type ProviderType } from '../config/relay-config';
+import type { BreakerState } from '../health/circuit-breaker';
+
+/** The last upstream error the breaker kept for operators. */
+export class LastErrorDto {
+  @ApiProperty({
+    type: Number,
+    nullable: true,
+    description: 'Upstream HTTP status; null for timeouts and connection errors.',
+    example: 503,
+  })
+  status!: number | null;
+
+  @ApiProperty({ example: 'upstream answered 503' })
+  message!: string;
+
+  @ApiProperty({ format: 'date-time' })
+  at!: string;
+}
+
+/** Configured local limits of a key (0 = none). */
+export class KeyLimitsDto {
+  @ApiProperty({ description: 'Requests per minute.' })
+  rpm!: number;
+
+  @ApiProperty({ description: 'Input tokens per minute.' })
+  itpm!: number;
+
+  @ApiProperty({ description: 'Output tokens per minute.' })
+  otpm!: number;
+}
+
+/** What a key sent in the current window. */
+export class KeyUsageDto {
+  @ApiProperty()
+  window_ms!: number;
+
+  @ApiProperty()
+  requests!: number;
+
+  @ApiProperty()
+  input_tokens!: number;
+
+  @ApiProperty()
+  output_tokens!: number;
+}
+
+/** One rate-limit family as the upstream reported it in `anthropic-ratelimit-*` headers. */
+export class LearnedLimitDto {
+  @ApiProperty({ type: Number, nullable: true })
+  limit!: number | null;
+
+  @ApiProperty({ type: Number, nullable: true, description: 'Reported remaining minus what was sent since.' })
+  remaining!: number | null;
+
+  @ApiProperty({ type: String, format: 'date-time', nullable: true })
+  reset!: string | null;
+}
+
+/** The upstream's limits learned from response headers, per family; a family appears once it was reported. */
+export class LearnedLimitsDto {
+  @ApiPropertyOptional({ type: LearnedLimitDto })
+  requests?: LearnedLimitDto;
+
+  @ApiPropertyOptional({ type: LearnedLimitDto })
+  tokens?: LearnedLimitDto;
+
+  @ApiPropertyOptional({ type: LearnedLimitDto })
+  input_tokens?: LearnedLimitDto;
+
+  @ApiPropertyOptional({ type: LearnedLimitDto })
+  output_tokens?: LearnedLimitDto;
+}
+
+/** One key of a provider's pool. The key itself never appears: only a masked form. */
+export class ProviderKeyDto {
+  @ApiProperty({ description: 'Stable key id within the provider.', example: 'anthropic-primary#0' })
+  id!: string;
+
+  @ApiProperty({
+    description: 'Masked key (a short prefix and the last 4 characters).',
+    example: 'sk-ant-…c0de',
+  })
+  key!: string;
+
+  @ApiProperty()
+  weight!: number;
+
+  @ApiProperty({ type: 'integer' })
+  in_flight!: number;
+
+  @ApiProperty({ description: 'Whether the key can take a request now.' })
+  available!: boolean;
+
+  @ApiProperty({
+    type: 'integer',
+    description: 'Milliseconds until the key can take a request (0 = now, -1 = unknown).',
+  })
+  retry_after_ms!: number;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'Cooling down after a 429 until then.',
+  })
+  cooldown_until!: string | null;
+
+  @ApiProperty({ type: KeyLimitsDto })
+  limits!: KeyLimitsDto;
+
+  @ApiProperty({ type: KeyUsageDto })
+  usage!: KeyUsageDto;
+
+  @ApiProperty({ type: LearnedLimitsDto })
+  learned!: LearnedLimitsDto;
+}
+
+/** A provider's configuration, circuit breaker and load, as GET /admin/providers shows it. */
+export class ProviderStatusDto {
+  @ApiProperty({ example: 'anthropic-primary' })
+  name!: string;
+
+  @ApiProperty({ enum: PROVIDER_TYPES })
+  type!: ProviderType;
+
+  @ApiProperty({
+    description: 'Base URL; credentials embedded in it (user:pass@, query values) are masked.',
+    example: 'https://api.anthropic.com',
+  })
+  base_url!: string;
+
+  @ApiProperty()
+  enabled!: boolean;
+
+  @ApiProperty({ type: 'integer', description: 'failover: highest first.' })
+  priority!: number;
+
+  @ApiProperty({ description: 'weighted_round_robin weight.' })
+  weight!: number;
+
+  @ApiProperty({ enum: ['closed', 'open', 'half_open'] })
+  state!: BreakerState;
+
+  @ApiProperty({ type: 'integer' })
+  consecutive_failures!: number;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'When the circuit last opened.',
+  })
+  opened_at!: string | null;
+
+  @ApiProperty({
+    type: String,
+    format: 'date-time',
+    nullable: true,
+    description: 'While OPEN: when it goes HALF_OPEN.',
+  })
+  retry_at!: string | null;
+
+  @ApiProperty({ description: 'OPEN by an operator (force-open), not by failures.' })
+  forced!: boolean;
+
+  @ApiProperty({ type: 'integer', description: 'HALF_OPEN test requests in flight.' })
+  half_open_in_flight!: number;
+
+  @ApiProperty({ type: LastErrorDto, nullable: true })
+  last_error!: LastErrorDto | null;
+
+  @ApiProperty({ type: 'integer', description: 'Requests to this provider in flight now.' })
+  in_flight!: number;
+
+  @ApiProperty({
+    type: [ProviderKeyDto],
+    description: 'Empty for a disabled provider (it has no live key pool).',
+  })
+  keys!: ProviderKeyDto[];
+}
+
+/** Body of GET /admin/providers. */
+export class ProviderListDto {
+  @ApiProperty({
+    type: [ProviderStatusDto],
+    description: 'Every configured provider, in configuration order.',
+  })
+  providers!: ProviderStatusDto[];
+}
+
+/** Body of GET /admin/cache/stats; the backend adds its own numeric counters. */
+export class CacheStatsDto {
+  @ApiProperty({
+    example: 'single',
+    description: 'single, ha or disabled. The backend adds its counters (hits, misses, entries…) as numbers.',
+  })
+  mode!: string;
+}
+
+/** Anthropic's error object inside an error body. */
+export class ErrorDetailDto {
+  @ApiProperty({ example: 'not_found_error' })
+  type!: string;
+
+  @ApiProperty()
+  message!: string;
+}
+
+/** Every admin error, shaped like Anthropic's. */
+export class ErrorBodyDto {
+  @ApiProperty({ enum: ['error'] })
+  type!: 'error';
+
+  @ApiProperty({ type: ErrorDetailDto })
+  error!: ErrorDetailDto;
+
+  @ApiProperty()
+  request_id!: string;
+}
