@@ -5,6 +5,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { RelayError, RelayErrorCode } from './common/relay-error';
+import { setupAdminDocs } from './admin/admin-docs';
 import { AppModule } from './app.module';
 import type { RelayConfig } from './config/relay-config';
 import { DrainState } from './health/drain-state';
@@ -109,6 +110,7 @@ export async function createApp(
     done();
   });
   await app.init();
+  setupAdminDocs(app, config);
   return app;
 }
 
