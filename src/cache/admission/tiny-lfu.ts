@@ -1,0 +1,105 @@
+import { CountMinSketch } from './count-min-sketch';
+import { Doorkeeper } from './doorkeeper';
+import { hashKey } from './key-hash';
+
+/** Doorkeeper bits per sketch counter: together with the sketch's half byte this makes ~1 byte per counter. */
+export const DOORKEEPER_BITS_PER_COUNTER = 4;
+
+/** Options of {@link TinyLfu}; the names follow the `cache.ristretto` config keys they come from. */
+export interface TinyLfuOptions {
+  /** Counters of the sketch (`num_counters`, ~10x the expected number of entries). Sizes all the memory. */
+  numCounters: number;
+  /** Recorded accesses between two agings; defaults to numCounters, i.e. ~10x the entries, as TinyLFU does. */
+  sampleSize?: number;
+  /** Accesses kept in the buffer before they are applied (`buffer_items`). */
+  bufferItems: number;
+  /** Randomness for the hash seeds, so an outsider cannot aim keys at the same counters. */
+  rng: () => number;
+}
+
+/**
+ * TinyLFU: an approximate, aging access-frequency histogram of keys (doorkeeper + count-min sketch) used to
+ * decide whether a new entry is worth more than the one it would push out. Memory is fixed by numCounters:
+ * numCounters / 2 bytes of sketch plus numCounters / 2 bytes of doorkeeper.
+ *
+ * Accesses are recorded into a buffer of `bufferItems` keys and applied in one batch when it fills, the way
+ * Ristretto batches its Get buffers. In a single-threaded process the batch only saves work on hot paths; to keep
+ * decisions deterministic the buffer is also drained before every frequency read, so a read always sees every
+ * access recorded before it.
+ */
+export class TinyLfu {
+  private readonly sketch: CountMinSketch;
+  private readonly doorkeeper: Doorkeeper;
+  private readonly sampleSize: number;
+  private readonly bufferItems: number;
+  private readonly buffer: string[] = [];
+  private readonly seed1: number;
+  private readonly seed2: number;
+  private additions = 0;
+  private agings = 0;
+
+  constructor(options: TinyLfuOptions) {
+    this.sketch = new CountMinSketch(options.numCounters);
+    this.doorkeeper = new Doorkeeper(Math.max(32, options.numCounters * DOORKEEPER_BITS_PER_COUNTER));
+    this.sampleSize = Math.max(1, Math.floor(options.sampleSize ?? options.numCounters));
+    this.bufferItems = Math.max(1, Math.floor(options.bufferItems));
+    this.seed1 = Math.floor(options.rng() * 0x1_0000_0000) >>> 0;
+    // Derived rather than drawn, so the two hashes differ even under a constant rng (as tests like to pass).
+    this.seed2 = (this.seed1 ^ 0x9e3779b9) >>> 0;
+  }
+
+  /** Bytes of counters and filter bits: bounded by numCounters, independent of how many keys pass by. */
+  get byteLength(): number {
+    return this.sketch.byteLength + this.doorkeeper.byteLength;
+  }
+
+  /** How many times the counters have been halved. */
+  get agingCount(): number {
+    return this.agings;
+  }
+
+  /** Records one access of the key (applied when the buffer fills or before the next frequency read). */
+  record(key: string): void {
+    this.buffer.push(key);
+    if (this.buffer.length >= this.bufferItems) this.drain();
+  }
+
+  /** Estimated accesses of the key in the current sample: the doorkeeper's bit counts as the first one. */
+  frequency(key: string): number {
+    this.drain();
+    const h1 = hashKey(key, this.seed1);
+    const h2 = hashKey(key, this.seed2) | 1;
+    return this.sketch.estimate(h1, h2) + (this.doorkeeper.has(h1, h2) ? 1 : 0);
+  }
+
+  /** Forgets every recorded access (admin flush). */
+  clear(): void {
+    this.buffer.length = 0;
+    this.sketch.clear();
+    this.doorkeeper.clear();
+    this.additions = 0;
+  }
+
+  /** Applies the buffered accesses now. */
+  drain(): void {
+    const buffer = this.buffer;
+    for (let i = 0; i < buffer.length; i++) this.apply(buffer[i] as string);
+    buffer.length = 0;
+  }
+
+  private apply(key: string): void {
+    const h1 = hashKey(key, this.seed1);
+    const h2 = hashKey(key, this.seed2) | 1;
+    // A key's first access in a sample period stops at the doorkeeper: one-hit wonders never reach the sketch.
+    if (this.doorkeeper.add(h1, h2)) this.sketch.increment(h1, h2);
+    if (++this.additions >= this.sampleSize) this.age();
+  }
+
+  private age(): void {
+    this.sketch.halve();
+    // The doorkeeper has no counts to halve; clearing it is TinyLFU's equivalent of halving a 1-bit counter.
+    this.doorkeeper.clear();
+    this.additions = 0;
+    this.agings++;
+  }
+}
