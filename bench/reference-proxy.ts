@@ -29,6 +29,8 @@ async function main(): Promise<void> {
   });
   await app.listen({ port: Number(portArg), host: '127.0.0.1' });
   process.stdout.write('ready\n');
+  process.once('SIGINT', () => process.exit(0));
+  process.once('SIGTERM', () => process.exit(0));
 }
 
 void main();

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
-import { createApp, parseListen } from './app.factory';
+import { createApp, flushLogs, parseListen } from './app.factory';
 import { GracefulShutdown } from './common/graceful-shutdown.service';
 import { ConfigError } from './config/config-error';
 import { loadConfig, resolveConfigPath } from './config/config-loader';
@@ -39,6 +39,7 @@ async function main(): Promise<number | undefined> {
   const stop = (signal: string) => {
     if (stopping) {
       // A second signal: the operator wants out now.
+      flushLogs();
       process.exit(1);
     }
     stopping = true;
@@ -47,9 +48,13 @@ async function main(): Promise<number | undefined> {
       .run(signal)
       .then(() => app.close())
       .then(
-        () => process.exit(0),
+        () => {
+          flushLogs();
+          process.exit(0);
+        },
         (err: unknown) => {
           log.error({ err }, 'error while shutting down');
+          flushLogs();
           process.exit(1);
         },
       );
@@ -64,6 +69,7 @@ main().then(
     if (code !== undefined) process.exitCode = code;
   },
   (err: unknown) => {
+    flushLogs();
     process.stderr.write(`cc-relay: failed to start: ${err instanceof Error ? err.message : String(err)}\n`);
     process.exitCode = 1;
   },

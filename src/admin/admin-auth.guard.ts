@@ -63,11 +63,18 @@ export class AdminAuthGuard implements CanActivate {
     this.check = token === undefined ? undefined : new AdminTokenCheck(token);
   }
 
+  private readonly marks = new WeakMap<object, boolean>();
+
   canActivate(context: ExecutionContext): boolean {
-    const marked = this.reflector.getAllAndOverride<boolean | undefined>(ADMIN_AUTH, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+    // Metadata never changes after boot; the lookup is cached per handler because this guard runs on every route.
+    const handler = context.getHandler();
+    let marked = this.marks.get(handler);
+    if (marked === undefined) {
+      marked =
+        this.reflector.getAllAndOverride<boolean | undefined>(ADMIN_AUTH, [handler, context.getClass()]) ===
+        true;
+      this.marks.set(handler, marked);
+    }
     if (!marked) return true;
     if (this.check === undefined) throw new RelayError(RelayErrorCode.NotFound, 'not found');
     const req = context.switchToHttp().getRequest<FastifyRequest>();

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, Logger, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { RelayConfig } from '../config/relay-config';
 import type { RawBodyCarrier } from '../proxy/proxy-request';
 import { RelayError, RelayErrorCode } from './relay-error';
@@ -28,7 +28,7 @@ export function presentedCredential(req: FastifyRequest, allowBearer: boolean): 
 }
 
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return hash('sha256', value, 'buffer');
 }
 
 /**
@@ -41,6 +41,7 @@ export class ClientAuthGuard implements CanActivate {
   private readonly logger = new Logger('ClientAuth');
   private readonly digests: Buffer[];
   private readonly scopes: string[];
+  private readonly marks = new WeakMap<object, boolean>();
 
   constructor(
     private readonly reflector: Reflector,
@@ -54,7 +55,14 @@ export class ClientAuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (!this.reflector.get<boolean | undefined>(CLIENT_AUTH, context.getHandler())) return true;
+    // Metadata never changes after boot; the lookup is cached per handler because this guard runs on every route.
+    const handler = context.getHandler();
+    let marked = this.marks.get(handler);
+    if (marked === undefined) {
+      marked = this.reflector.get<boolean | undefined>(CLIENT_AUTH, handler) === true;
+      this.marks.set(handler, marked);
+    }
+    if (!marked) return true;
     const req = context.switchToHttp().getRequest<FastifyRequest & RawBodyCarrier>();
     if (this.digests.length === 0) return true;
     const presented = presentedCredential(req, this.config.server.auth.allow_bearer);

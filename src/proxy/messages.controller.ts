@@ -1,5 +1,6 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
 import { writeRelayError } from '../common/write-relay-error';
@@ -33,9 +34,9 @@ export class MessagesController {
   }
 
   private async handle(req: FastifyRequest, reply: FastifyReply, endpoint: ProxyEndpoint): Promise<void> {
-    const abort = new AbortController();
+    const abort = new Cancellation();
     // Validation errors are thrown before the response is taken over, so the exception filter answers them.
-    const preq = toProxyRequest(req, endpoint, abort.signal);
+    const preq = toProxyRequest(req, endpoint, abort);
     reply.hijack();
     const res = reply.raw;
     const tracked = this.inFlight.track();

@@ -1,5 +1,6 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Cancellation } from '../common/cancellation';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 
 /** The two POST endpoints the relay forwards. */
@@ -20,8 +21,8 @@ export interface ProxyRequest {
   stream: boolean;
   /** Identifies the relay client key that authenticated the request (never the key itself). */
   clientScope: string | undefined;
-  /** Aborted when the client goes away. */
-  signal: AbortSignal;
+  /** Cancelled when the client goes away. */
+  signal: Cancellation;
   startedAt: number;
 }
 
@@ -48,7 +49,7 @@ export function readProxyBody(body: unknown): { model: string; stream: boolean }
 export function toProxyRequest(
   req: FastifyRequest,
   endpoint: ProxyEndpoint,
-  signal: AbortSignal,
+  signal: Cancellation,
 ): ProxyRequest {
   const carrier = req as FastifyRequest & RawBodyCarrier;
   const { model, stream } = readProxyBody(req.body);

@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { sleepUnlessCancelled } from '../common/cancellation';
 import { errorBody, RelayError, RelayErrorCode, RELAY_ERROR_SHAPES } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
@@ -152,13 +152,8 @@ export class ProxyService {
         stepIdx++;
         state.attemptsOnProvider = 0;
       }
-      if (decision.delayMs > 0) {
-        try {
-          await sleep(decision.delayMs, undefined, { signal: preq.signal });
-        } catch {
-          return undefined;
-        }
-      }
+      if (decision.delayMs > 0 && !(await sleepUnlessCancelled(decision.delayMs, preq.signal)))
+        return undefined;
     }
     if (preq.signal.aborted) return undefined;
     this.answerFailure(preq, opts, state, plan);
@@ -193,12 +188,7 @@ export class ProxyService {
     if (decision.action === 'give_up') return false;
     state.keyWaits++;
     state.retryIndex++;
-    try {
-      await sleep(Math.max(decision.delayMs, waitMs), undefined, { signal: preq.signal });
-    } catch {
-      return false;
-    }
-    return true;
+    return sleepUnlessCancelled(Math.max(decision.delayMs, waitMs), preq.signal);
   }
 
   private async attempt(
@@ -215,9 +205,9 @@ export class ProxyService {
     const body =
       upstreamModel === preq.model ? preq.rawBody : JSON.stringify({ ...preq.body, model: upstreamModel });
     const remaining = Math.max(1, deadlineAt - Date.now());
-    const abort = new AbortController();
-    const onClientAbort = () => abort.abort();
-    preq.signal.addEventListener('abort', onClientAbort, { once: true });
+    // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
+    // attempt only ever ends early because the client left, so it uses the request's token as is.
+    const abort = preq.stream ? preq.signal.child() : undefined;
     rt.inFlight++;
     try {
       return await runAttempt(
@@ -228,7 +218,7 @@ export class ProxyService {
           method: 'POST',
           headers: buildUpstreamHeaders(preq.headers, rt.auth, key),
           body,
-          signal: abort.signal,
+          signal: abort ?? preq.signal,
           headersTimeoutMs: Math.min(this.config.server.timeout_ms, remaining),
           bodyTimeoutMs: preq.stream ? 0 : this.config.server.timeout_ms,
         },
@@ -247,7 +237,7 @@ export class ProxyService {
       );
     } finally {
       rt.inFlight--;
-      preq.signal.removeEventListener('abort', onClientAbort);
+      abort?.release();
     }
   }
 

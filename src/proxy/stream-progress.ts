@@ -48,20 +48,19 @@ export class StreamProgress {
     return false;
   }
 
+  // message_start and message_delta carry no model-generated text (content is [] at message_start, deltas of
+  // text come in content_block_delta), so their few fields are read with anchored regexes instead of JSON.parse:
+  // a measurable share of the relay's CPU per stream otherwise.
   private readMessageStart(data: string): void {
-    const parsed = safeParse(data) as { message?: { model?: string; usage?: Partial<Usage> } } | undefined;
-    const msg = parsed?.message;
-    if (!msg) return;
-    this.model = msg.model;
-    this.mergeUsage(msg.usage);
+    const model = MODEL.exec(data);
+    if (model) this.model = model[1];
+    this.mergeUsage(data);
   }
 
   private readMessageDelta(data: string): void {
-    const parsed = safeParse(data) as
-      { delta?: { stop_reason?: string | null }; usage?: Partial<Usage> } | undefined;
-    if (!parsed) return;
-    if (parsed.delta?.stop_reason) this.stopReason = parsed.delta.stop_reason;
-    this.mergeUsage(parsed.usage);
+    const stop = STOP_REASON.exec(data);
+    if (stop) this.stopReason = stop[1];
+    this.mergeUsage(data);
   }
 
   private readError(data: string): void {
@@ -70,12 +69,18 @@ export class StreamProgress {
     this.errorMessage = parsed?.error?.message ?? 'upstream stream error';
   }
 
-  private mergeUsage(u: Partial<Usage> | undefined): void {
-    if (!u) return;
-    if (typeof u.input_tokens === 'number') this.usage.input_tokens = u.input_tokens;
-    if (typeof u.output_tokens === 'number') this.usage.output_tokens = u.output_tokens;
+  private mergeUsage(data: string): void {
+    const input = INPUT_TOKENS.exec(data);
+    if (input) this.usage.input_tokens = Number(input[1]);
+    const output = OUTPUT_TOKENS.exec(data);
+    if (output) this.usage.output_tokens = Number(output[1]);
   }
 }
+
+const MODEL = /"model"\s*:\s*"([^"\\]*)"/;
+const STOP_REASON = /"stop_reason"\s*:\s*"([^"\\]+)"/;
+const INPUT_TOKENS = /"input_tokens"\s*:\s*(\d+)/;
+const OUTPUT_TOKENS = /"output_tokens"\s*:\s*(\d+)/;
 
 function safeParse(data: string): unknown {
   try {

@@ -1,9 +1,8 @@
 import type { ServerResponse } from 'node:http';
-import { once } from 'node:events';
 import type { UpstreamErrorKind } from '../routing/outcome';
-import { errorBody } from '../common/relay-error';
-import { formatSseEvent, SseScanner } from './sse-scanner';
-import { StreamProgress, type Usage } from './stream-progress';
+import { Cancellation } from '../common/cancellation';
+import type { Usage } from './stream-progress';
+import { relayStream } from './stream-relay';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
 import { pickResponseHeaders } from './upstream-headers';
@@ -56,8 +55,8 @@ export interface AttemptOptions {
   /** Registers a function the graceful stop calls to end this stream; returns the unregister function. */
   onCommitted?: (forceStop: () => void) => void;
   requestId: string;
-  /** Aborted when the client goes away. */
-  clientSignal: AbortSignal;
+  /** Cancelled when the client goes away. */
+  clientSignal: Cancellation;
 }
 
 /**
@@ -69,7 +68,7 @@ export interface AttemptOptions {
 export async function runAttempt(
   client: UpstreamClient,
   req: UpstreamRequest,
-  abort: AbortController,
+  abort: Cancellation | undefined,
   opts: AttemptOptions,
 ): Promise<AttemptResult> {
   let response;
@@ -86,7 +85,7 @@ export async function runAttempt(
   if (status < 200 || status >= 300 || !(opts.stream && isSse)) {
     let body: Buffer;
     try {
-      body = await readAll(response.body, MAX_BUFFERED_BODY);
+      body = await readAll(response.body, MAX_BUFFERED_BODY, rawHeaders['content-length']);
     } catch (err) {
       return failed(err, opts.clientSignal);
     }
@@ -106,161 +105,24 @@ export async function runAttempt(
       stopReason: usage.stopReason,
     };
   }
-  return relayStream(response.body, status, headers, abort, opts);
+  return relayStream(response.body, status, headers, abort ?? new Cancellation(), opts);
 }
 
-async function relayStream(
-  body: AsyncIterable<Buffer> & { destroy(err?: Error): void },
-  status: number,
-  headers: Record<string, string>,
-  abort: AbortController,
-  opts: AttemptOptions,
-): Promise<AttemptResult> {
-  const { res } = opts;
-  const scanner = new SseScanner();
-  const progress = new StreamProgress();
-  const held: Buffer[] = [];
-  const captured: Buffer[] | undefined = opts.captureStream ? [] : undefined;
-  let timedOut: UpstreamErrorKind | undefined;
-  // Before the commit the TTFT deadline runs; after it the stall timer, refreshed by every chunk.
-  const ttftTimer = setTimeout(() => {
-    timedOut = 'ttft_timeout';
-    abort.abort();
-  }, opts.ttftTimeoutMs);
-  let stallTimer: NodeJS.Timeout | undefined;
-  const clearTimers = () => {
-    clearTimeout(ttftTimer);
-    if (stallTimer) clearTimeout(stallTimer);
-  };
-  let forcedStop = false;
-
-  const endWithError = (type: string, message: string) => {
-    if (!res.writableEnded && !res.destroyed)
-      res.end(formatSseEvent('error', errorBody(type, message, opts.requestId)));
-  };
-
-  try {
-    for await (const chunk of body) {
-      const events = scanner.push(chunk);
-      captured?.push(chunk);
-      if (!progress.committed) {
-        held.push(chunk);
-        let commitNow = false;
-        for (const ev of events) {
-          if (progress.observe(ev)) commitNow = true;
-          if (progress.errorType && !progress.committed) {
-            // An error event before any content: invisible to the client, so it can be retried elsewhere.
-            clearTimers();
-            body.destroy();
-            return {
-              kind: 'error',
-              error: 'protocol',
-              message: `upstream stream error: ${progress.errorType}`,
-              status: statusOfStreamError(progress.errorType),
-            };
-          }
-        }
-        if (!commitNow && !progress.completed) continue;
-        if (res.destroyed) return { kind: 'cancelled' };
-        res.writeHead(status, {
-          ...headers,
-          ...opts.extraHeaders(),
-          'cache-control': 'no-cache',
-          'x-accel-buffering': 'no',
-        });
-        opts.onCommitted?.(() => {
-          forcedStop = true;
-          endWithError('overloaded_error', 'the relay is shutting down; retry the request');
-          abort.abort();
-        });
-        clearTimeout(ttftTimer);
-        stallTimer = setTimeout(() => {
-          timedOut = 'stall';
-          abort.abort();
-        }, opts.stallTimeoutMs);
-        for (const piece of held) res.write(piece);
-        held.length = 0;
-        continue;
-      }
-      for (const ev of events) progress.observe(ev);
-      stallTimer?.refresh();
-      if (!res.write(chunk)) {
-        await Promise.race([once(res, 'drain'), once(res, 'close')]);
-        if (res.destroyed) break;
-      }
-    }
-  } catch (err) {
-    clearTimers();
-    if (opts.clientSignal.aborted && !forcedStop) return { kind: 'cancelled' };
-    const kind = timedOut ?? upstreamErrorKind(err);
-    if (!progress.committed) return { kind: 'error', error: kind, message: describeUpstreamError(kind) };
-    if (!forcedStop)
-      endWithError(kind === 'stall' ? 'timeout_error' : 'api_error', describeUpstreamError(kind));
-    return delivered(status, headers, progress, captured, forcedStop ? undefined : kind);
-  }
-  clearTimers();
-  if (res.destroyed && !res.writableEnded) return { kind: 'cancelled' };
-  if (!progress.committed) {
-    // The upstream ended the stream without any content event.
-    return { kind: 'error', error: 'reset', message: 'the upstream stream ended before any content' };
-  }
-  if (progress.completed || progress.errorType) {
-    res.end();
-    return delivered(
-      status,
-      headers,
-      progress,
-      captured,
-      progress.errorType ? 'upstream_error_event' : undefined,
-    );
-  }
-  endWithError('api_error', 'the upstream stream ended before message_stop');
-  return delivered(status, headers, progress, captured, 'reset');
-}
-
-function delivered(
-  status: number,
-  headers: Record<string, string>,
-  progress: StreamProgress,
-  captured: Buffer[] | undefined,
-  failure: UpstreamErrorKind | 'upstream_error_event' | undefined,
-): AttemptResult {
-  return {
-    kind: 'delivered',
-    status,
-    headers,
-    usage: progress.usage,
-    model: progress.model,
-    streamBytes: captured,
-    completed: progress.completed && !progress.errorType,
-    failure,
-    stopReason: progress.stopReason,
-  };
-}
-
-function failed(err: unknown, clientSignal: AbortSignal): AttemptResult {
+function failed(err: unknown, clientSignal: Cancellation): AttemptResult {
   if (clientSignal.aborted) return { kind: 'cancelled' };
   const kind = upstreamErrorKind(err);
   return { kind: 'error', error: kind, message: describeUpstreamError(kind) };
 }
 
-/** A stream `error` event's type, as the HTTP status it stands for (overloaded_error = 529). */
-function statusOfStreamError(type: string): number {
-  switch (type) {
-    case 'overloaded_error':
-      return 529;
-    case 'rate_limit_error':
-      return 429;
-    case 'timeout_error':
-      return 504;
-    case 'invalid_request_error':
-      return 400;
-    default:
-      return 500;
+async function readAll(
+  body: AsyncIterable<Buffer> & { arrayBuffer(): Promise<ArrayBuffer> },
+  limit: number,
+  contentLength: string | string[] | undefined,
+): Promise<Buffer> {
+  // With a length the upstream promised (the usual JSON answer), one consume is cheaper than iterating chunks.
+  if (typeof contentLength === 'string' && Number(contentLength) <= limit) {
+    return Buffer.from(await body.arrayBuffer());
   }
-}
-
-async function readAll(body: AsyncIterable<Buffer>, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of body) {

@@ -1,5 +1,6 @@
 import { Injectable, OnApplicationShutdown } from '@nestjs/common';
 import { Pool, type Dispatcher } from 'undici';
+import type { Cancellation } from '../common/cancellation';
 
 /** One upstream HTTP exchange as the attempt loop asks for it. */
 export interface UpstreamRequest {
@@ -10,7 +11,7 @@ export interface UpstreamRequest {
   method: 'GET' | 'POST';
   headers: Record<string, string>;
   body?: Buffer | string;
-  signal: AbortSignal;
+  signal: Cancellation;
   /** Time allowed until the response headers arrive. */
   headersTimeoutMs: number;
   /** Longest silence allowed between body chunks (0 disables: streams use their own stall timer). */

@@ -82,12 +82,11 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
     };
   }
 
+  if (status >= 200 && status < 300) {
+    return { kind: 'success', status, breakerFailure: false, reason: 'success' };
+  }
   const retryAfterMs = headers ? parseRetryAfterMs(headers, input.nowMs) : undefined;
   const withHint = retryAfterMs === undefined ? {} : { retryAfterMs };
-
-  if (status >= 200 && status < 300) {
-    return { kind: 'success', status, breakerFailure: false, reason: `${status}` };
-  }
   if (status === 429) {
     // Counts for the breaker as the spec's table says: a provider that only answers 429 is no use to routing.
     return { kind: 'rate_limited', status, ...withHint, breakerFailure: true, reason: '429 rate limited' };
@@ -149,14 +148,12 @@ export function parseRetryAfterMs(headers: HeaderBag, nowMs?: number): number | 
   return capped(Math.max(0, at - nowMs));
 }
 
-/** The first value of a header, looked up case-insensitively. */
+/**
+ * The first value of a header. Names must be given in lower case: Node and undici hand over header bags with
+ * lower-cased names, and this runs several times per request on the hot path, so there is no case-folding scan.
+ */
 export function headerValue(headers: HeaderBag, name: string): string | undefined {
-  let value = headers[name];
-  if (value === undefined) {
-    const wanted = name.toLowerCase();
-    const key = Object.keys(headers).find((k) => k.toLowerCase() === wanted);
-    value = key === undefined ? undefined : headers[key];
-  }
+  const value = headers[name];
   const first = Array.isArray(value) ? value[0] : value;
   return first === undefined ? undefined : first.trim();
 }
