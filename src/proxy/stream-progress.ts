@@ -6,8 +6,12 @@ export interface Usage {
   output_tokens: number;
 }
 
-/** Events that carry no content: they never commit a stream to the client. */
-const NON_CONTENT = new Set(['ping', 'message_start']);
+/**
+ * Events that carry no token: they never commit a stream to the client. content_block_start opens a block with
+ * empty text (or a tool's name) before the first token, so a model that is slow to produce it must still trip the
+ * TTFT deadline and fail over; a block that arrives whole is committed by its content_block_stop right after.
+ */
+const NON_CONTENT = new Set(['ping', 'message_start', 'content_block_start']);
 
 /**
  * Follows an upstream stream's events: whether content has started (the commit point), whether the answer
