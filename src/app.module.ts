@@ -7,6 +7,7 @@ import { CommonModule } from './common/common.module';
 import { RelayExceptionFilter } from './common/relay-exception.filter';
 import { ConfigModule } from './config/config.module';
 import { RelayConfig } from './config/relay-config';
+import { CacheModule } from './cache/cache.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProxyModule } from './proxy/proxy.module';
@@ -22,6 +23,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CommonModule,
         MetricsModule.forRoot(config),
+        CacheModule,
         HealthModule,
         ProxyModule,
         AdminModule,

@@ -64,8 +64,13 @@ export class ClientAuthGuard implements CanActivate {
     }
     if (!marked) return true;
     const req = context.switchToHttp().getRequest<FastifyRequest & RawBodyCarrier>();
-    if (this.digests.length === 0) return true;
     const presented = presentedCredential(req, this.config.server.auth.allow_bearer);
+    if (this.digests.length === 0) {
+      // An open relay: the client's own credential (forwarded to pass-through providers) still separates
+      // clients in the cache, so one caller never gets another's answer.
+      if (presented !== undefined) req.clientScope = digest(presented).subarray(0, 8).toString('hex');
+      return true;
+    }
     if (presented === undefined) {
       throw new RelayError(
         RelayErrorCode.Unauthorized,

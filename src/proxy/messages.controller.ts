@@ -1,18 +1,21 @@
-import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { CacheInterceptor, type CaptureCarrier } from '../cache/cache.interceptor';
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
 import { writeRelayError } from '../common/write-relay-error';
-import { ProxyService } from './proxy.service';
+import { ProxyService, type DeliveredAnswer } from './proxy.service';
 import { toProxyRequest, type ProxyEndpoint } from './proxy-request';
 
 /**
  * `POST /v1/messages` and `POST /v1/messages/count_tokens` (any query string, e.g. `?beta=true`, is forwarded).
  * Thin: it turns the Fastify request into a ProxyRequest, takes the raw response over (streams are written
- * unbuffered, chunk by chunk) and ties the upstream call's life to the client connection.
+ * unbuffered, chunk by chunk) and ties the upstream call's life to the client connection. The delivered answer
+ * is returned for the cache interceptor to store; the client already has it.
  */
 @Controller('v1/messages')
+@UseInterceptors(CacheInterceptor)
 export class MessagesController {
   constructor(
     private readonly proxy: ProxyService,
@@ -22,18 +25,22 @@ export class MessagesController {
   @Post()
   @ClientAuth()
   @HttpCode(200)
-  messages(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  messages(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'messages');
   }
 
   @Post('count_tokens')
   @ClientAuth()
   @HttpCode(200)
-  countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+  countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'count_tokens');
   }
 
-  private async handle(req: FastifyRequest, reply: FastifyReply, endpoint: ProxyEndpoint): Promise<void> {
+  private async handle(
+    req: FastifyRequest & CaptureCarrier,
+    reply: FastifyReply,
+    endpoint: ProxyEndpoint,
+  ): Promise<DeliveredAnswer | undefined> {
     const abort = new Cancellation();
     // Validation errors are thrown before the response is taken over, so the exception filter answers them.
     const preq = toProxyRequest(req, endpoint, abort);
@@ -46,14 +53,15 @@ export class MessagesController {
       tracked.release();
     });
     try {
-      await this.proxy.forward(preq, {
+      return await this.proxy.forward(preq, {
         res,
         baseHeaders: () => reply.getHeaders() as Record<string, string>,
-        captureStream: false,
+        captureStream: req.relayCaptureStream === true,
         onCommitted: (forceStop) => tracked.onForceStop(forceStop),
       });
     } catch (err) {
       writeRelayError(res, err, req.id, reply.getHeaders() as Record<string, string>, req.log);
+      return undefined;
     }
   }
 }

@@ -1,0 +1,161 @@
+import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { RelayConfig } from '../config/relay-config';
+import { CacheNotFoundError, isFlusher, isStatsProvider, type Cache } from './cache';
+import { cacheKey, isCacheableRequest } from './cache-key';
+import { decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
+import { parseCacheControl } from './cache-control';
+
+/** Injection token of the configured backend (single, ha or disabled). */
+export const CACHE_BACKEND = Symbol('CACHE_BACKEND');
+
+/** What the cache does for one request. */
+export type CachePlan =
+  | { use: false }
+  | { use: true; key: string; lookup: boolean; store: boolean; ttlMs: number; maxAgeMs?: number };
+
+/** The request facts the plan is made from. */
+export interface CacheRequestFacts {
+  endpoint: 'messages' | 'count_tokens';
+  body: Record<string, unknown>;
+  model: string;
+  stream: boolean;
+  headers: Record<string, string | string[] | undefined>;
+  clientScope: string | undefined;
+}
+
+/**
+ * The response cache in front of the attempt loop: decides per request whether and under which key it is cached,
+ * reads and writes the backend failing open (a read error is a miss, a write error a log line — never a failed
+ * request), and joins identical requests in flight so they share one upstream call (single-flight).
+ */
+@Injectable()
+export class ResponseCache implements OnApplicationShutdown {
+  private readonly logger = new Logger('Cache');
+  private readonly inflight = new Map<string, Promise<CachedAnswer | undefined>>();
+  private readonly counts = {
+    lookups: 0,
+    hits: 0,
+    misses: 0,
+    bypassed: 0,
+    shared: 0,
+    read_errors: 0,
+    write_errors: 0,
+    stored: 0,
+  };
+
+  constructor(
+    private readonly config: RelayConfig,
+    @Inject(CACHE_BACKEND) private readonly backend: Cache,
+  ) {}
+
+  get mode(): string {
+    return this.config.cache.mode;
+  }
+
+  get enabled(): boolean {
+    return this.config.cache.mode !== 'disabled';
+  }
+
+  /** Decides key, lookup and store for a request (streams only when `cache.stream` is on). */
+  plan(req: CacheRequestFacts): CachePlan {
+    if (!this.enabled) return { use: false };
+    if (req.stream && !this.config.cache.stream) return { use: false };
+    if (req.endpoint === 'messages' && !isCacheableRequest(req.body)) return { use: false };
+    const directives = parseCacheControl(req.headers['cache-control']);
+    const key = cacheKey({
+      path: req.endpoint,
+      body: req.body,
+      resolvedModel: req.model,
+      anthropicVersion: single(req.headers['anthropic-version']),
+      anthropicBeta: single(req.headers['anthropic-beta']),
+      clientScope: this.config.cache.shared_across_clients ? undefined : (req.clientScope ?? 'anonymous'),
+    });
+    return {
+      use: true,
+      key,
+      lookup: !directives.noCache,
+      store: !directives.noStore,
+      ttlMs: directives.maxAgeMs && directives.maxAgeMs > 0 ? directives.maxAgeMs : this.config.cache.ttl_ms,
+      maxAgeMs: directives.maxAgeMs,
+    };
+  }
+
+  /** Reads an entry; any backend trouble is a miss. */
+  async lookup(key: string, maxAgeMs: number | undefined): Promise<CachedAnswer | undefined> {
+    this.counts.lookups++;
+    let answer: CachedAnswer | undefined;
+    try {
+      answer = decodeAnswer(await this.backend.get(key));
+    } catch (err) {
+      if (!(err instanceof CacheNotFoundError)) {
+        this.counts.read_errors++;
+        this.logger.warn(`cache read failed, treated as a miss: ${(err as Error).message}`);
+      }
+    }
+    if (answer && maxAgeMs !== undefined && Date.now() - answer.storedAt > maxAgeMs) answer = undefined;
+    if (answer) this.counts.hits++;
+    else this.counts.misses++;
+    return answer;
+  }
+
+  /** The in-flight leader's future answer for this key, if an identical request is already upstream. */
+  pending(key: string): Promise<CachedAnswer | undefined> | undefined {
+    return this.inflight.get(key);
+  }
+
+  /**
+   * Makes this request the leader for its key: identical requests arriving meanwhile wait for `settle(answer)`
+   * instead of calling upstream. settle must be called exactly once (undefined when nothing cacheable came back).
+   */
+  lead(key: string): (answer: CachedAnswer | undefined) => void {
+    let settle!: (answer: CachedAnswer | undefined) => void;
+    const promise = new Promise<CachedAnswer | undefined>((resolve) => (settle = resolve));
+    this.inflight.set(key, promise);
+    return (answer) => {
+      if (this.inflight.get(key) === promise) this.inflight.delete(key);
+      settle(answer);
+    };
+  }
+
+  /** Counts a follower that was answered by its leader. */
+  countShared(): void {
+    this.counts.shared++;
+  }
+
+  /** Counts a request that skipped the cache. */
+  countBypass(): void {
+    this.counts.bypassed++;
+  }
+
+  /** Writes an entry in the background; a failure is logged and counted, never thrown. */
+  store(key: string, answer: CachedAnswer, ttlMs: number): void {
+    this.backend.setWithTTL(key, encodeAnswer(answer), ttlMs).then(
+      () => this.counts.stored++,
+      (err: unknown) => {
+        this.counts.write_errors++;
+        this.logger.warn(`cache write dropped: ${(err as Error).message}`);
+      },
+    );
+  }
+
+  /** Request-level counters plus the backend's own. */
+  stats(): Record<string, number> {
+    const backend = isStatsProvider(this.backend) ? this.backend.stats() : {};
+    const out: Record<string, number> = {};
+    for (const [k, v] of Object.entries(backend)) if (typeof v === 'number') out[`backend_${k}`] = v;
+    return { ...this.counts, ...out };
+  }
+
+  /** Drops every entry (admin `DELETE /admin/cache`). */
+  async flush(): Promise<void> {
+    if (isFlusher(this.backend)) await this.backend.flush();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.backend.close().catch(() => undefined);
+  }
+}
+
+function single(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value.join(',') : value;
+}

@@ -1,0 +1,203 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { parseSse } from '../fakes/sse-parse';
+import { MINIMAL, post } from './support/http';
+import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+const OTHER_CLIENT = 'relay-client-key-other-9876543210';
+const ADMIN_TOKEN = 'admin-token-for-cache-tests-0001';
+
+async function json(res: Awaited<ReturnType<typeof post>>) {
+  return (await res.body.json()) as { content: Array<{ text: string }>; model: string };
+}
+
+describe('response cache (single mode) through the relay', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    relay = await startRelay(
+      rawConfig(url, {
+        server: { auth: { api_keys: [CLIENT_KEY, OTHER_CLIENT] } },
+        cache: { mode: 'single', stream: true },
+        admin: { token: ADMIN_TOKEN },
+      }),
+    );
+  });
+  afterEach(async () => {
+    fake.reset();
+    await request(`${relay.url}/admin/cache`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    }).then((r) => r.body.text());
+  });
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  it('answers the second identical request from the cache without calling the upstream', async () => {
+    const first = await post(relay.url, '/v1/messages', MINIMAL);
+    expect(first.headers['x-cc-relay-cache']).toBe('MISS');
+    const firstBody = await json(first);
+    const second = await post(relay.url, '/v1/messages', MINIMAL);
+    expect(second.headers['x-cc-relay-cache']).toBe('HIT');
+    expect(await json(second)).toEqual(firstBody);
+    expect(second.headers['x-request-id']).toBeDefined();
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('treats the same request with keys in another order as the same entry, but never shares across clients', async () => {
+    await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
+    const reordered = {
+      messages: MINIMAL.messages,
+      max_tokens: MINIMAL.max_tokens,
+      model: MINIMAL.model,
+      metadata: { user_id: 'session-2' },
+    };
+    const again = await post(relay.url, '/v1/messages', reordered);
+    expect(again.headers['x-cc-relay-cache']).toBe('HIT');
+    await again.body.text();
+    const other = await post(relay.url, '/v1/messages', MINIMAL, { 'x-api-key': OTHER_CLIENT });
+    expect(other.headers['x-cc-relay-cache']).toBe('MISS');
+    await other.body.text();
+    expect(fake.requests).toHaveLength(2);
+  });
+
+  it('Cache-Control: no-cache skips the lookup and refreshes the entry; no-store never writes', async () => {
+    fake.enqueue({ kind: 'json', text: 'first answer' }, { kind: 'json', text: 'refreshed answer' });
+    await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
+    const refreshed = await post(relay.url, '/v1/messages', MINIMAL, { 'cache-control': 'no-cache' });
+    expect(refreshed.headers['x-cc-relay-cache']).toBe('BYPASS');
+    expect((await json(refreshed)).content[0]?.text).toBe('refreshed answer');
+    const hit = await post(relay.url, '/v1/messages', MINIMAL);
+    expect(hit.headers['x-cc-relay-cache']).toBe('HIT');
+    expect((await json(hit)).content[0]?.text).toBe('refreshed answer');
+
+    const body = { ...MINIMAL, max_tokens: 99 };
+    const noStore = await post(relay.url, '/v1/messages', body, { 'cache-control': 'no-store' });
+    expect(noStore.headers['x-cc-relay-cache']).toBe('MISS');
+    await noStore.body.text();
+    const after = await post(relay.url, '/v1/messages', body);
+    expect(after.headers['x-cc-relay-cache']).toBe('MISS');
+    await after.body.text();
+    expect(fake.requests).toHaveLength(4);
+  });
+
+  it('sends 20 concurrent identical requests upstream once (single-flight)', async () => {
+    fake.script(() => ({ kind: 'json', headersDelayMs: 300, text: 'shared' }));
+    const body = { ...MINIMAL, max_tokens: 7 };
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () => post(relay.url, '/v1/messages', body)),
+    );
+    const texts = await Promise.all(
+      answers.map(async (r) => ({ status: r.statusCode, text: (await json(r)).content[0]?.text })),
+    );
+    expect(texts.every((t) => t.status === 200 && t.text === 'shared')).toBe(true);
+    expect(fake.requests).toHaveLength(1);
+    fake.script(undefined);
+  });
+
+  it('does not cache errors or truncated answers', async () => {
+    fake.enqueue({ kind: 'status', status: 400 }, { kind: 'json', stopReason: 'max_tokens' });
+    const body = { ...MINIMAL, max_tokens: 3 };
+    expect((await post(relay.url, '/v1/messages', body)).statusCode).toBe(400);
+    await (await post(relay.url, '/v1/messages', body)).body.text();
+    const third = await post(relay.url, '/v1/messages', body);
+    expect(third.headers['x-cc-relay-cache']).toBe('MISS');
+    await third.body.text();
+    expect(fake.requests).toHaveLength(3);
+  });
+
+  it('caches count_tokens answers', async () => {
+    const body = { model: MINIMAL.model, messages: MINIMAL.messages };
+    const a = await post(relay.url, '/v1/messages/count_tokens', body);
+    const b = await post(relay.url, '/v1/messages/count_tokens', body);
+    expect(a.headers['x-cc-relay-cache']).toBe('MISS');
+    expect(b.headers['x-cc-relay-cache']).toBe('HIT');
+    expect(await b.body.json()).toEqual(await a.body.json());
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('replays a stored stream to the SDK as a valid SSE stream, and serves JSON clients from it', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    fake.enqueue({ kind: 'sse', text: 'streamed and cached', deltas: 5 });
+    const params = {
+      model: MINIMAL.model,
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: 'stream me' }],
+    };
+    const first = await client.messages.stream(params).finalMessage();
+    const replay = await client.messages.stream(params).finalMessage();
+    expect(replay.content).toEqual(first.content);
+    expect(replay.stop_reason).toBe('end_turn');
+    expect(fake.requests).toHaveLength(1);
+
+    // The anthropic-version is part of the key: ask the way the SDK did.
+    const version = String(fake.requests[0]?.headers['anthropic-version']);
+    const raw = await post(
+      relay.url,
+      '/v1/messages',
+      { ...params, stream: true },
+      { 'anthropic-version': version },
+    );
+    expect(raw.headers['x-cc-relay-cache']).toBe('HIT');
+    const events = parseSse(await raw.body.text()).map((e) => e.event);
+    expect(events[0]).toBe('message_start');
+    expect(events.at(-1)).toBe('message_stop');
+
+    const asJson = await client.messages.create(params);
+    expect(asJson.content).toEqual(first.content);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('shows its counters in the admin API and empties on DELETE /admin/cache', async () => {
+    await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
+    await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
+    const stats = await request(`${relay.url}/admin/cache/stats`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    const body = (await stats.body.json()) as Record<string, number | string>;
+    expect(body.mode).toBe('single');
+    expect(Number(body.hits)).toBeGreaterThan(0);
+    expect(Number(body.backend_key_count)).toBeGreaterThan(0);
+    const flushed = await request(`${relay.url}/admin/cache`, {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    expect(flushed.statusCode).toBe(204);
+    const after = await post(relay.url, '/v1/messages', MINIMAL);
+    expect(after.headers['x-cc-relay-cache']).toBe('MISS');
+    await after.body.text();
+  });
+
+  it('never writes a key to the logs', () => {
+    const all = relay.logs.join('\n');
+    expect(all).not.toContain(PROVIDER_KEY);
+    expect(all).not.toContain(CLIENT_KEY);
+  });
+});
+
+describe('response cache with streams not opted in', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+  beforeAll(async () => {
+    relay = await startRelay(rawConfig(await fake.start(), { cache: { mode: 'single', stream: false } }));
+  });
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  it('bypasses streaming requests', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await post(relay.url, '/v1/messages', { ...MINIMAL, stream: true });
+      expect(res.headers['x-cc-relay-cache']).toBe('BYPASS');
+      await res.body.text();
+    }
+    expect(fake.requests).toHaveLength(2);
+  });
+});
