@@ -171,8 +171,16 @@ export class ProxyService {
     waitMs: number,
     deadlineAt: number,
   ): Promise<boolean> {
-    if (state.keyWaits >= this.config.routing.retry.max_attempts) return false;
-    const decision = decideNext(keyPoolExhaustedOutcome(waitMs), {
+    const outcome = keyPoolExhaustedOutcome(waitMs);
+    // Giving up here ends the request, so the final answer must carry this decision, not the earlier "retry".
+    const giveUp = (decision: RetryDecision) => {
+      if (state.last) state.last.decision = decision;
+      return false;
+    };
+    if (state.keyWaits >= this.config.routing.retry.max_attempts) {
+      return giveUp({ action: 'give_up', delayMs: 0, reason: outcome.reason, cause: 'max_attempts' });
+    }
+    const decision = decideNext(outcome, {
       attemptsMade: state.attemptsMade,
       maxAttempts: this.config.routing.retry.max_attempts,
       attemptsOnThisProvider: state.attemptsOnProvider,
@@ -185,7 +193,7 @@ export class ProxyService {
       config: this.config.routing.retry,
       rng: Math.random,
     });
-    if (decision.action === 'give_up') return false;
+    if (decision.action === 'give_up') return giveUp(decision);
     state.keyWaits++;
     state.retryIndex++;
     return sleepUnlessCancelled(Math.max(decision.delayMs, waitMs), preq.signal);
