@@ -1,0 +1,120 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import {
+  ask,
+  keyOf,
+  messagesOf,
+  rejectionOf,
+  sleep,
+  startRoutingWorld,
+  type RoutingWorld,
+} from './support/routing-world';
+
+describe('routing e2e: key pools under 429s', () => {
+  let world: RoutingWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+
+  it('cools a key down for its retry-after: 2 and answers on another key of the provider meanwhile', async () => {
+    world = await startRoutingWorld([{ name: 'alpha', keys: ['one', 'two'] }]);
+    const limited = keyOf('alpha', 'one');
+    const fake = world.fake('alpha');
+    let limitedOnce = false;
+    fake.script((req) => {
+      if (req.apiKey !== limited || limitedOnce) return undefined;
+      limitedOnce = true;
+      return { kind: 'status', status: 429, headers: { 'retry-after': '2' } };
+    });
+
+    // The pool picks the least-used key, so within two requests key one gets its turn and its 429.
+    for (let i = 0; i < 2 && !limitedOnce; i++) {
+      const { response } = await world.client.messages.create(ask()).withResponse();
+      expect(response.status).toBe(200);
+    }
+    expect(limitedOnce).toBe(true);
+    const hit = messagesOf(fake).find((r) => r.apiKey === limited)!;
+    // The request that met the 429 went on to the other key at once, and succeeded there.
+    const next = messagesOf(fake)[hit.index + 1];
+    expect(next?.apiKey).toBe(keyOf('alpha', 'two'));
+
+    // Least-used would pick key one now; the cooldown must keep every request of the next 2 s off it.
+    for (let i = 0; i < 5; i++) {
+      const msg = await world.client.messages.create(ask());
+      expect(msg.type).toBe('message');
+      await sleep(200);
+    }
+    const during = messagesOf(fake).filter((r) => r.index > hit.index);
+    expect(during.length).toBeGreaterThanOrEqual(6);
+    expect(during.filter((r) => r.apiKey === limited && r.receivedAt < hit.receivedAt + 2_000)).toEqual([]);
+
+    // Once the 2 s have passed, key one is back in the rotation.
+    await sleep(Math.max(0, hit.receivedAt + 2_100 - Date.now()));
+    await world.client.messages.create(ask());
+    expect(messagesOf(fake).at(-1)?.apiKey).toBe(limited);
+  });
+
+  it('backs off after a 429 without retry-after instead of hammering the key', async () => {
+    world = await startRoutingWorld([{ name: 'alpha' }], {
+      routing: { deadline_ms: 1_500, retry: { max_attempts: 10, base_delay_ms: 50, max_delay_ms: 400 } },
+    });
+    const fake = world.fake('alpha');
+    fake.script(() => ({ kind: 'status', status: 429 }));
+
+    const err = await rejectionOf(world.client.messages.create(ask()));
+
+    expect(err).toBeInstanceOf(Anthropic.RateLimitError);
+    // The relay has already waited and retried on the client's behalf: the client must not multiply that.
+    expect((err as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('x-should-retry')).toBe(
+      'false',
+    );
+    const seen = messagesOf(fake);
+    // Ten attempts were allowed; waiting out the key's backoff leaves room for only a few inside the deadline.
+    expect(seen.length).toBeGreaterThanOrEqual(1);
+    expect(seen.length).toBeLessThanOrEqual(3);
+    for (let i = 1; i < seen.length; i++) {
+      expect(seen[i]!.receivedAt - seen[i - 1]!.receivedAt).toBeGreaterThanOrEqual(50);
+    }
+  });
+
+  it('answers 429 with the soonest retry-after when every key of every provider is cooling down', async () => {
+    world = await startRoutingWorld(
+      [
+        { name: 'alpha', keys: ['a1', 'a2'] },
+        { name: 'beta', keys: ['b1'] },
+      ],
+      { routing: { deadline_ms: 1_000 } },
+    );
+    const waits: Record<string, string> = {
+      [keyOf('alpha', 'a1')]: '7',
+      [keyOf('alpha', 'a2')]: '6',
+      [keyOf('beta', 'b1')]: '3',
+    };
+    for (const name of ['alpha', 'beta']) {
+      world.fake(name).script((req) => ({
+        kind: 'status',
+        status: 429,
+        headers: { 'retry-after': waits[req.apiKey ?? ''] ?? '9' },
+      }));
+    }
+
+    // The first request meets every key's 429 in turn (another key, then the next provider).
+    const first = await rejectionOf(world.client.messages.create(ask()));
+    expect(first).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
+    expect((first as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('x-should-retry')).toBe(
+      'false',
+    );
+
+    // Now nothing is usable: the relay answers by itself, with beta's key as the soonest.
+    const second = await rejectionOf(world.client.messages.create(ask()));
+    expect(second).toBeInstanceOf(Anthropic.RateLimitError);
+    const apiErr = second as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(apiErr.error).toMatchObject({ type: 'error', error: { type: 'rate_limit_error' } });
+    const retryAfter = Number(apiErr.headers?.get('retry-after'));
+    expect(retryAfter).toBeGreaterThanOrEqual(2);
+    expect(retryAfter).toBeLessThanOrEqual(3);
+    expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
+  });
+});
