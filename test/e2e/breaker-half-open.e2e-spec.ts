@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import {
+  adminAction,
+  messageRequests,
+  providerState,
+  send,
+  twoProviderConfig,
+  waitUntil,
+} from './support/breaker-relay';
+import { startRelay, type RunningRelay } from './support/relay-harness';
+
+// Spec: health-and-circuit-breaker.md, "OPEN에서 HALF-OPEN으로", "HALF-OPEN에서 CLOSED로", "HALF-OPEN에서 OPEN으로".
+
+const OPEN_MS = 600;
+const PROBES = 3;
+
+describe('breaker: HALF_OPEN after open_duration_ms', () => {
+  const primary = new FakeUpstream();
+  const secondary = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    await primary.start();
+    await secondary.start();
+    relay = await startRelay(
+      twoProviderConfig(primary, secondary, {
+        routing: { retry: { max_attempts: 1 } },
+        // The probe job stays off (the harness default): here only the open timer may move the circuit.
+        health: {
+          circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },
+        },
+      }),
+    );
+  });
+  afterEach(async () => {
+    primary.reset();
+    secondary.reset();
+    await adminAction(relay.url, 'primary', 'reset');
+  });
+  afterAll(async () => {
+    await relay.close();
+    await primary.close();
+    await secondary.close();
+  });
+
+  /** Opens the primary's circuit with 5 answered 503s and waits until its open timer has run out. */
+  async function openThenWaitForHalfOpen(): Promise<void> {
+    primary.script(() => ({ kind: 'status', status: 503 }));
+    for (let i = 0; i < 5; i++) await send(relay.url);
+    expect((await providerState(relay.url, 'primary')).state).toBe('open');
+    await waitUntil('the primary circuit to turn half_open', async () => {
+      const state = await providerState(relay.url, 'primary');
+      return state.state === 'half_open' ? state : undefined;
+    });
+    primary.reset();
+    secondary.reset();
+  }
+
+  it(`admits at most ${PROBES} requests to the provider under test, and ${PROBES} successes close it`, async () => {
+    await openThenWaitForHalfOpen();
+    // The recovered primary answers slowly, so its test requests are all still open while the rest arrive.
+    primary.script(() => ({ kind: 'json', headersDelayMs: 1_000 }));
+
+    const burst = Array.from({ length: 8 }, () => send(relay.url));
+    await primary.waitForRequests(PROBES);
+    await secondary.waitForRequests(8 - PROBES);
+    expect(await providerState(relay.url, 'primary')).toMatchObject({
+      state: 'half_open',
+      half_open_in_flight: PROBES,
+    });
+
+    const answers = await Promise.all(burst);
+    expect(answers.every((a) => a.status === 200)).toBe(true);
+    expect(answers.filter((a) => a.provider === 'primary')).toHaveLength(PROBES);
+    expect(answers.filter((a) => a.provider === 'secondary')).toHaveLength(8 - PROBES);
+    expect(messageRequests(primary)).toHaveLength(PROBES);
+
+    expect(await providerState(relay.url, 'primary')).toMatchObject({
+      state: 'closed',
+      consecutive_failures: 0,
+      half_open_in_flight: 0,
+      opened_at: null,
+      retry_at: null,
+    });
+    // CLOSED again: the primary has all the traffic back.
+    primary.script(undefined);
+    for (let i = 0; i < 4; i++) expect((await send(relay.url)).provider).toBe('primary');
+    expect(messageRequests(secondary)).toHaveLength(8 - PROBES);
+  });
+
+  it('sequential successes close it after exactly half_open_probes requests', async () => {
+    await openThenWaitForHalfOpen();
+    primary.script(undefined);
+    for (let i = 1; i < PROBES; i++) {
+      expect((await send(relay.url)).provider).toBe('primary');
+      expect((await providerState(relay.url, 'primary')).state).toBe('half_open');
+    }
+    expect((await send(relay.url)).provider).toBe('primary');
+    expect((await providerState(relay.url, 'primary')).state).toBe('closed');
+  });
+
+  it('a failed test request reopens the circuit and restarts the open timer', async () => {
+    await openThenWaitForHalfOpen();
+    const before = Date.now();
+    // First test request succeeds, the second fails: one failure is enough in HALF_OPEN.
+    primary.script((_req, call) => (call === 0 ? { kind: 'json' } : { kind: 'status', status: 503 }));
+    expect(await send(relay.url)).toMatchObject({ status: 200, provider: 'primary' });
+    expect(await send(relay.url)).toMatchObject({ status: 503, provider: 'primary' });
+
+    const reopened = await providerState(relay.url, 'primary');
+    expect(reopened.state).toBe('open');
+    expect(Date.parse(reopened.opened_at!)).toBeGreaterThanOrEqual(before);
+    expect(Date.parse(reopened.retry_at!) - Date.parse(reopened.opened_at!)).toBe(OPEN_MS);
+
+    for (let i = 0; i < 3; i++) expect((await send(relay.url)).provider).toBe('secondary');
+    expect(messageRequests(primary)).toHaveLength(2);
+
+    // And the next open interval ends in HALF_OPEN again.
+    await waitUntil('the reopened circuit to turn half_open', async () =>
+      (await providerState(relay.url, 'primary')).state === 'half_open' ? true : undefined,
+    );
+  });
+});
