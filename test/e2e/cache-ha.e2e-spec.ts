@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ResponseCache } from '../../src/cache/response-cache.service';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { redisReachableSync, redisServerAvailable, RedisServer } from '../support/redis-server';
+import { MINIMAL, post } from './support/http';
+import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+// Real Redis only: the shared one on 6379 and one the harness starts, kills and restarts. Under CI these throw
+// instead of skipping when Redis is missing (a skipped Redis suite is a failure).
+const sharedRedis = redisReachableSync('127.0.0.1', 6379);
+const canSpawn = redisServerAvailable();
+
+async function until(
+  what: string,
+  check: () => boolean | Promise<boolean>,
+  timeoutMs = 10_000,
+): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (Date.now() < end) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+const stats = (relay: RunningRelay) => relay.app.get(ResponseCache).stats();
+
+describe.runIf(sharedRedis)('ha cache: replicas share one Redis', () => {
+  const fake = new FakeUpstream();
+  const prefix = `cc-relay-e2e-${randomUUID()}:`;
+  let a: RunningRelay;
+  let b: RunningRelay;
+
+  beforeAll(async () => {
+    const url = await fake.start();
+    const cfg = rawConfig(url, {
+      cache: { mode: 'ha', redis: { url: 'redis://127.0.0.1:6379', key_prefix: prefix, timeout_ms: 200 } },
+    });
+    a = await startRelay(cfg);
+    b = await startRelay(cfg);
+    await until(
+      'both replicas connected',
+      () => stats(a).backend_connected === 1 && stats(b).backend_connected === 1,
+    );
+  });
+  afterAll(async () => {
+    await a.app.get(ResponseCache).flush();
+    await a.close();
+    await b.close();
+    await fake.close();
+  });
+
+  it('an answer cached by one replica is a hit on the other', async () => {
+    const body = { ...MINIMAL, max_tokens: 11 };
+    const first = await post(a.url, '/v1/messages', body);
+    expect(first.headers['x-cc-relay-cache']).toBe('MISS');
+    const answer = await first.body.json();
+    await until('the write reached Redis', () => (stats(a).stored ?? 0) >= 1);
+    const second = await post(b.url, '/v1/messages', body);
+    expect(second.headers['x-cc-relay-cache']).toBe('HIT');
+    expect(await second.body.json()).toEqual(answer);
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
+describe.runIf(canSpawn)('ha cache: Redis dies under load', () => {
+  const fake = new FakeUpstream();
+  let redis: RedisServer;
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        cache: { mode: 'ha', redis: { url: redis.url, key_prefix: 'e2e:', timeout_ms: 50 } },
+      }),
+    );
+    await until('relay connected to Redis', () => stats(relay).backend_connected === 1);
+  });
+  afterAll(async () => {
+    await relay.close();
+    await redis.dispose();
+    await fake.close();
+  });
+
+  it('fails no request while Redis is killed, and caches again once it is back', async () => {
+    const statuses: number[] = [];
+    let killed = false;
+    // 4 clients x 60 requests over a small key space (so there are hits as well as misses); Redis is killed midway.
+    const client = async (id: number) => {
+      for (let i = 0; i < 60; i++) {
+        if (id === 0 && i === 20) {
+          await redis.stop();
+          killed = true;
+        }
+        const res = await post(relay.url, '/v1/messages', {
+          ...MINIMAL,
+          max_tokens: 1 + ((i * 7 + id) % 10),
+        });
+        statuses.push(res.statusCode);
+        await res.body.text();
+      }
+    };
+    await Promise.all([0, 1, 2, 3].map(client));
+    expect(killed).toBe(true);
+    expect(statuses).toHaveLength(240);
+    expect(statuses.filter((s) => s !== 200)).toEqual([]);
+    expect(stats(relay).backend_connected).toBe(0);
+
+    await redis.restart();
+    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    const body = { ...MINIMAL, max_tokens: 55 };
+    await (await post(relay.url, '/v1/messages', body)).body.text();
+    await until('a hit from the restarted Redis', async () => {
+      const res = await post(relay.url, '/v1/messages', body);
+      await res.body.text();
+      return res.headers['x-cc-relay-cache'] === 'HIT';
+    });
+  });
+});
