@@ -271,6 +271,23 @@ export class ProxyService {
     return headers;
   }
 
+  /**
+   * When every key of every provider in the plan is cooling down, the wait until the soonest one frees up, as
+   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed.
+   */
+  private poolRetryAfter(plan: PlanStep[]): Record<string, string> {
+    let soonest = Infinity;
+    for (const name of new Set(plan.map((s) => s.provider))) {
+      const rt = this.routing.runtime(name);
+      if (rt) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
+    }
+    if (!Number.isFinite(soonest) || soonest <= 0) return {};
+    return {
+      'retry-after': String(Math.max(1, Math.ceil(soonest / 1000))),
+      'retry-after-ms': String(soonest),
+    };
+  }
+
   /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
   private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
     const headers = { ...opts.baseHeaders(), ...this.debugHeaders(state, state.step) };
@@ -279,7 +296,8 @@ export class ProxyService {
     if (noMoreRetries) headers['x-should-retry'] = 'false';
     if (last?.result.kind === 'status') {
       const r = last.result;
-      send(opts.res, r.status, { ...r.headers, ...headers }, r.body);
+      const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
+      send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
       return;
     }
     let error: RelayError;
