@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
 import { createApp, flushLogs, parseListen } from './app.factory';
+import { warmCache } from './cache/cache-warmup';
 import { GracefulShutdown } from './common/graceful-shutdown.service';
 import { ConfigError } from './config/config-error';
 import { loadConfig, resolveConfigPath } from './config/config-loader';
@@ -34,6 +35,13 @@ async function main(): Promise<number | undefined> {
   await app.listen(port, host);
   app.get(DrainState).markReady();
   log.info(`cc-relay listening on http://${host}:${port}`);
+  if (config.cache.warmup_file) {
+    const self = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
+    warmCache(self, config).then(
+      (report) => log.info({ ...report, file: config.cache.warmup_file }, 'cache warm-up done'),
+      (err: unknown) => log.warn({ err }, 'cache warm-up failed; the relay serves without it'),
+    );
+  }
 
   let stopping = false;
   const stop = (signal: string) => {

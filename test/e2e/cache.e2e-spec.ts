@@ -1,4 +1,8 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { warmCache } from '../../src/cache/cache-warmup';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { FakeUpstream } from '../fakes/fake-upstream';
@@ -172,6 +176,23 @@ describe('response cache (single mode) through the relay', () => {
     const after = await post(relay.url, '/v1/messages', MINIMAL);
     expect(after.headers['x-cc-relay-cache']).toBe('MISS');
     await after.body.text();
+  });
+
+  it('warms up from a file of requests: later identical requests are hits', async () => {
+    const file = join(mkdtempSync(join(tmpdir(), 'cc-relay-warmup-')), 'warm.jsonl');
+    const bodies = [1, 2, 3].map((n) => ({ ...MINIMAL, max_tokens: 100 + n }));
+    writeFileSync(file, [...bodies.map((body) => JSON.stringify({ body })), 'not json', ''].join('\n'));
+    const report = await warmCache(relay.url, {
+      ...relay.config,
+      cache: { ...relay.config.cache, warmup_file: file },
+    });
+    expect(report).toEqual({ sent: 3, ok: 3, failed: 0, skipped: 1 });
+    for (const body of bodies) {
+      const res = await post(relay.url, '/v1/messages', body);
+      expect(res.headers['x-cc-relay-cache']).toBe('HIT');
+      await res.body.text();
+    }
+    expect(fake.requests).toHaveLength(3);
   });
 
   it('never writes a key to the logs', () => {
