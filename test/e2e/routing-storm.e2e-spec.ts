@@ -1,0 +1,67 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterEach, describe, expect, it } from 'vitest';
+import { CLIENT_KEY } from './support/relay-harness';
+import { ask, rejectionOf, startRoutingWorld, type RoutingWorld } from './support/routing-world';
+
+const RATIO = 0.2;
+/** The retry budget's floor of retries per window (src/routing/retry-budget.ts, DEFAULT_MIN_RETRIES). */
+const MIN_RETRIES = 3;
+
+/** The most upstream attempts N client requests may cause: one each, plus the budget's retries. */
+function attemptCap(n: number): number {
+  return n + Math.max(MIN_RETRIES, Math.floor(RATIO * n));
+}
+
+describe('routing e2e: a retry storm stays within the retry budget', () => {
+  let world: RoutingWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+
+  async function failingWorld(): Promise<RoutingWorld> {
+    const w = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], {
+      routing: { retry: { max_attempts: 3, budget_ratio: RATIO } },
+    });
+    for (const name of ['alpha', 'beta']) w.fake(name).script(() => ({ kind: 'status', status: 503 }));
+    return w;
+  }
+
+  function totalAttempts(w: RoutingWorld): number {
+    return Object.values(w.counts()).reduce((a, b) => a + b, 0);
+  }
+
+  it('caps the upstream attempts of 20 concurrent failing requests at N + max(3, ratio·N)', async () => {
+    world = await failingWorld();
+    const n = 20;
+
+    const errors = await Promise.all(
+      Array.from({ length: n }, () => rejectionOf(world!.client.messages.create(ask()))),
+    );
+
+    for (const err of errors) {
+      expect(err).toBeInstanceOf(Anthropic.APIError);
+      const apiErr = err as InstanceType<typeof Anthropic.APIError>;
+      expect(apiErr.status).toBe(503);
+      expect(apiErr.headers?.get('x-should-retry')).toBe('false');
+    }
+    // Without the budget each request would take max_attempts = 3: 60 attempts.
+    expect(totalAttempts(world)).toBeGreaterThanOrEqual(n);
+    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n));
+  });
+
+  it('does not let the SDK’s own retries multiply the relay’s, request after request', async () => {
+    world = await failingWorld();
+    // The official SDK's defaults: it retries 503s twice unless told x-should-retry: false.
+    const sdk = new Anthropic({ baseURL: world.relay.url, apiKey: CLIENT_KEY, maxRetries: 2 });
+    const n = 10;
+
+    for (let i = 0; i < n; i++) {
+      const err = await rejectionOf(sdk.messages.create(ask()));
+      expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    }
+
+    expect(totalAttempts(world)).toBeGreaterThanOrEqual(n);
+    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n));
+  });
+});
