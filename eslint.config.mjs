@@ -21,6 +21,14 @@ export default tseslint.config(
     },
   },
   {
+    // Plain Node scripts for CI (not part of the TypeScript project): lint them without type information.
+    files: ['scripts/**/*.mjs'],
+    extends: [tseslint.configs.disableTypeChecked],
+    languageOptions: {
+      globals: { process: 'readonly', console: 'readonly', fetch: 'readonly', setTimeout: 'readonly' },
+    },
+  },
+  {
     // Tests and benchmarks poke at untyped JSON bodies all the time; the safety rules stay on in src/.
     files: ['test/**/*.ts', 'bench/**/*.ts', '**/*.spec.ts', '*.config.ts'],
     rules: {
