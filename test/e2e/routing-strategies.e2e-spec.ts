@@ -78,7 +78,7 @@ describe('routing e2e: strategies and debug headers', () => {
     world = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], {
       routing: { strategy: 'least_loaded' },
     });
-    world.fake('alpha').enqueue({ kind: 'json', text: 'slow', headersDelayMs: 400 });
+    world.fake('alpha').enqueue({ kind: 'json', text: 'slow', headersDelayMs: 800 });
 
     const slow = world.client.messages.create(ask()).withResponse();
     await world.fake('alpha').waitForRequests(1);

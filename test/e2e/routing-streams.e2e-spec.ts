@@ -14,7 +14,7 @@ describe('routing e2e: streams fail over before the first byte and fail loudly a
 
   it('fails over to the second provider when the first token misses the TTFT deadline', async () => {
     world = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], {
-      routing: { ttft_timeout_ms: 300, retry: { max_attempts: 3 } },
+      routing: { ttft_timeout_ms: 500, retry: { max_attempts: 3 } },
     });
     // message_start comes at once, the first content is far too late: the stream is not committed yet.
     world.fake('alpha').script(() => ({ kind: 'sse', text: 'slow alpha', contentDelayMs: 10_000 }));
