@@ -1,0 +1,99 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
+import { InFlightService } from '../../src/common/in-flight.service';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { send, waitUntil } from './support/breaker-relay';
+import { MINIMAL } from './support/http';
+import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+import { connectionRefused, openStream, streamedText } from './support/sse-client';
+
+// Issue 4, "Graceful drain", run in-process through GracefulShutdown (drain-sigterm.e2e-spec.ts sends a real
+// SIGTERM to a real process): readiness 503 at once, new connections refused after delay_ms, in-flight requests
+// and streams get grace_ms, streams still open then end with an `event: error`.
+
+const LONG_TEXT =
+  'one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen';
+
+async function readyStatus(base: string): Promise<number> {
+  const res = await fetch(`${base}/health/ready`);
+  await res.arrayBuffer();
+  return res.status;
+}
+
+function portOf(relay: RunningRelay): number {
+  return Number(new URL(relay.url).port);
+}
+
+describe('graceful drain (in-process)', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay | undefined;
+
+  afterEach(async () => {
+    await relay?.close();
+    relay = undefined;
+    fake.reset();
+    await fake.close();
+  });
+
+  it('lets in-flight streams and requests finish while readiness is 503, and refuses new connections after delay_ms', async () => {
+    const upstream = await fake.start();
+    relay = await startRelay(
+      rawConfig(upstream, { server: { shutdown: { delay_ms: 400, grace_ms: 20_000 } } }),
+    );
+    fake.script((req) =>
+      (req.body as { stream?: boolean }).stream
+        ? { kind: 'sse', text: LONG_TEXT, deltas: 16, delayMs: 150 }
+        : { kind: 'json', headersDelayMs: 1_500, text: 'slow but complete' },
+    );
+    const stream = await openStream(relay.url, MINIMAL);
+    expect(stream.status).toBe(200);
+    await stream.waitForEvent('content_block_delta');
+    const slowJson = send(relay.url);
+    await fake.waitForRequests(2);
+    const inFlight = relay.app.get(InFlightService);
+    expect(inFlight.count).toBe(2);
+
+    const drained = relay.app.get(GracefulShutdown).run('SIGTERM');
+    expect(await readyStatus(relay.url)).toBe(503);
+
+    // Once delay_ms has passed the listener is closed, while the stream is still being served.
+    const port = portOf(relay);
+    await waitUntil('the listener to refuse new connections', async () =>
+      (await connectionRefused(port)) ? true : undefined,
+    );
+    expect(stream.ended).toBe(false);
+
+    const events = await stream.done;
+    expect(events.at(-1)?.event).toBe('message_stop');
+    expect(events.some((e) => e.event === 'error')).toBe(false);
+    expect(streamedText(events)).toBe(LONG_TEXT);
+    const json = await slowJson;
+    expect(json.status).toBe(200);
+    expect(JSON.parse(json.body)).toMatchObject({ content: [{ type: 'text', text: 'slow but complete' }] });
+
+    await drained;
+    expect(inFlight.count).toBe(0);
+    expect(fake.requests.every((r) => !r.aborted)).toBe(true);
+  });
+
+  it('ends a stream still open when grace_ms runs out with an overloaded_error event, and stops its upstream', async () => {
+    const upstream = await fake.start();
+    relay = await startRelay(rawConfig(upstream, { server: { shutdown: { delay_ms: 0, grace_ms: 300 } } }));
+    fake.enqueue({ kind: 'sse', text: LONG_TEXT, deltas: 16, delayMs: 400 });
+    const stream = await openStream(relay.url, MINIMAL);
+    await stream.waitForEvent('content_block_delta');
+
+    await relay.app.get(GracefulShutdown).run('SIGTERM');
+
+    const events = await stream.done;
+    const last = events.at(-1);
+    expect(last?.event).toBe('error');
+    expect(last?.data).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect(events.some((e) => e.event === 'message_stop')).toBe(false);
+    // The relay stops paying for tokens nobody will read.
+    const seen = await fake.waitForAbort(0);
+    expect(seen.aborted).toBe(true);
+    expect(relay.app.get(InFlightService).count).toBe(0);
+    expect(await connectionRefused(portOf(relay))).toBe(true);
+  });
+});
