@@ -137,6 +137,25 @@ const rows: Row[] = [
     delay: 0,
   },
   {
+    name: 'TTFT timeout on the first try fails over at once (a slow host stays slow)',
+    outcome: ttft,
+    action: 'next_candidate',
+    delay: 0,
+  },
+  {
+    name: 'connection refused fails over at once',
+    outcome: classifyOutcome({ error: 'connect_refused' }),
+    action: 'next_candidate',
+    delay: 0,
+  },
+  {
+    name: 'TTFT timeout with nowhere else to go retries the provider',
+    outcome: ttft,
+    state: { hasOtherCandidate: false },
+    action: 'retry_same',
+    delay: 125,
+  },
+  {
     name: 'TTFT timeout on the second try fails over',
     outcome: ttft,
     state: { attemptsMade: 2, attemptsOnThisProvider: 2 },

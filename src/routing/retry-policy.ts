@@ -1,6 +1,6 @@
 import type { RetryConfig } from '../config/relay-config';
 import { backoffDelayMs } from './backoff';
-import type { AttemptOutcome } from './outcome';
+import type { AttemptOutcome, UpstreamErrorKind } from './outcome';
 import type { Rng } from './rng';
 
 /** What the attempt loop does next. */
@@ -58,6 +58,15 @@ export interface RetryState {
   rng: Rng;
 }
 
+/** Transport failures that move a request to the next candidate without a retry on the same provider. */
+const FAIL_OVER_AT_ONCE = new Set<UpstreamErrorKind>([
+  'connect_refused',
+  'connect_timeout',
+  'dns',
+  'headers_timeout',
+  'ttft_timeout',
+]);
+
 /** Attempts on one provider before a transient failure moves the request on: one retry, then fail over. */
 export const MAX_ATTEMPTS_PER_PROVIDER = 2;
 
@@ -111,6 +120,11 @@ export function shouldTellClientNotToRetry(decision: RetryDecision, outcome: Att
 }
 
 function afterTransient(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  // A host that is unreachable or too slow will not be better a few hundred ms later, and the deadline is shared:
+  // those fail over at once when there is somewhere to go. A 5xx or a reset may be a blip: one retry first.
+  if (outcome.error !== undefined && FAIL_OVER_AT_ONCE.has(outcome.error) && state.hasOtherCandidate) {
+    return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
+  }
   if (state.attemptsOnThisProvider < MAX_ATTEMPTS_PER_PROVIDER) {
     const delayMs = backoff(state);
     return {
