@@ -9,7 +9,8 @@ import { InFlightService } from './in-flight.service';
 /**
  * The graceful stop (protocol doc §5.6): readiness turns 503 at once; after `server.shutdown.delay_ms` (time for
  * the ingress to notice) the listener stops accepting; in-flight requests and streams get `grace_ms`; streams
- * still open then end with an SSE `error` (overloaded_error, so clients retry) instead of a silent truncation.
+ * still open then end with an SSE `error` (overloaded_error, so clients retry) instead of a silent truncation, and
+ * requests whose answer has not started get a 503 overloaded_error.
  */
 @Injectable()
 export class GracefulShutdown {
@@ -42,7 +43,7 @@ export class GracefulShutdown {
     const idle = await this.inFlight.waitIdle(grace_ms);
     if (!idle) {
       const stopped = this.inFlight.forceStopAll();
-      this.logger.warn(`grace period over: ended ${stopped} open stream(s) with an error event`);
+      this.logger.warn(`grace period over: ended ${stopped} open request(s) with an error`);
       await this.inFlight.waitIdle(1_000);
     }
     server.closeAllConnections();

@@ -4,6 +4,7 @@ import { CacheInterceptor, type CaptureCarrier } from '../cache/cache.intercepto
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { writeRelayError } from '../common/write-relay-error';
 import { ProxyService, type DeliveredAnswer } from './proxy.service';
 import { toProxyRequest, type ProxyEndpoint } from './proxy-request';
@@ -47,6 +48,16 @@ export class MessagesController {
     reply.hijack();
     const res = reply.raw;
     const tracked = this.inFlight.track();
+    // A graceful stop whose grace period ends before the answer has started: a retryable error instead of a torn
+    // connection. A started stream replaces this with its own SSE `error` event (onCommitted below).
+    tracked.onForceStop(() => {
+      abort.abort();
+      const err = new RelayError(
+        RelayErrorCode.ShuttingDown,
+        'the relay is shutting down; retry the request',
+      );
+      writeRelayError(res, err, req.id, reply.getHeaders() as Record<string, string>, req.log);
+    });
     res.once('close', () => {
       // The client went away before the answer was complete: stop paying for tokens nobody will read.
       if (!res.writableFinished) abort.abort();

@@ -3,7 +3,7 @@ import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
 import { InFlightService } from '../../src/common/in-flight.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { send, waitUntil } from './support/breaker-relay';
-import { MINIMAL } from './support/http';
+import { MINIMAL, post } from './support/http';
 import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 import { connectionRefused, openStream, streamedText } from './support/sse-client';
 
@@ -95,5 +95,26 @@ describe('graceful drain (in-process)', () => {
     expect(seen.aborted).toBe(true);
     expect(relay.app.get(InFlightService).count).toBe(0);
     expect(await connectionRefused(portOf(relay))).toBe(true);
+  });
+
+  it('answers requests still waiting for their upstream when grace_ms runs out with a retryable overloaded error', async () => {
+    const upstream = await fake.start();
+    relay = await startRelay(rawConfig(upstream, { server: { shutdown: { delay_ms: 0, grace_ms: 300 } } }));
+    // The upstream never answers: neither request has sent the client a byte when the grace period ends.
+    fake.script(() => ({ kind: 'hang' }));
+    const streaming = post(relay.url, '/v1/messages', { ...MINIMAL, stream: true });
+    const plain = post(relay.url, '/v1/messages', MINIMAL);
+    await fake.waitForRequests(2);
+
+    await relay.app.get(GracefulShutdown).run('SIGTERM');
+
+    for (const pending of [streaming, plain]) {
+      const res = await pending;
+      expect(res.statusCode).toBe(503);
+      expect(await res.body.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    }
+    await fake.waitForAbort(0);
+    await fake.waitForAbort(1);
+    expect(relay.app.get(InFlightService).count).toBe(0);
   });
 });

@@ -95,7 +95,7 @@ describe('graceful drain on SIGTERM (real process)', () => {
     expect(upstreamLong?.aborted).toBe(true);
     const logs = relay.lines.join('\n');
     expect(logs).toContain('SIGTERM: draining');
-    expect(logs).toContain('ended 1 open stream(s) with an error event');
+    expect(logs).toContain('grace period over: ended 1 open request(s) with an error');
     expect(logs).toContain('drained');
   });
 });
