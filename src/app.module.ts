@@ -23,7 +23,7 @@ export class AppModule {
         ScheduleModule.forRoot(),
         CommonModule,
         MetricsModule.forRoot(config),
-        CacheModule,
+        CacheModule.forRoot(config),
         HealthModule,
         ProxyModule,
         AdminModule,

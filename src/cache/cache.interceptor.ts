@@ -1,4 +1,5 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor } from '@nestjs/common';
+import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, type Observable, tap } from 'rxjs';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
@@ -13,23 +14,37 @@ export interface CaptureCarrier {
 }
 
 const CACHE_HEADER = 'x-cc-relay-cache';
+const CACHEABLE = 'cc-relay:cacheable';
+
+/** Marks a route whose answers the response cache serves and stores (the Messages API endpoints). */
+export const Cacheable = () => SetMetadata(CACHEABLE, true);
 
 /**
  * The response cache around the Messages controller. A hit is answered here (JSON, or replayed as SSE to a
  * streaming client) and never reaches the upstream; a miss goes through the attempt loop and its complete answer
  * is stored on the way back; identical requests in flight wait for the first one (single-flight). Every answer
  * says `X-CC-Relay-Cache: HIT | MISS | BYPASS`. It never reads or rewrites a streamed body in flight: it only
- * gets the finished answer the attempt loop hands back.
+ * gets the finished answer the attempt loop hands back. Registered globally only when a cache mode is on (so a
+ * relay with `cache.mode: disabled` pays nothing for it); it acts on routes marked @Cacheable().
  */
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
+  private readonly marks = new WeakMap<object, boolean>();
+
   constructor(
     private readonly cache: ResponseCache,
     private readonly metrics: RelayMetrics,
+    private readonly reflector: Reflector,
   ) {}
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
-    if (!this.cache.enabled) return next.handle();
+    const handler = context.getHandler();
+    let cacheable = this.marks.get(handler);
+    if (cacheable === undefined) {
+      cacheable = this.reflector.get<boolean | undefined>(CACHEABLE, handler) === true;
+      this.marks.set(handler, cacheable);
+    }
+    if (!cacheable || !this.cache.enabled) return next.handle();
     const http = context.switchToHttp();
     const req = http.getRequest<FastifyRequest & RawBodyCarrier & CaptureCarrier>();
     const reply = http.getResponse<FastifyReply>();

@@ -1,4 +1,5 @@
-import { Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
+import { APP_INTERCEPTOR } from '@nestjs/core';
 import { CACHE_ADMIN, type CacheAdminPort } from '../admin/cache-admin.port';
 import { systemClock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
@@ -32,7 +33,6 @@ function createBackend(config: RelayConfig): Cache {
   providers: [
     { provide: CACHE_BACKEND, useFactory: createBackend, inject: [RelayConfig] },
     ResponseCache,
-    CacheInterceptor,
     {
       provide: CACHE_ADMIN,
       useFactory: (cache: ResponseCache): CacheAdminPort => ({
@@ -58,9 +58,18 @@ function createBackend(config: RelayConfig): Cache {
       inject: [CACHE_BACKEND, RelayConfig],
     },
   ],
-  exports: [ResponseCache, CacheInterceptor, CACHE_ADMIN, CACHE_HEALTH_INDICATOR],
+  exports: [ResponseCache, CACHE_ADMIN, CACHE_HEALTH_INDICATOR],
 })
 export class CacheModule implements OnModuleInit {
+  /** The cache, with its interceptor installed only when a cache mode is on. */
+  static forRoot(config: RelayConfig): DynamicModule {
+    return {
+      module: CacheModule,
+      providers:
+        config.cache.mode === 'disabled' ? [] : [{ provide: APP_INTERCEPTOR, useClass: CacheInterceptor }],
+    };
+  }
+
   constructor(
     private readonly cache: ResponseCache,
     @Inject(RelayMetrics) private readonly metrics: RelayMetrics,

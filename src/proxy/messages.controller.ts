@@ -1,6 +1,6 @@
-import { Controller, HttpCode, Post, Req, Res, UseInterceptors } from '@nestjs/common';
+import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { CacheInterceptor, type CaptureCarrier } from '../cache/cache.interceptor';
+import { Cacheable, type CaptureCarrier } from '../cache/cache.interceptor';
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
@@ -16,7 +16,6 @@ import { toProxyRequest, type ProxyEndpoint } from './proxy-request';
  * is returned for the cache interceptor to store; the client already has it.
  */
 @Controller('v1/messages')
-@UseInterceptors(CacheInterceptor)
 export class MessagesController {
   constructor(
     private readonly proxy: ProxyService,
@@ -25,6 +24,7 @@ export class MessagesController {
 
   @Post()
   @ClientAuth()
+  @Cacheable()
   @HttpCode(200)
   messages(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'messages');
@@ -32,6 +32,7 @@ export class MessagesController {
 
   @Post('count_tokens')
   @ClientAuth()
+  @Cacheable()
   @HttpCode(200)
   countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'count_tokens');
