@@ -128,6 +128,26 @@ describe('breaker: one attempt per request, so every upstream answer is one brea
     expect((await send(relay.url)).provider).toBe('primary');
   });
 
+  it('admin reset closes an opened circuit at once, and force-open moves traffic off a healthy primary', async () => {
+    primary.script(() => ({ kind: 'status', status: 503 }));
+    for (let i = 0; i < 5; i++) await send(relay.url);
+    expect((await providerState(relay.url, 'primary')).state).toBe('open');
+    primary.script(undefined);
+
+    const reset = await adminAction(relay.url, 'primary', 'reset');
+    expect(reset).toMatchObject({ status: 200, body: { state: 'closed', consecutive_failures: 0 } });
+    expect((await send(relay.url)).provider).toBe('primary');
+
+    const forced = await adminAction(relay.url, 'primary', 'open', { duration_ms: 60_000, reason: 'drill' });
+    expect(forced).toMatchObject({ status: 200, body: { state: 'open', forced: true } });
+    for (let i = 0; i < 3; i++)
+      expect(await send(relay.url)).toMatchObject({ status: 200, provider: 'secondary' });
+    await adminAction(relay.url, 'primary', 'reset');
+    expect((await send(relay.url)).provider).toBe('primary');
+    expect(messageRequests(primary)).toHaveLength(7);
+    expect(messageRequests(secondary)).toHaveLength(3);
+  });
+
   it('does not count requests the client cancelled', async () => {
     primary.script(() => ({ kind: 'hang' }));
     for (let i = 0; i < 6; i++) {
