@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { errorBody, RelayError, RelayErrorCode, RELAY_ERROR_SHAPES } from '../common/relay-error';
+import { errorBody, RELAY_ERROR_SHAPES } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
@@ -9,6 +9,7 @@ import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../r
 import type { PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { ProxyRequest } from './proxy-request';
+import { failureError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { buildUpstreamHeaders } from './upstream-headers';
@@ -39,14 +40,6 @@ interface LoopState {
   last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
   soonestKeyRetryMs?: number;
 }
-
-const TIMEOUT_KINDS = new Set([
-  'headers_timeout',
-  'body_timeout',
-  'ttft_timeout',
-  'connect_timeout',
-  'stall',
-]);
 
 /**
  * The attempt loop: owns one request from the route plan to the answer. It tries candidates in plan order,
@@ -300,80 +293,18 @@ export class ProxyService {
       send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
       return;
     }
-    let error: RelayError;
-    if (last?.result.kind === 'error') {
-      const r = last.result;
-      if (r.status === 529)
-        error = new RelayError(
-          RelayErrorCode.Overloaded,
-          `${r.message} (after ${state.attemptsMade} attempts)`,
-        );
-      else if (r.status === 429)
-        error = new RelayError(
-          RelayErrorCode.RateLimited,
-          `${r.message} (after ${state.attemptsMade} attempts)`,
-        );
-      else {
-        const code = TIMEOUT_KINDS.has(r.error)
-          ? RelayErrorCode.UpstreamTimeout
-          : RelayErrorCode.UpstreamUnreachable;
-        error = new RelayError(code, `${r.message} (after ${state.attemptsMade} attempts)`);
-      }
-    } else if (state.soonestKeyRetryMs !== undefined) {
-      const seconds = Math.max(1, Math.ceil(state.soonestKeyRetryMs / 1000));
-      error = new RelayError(RelayErrorCode.RateLimited, 'every key of every provider is cooling down', {
-        'retry-after': String(seconds),
-      });
-    } else if (plan.length === 0 && !this.routing.servesModel(preq.model)) {
-      error = new RelayError(
-        RelayErrorCode.NotFound,
-        `model ${JSON.stringify(preq.model)} is not served by any provider`,
-      );
-    } else {
-      const retryAfter = this.routing.soonestBreakerRetryMs();
-      error = new RelayError(
-        RelayErrorCode.Overloaded,
-        'every provider for this model is unavailable (circuits open)',
-        {
-          'retry-after': String(Math.max(1, Math.ceil(retryAfter / 1000))),
-        },
-      );
-    }
+    const error = failureError({
+      last: last?.result,
+      attemptsMade: state.attemptsMade,
+      soonestKeyRetryMs: state.soonestKeyRetryMs,
+      unservedModel: plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
+      soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
+    });
     send(
       opts.res,
       error.status,
       { ...headers, ...error.headers, 'content-type': 'application/json' },
       JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
     );
-  }
-}
-
-function send(
-  res: ServerResponse,
-  status: number,
-  headers: Record<string, string>,
-  body: Buffer | string,
-): void {
-  if (res.headersSent || res.destroyed) return;
-  res.writeHead(status, { ...headers, 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
-
-function outcomeInput(result: AttemptResult): Parameters<typeof classifyOutcome>[0] {
-  switch (result.kind) {
-    case 'delivered':
-      // A stream that failed after the commit still counts against the provider.
-      if (result.failure)
-        return {
-          status: result.status,
-          error: result.failure === 'upstream_error_event' ? 'protocol' : result.failure,
-        };
-      return { status: result.status };
-    case 'status':
-      return { status: result.status, headers: result.rawHeaders, nowMs: Date.now() };
-    case 'error':
-      return result.status !== undefined ? { status: result.status } : { error: result.error };
-    case 'cancelled':
-      return { clientCancelled: true };
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RetryBudget } from './retry-budget';
+import { DEFAULT_MIN_RETRIES, RetryBudget } from './retry-budget';
 
 function manualClock(start = 1_000_000) {
   return {
@@ -27,7 +27,7 @@ describe('RetryBudget', () => {
   it('keeps a floor so a quiet relay can still retry', () => {
     const budget = new RetryBudget(0.2, manualClock());
     budget.recordRequest();
-    expect(acquireAll(budget)).toBe(3);
+    expect(acquireAll(budget)).toBe(DEFAULT_MIN_RETRIES);
   });
 
   it('lets the ratio win over the floor once traffic is high enough', () => {

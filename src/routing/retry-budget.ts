@@ -18,8 +18,13 @@ export interface RetryBudgetSnapshot {
 
 /** Default window: long enough to smooth bursts, short enough that an outage's retries stop within seconds. */
 export const DEFAULT_RETRY_BUDGET_WINDOW_MS = 10_000;
-/** Default floor, after Envoy's min_retry_concurrency of 3. */
-export const DEFAULT_MIN_RETRIES = 3;
+/**
+ * Default floor: retries (failovers included) always allowed per window. Envoy's floor is 3 retries in flight;
+ * per 10 s window 3 was too few for a quiet relay, whose first failovers of an outage (before the breaker opens,
+ * and after each failed half-open test) would have leaked the failing provider's 5xx to clients. 10 per 10 s is
+ * at most one extra upstream attempt per second in a storm.
+ */
+export const DEFAULT_MIN_RETRIES = 10;
 
 /**
  * Caps retries at a share of live traffic so an outage never multiplies upstream load (Envoy's retry budget, the

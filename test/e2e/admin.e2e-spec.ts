@@ -249,10 +249,6 @@ describe('admin API', () => {
     await during.body.text();
     expect(primaryFake.requests).toHaveLength(0);
     expect(secondaryFake.requests).toHaveLength(1);
-    console.log(
-      'DBG',
-      relay.logs.filter((l) => /forced|Admin|drill/.test(l)),
-    );
     // Nest's Logger is process-wide: with three relays in one process its lines land in the last one's stream.
     const logs = [...relay.logs, ...noToken.logs, ...emptyToken.logs];
     expect(logs.some((l) => l.includes('forced open') && l.includes('failover drill'))).toBe(true);

@@ -183,7 +183,7 @@ describe('breaker: with retries, clients never see the failing primary', () => {
     await secondary.start();
     relay = await startRelay(
       twoProviderConfig(primary, secondary, {
-        // Failovers draw on the retry budget too (a floor of 3 per 10 s on a quiet relay); a roomy budget keeps this
+        // Failovers draw on the retry budget too (a floor of 10 per 10 s on a quiet relay); a roomy budget keeps this
         // test about the breaker.
         routing: { retry: { max_attempts: 3, base_delay_ms: 1, max_delay_ms: 5, budget_ratio: 10 } },
         health: { circuit_breaker: { failure_threshold: 5, open_duration_ms: 60_000 } },

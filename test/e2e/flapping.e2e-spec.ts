@@ -37,9 +37,6 @@ describe('flapping primary', () => {
     await secondary.start();
     relay = await startRelay(
       twoProviderConfig(primary, secondary, {
-        // The retry budget also pays for failovers and allows only 3 per 10 s on a relay that has just started
-        // taking traffic, so with the default 0.2 the first requests of the outage would get the primary's 503.
-        routing: { retry: { budget_ratio: 10 } },
         health: {
           health_check: { enabled: true, interval_ms: INTERVAL_MS, timeout_ms: 1_000 },
           circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },

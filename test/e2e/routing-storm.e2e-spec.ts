@@ -1,11 +1,12 @@
+import { DEFAULT_MIN_RETRIES } from '../../src/routing/retry-budget';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
 import { CLIENT_KEY } from './support/relay-harness';
 import { ask, rejectionOf, startRoutingWorld, type RoutingWorld } from './support/routing-world';
 
 const RATIO = 0.2;
-/** The retry budget's floor of retries per window (src/routing/retry-budget.ts, DEFAULT_MIN_RETRIES). */
-const MIN_RETRIES = 3;
+/** The retry budget's floor of retries per window. */
+const MIN_RETRIES = DEFAULT_MIN_RETRIES;
 
 /** The most upstream attempts N client requests may cause: one each, plus the budget's retries. */
 function attemptCap(n: number): number {
@@ -31,7 +32,7 @@ describe('routing e2e: a retry storm stays within the retry budget', () => {
     return Object.values(w.counts()).reduce((a, b) => a + b, 0);
   }
 
-  it('caps the upstream attempts of 20 concurrent failing requests at N + max(3, ratio·N)', async () => {
+  it('caps the upstream attempts of 20 concurrent failing requests at N + max(floor, ratio·N)', async () => {
     world = await failingWorld();
     const n = 20;
 
