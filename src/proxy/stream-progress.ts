@@ -93,3 +93,17 @@ function safeParse(data: string): unknown {
     return undefined;
   }
 }
+
+/**
+ * Token usage of a JSON answer without parsing the whole body (it can be large and is forwarded as bytes): the
+ * Messages API puts `usage` last, so its counts are read after the last `"usage"`; count_tokens answers are a
+ * bare `{"input_tokens": N}`. Only the key pool and metrics read these numbers.
+ */
+export function usageOfJsonAnswer(body: Buffer): Usage {
+  const text = body.toString('latin1');
+  const at = text.lastIndexOf('"usage"');
+  const tail = at === -1 ? text : text.slice(at);
+  const input = INPUT_TOKENS.exec(tail);
+  const output = at === -1 ? null : OUTPUT_TOKENS.exec(tail);
+  return { input_tokens: input ? Number(input[1]) : 0, output_tokens: output ? Number(output[1]) : 0 };
+}

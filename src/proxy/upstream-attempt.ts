@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { Cancellation } from '../common/cancellation';
-import type { Usage } from './stream-progress';
+import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
@@ -91,18 +91,15 @@ export async function runAttempt(
     }
     if (status < 200 || status >= 300) return { kind: 'status', status, headers, rawHeaders, body };
     if (opts.res.destroyed) return { kind: 'cancelled' };
-    const usage = usageOfJson(body);
     opts.res.writeHead(status, { ...headers, ...opts.extraHeaders(), 'content-length': body.length });
     opts.res.end(body);
     return {
       kind: 'delivered',
       status,
       headers,
-      usage: usage.usage,
-      model: usage.model,
+      usage: usageOfJsonAnswer(body),
       body,
       completed: true,
-      stopReason: usage.stopReason,
     };
   }
   return relayStream(response.body, status, headers, abort ?? new Cancellation(), opts);
@@ -131,25 +128,4 @@ async function readAll(
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
-}
-
-function usageOfJson(body: Buffer): { usage: Usage; model?: string; stopReason?: string } {
-  try {
-    const parsed = JSON.parse(body.toString('utf8')) as {
-      usage?: Partial<Usage>;
-      input_tokens?: number;
-      model?: string;
-      stop_reason?: string;
-    };
-    return {
-      usage: {
-        input_tokens: parsed.usage?.input_tokens ?? parsed.input_tokens ?? 0,
-        output_tokens: parsed.usage?.output_tokens ?? 0,
-      },
-      model: parsed.model,
-      stopReason: parsed.stop_reason,
-    };
-  } catch {
-    return { usage: { input_tokens: 0, output_tokens: 0 } };
-  }
 }

@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { buildUpstreamHeaders, pickResponseHeaders } from './upstream-headers';
+
+const client = {
+  host: 'relay:8787',
+  connection: 'keep-alive, x-hop',
+  'x-hop': '1',
+  'content-length': '42',
+  'x-api-key': 'client-key',
+  authorization: 'Bearer client-token',
+  cookie: 'a=b',
+  'cache-control': 'no-cache',
+  'accept-encoding': 'gzip, br',
+  'anthropic-version': '2023-06-01',
+  'anthropic-beta': 'b1,  b2',
+  'x-stainless-retry-count': '0',
+  'x-cc-relay-anything': 'x',
+  'user-agent': 'claude-cli/2',
+};
+
+describe('buildUpstreamHeaders', () => {
+  it('forwards end-to-end headers byte-exact and drops hop-by-hop, credentials and relay controls', () => {
+    const out = buildUpstreamHeaders(client, 'x-api-key', 'provider-key');
+    expect(out).toEqual({
+      'anthropic-version': '2023-06-01',
+      'anthropic-beta': 'b1,  b2',
+      'x-stainless-retry-count': '0',
+      'user-agent': 'claude-cli/2',
+      'accept-encoding': 'identity',
+      'x-api-key': 'provider-key',
+    });
+  });
+
+  it('sends the provider key as a bearer token for bearer providers', () => {
+    const out = buildUpstreamHeaders(client, 'bearer', 'provider-key');
+    expect(out.authorization).toBe('Bearer provider-key');
+    expect(out['x-api-key']).toBeUndefined();
+  });
+
+  it('forwards the client credential as is for a provider without keys (pass-through)', () => {
+    const out = buildUpstreamHeaders(client, 'x-api-key', undefined);
+    expect(out['x-api-key']).toBe('client-key');
+    expect(out.authorization).toBe('Bearer client-token');
+  });
+});
+
+describe('pickResponseHeaders', () => {
+  it('passes back request-id, anthropic-*, retry hints and the content type only', () => {
+    expect(
+      pickResponseHeaders({
+        'request-id': 'req_1',
+        'anthropic-ratelimit-requests-remaining': '9',
+        'retry-after': '2',
+        'x-should-retry': 'false',
+        'content-type': 'application/json',
+        'set-cookie': ['a=b'],
+        server: 'envoy',
+        'content-length': '10',
+      }),
+    ).toEqual({
+      'request-id': 'req_1',
+      'anthropic-ratelimit-requests-remaining': '9',
+      'retry-after': '2',
+      'x-should-retry': 'false',
+      'content-type': 'application/json',
+    });
+  });
+});
