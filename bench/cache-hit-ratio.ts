@@ -1,93 +1,155 @@
 /**
  * Hit ratio of the `single` cache's W-TinyLFU admission against plain LRU of the same byte budget and against
- * the clairvoyant optimum (Belady), on Zipf (s = 0.9) key popularity with periodic scans of never-repeated keys.
+ * the clairvoyant optimum (Belady), on Zipf (s = 0.9) key popularity with scans of never-repeated keys.
  *
  *   node -r @swc-node/register bench/cache-hit-ratio.ts [--quick] [--keyspace=N] [--accesses=N]
- *        [--scan-every=N] [--scan-length=N] [--counters-per-entry=N] [--sizes=N,N,...]
+ *        [--scan-every=N|xK] [--scan-length=N|xK] [--drift-every=N] [--drift-by=N] [--sizes=N,N,...]
+ *        [--counters-per-entry=N] [--window=R] [--protected=R] [--sample-per-entry=N]
+ *   node -r @swc-node/register bench/cache-hit-ratio.ts --grid      (~4 min; writes bench/results/cache-hit-ratio.json)
+ *
+ * - `--scan-every` / `--scan-length` take a count, or `xK` = K times the cache's entry count (a scan sized to the
+ *   cache). `--scan-length=1 --scan-every=4` interleaves one new key after every 4 Zipf requests.
+ * - `--drift-every=N --drift-by=D`: every N requests each key drops D popularity ranks and D keys never seen
+ *   before become the hottest (new conversations are hot, old ones cool), to check a tuning does not buy
+ *   stationary hit ratio with slowness to adapt.
+ * - `--window`, `--protected`, `--sample-per-entry` (accesses between two agings of the sketch, per entry) run
+ *   WTinyLfu directly with that option changed (the exact policy SingleCache runs, minus its Buffer copies);
+ *   without them the W-TinyLFU column is `SingleCache` itself.
  *
  * Seeded and deterministic: the same numbers on every run. Entries all have the same size, so a byte budget is
  * an entry count and Belady is exact. Every policy sees the same trace and serves it the way the relay does:
- * read, and on a miss write. A fourth column, "LFU oracle", keeps exactly the most popular keys of the Zipf
- * law (it knows the true ranks): under independent requests no online policy does better on average, so it
- * shows how much of the gap to Belady any real cache can close.
+ * read, and on a miss write. The "LFU oracle" keeps exactly the most popular keys of the Zipf law (it knows the
+ * true ranks, and with drift the current ones): under independent requests no online policy does better on
+ * average, so it shows how much of the gap to Belady any real cache can close.
  */
 import 'reflect-metadata';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
 import { seededRandom } from '../src/cache/admission/seeded-random';
+import { WTinyLfu } from '../src/cache/admission/w-tiny-lfu';
 import { SingleCache, entryCost } from '../src/cache/single-cache';
 import { CacheConfig } from '../src/config/relay-config';
 
-const quick = process.argv.includes('--quick');
-function flag(name: string, fallback: number): number {
-  const arg = process.argv.find((a) => a.startsWith(`--${name}=`));
-  return arg === undefined ? fallback : Number(arg.slice(name.length + 3));
-}
-
 const SEED = 20250601;
 const ZIPF_S = 0.9;
-const KEYSPACE = flag('keyspace', 1_000_000);
-const ACCESSES = flag('accesses', quick ? 300_000 : 1_000_000);
-/** Every SCAN_EVERY Zipf accesses, SCAN_LENGTH keys that are requested once and never again. */
-const SCAN_EVERY = flag('scan-every', 50_000);
-const SCAN_LENGTH = flag('scan-length', 10_000);
-/** The spec's advice for `num_counters`: about 10 counters per entry the cache can hold. */
-const COUNTERS_PER_ENTRY = flag('counters-per-entry', 10);
 const VALUE_BYTES = 256;
-const sizesArg = process.argv.find((a) => a.startsWith('--sizes='));
-const CACHE_ENTRIES = sizesArg
-  ? sizesArg.slice('--sizes='.length).split(',').map(Number)
-  : quick
-    ? [1_000, 10_000]
-    : [1_000, 5_000, 20_000, 50_000];
-/** A bijection of Zipf ranks onto ids (7919 is prime and does not divide the keyspace sizes used here). */
-const idOfRank = (rank: number): number => (rank * 7919) % KEYSPACE;
+/** Goals of issue 5 on this workload. */
+const GOAL_POINTS_OVER_LRU = 10;
+const GOAL_SHARE_OF_BELADY = 0.9;
+
+const quick = process.argv.includes('--quick');
+function flag(name: string): string | undefined {
+  return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+}
+const num = (name: string, fallback: number): number => Number(flag(name) ?? fallback);
+
+/** A count, or `xK` = K × the cache's entries. */
+type Relative = { abs: number } | { times: number };
+function relative(text: string | undefined, fallback: number): Relative {
+  if (text === undefined) return { abs: fallback };
+  return text.startsWith('x') ? { times: Number(text.slice(1)) } : { abs: Number(text) };
+}
+const resolve = (r: Relative, entries: number): number =>
+  'abs' in r ? r.abs : Math.round(r.times * entries);
+const show = (r: Relative): string => ('abs' in r ? String(r.abs) : `${r.times}×cache`);
+
+/** One workload: the trace parameters that do not depend on the cache size. */
+interface Workload {
+  keyspace: number;
+  accesses: number;
+  /** Zipf requests between two scans, and new keys per scan (0 = no scans). */
+  scanEvery: Relative;
+  scanLength: Relative;
+  driftEvery: number;
+  driftBy: number;
+}
+
+/** Policy options of the W-TinyLFU column (undefined = SingleCache's defaults). */
+interface Policy {
+  countersPerEntry: number;
+  window?: number;
+  protected?: number;
+  samplePerEntry?: number;
+}
+
+interface Trace {
+  ids: Int32Array;
+  /** Zipf rank of each request in its drift epoch; -1 for a scan key. */
+  ranks: Int32Array;
+  distinct: number;
+}
 
 const value = Buffer.alloc(VALUE_BYTES, 0x61);
 /** Fixed-width names keep every entry the same cost. */
 const keyOf = (id: number): string => `k${id.toString().padStart(9, '0')}`;
 const ENTRY_COST = entryCost(keyOf(0), value);
 
-/** The access trace: key ids, Zipf ranks below KEYSPACE, scan keys above it (each used once). */
-function buildTrace(): Int32Array {
-  const rng = seededRandom(SEED);
-  const cdf = new Float64Array(KEYSPACE);
-  let total = 0;
-  for (let rank = 0; rank < KEYSPACE; rank++) {
-    total += 1 / Math.pow(rank + 1, ZIPF_S);
-    cdf[rank] = total;
+const cdfs = new Map<number, Float64Array>();
+function zipfCdf(keyspace: number): Float64Array {
+  let cdf = cdfs.get(keyspace);
+  if (!cdf) {
+    cdf = new Float64Array(keyspace);
+    let total = 0;
+    for (let rank = 0; rank < keyspace; rank++) cdf[rank] = total += 1 / Math.pow(rank + 1, ZIPF_S);
+    cdfs.set(keyspace, cdf);
   }
-  const trace = new Int32Array(ACCESSES);
-  let nextScanKey = KEYSPACE;
+  return cdf;
+}
+
+/**
+ * Ids of rank r in drift epoch e: (r - e × driftBy) spread over the keyspace by a bijection (7919 is prime and
+ * divides none of the keyspace sizes used here). Scan keys are ids above the keyspace, each used once.
+ */
+function buildTrace(w: Workload, entries: number): Trace {
+  const cdf = zipfCdf(w.keyspace);
+  const total = cdf[w.keyspace - 1] as number;
+  const scanEvery = resolve(w.scanEvery, entries);
+  const scanLength = resolve(w.scanLength, entries);
+  const rng = seededRandom(SEED);
+  const ids = new Int32Array(w.accesses);
+  const ranks = new Int32Array(w.accesses);
+  const idOf = (rank: number, epoch: number): number => {
+    const shifted = (((rank - epoch * w.driftBy) % w.keyspace) + w.keyspace) % w.keyspace;
+    return (shifted * 7919) % w.keyspace;
+  };
+  let nextScanKey = w.keyspace;
   let zipfSinceScan = 0;
-  for (let i = 0; i < ACCESSES;) {
-    if (zipfSinceScan === SCAN_EVERY) {
-      for (let j = 0; j < SCAN_LENGTH && i < ACCESSES; j++) trace[i++] = nextScanKey++;
+  for (let i = 0; i < w.accesses;) {
+    if (scanLength > 0 && zipfSinceScan >= scanEvery) {
+      for (let j = 0; j < scanLength && i < w.accesses; j++) {
+        ranks[i] = -1;
+        ids[i++] = nextScanKey++;
+      }
       zipfSinceScan = 0;
       continue;
     }
     const target = rng() * total;
     let lo = 0;
-    let hi = KEYSPACE - 1;
+    let hi = w.keyspace - 1;
     while (lo < hi) {
       const mid = (lo + hi) >>> 1;
       if ((cdf[mid] as number) < target) lo = mid + 1;
       else hi = mid;
     }
-    trace[i++] = idOfRank(lo);
+    const epoch = w.driftEvery > 0 ? Math.floor(i / w.driftEvery) : 0;
+    ranks[i] = lo;
+    ids[i++] = idOf(lo, epoch);
     zipfSinceScan++;
   }
-  return trace;
+  return { ids, ranks, distinct: new Set(ids).size };
 }
 
-async function singleCacheHits(trace: Int32Array, entries: number): Promise<number> {
+async function singleCacheHits(trace: Trace, entries: number, policy: Policy): Promise<number> {
   const config = new CacheConfig();
   config.ttl_ms = 365 * 24 * 3600 * 1000;
   config.ristretto.max_cost = entries * ENTRY_COST;
-  config.ristretto.num_counters = entries * COUNTERS_PER_ENTRY;
+  config.ristretto.num_counters = entries * policy.countersPerEntry;
   const cache = new SingleCache(config, { now: () => 1_000 }, seededRandom(SEED + 1));
+  const ids = trace.ids;
   let hits = 0;
-  for (let i = 0; i < trace.length; i++) {
-    const key = keyOf(trace[i] as number);
+  for (let i = 0; i < ids.length; i++) {
+    const key = keyOf(ids[i] as number);
     // getMulti reads exactly like get() but reports a miss as undefined: a million thrown CacheNotFoundErrors
     // would only measure the cost of stack traces.
     const found = (await cache.getMulti([key])).get(key);
@@ -101,29 +163,54 @@ async function singleCacheHits(trace: Int32Array, entries: number): Promise<numb
   return hits;
 }
 
-/** Hits of a cache that holds exactly the `entries` most popular keys (each still missed once, when first seen). */
-function lfuOracleHits(trace: Int32Array, entries: number): number {
-  const top = new Uint8Array(KEYSPACE);
-  for (let rank = 0; rank < Math.min(entries, KEYSPACE); rank++) top[idOfRank(rank)] = 1;
-  const seen = new Uint8Array(KEYSPACE);
+/** The same policy as SingleCache, built directly so one option can be changed. */
+function wTinyLfuHits(trace: Trace, entries: number, policy: Policy): number {
+  const cache = new WTinyLfu<Buffer>({
+    maxCost: entries * ENTRY_COST,
+    numCounters: entries * policy.countersPerEntry,
+    bufferItems: new CacheConfig().ristretto.buffer_items,
+    cost: entryCost,
+    clock: { now: () => 1_000 },
+    rng: seededRandom(SEED + 1),
+    windowRatio: policy.window,
+    protectedRatio: policy.protected,
+    sampleSize: policy.samplePerEntry === undefined ? undefined : policy.samplePerEntry * entries,
+  });
+  const ids = trace.ids;
   let hits = 0;
-  for (let i = 0; i < trace.length; i++) {
-    const id = trace[i] as number;
-    if (id >= KEYSPACE || top[id] === 0) continue;
-    if (seen[id] === 1) hits++;
-    else seen[id] = 1;
+  for (let i = 0; i < ids.length; i++) {
+    const key = keyOf(ids[i] as number);
+    if (cache.get(key) !== undefined) hits++;
+    else cache.set(key, value, 0);
   }
   return hits;
 }
 
-function lruHits(trace: Int32Array, entries: number): number {
+const customPolicy = (p: Policy): boolean =>
+  p.window !== undefined || p.protected !== undefined || p.samplePerEntry !== undefined;
+
+/** Hits of a cache that holds exactly the `entries` currently most popular keys (each missed once when first seen). */
+function lfuOracleHits(trace: Trace, entries: number): number {
+  const seen = new Set<number>();
+  let hits = 0;
+  for (let i = 0; i < trace.ids.length; i++) {
+    const rank = trace.ranks[i] as number;
+    if (rank < 0 || rank >= entries) continue;
+    const id = trace.ids[i] as number;
+    if (seen.has(id)) hits++;
+    else seen.add(id);
+  }
+  return hits;
+}
+
+function lruHits(trace: Trace, entries: number): number {
   const lru = new LRUCache<string, Buffer>({
     maxSize: entries * ENTRY_COST,
     sizeCalculation: (v, k) => entryCost(k, v),
   });
   let hits = 0;
-  for (let i = 0; i < trace.length; i++) {
-    const key = keyOf(trace[i] as number);
+  for (let i = 0; i < trace.ids.length; i++) {
+    const key = keyOf(trace.ids[i] as number);
     if (lru.get(key) !== undefined) hits++;
     else lru.set(key, value);
   }
@@ -134,15 +221,16 @@ function lruHits(trace: Int32Array, entries: number): number {
  * Belady's optimum for a cache that may also decline to store (the fair ceiling for an admission policy): on a
  * miss, of the cached entries plus the newcomer, the one whose next use is furthest away is left out.
  */
-function beladyHits(trace: Int32Array, entries: number): number {
-  const n = trace.length;
+function beladyHits(trace: Trace, entries: number): number {
+  const ids = trace.ids;
+  const n = ids.length;
   const never = n + 1;
   let maxId = 0;
-  for (let i = 0; i < n; i++) maxId = Math.max(maxId, trace[i] as number);
+  for (let i = 0; i < n; i++) maxId = Math.max(maxId, ids[i] as number);
   const nextUse = new Int32Array(n);
   const seenAt = new Int32Array(maxId + 1).fill(never);
   for (let i = n - 1; i >= 0; i--) {
-    const id = trace[i] as number;
+    const id = ids[i] as number;
     nextUse[i] = seenAt[id] as number;
     seenAt[id] = i;
   }
@@ -185,7 +273,7 @@ function beladyHits(trace: Int32Array, entries: number): number {
   let size = 0;
   let hits = 0;
   for (let i = 0; i < n; i++) {
-    const id = trace[i] as number;
+    const id = ids[i] as number;
     const next = nextUse[i] as number;
     if ((cachedNext[id] as number) >= 0) {
       hits++;
@@ -208,40 +296,166 @@ function beladyHits(trace: Int32Array, entries: number): number {
   return hits;
 }
 
-const pct = (hits: number, n: number): string => `${((100 * hits) / n).toFixed(1)}%`;
+/** One row of the results. */
+interface Row {
+  workload: string;
+  entries: number;
+  maxCost: number;
+  scanShare: number;
+  lru: number;
+  wTinyLfu: number;
+  oracle: number;
+  belady: number;
+  pointsOverLru: number;
+  shareOfBelady: number;
+  meetsPointsGoal: boolean;
+  meetsBeladyGoal: boolean;
+}
+
+function describeWorkload(w: Workload): string {
+  const scans =
+    'abs' in w.scanLength && w.scanLength.abs === 0
+      ? 'no scans'
+      : `scan ${show(w.scanLength)} every ${show(w.scanEvery)}`;
+  const drift = w.driftEvery > 0 ? `, drift ${w.driftBy} ranks every ${w.driftEvery}` : '';
+  return `keyspace ${w.keyspace / 1000}k, ${scans}${drift}`;
+}
+
+async function runRow(w: Workload, entries: number, policy: Policy): Promise<Row> {
+  const trace = buildTrace(w, entries);
+  const n = trace.ids.length;
+  let scanRequests = 0;
+  for (let i = 0; i < n; i++) if ((trace.ranks[i] as number) < 0) scanRequests++;
+  const lru = lruHits(trace, entries) / n;
+  const tiny =
+    (customPolicy(policy)
+      ? wTinyLfuHits(trace, entries, policy)
+      : await singleCacheHits(trace, entries, policy)) / n;
+  const oracle = lfuOracleHits(trace, entries) / n;
+  const belady = beladyHits(trace, entries) / n;
+  return {
+    workload: describeWorkload(w),
+    entries,
+    maxCost: entries * ENTRY_COST,
+    scanShare: scanRequests / n,
+    lru,
+    wTinyLfu: tiny,
+    oracle,
+    belady,
+    pointsOverLru: 100 * (tiny - lru),
+    shareOfBelady: tiny / belady,
+    meetsPointsGoal: 100 * (tiny - lru) >= GOAL_POINTS_OVER_LRU,
+    meetsBeladyGoal: tiny / belady >= GOAL_SHARE_OF_BELADY,
+  };
+}
+
+const pct = (x: number): string => `${(100 * x).toFixed(1)}%`;
+
+function printRows(rows: Row[]): void {
+  const table: string[][] = [
+    ['workload', 'entries', 'scan %', 'LRU', 'W-TinyLFU', 'oracle', 'Belady', 'over LRU', 'of Belady'],
+    ...rows.map((r) => [
+      r.workload,
+      String(r.entries),
+      pct(r.scanShare),
+      pct(r.lru),
+      pct(r.wTinyLfu),
+      pct(r.oracle),
+      pct(r.belady),
+      `${r.pointsOverLru.toFixed(1)} pts${r.meetsPointsGoal ? ' ✓' : ''}`,
+      `${pct(r.shareOfBelady)}${r.meetsBeladyGoal ? ' ✓' : ''}`,
+    ]),
+  ];
+  const widths = table[0]!.map((_, c) => Math.max(...table.map((r) => r[c]!.length)));
+  for (const row of table)
+    console.log(
+      row.map((cell, c) => (c === 0 ? cell.padEnd(widths[c]!) : cell.padStart(widths[c]!))).join('  '),
+    );
+}
+
+/** The workloads of `--grid`: the first is the headline one (docs/benchmarks.md). */
+function gridWorkloads(): Workload[] {
+  const base = { accesses: 1_000_000, driftEvery: 0, driftBy: 0 };
+  const scans: Array<Pick<Workload, 'scanEvery' | 'scanLength'>> = [
+    { scanEvery: { abs: 50_000 }, scanLength: { abs: 10_000 } }, // fixed-size bursts (the first cut's workload)
+    { scanEvery: { abs: 0 }, scanLength: { abs: 0 } }, // plain Zipf
+    { scanEvery: { times: 4 }, scanLength: { times: 1 } }, // bursts sized to flush an LRU, 20% of requests
+    { scanEvery: { abs: 4 }, scanLength: { abs: 1 } }, // one new key after every 4 requests, 20%, interleaved
+  ];
+  const out: Workload[] = [];
+  for (const keyspace of [1_000_000, 100_000]) for (const s of scans) out.push({ ...base, keyspace, ...s });
+  // Adaptivity check (not a goal of the issue): the hot set moves.
+  out.push({ ...base, keyspace: 1_000_000, ...scans[0]!, driftEvery: 20_000, driftBy: 500 });
+  return out;
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
-  const trace = buildTrace();
-  const distinct = new Set(trace).size;
+  const policy: Policy = {
+    countersPerEntry: num('counters-per-entry', 10), // the spec's advice for num_counters: ~10 per entry
+    window: flag('window') === undefined ? undefined : num('window', 0),
+    protected: flag('protected') === undefined ? undefined : num('protected', 0),
+    samplePerEntry: flag('sample-per-entry') === undefined ? undefined : num('sample-per-entry', 0),
+  };
+  const sizesArg = flag('sizes');
+  const sizes = sizesArg
+    ? sizesArg.split(',').map(Number)
+    : quick
+      ? [1_000, 10_000]
+      : [1_000, 5_000, 20_000, 50_000];
+  const grid = process.argv.includes('--grid');
+  const workloads: Workload[] = grid
+    ? gridWorkloads()
+    : [
+        {
+          keyspace: num('keyspace', 1_000_000),
+          accesses: num('accesses', quick ? 300_000 : 1_000_000),
+          scanEvery: relative(flag('scan-every'), 50_000),
+          scanLength: relative(flag('scan-length'), 10_000),
+          driftEvery: num('drift-every', 0),
+          driftBy: num('drift-by', 0),
+        },
+      ];
   console.log(
-    `trace: ${trace.length} accesses, ${distinct} distinct keys, Zipf s=${ZIPF_S} over ${KEYSPACE} keys, ` +
-      `scan of ${SCAN_LENGTH} new keys every ${SCAN_EVERY} accesses, entry cost ${ENTRY_COST} B, ` +
-      `num_counters = ${COUNTERS_PER_ENTRY} x entries, seed ${SEED}`,
+    `Zipf s=${ZIPF_S}, ${workloads[0]!.accesses} requests per trace, entry cost ${ENTRY_COST} B, ` +
+      `num_counters = ${policy.countersPerEntry} × entries, seed ${SEED}` +
+      (customPolicy(policy) ? `, WTinyLfu with ${JSON.stringify(policy)}` : ', W-TinyLFU = SingleCache'),
   );
-  const rows: string[][] = [
-    ['entries', 'max_cost', 'LRU', 'W-TinyLFU', 'LFU oracle', 'Belady', 'TinyLFU-LRU', 'TinyLFU/Belady'],
-  ];
-  for (const entries of CACHE_ENTRIES) {
-    const n = trace.length;
-    const lru = lruHits(trace, entries);
-    const tiny = await singleCacheHits(trace, entries);
-    const oracle = lfuOracleHits(trace, entries);
-    const opt = beladyHits(trace, entries);
-    rows.push([
-      String(entries),
-      String(entries * ENTRY_COST),
-      pct(lru, n),
-      pct(tiny, n),
-      pct(oracle, n),
-      pct(opt, n),
-      `${((100 * (tiny - lru)) / n).toFixed(1)} pts`,
-      `${((100 * tiny) / opt).toFixed(1)}%`,
-    ]);
+  const rows: Row[] = [];
+  for (const w of workloads) {
+    for (const entries of sizes) {
+      const row = await runRow(w, entries, policy);
+      rows.push(row);
+      if (grid) process.stderr.write(`${row.workload} ${entries}: ${pct(row.wTinyLfu)}\n`);
+    }
   }
-  const widths = rows[0]!.map((_, c) => Math.max(...rows.map((r) => r[c]!.length)));
-  for (const row of rows) console.log(row.map((cell, c) => cell.padStart(widths[c]!)).join('  '));
+  printRows(rows);
   console.log(`(${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  if (grid) {
+    const dir = join(__dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    const out = join(dir, 'cache-hit-ratio.json');
+    const met = (f: (r: Row) => boolean) => rows.filter(f).map((r) => `${r.workload} @ ${r.entries}`);
+    writeFileSync(
+      out,
+      JSON.stringify(
+        {
+          date: new Date().toISOString(),
+          zipf_s: ZIPF_S,
+          entry_cost: ENTRY_COST,
+          policy,
+          goals: { points_over_lru: GOAL_POINTS_OVER_LRU, share_of_belady: GOAL_SHARE_OF_BELADY },
+          meets_points_goal: met((r) => r.meetsPointsGoal),
+          meets_belady_goal: met((r) => r.meetsBeladyGoal),
+          meets_both: met((r) => r.meetsPointsGoal && r.meetsBeladyGoal),
+          rows,
+        },
+        null,
+        2,
+      ) + '\n',
+    );
+    console.log(`wrote ${out}`);
+  }
 }
 
 main().catch((err: unknown) => {

@@ -79,6 +79,21 @@ describe('WTinyLfu', () => {
     expect(['a', 'b', 'c', 'd'].filter((k) => cache.has(k))).toHaveLength(3);
   });
 
+  it('breaks a tie in favour of the newer candidate once both were asked for at least twice', () => {
+    const cache = filled(smallCache(), 2);
+    cache.get('z');
+    cache.get('z');
+    cache.set('z', entry(), 0); // (pushes e, asked for once, out of the window: it loses)
+    request(cache, 'y'); // pushes z out of the window: 2 requests against 2
+    expect(cache.segmentOf('z')).toBe('probation');
+    expect(['a', 'b', 'c', 'd'].filter((k) => cache.has(k))).toHaveLength(3);
+
+    const once = filled(smallCache(), 1);
+    request(once, 'x'); // pushes e out of the window: 1 request against 1 is no reason to churn
+    expect(once.has('e')).toBe(false);
+    expect(['a', 'b', 'c', 'd'].every((k) => once.has(k))).toBe(true);
+  });
+
   it('a one-off scan does not displace entries that are used repeatedly', () => {
     const cache = filled(smallCache(), 3);
     for (let i = 0; i < 1000; i++) request(cache, `scan-${i}`);
