@@ -24,7 +24,7 @@ export class SseScanner {
 
   /** Feeds raw bytes; returns the events completed by them. */
   push(chunk: Uint8Array): SseEvent[] {
-    let text = this.decoder.write(chunk as Buffer);
+    let text = this.decoder.write(chunk);
     if (!this.started) {
       if (text.length === 0) return [];
       this.started = true;
