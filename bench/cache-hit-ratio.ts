@@ -4,7 +4,7 @@
  *
  *   node -r @swc-node/register bench/cache-hit-ratio.ts [--quick] [--keyspace=N] [--accesses=N]
  *        [--scan-every=N|xK] [--scan-length=N|xK] [--drift-every=N] [--drift-by=N] [--sizes=N,N,...]
- *        [--counters-per-entry=N] [--window=R] [--protected=R] [--sample-per-entry=N]
+ *        [--counters-per-entry=N | --num-counters=N] [--window=R] [--protected=R] [--sample-per-entry=N]
  *   node -r @swc-node/register bench/cache-hit-ratio.ts --grid      (~4 min; writes bench/results/cache-hit-ratio.json)
  *
  * - `--scan-every` / `--scan-length` take a count, or `xK` = K times the cache's entry count (a scan sized to the
@@ -68,6 +68,8 @@ interface Workload {
 /** Policy options of the W-TinyLFU column (undefined = SingleCache's defaults). */
 interface Policy {
   countersPerEntry: number;
+  /** A fixed num_counters instead (e.g. the default 1,000,000, as deployed), whatever the entries. */
+  numCounters?: number;
   window?: number;
   protected?: number;
   samplePerEntry?: number;
@@ -144,7 +146,7 @@ async function singleCacheHits(trace: Trace, entries: number, policy: Policy): P
   const config = new CacheConfig();
   config.ttl_ms = 365 * 24 * 3600 * 1000;
   config.ristretto.max_cost = entries * ENTRY_COST;
-  config.ristretto.num_counters = entries * policy.countersPerEntry;
+  config.ristretto.num_counters = policy.numCounters ?? entries * policy.countersPerEntry;
   const cache = new SingleCache(config, { now: () => 1_000 }, seededRandom(SEED + 1));
   const ids = trace.ids;
   let hits = 0;
@@ -167,7 +169,7 @@ async function singleCacheHits(trace: Trace, entries: number, policy: Policy): P
 function wTinyLfuHits(trace: Trace, entries: number, policy: Policy): number {
   const cache = new WTinyLfu<Buffer>({
     maxCost: entries * ENTRY_COST,
-    numCounters: entries * policy.countersPerEntry,
+    numCounters: policy.numCounters ?? entries * policy.countersPerEntry,
     bufferItems: new CacheConfig().ristretto.buffer_items,
     cost: entryCost,
     clock: { now: () => 1_000 },
@@ -374,7 +376,7 @@ function printRows(rows: Row[]): void {
 }
 
 /** The workloads of `--grid`: the first is the headline one (docs/benchmarks.md). */
-function gridWorkloads(): Workload[] {
+function gridWorkloads(): Array<{ w: Workload; numCounters?: number }> {
   const base = { accesses: 1_000_000, driftEvery: 0, driftBy: 0 };
   const scans: Array<Pick<Workload, 'scanEvery' | 'scanLength'>> = [
     { scanEvery: { abs: 50_000 }, scanLength: { abs: 10_000 } }, // fixed-size bursts (the first cut's workload)
@@ -382,10 +384,15 @@ function gridWorkloads(): Workload[] {
     { scanEvery: { times: 4 }, scanLength: { times: 1 } }, // bursts sized to flush an LRU, 20% of requests
     { scanEvery: { abs: 4 }, scanLength: { abs: 1 } }, // one new key after every 4 requests, 20%, interleaved
   ];
-  const out: Workload[] = [];
-  for (const keyspace of [1_000_000, 100_000]) for (const s of scans) out.push({ ...base, keyspace, ...s });
+  const out: Array<{ w: Workload; numCounters?: number }> = [];
+  for (const keyspace of [1_000_000, 100_000])
+    for (const s of scans) out.push({ w: { ...base, keyspace, ...s } });
   // Adaptivity check (not a goal of the issue): the hot set moves.
-  out.push({ ...base, keyspace: 1_000_000, ...scans[0]!, driftEvery: 20_000, driftBy: 500 });
+  const drift: Workload = { ...base, keyspace: 1_000_000, ...scans[0]!, driftEvery: 20_000, driftBy: 500 };
+  out.push({ w: drift });
+  // As deployed: the default num_counters whatever the entry count (5 KB answers in 100 MiB = ~20,000 entries).
+  const deployed = new CacheConfig().ristretto.num_counters;
+  out.push({ w: out[0]!.w, numCounters: deployed }, { w: drift, numCounters: deployed });
   return out;
 }
 
@@ -393,6 +400,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   const policy: Policy = {
     countersPerEntry: num('counters-per-entry', 10), // the spec's advice for num_counters: ~10 per entry
+    numCounters: flag('num-counters') === undefined ? undefined : num('num-counters', 0),
     window: flag('window') === undefined ? undefined : num('window', 0),
     protected: flag('protected') === undefined ? undefined : num('protected', 0),
     samplePerEntry: flag('sample-per-entry') === undefined ? undefined : num('sample-per-entry', 0),
@@ -404,27 +412,30 @@ async function main(): Promise<void> {
       ? [1_000, 10_000]
       : [1_000, 5_000, 20_000, 50_000];
   const grid = process.argv.includes('--grid');
-  const workloads: Workload[] = grid
+  const workloads: Array<{ w: Workload; numCounters?: number }> = grid
     ? gridWorkloads()
     : [
         {
-          keyspace: num('keyspace', 1_000_000),
-          accesses: num('accesses', quick ? 300_000 : 1_000_000),
-          scanEvery: relative(flag('scan-every'), 50_000),
-          scanLength: relative(flag('scan-length'), 10_000),
-          driftEvery: num('drift-every', 0),
-          driftBy: num('drift-by', 0),
+          w: {
+            keyspace: num('keyspace', 1_000_000),
+            accesses: num('accesses', quick ? 300_000 : 1_000_000),
+            scanEvery: relative(flag('scan-every'), 50_000),
+            scanLength: relative(flag('scan-length'), 10_000),
+            driftEvery: num('drift-every', 0),
+            driftBy: num('drift-by', 0),
+          },
         },
       ];
   console.log(
-    `Zipf s=${ZIPF_S}, ${workloads[0]!.accesses} requests per trace, entry cost ${ENTRY_COST} B, ` +
-      `num_counters = ${policy.countersPerEntry} × entries, seed ${SEED}` +
+    `Zipf s=${ZIPF_S}, ${workloads[0]!.w.accesses} requests per trace, entry cost ${ENTRY_COST} B, ` +
+      `num_counters = ${policy.numCounters ?? `${policy.countersPerEntry} × entries`}, seed ${SEED}` +
       (customPolicy(policy) ? `, WTinyLfu with ${JSON.stringify(policy)}` : ', W-TinyLFU = SingleCache'),
   );
   const rows: Row[] = [];
-  for (const w of workloads) {
+  for (const { w, numCounters } of workloads) {
     for (const entries of sizes) {
-      const row = await runRow(w, entries, policy);
+      const row = await runRow(w, entries, numCounters === undefined ? policy : { ...policy, numCounters });
+      if (numCounters !== undefined) row.workload += `, num_counters ${numCounters}`;
       rows.push(row);
       if (grid) process.stderr.write(`${row.workload} ${entries}: ${pct(row.wTinyLfu)}\n`);
     }

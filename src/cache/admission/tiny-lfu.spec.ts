@@ -52,6 +52,23 @@ describe('TinyLfu', () => {
     expect(lfu.agingCount).toBe(1);
   });
 
+  it('reads a sample size given as a function again, so the aging period can follow the cache', () => {
+    let period = 1_000_000;
+    const lfu = new TinyLfu({
+      numCounters: 4096,
+      sampleSize: () => period,
+      bufferItems: 1,
+      rng: seededRandom(6),
+    });
+    record(lfu, 'popular', 9);
+    for (let i = 0; i < 50; i++) lfu.record(`filler-${i}`);
+    expect(lfu.agingCount).toBe(0);
+    period = 60;
+    lfu.record('one-more'); // the 60th access under the new period
+    expect(lfu.agingCount).toBe(1);
+    expect(lfu.frequency('popular')).toBe(4);
+  });
+
   it('a frequency read sees every access recorded before it, even with the buffer not yet full', () => {
     const lfu = new TinyLfu({ numCounters: 4096, bufferItems: 64, rng: seededRandom(4) });
     record(lfu, 'a', 3);

@@ -9,8 +9,11 @@ export const DOORKEEPER_BITS_PER_COUNTER = 4;
 export interface TinyLfuOptions {
   /** Counters of the sketch (`num_counters`, ~10x the expected number of entries). Sizes all the memory. */
   numCounters: number;
-  /** Recorded accesses between two agings; defaults to numCounters, i.e. ~10x the entries, as TinyLFU does. */
-  sampleSize?: number;
+  /**
+   * Recorded accesses between two agings; defaults to numCounters, i.e. ~10x the entries, as TinyLFU does. A
+   * function is read again before every batch of accesses (WTinyLfu ties the period to the entries it holds).
+   */
+  sampleSize?: number | (() => number);
   /** Accesses kept in the buffer before they are applied (`buffer_items`). */
   bufferItems: number;
   /** Randomness for the hash seeds, so an outsider cannot aim keys at the same counters. */
@@ -30,7 +33,8 @@ export interface TinyLfuOptions {
 export class TinyLfu {
   private readonly sketch: CountMinSketch;
   private readonly doorkeeper: Doorkeeper;
-  private readonly sampleSize: number;
+  private readonly sampleSize: () => number;
+  private sampleLimit: number;
   private readonly bufferItems: number;
   private readonly buffer: string[] = [];
   private readonly seed1: number;
@@ -41,7 +45,9 @@ export class TinyLfu {
   constructor(options: TinyLfuOptions) {
     this.sketch = new CountMinSketch(options.numCounters);
     this.doorkeeper = new Doorkeeper(Math.max(32, options.numCounters * DOORKEEPER_BITS_PER_COUNTER));
-    this.sampleSize = Math.max(1, Math.floor(options.sampleSize ?? options.numCounters));
+    const sample = options.sampleSize ?? options.numCounters;
+    this.sampleSize = typeof sample === 'function' ? sample : () => sample;
+    this.sampleLimit = this.readSampleSize();
     this.bufferItems = Math.max(1, Math.floor(options.bufferItems));
     this.seed1 = Math.floor(options.rng() * 0x1_0000_0000) >>> 0;
     // Derived rather than drawn, so the two hashes differ even under a constant rng (as tests like to pass).
@@ -83,6 +89,8 @@ export class TinyLfu {
   /** Applies the buffered accesses now. */
   drain(): void {
     const buffer = this.buffer;
+    if (buffer.length === 0) return;
+    this.sampleLimit = this.readSampleSize();
     for (let i = 0; i < buffer.length; i++) this.apply(buffer[i] as string);
     buffer.length = 0;
   }
@@ -92,7 +100,11 @@ export class TinyLfu {
     const h2 = hashKey(key, this.seed2) | 1;
     // A key's first access in a sample period stops at the doorkeeper: one-hit wonders never reach the sketch.
     if (this.doorkeeper.add(h1, h2)) this.sketch.increment(h1, h2);
-    if (++this.additions >= this.sampleSize) this.age();
+    if (++this.additions >= this.sampleLimit) this.age();
+  }
+
+  private readSampleSize(): number {
+    return Math.max(1, Math.floor(this.sampleSize()));
   }
 
   private age(): void {

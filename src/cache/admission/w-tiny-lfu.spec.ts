@@ -185,4 +185,24 @@ describe('WTinyLfu', () => {
     expect(cache.bytes).toBe(0);
     expect(cache.frequency('b')).toBe(0);
   });
+
+  it('ages its sketch after 10 requests per entry it has held, not after num_counters requests', () => {
+    const sized = (maxCost: number) =>
+      smallCache({ maxCost, numCounters: 1_000_000, cost: () => 1, windowRatio: 0.01 });
+    const big = sized(300);
+    for (let i = 0; i < 300; i++) big.set(`k${i}`, entry(), 0); // peak: 300 entries -> period 3,000
+    const small = sized(10); // peak: 0 entries -> the floor, 1,000
+    for (const cache of [big, small]) for (let i = 0; i < 9; i++) cache.get('hot');
+    for (let i = 0; i < 990; i++) {
+      big.get(`other${i}`);
+      small.get(`other${i}`);
+    }
+    expect(small.frequency('hot')).toBe(9); // 999 requests: not yet
+    small.get('one-more');
+    expect(small.frequency('hot')).toBe(4); // halved (8 in the sketch) and out of the cleared doorkeeper
+    for (let i = 0; i < 2000; i++) big.get(`more${i}`);
+    expect(big.frequency('hot')).toBe(9); // 2,999 requests
+    big.get('one-more');
+    expect(big.frequency('hot')).toBe(4);
+  });
 });
