@@ -4,7 +4,7 @@
  * 32 connections. Reports p50/p99, req/s, CPU per request and RSS of the proxy process, and the ratios the issue
  * sets goals for. Everything runs on 127.0.0.1 and every run is bounded in time.
  *
- *   npm run bench            (BENCH_SECONDS=5 by default per cell)
+ *   npm run bench            (BENCH_SECONDS=4 per run, BENCH_ROUNDS=3 rounds, medians reported)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
@@ -14,7 +14,13 @@ import { join } from 'node:path';
 import { runLoad, type LoadResult } from './load';
 
 const ROOT = join(__dirname, '..');
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+
+function median(xs: number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)] ?? NaN;
+}
 const CLIENT_KEY = 'bench-client-key-0001';
 
 async function freePort(): Promise<number> {
@@ -120,7 +126,7 @@ async function main(): Promise<void> {
     const cells: Cell[] = [];
     for (const mode of ['json', 'sse'] as const) {
       const body = JSON.stringify({
-        model: 'claude-sonnet-4-5',
+        model: 'claude-sonnet-4-6',
         max_tokens: 256,
         stream: mode === 'sse',
         messages: [
@@ -128,33 +134,51 @@ async function main(): Promise<void> {
         ],
       });
       for (const connections of [1, 32]) {
-        for (const t of targets) {
-          const load = {
-            url: t.url,
-            path: '/v1/messages',
-            body,
-            headers: {
-              'content-type': 'application/json',
-              'x-api-key': CLIENT_KEY,
-              'anthropic-version': '2023-06-01',
-            },
-            connections,
-          };
-          await runLoad({ ...load, durationMs: 1000 }); // warm-up: JIT, pools
-          const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
-          const r = await runLoad({ ...load, durationMs: SECONDS * 1000 });
-          const cell: Cell = { ...r, target: t.name, mode, connections };
-          if (t.pid) {
-            cell.cpuUsPerReq = ((cpuSeconds(t.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
-            cell.rssMiB = rssMiB(t.pid);
+        // Rounds alternate the order of the targets and each metric is the median over rounds, because this
+        // 2-core machine's speed drifts between runs; one run per target would compare different weather.
+        const samples = new Map<string, Cell[]>();
+        for (let round = 0; round < ROUNDS; round++) {
+          const order = round % 2 === 0 ? targets : [...targets].reverse();
+          for (const t of order) {
+            const load = {
+              url: t.url,
+              path: '/v1/messages',
+              body,
+              headers: {
+                'content-type': 'application/json',
+                'x-api-key': CLIENT_KEY,
+                'anthropic-version': '2023-06-01',
+              },
+              connections,
+            };
+            await runLoad({ ...load, durationMs: 1000 }); // warm-up: JIT, pools
+            const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
+            const r = await runLoad({ ...load, durationMs: SECONDS * 1000 });
+            const cell: Cell = { ...r, target: t.name, mode, connections };
+            if (t.pid) {
+              cell.cpuUsPerReq = ((cpuSeconds(t.pid) - cpu0) * 1e6) / Math.max(1, r.requests);
+              cell.rssMiB = rssMiB(t.pid);
+            }
+            samples.set(t.name, [...(samples.get(t.name) ?? []), cell]);
           }
+        }
+        for (const t of targets) {
+          const runs = samples.get(t.name)!;
+          const cell: Cell = {
+            ...runs[runs.length - 1]!,
+            rps: median(runs.map((c) => c.rps)),
+            p50Ms: median(runs.map((c) => c.p50Ms)),
+            p99Ms: median(runs.map((c) => c.p99Ms)),
+            cpuUsPerReq: t.pid ? median(runs.map((c) => c.cpuUsPerReq ?? NaN)) : undefined,
+            errors: runs.reduce((n, c) => n + c.errors, 0),
+          };
           cells.push(cell);
           process.stdout.write(
-            `${mode.padEnd(4)} c=${String(connections).padEnd(2)} ${t.name.padEnd(9)} ${r.rps.toFixed(0).padStart(6)} req/s  p50 ${r.p50Ms.toFixed(3)} ms  p99 ${r.p99Ms.toFixed(3)} ms` +
+            `${mode.padEnd(4)} c=${String(connections).padEnd(2)} ${t.name.padEnd(9)} ${cell.rps.toFixed(0).padStart(6)} req/s  p50 ${cell.p50Ms.toFixed(3)} ms  p99 ${cell.p99Ms.toFixed(3)} ms` +
               (cell.cpuUsPerReq !== undefined
                 ? `  cpu ${cell.cpuUsPerReq.toFixed(0)} µs/req  rss ${cell.rssMiB?.toFixed(0)} MiB`
                 : '') +
-              (r.errors ? `  errors ${r.errors}` : '') +
+              (cell.errors ? `  errors ${cell.errors}` : '') +
               '\n',
           );
         }
@@ -186,7 +210,11 @@ async function main(): Promise<void> {
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(
       join(ROOT, 'bench', 'results', 'proxy-overhead.json'),
-      JSON.stringify({ date: new Date().toISOString(), seconds: SECONDS, cells, summary }, null, 2) + '\n',
+      JSON.stringify(
+        { date: new Date().toISOString(), seconds: SECONDS, rounds: ROUNDS, cells, summary },
+        null,
+        2,
+      ) + '\n',
     );
   } finally {
     for (const c of children) c.kill('SIGKILL');
