@@ -9,6 +9,7 @@
  *   npm run build && node -r @swc-node/register bench/cache-latency.ts
  *       [--seconds=N]   measured seconds per cell (default 3; env BENCH_SECONDS too), plus 1 s of warm-up each
  *       [--connections=1,32]
+ *       [--main=dist/main.js]
  *       [--rounds=N]    rounds over all cells (default 3); a cell reports its median round by p50
  *       [--modes=single,ha,disabled]
  *       [--cpu-prof]    then run a relay under `node --cpu-prof` serving single hits at 1 connection and print
@@ -41,6 +42,8 @@ const MODES = (flag('modes') ?? 'single,ha,disabled').split(',').filter(Boolean)
 const ROUNDS = Number(flag('rounds') ?? 3);
 const CONNECTIONS = (flag('connections') ?? '1,32').split(',').map(Number);
 const WARMUP_MS = 1000;
+/** The relay's entry point (another build can be compared against dist/ with --main=/path/to/main.js). */
+const MAIN = flag('main') ?? 'dist/main.js';
 const PROFILE = process.argv.some((a) => a === '--cpu-prof' || a.startsWith('--cpu-prof='));
 /** `--cpu-prof=<mode>,<connections>,<hit|miss>`; plain `--cpu-prof` profiles single hits at 1 connection. */
 const [PROF_MODE, PROF_CONNECTIONS, PROF_KIND] = ((): [Mode, number, Kind] => {
@@ -88,6 +91,8 @@ interface Cell {
   p99Ms: number;
   /** X-CC-Relay-Cache values seen (every one must match the cell's kind, or be absent when disabled). */
   cacheHeaders: Record<string, number>;
+  /** CPU time (user + system, all threads) the measured process spent per request. */
+  cpuUsPerReq?: number;
 }
 
 let uniqueCounter = 0;
@@ -141,6 +146,12 @@ async function load(url: string, kind: Kind, connections: number, durationMs: nu
     p99Ms: pct(99),
     cacheHeaders,
   };
+}
+
+/** CPU seconds (user + system, every thread) a process has used so far. */
+function cpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
 }
 
 async function freePort(): Promise<number> {
@@ -235,16 +246,18 @@ interface ProfileSummary {
   inclusive: Array<{ fn: string; pct: number }>;
 }
 
+/** `function@file` (file = the script's base name) or a bare native frame name. */
 const INCLUSIVE_OF_INTEREST = [
-  'parserOnHeadersComplete', // node's HTTP parser handing the request to Fastify (everything below it)
-  'preRouting', // Fastify: routing, hooks, the JSON body parser, then Nest
-  'intercept', // the cache interceptor's synchronous part: plan (key) + start of the lookup
-  'plan',
-  'cacheKey',
-  'beforeHandler', // lookup + serve
-  'lookup',
-  'decodeAnswer',
-  'serve',
+  'parserOnHeadersComplete@node:_http_common', // node's HTTP parser handing the request over (everything below it)
+  'preRouting@fastify.js', // Fastify: routing, hooks, the JSON body parser, then Nest
+  'intercept@cache.interceptor.js', // the cache interceptor's synchronous part: body facts, plan, lookup start
+  'plan@response-cache.service.js',
+  'cacheKey@cache-key.js', // canonical JSON + SHA-256
+  'beforeHandler@cache.interceptor.js', // lookup + serve
+  'lookup@response-cache.service.js',
+  'get@single-cache.js', // the W-TinyLFU read (+ the Buffer copy out)
+  'decodeAnswer@cached-answer.js',
+  'serve@cache.interceptor.js', // headers + the socket write
   'writev', // the socket write syscall: header + body in one writev
   '(garbage collector)',
 ];
@@ -289,7 +302,10 @@ function summariseProfile(file: string, fromUs: number, toUs: number): ProfileSu
     self.set(label(id), (self.get(label(id)) ?? 0) + 1);
     const seen = new Set<string>();
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
-      const fn = byId.get(at)!.callFrame.functionName || '(anonymous)';
+      const frame = byId.get(at)!.callFrame;
+      const base = frame.url.slice(frame.url.lastIndexOf('/') + 1);
+      const named = `${frame.functionName || '(anonymous)'}@${base}`;
+      const fn = INCLUSIVE_OF_INTEREST.includes(named) ? named : frame.functionName;
       if (INCLUSIVE_OF_INTEREST.includes(fn) && !seen.has(fn)) {
         seen.add(fn);
         inclusive.set(fn, (inclusive.get(fn) ?? 0) + 1);
@@ -323,6 +339,7 @@ function print(cell: Cell): void {
   process.stdout.write(
     `${cell.mode.padEnd(8)} ${cell.kind.padEnd(4)} c=${String(cell.connections).padEnd(2)} ` +
       `${cell.rps.toFixed(0).padStart(6)} req/s  p50 ${cell.p50Ms.toFixed(3)} ms  p99 ${cell.p99Ms.toFixed(3)} ms` +
+      (cell.cpuUsPerReq === undefined ? '' : `  cpu ${cell.cpuUsPerReq.toFixed(0)} µs/req`) +
       `  [${tags}]${cell.errors ? `  errors ${cell.errors}` : ''}\n`,
   );
 }
@@ -333,10 +350,13 @@ async function measure(
   mode: Cell['mode'],
   kind: Kind,
   connections: number,
+  pid: number | undefined,
 ): Promise<Cell> {
   await load(url, kind, connections, WARMUP_MS); // warm-up: JIT, connection pools, and the entry of a hit
+  const cpu0 = pid === undefined ? 0 : cpuSeconds(pid);
   const r = await load(url, kind, connections, SECONDS * 1000);
   const cell: Cell = { target, mode, kind, connections, ...r };
+  if (pid !== undefined) cell.cpuUsPerReq = ((cpuSeconds(pid) - cpu0) * 1e6) / Math.max(1, r.requests);
   const expected = mode === 'disabled' || target === 'direct' ? 'none' : kind.toUpperCase();
   // ha reads slower than cache.redis.timeout_ms count as misses by design, so a few MISS among hits are data;
   // a majority would mean the cell does not measure what it says.
@@ -374,7 +394,7 @@ async function main(): Promise<void> {
       const port = await freePort();
       const configPath = join(dir, `${mode}.yaml`);
       writeFileSync(configPath, relayConfig(mode, port, upstream, keyPrefix));
-      const child = await start(['dist/main.js', '--config', configPath], 'listening');
+      const child = await start([MAIN, '--config', configPath], 'listening');
       children.push(child);
       relays.push({ mode, url: `http://127.0.0.1:${port}`, child });
     }
@@ -385,12 +405,12 @@ async function main(): Promise<void> {
     for (let round = 1; round <= ROUNDS; round++) {
       process.stdout.write(`-- round ${round}/${ROUNDS}\n`);
       for (const connections of CONNECTIONS) {
-        keep(await measure(upstream, 'direct', 'upstream', 'miss', connections));
+        keep(await measure(upstream, 'direct', 'upstream', 'miss', connections, fake.pid));
         for (const kind of ['hit', 'miss'] as const) {
           for (const relay of relays) {
             // With the cache disabled every request is a miss: its "hit" cell would measure the same thing.
             if (relay.mode === 'disabled' && kind === 'hit') continue;
-            keep(await measure(relay.url, 'relay', relay.mode, kind, connections));
+            keep(await measure(relay.url, 'relay', relay.mode, kind, connections, relay.child.pid));
           }
         }
       }
@@ -412,7 +432,7 @@ async function main(): Promise<void> {
       writeFileSync(configPath, relayConfig(PROF_MODE, port, upstream, keyPrefix));
       const profDir = join(dir, 'prof');
       const child = await start(
-        ['--cpu-prof', `--cpu-prof-dir=${profDir}`, 'dist/main.js', '--config', configPath],
+        ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN, '--config', configPath],
         'listening',
       );
       children.push(child);
