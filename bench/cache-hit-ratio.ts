@@ -26,7 +26,7 @@ import 'reflect-metadata';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { LRUCache } from 'lru-cache';
-import { seededRandom } from '../src/cache/admission/seeded-random';
+import { seededRng } from '../src/common/rng';
 import { WTinyLfu } from '../src/cache/admission/w-tiny-lfu';
 import { SingleCache, entryCost } from '../src/cache/single-cache';
 import { CacheConfig } from '../src/config/relay-config';
@@ -108,7 +108,7 @@ function buildTrace(w: Workload, entries: number): Trace {
   const total = cdf[w.keyspace - 1] as number;
   const scanEvery = resolve(w.scanEvery, entries);
   const scanLength = resolve(w.scanLength, entries);
-  const rng = seededRandom(SEED);
+  const rng = seededRng(SEED);
   const ids = new Int32Array(w.accesses);
   const ranks = new Int32Array(w.accesses);
   const idOf = (rank: number, epoch: number): number => {
@@ -147,7 +147,7 @@ async function singleCacheHits(trace: Trace, entries: number, policy: Policy): P
   config.ttl_ms = 365 * 24 * 3600 * 1000;
   config.ristretto.max_cost = entries * ENTRY_COST;
   config.ristretto.num_counters = policy.numCounters ?? entries * policy.countersPerEntry;
-  const cache = new SingleCache(config, { now: () => 1_000 }, seededRandom(SEED + 1));
+  const cache = new SingleCache(config, { now: () => 1_000 }, seededRng(SEED + 1));
   const ids = trace.ids;
   let hits = 0;
   for (let i = 0; i < ids.length; i++) {
@@ -173,7 +173,7 @@ function wTinyLfuHits(trace: Trace, entries: number, policy: Policy): number {
     bufferItems: new CacheConfig().ristretto.buffer_items,
     cost: entryCost,
     clock: { now: () => 1_000 },
-    rng: seededRandom(SEED + 1),
+    rng: seededRng(SEED + 1),
     windowRatio: policy.window,
     protectedRatio: policy.protected,
     sampleSize: policy.samplePerEntry === undefined ? undefined : policy.samplePerEntry * entries,

@@ -4,7 +4,7 @@ import { describe, expect, it } from 'vitest';
 import { describeCacheContract } from '../../test/unit/cache-contract';
 import { systemClock, type Clock } from '../common/clock';
 import { CacheConfig } from '../config/relay-config';
-import { seededRandom } from './admission/seeded-random';
+import { seededRng } from '../common/rng';
 import { CacheNotFoundError } from './cache';
 import { ENTRY_OVERHEAD_BYTES, SingleCache, entryCost } from './single-cache';
 
@@ -45,10 +45,10 @@ describe('SingleCache', () => {
   });
 
   it('never holds more than max_cost bytes under a random workload, and never serves a wrong value', async () => {
-    const rng = seededRandom(12345);
+    const rng = seededRng(12345);
     const clock = new ManualClock();
     const maxCost = 20_000;
-    const cache = new SingleCache(config(maxCost, 500, 2_000), clock, seededRandom(1));
+    const cache = new SingleCache(config(maxCost, 500, 2_000), clock, seededRng(1));
     const written = new Map<string, Buffer>();
     for (let op = 0; op < 5_000; op++) {
       const key = `key-${Math.floor(rng() * rng() * 300)}`; // skewed towards small ids
@@ -87,11 +87,7 @@ describe('SingleCache', () => {
     const value = Buffer.alloc(200);
     const entries = 200;
     const maxCost = entries * entryCost('hot-000', value);
-    const tiny = new SingleCache(
-      config(maxCost, 3_600_000, entries * 10),
-      new ManualClock(),
-      seededRandom(7),
-    );
+    const tiny = new SingleCache(config(maxCost, 3_600_000, entries * 10), new ManualClock(), seededRng(7));
     const lru = new LRUCache<string, Buffer>({
       maxSize: maxCost,
       sizeCalculation: (v, k) => entryCost(k, v),
@@ -101,7 +97,7 @@ describe('SingleCache', () => {
       lru.set(key, value);
       return false;
     };
-    const rng = seededRandom(99);
+    const rng = seededRng(99);
     const hits = { tiny: 0, lru: 0, requests: 0 };
     let scanKey = 0;
     let hotRightAfterScan = { tiny: 0, lru: 0 };

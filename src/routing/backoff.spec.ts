@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { backoffDelayMs } from './backoff';
-import { seededRng } from './rng';
+import { seededRng } from '../common/rng';
 
 describe('backoffDelayMs', () => {
   it('spans [0, base * 2^n] from the lowest to the highest random draw', () => {

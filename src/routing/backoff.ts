@@ -1,4 +1,4 @@
-import type { Rng } from './rng';
+import type { Rng } from '../common/rng';
 
 /**
  * Exponential backoff with full jitter: uniform in [0, min(maxMs, baseMs * 2^retryIndex)]. Full jitter spreads the

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KeyPool, type KeyPick, type PoolKeyConfig } from './key-pool';
-import { seededRng } from './rng';
+import { seededRng } from '../common/rng';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
 

@@ -2,7 +2,7 @@ import type { Clock } from '../common/clock';
 import { maskSecret } from '../common/mask';
 import type { ProviderKeyConfig } from '../config/relay-config';
 import { headerValue, parseRetryAfterMs, type HeaderBag } from './outcome';
-import type { Rng } from './rng';
+import type { Rng } from '../common/rng';
 import { SlidingWindow } from './sliding-window';
 
 /** The key fields the pool reads (a ProviderKeyConfig satisfies it). */

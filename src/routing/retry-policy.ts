@@ -1,7 +1,7 @@
 import type { RetryConfig } from '../config/relay-config';
 import { backoffDelayMs } from './backoff';
 import type { AttemptOutcome, UpstreamErrorKind } from './outcome';
-import type { Rng } from './rng';
+import type { Rng } from '../common/rng';
 
 /** What the attempt loop does next. */
 export type RetryAction = 'retry_same' | 'next_key' | 'next_candidate' | 'give_up';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { CountMinSketch, SKETCH_MAX_COUNT } from './count-min-sketch';
 import { hashKey } from './key-hash';
-import { seededRandom } from './seeded-random';
+import { seededRng } from '../../common/rng';
 
 const h = (key: string): [number, number] => [hashKey(key, 1), hashKey(key, 2) | 1];
 
@@ -29,7 +29,7 @@ describe('CountMinSketch', () => {
   });
 
   it('never under-counts, even when keys collide in a small sketch', () => {
-    const rng = seededRandom(7);
+    const rng = seededRng(7);
     const sketch = new CountMinSketch(256);
     const truth = new Map<string, number>();
     for (let i = 0; i < 3000; i++) {
@@ -52,7 +52,7 @@ describe('CountMinSketch', () => {
     expect(sketch.estimate(...h('c'))).toBe(3);
     expect(sketch.estimate(...h('d'))).toBe(0);
     // If a high nibble's low bit leaked into the low nibble, unseen keys would pick up counts here.
-    const rng = seededRandom(3);
+    const rng = seededRng(3);
     for (let i = 0; i < 200; i++) bump(sketch, `fill${Math.floor(rng() * 1e9)}`, 15);
     sketch.halve();
     sketch.halve();

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { TinyLfu } from './tiny-lfu';
-import { seededRandom } from './seeded-random';
+import { seededRng } from '../../common/rng';
 
 function record(lfu: TinyLfu, key: string, times: number): void {
   for (let i = 0; i < times; i++) lfu.record(key);
@@ -8,7 +8,7 @@ function record(lfu: TinyLfu, key: string, times: number): void {
 
 describe('TinyLfu', () => {
   it('counts accesses: the doorkeeper takes the first, the sketch the rest', () => {
-    const lfu = new TinyLfu({ numCounters: 4096, bufferItems: 1, rng: seededRandom(1) });
+    const lfu = new TinyLfu({ numCounters: 4096, bufferItems: 1, rng: seededRng(1) });
     expect(lfu.frequency('a')).toBe(0);
     record(lfu, 'a', 1);
     expect(lfu.frequency('a')).toBe(1);
@@ -21,7 +21,7 @@ describe('TinyLfu', () => {
       numCounters: 4096,
       sampleSize: 1_000_000,
       bufferItems: 64,
-      rng: seededRandom(2),
+      rng: seededRng(2),
     });
     record(lfu, 'regular', 3);
     for (let i = 0; i < 500; i++) lfu.record(`one-hit-${i}`);
@@ -41,7 +41,7 @@ describe('TinyLfu', () => {
   });
 
   it('ages after sampleSize accesses: the sketch is halved and the doorkeeper cleared', () => {
-    const lfu = new TinyLfu({ numCounters: 4096, sampleSize: 100, bufferItems: 8, rng: seededRandom(3) });
+    const lfu = new TinyLfu({ numCounters: 4096, sampleSize: 100, bufferItems: 8, rng: seededRng(3) });
     record(lfu, 'popular', 11); // doorkeeper 1 + sketch 10
     for (let i = 0; i < 88; i++) lfu.record(`filler-${i}`);
     expect(lfu.frequency('popular')).toBe(11);
@@ -58,7 +58,7 @@ describe('TinyLfu', () => {
       numCounters: 4096,
       sampleSize: () => period,
       bufferItems: 1,
-      rng: seededRandom(6),
+      rng: seededRng(6),
     });
     record(lfu, 'popular', 9);
     for (let i = 0; i < 50; i++) lfu.record(`filler-${i}`);
@@ -70,13 +70,13 @@ describe('TinyLfu', () => {
   });
 
   it('a frequency read sees every access recorded before it, even with the buffer not yet full', () => {
-    const lfu = new TinyLfu({ numCounters: 4096, bufferItems: 64, rng: seededRandom(4) });
+    const lfu = new TinyLfu({ numCounters: 4096, bufferItems: 64, rng: seededRng(4) });
     record(lfu, 'a', 3);
     expect(lfu.frequency('a')).toBe(3);
   });
 
   it('uses a fixed amount of memory set by numCounters (~1 byte per counter)', () => {
-    const lfu = new TinyLfu({ numCounters: 1_000_000, bufferItems: 64, rng: seededRandom(5) });
+    const lfu = new TinyLfu({ numCounters: 1_000_000, bufferItems: 64, rng: seededRng(5) });
     const before = lfu.byteLength;
     for (let i = 0; i < 20_000; i++) lfu.record(`k${i}`);
     expect(lfu.byteLength).toBe(before);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { seededRng } from '../rng';
+import { seededRng } from '../../common/rng';
 import type { ProviderCandidate, RoutingContext } from './routing-strategy';
 import { ShuffleStrategy } from './shuffle.strategy';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ROUTING_STRATEGIES } from '../../config/relay-config';
-import { seededRng } from '../rng';
+import { seededRng } from '../../common/rng';
 import type { ProviderCandidate, RoutingContext } from './routing-strategy';
 import { createStrategy } from './strategy-factory';
 

@@ -1,5 +1,5 @@
 import type { RoutingConfig, RoutingStrategyName } from '../../config/relay-config';
-import type { Rng } from '../rng';
+import type { Rng } from '../../common/rng';
 import { FailoverStrategy } from './failover.strategy';
 import { LeastLoadedStrategy } from './least-loaded.strategy';
 import { ModelBasedStrategy } from './model-based.strategy';
