@@ -16,7 +16,7 @@
  *                       where its time goes; the .cpuprofile is kept in the run's tmp dir
  *       [--no-write]    print only; do not touch bench/results/cache-latency.json
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -26,13 +26,12 @@ import {
   renameSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
 import { Pool } from 'undici';
+import { cpuSeconds, freePort, ROOT, startNode } from './processes';
 
-const ROOT = join(__dirname, '..');
 const RESULTS = join(ROOT, 'bench', 'results');
 function flag(name: string): string | undefined {
   return process.argv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
@@ -146,41 +145,6 @@ async function load(url: string, kind: Kind, connections: number, durationMs: nu
     p99Ms: pct(99),
     cacheHeaders,
   };
-}
-
-/** CPU seconds (user + system, every thread) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function start(args: string[], readyText: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('node', args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start: ${seen}`)), 20_000);
-    child.stdout?.on('data', (d: Buffer) => {
-      if (seen.length < 10_000) seen += d.toString();
-      if (seen.includes(readyText)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    });
-    child.stderr?.on('data', (d: Buffer) => (seen += d.toString()));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${seen}`)));
-  });
 }
 
 /** Stops a child politely (SIGTERM lets --cpu-prof write its file), with SIGKILL after 10 s. */
@@ -382,7 +346,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   let redisKeysRemoved = 0;
   try {
-    const fake = await start(
+    const fake = await startNode(
       ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
       'listening',
     );
@@ -394,7 +358,7 @@ async function main(): Promise<void> {
       const port = await freePort();
       const configPath = join(dir, `${mode}.yaml`);
       writeFileSync(configPath, relayConfig(mode, port, upstream, keyPrefix));
-      const child = await start([MAIN, '--config', configPath], 'listening');
+      const child = await startNode([MAIN, '--config', configPath], 'listening');
       children.push(child);
       relays.push({ mode, url: `http://127.0.0.1:${port}`, child });
     }
@@ -431,7 +395,7 @@ async function main(): Promise<void> {
       const configPath = join(dir, 'profiled.yaml');
       writeFileSync(configPath, relayConfig(PROF_MODE, port, upstream, keyPrefix));
       const profDir = join(dir, 'prof');
-      const child = await start(
+      const child = await startNode(
         ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN, '--config', configPath],
         'listening',
       );

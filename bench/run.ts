@@ -6,14 +6,13 @@
  *
  *   npm run bench            (BENCH_SECONDS=4 per run, BENCH_ROUNDS=3 rounds, medians reported)
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync, mkdirSync } from 'node:fs';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from './load';
+import { cpuSeconds, freePort, ROOT, rssMiB, startNode } from './processes';
 
-const ROOT = join(__dirname, '..');
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 
@@ -22,48 +21,6 @@ function median(xs: number[]): number {
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
 const CLIENT_KEY = 'bench-client-key-0001';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
-
-function start(cmd: string, args: string[], readyText: string): Promise<ChildProcess> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(cmd, args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
-    let seen = '';
-    const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start: ${seen}`)), 20_000);
-    const onData = (d: Buffer) => {
-      if (seen.length < 10_000) seen += d.toString();
-      if (seen.includes(readyText)) {
-        clearTimeout(timer);
-        resolve(child);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.stderr?.on('data', (d: Buffer) => (seen += d.toString()));
-    child.once('exit', (code) => reject(new Error(`${args.join(' ')} exited ${code}: ${seen}`)));
-  });
-}
-
-/** CPU seconds (user + system) a process has used so far. */
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  const ticks = Number(fields[11]) + Number(fields[12]);
-  return ticks / 100;
-}
-
-function rssMiB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 interface Cell extends LoadResult {
   target: string;
@@ -103,19 +60,17 @@ async function main(): Promise<void> {
 
   const children: ChildProcess[] = [];
   try {
-    const fake = await start(
-      'node',
+    const fake = await startNode(
       ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
       'listening',
     );
     children.push(fake);
-    const ref = await start(
-      'node',
+    const ref = await startNode(
       ['-r', '@swc-node/register', 'bench/reference-proxy.ts', String(refPort), upstream],
       'ready',
     );
     children.push(ref);
-    const relay = await start('node', ['dist/main.js', '--config', configPath], 'listening');
+    const relay = await startNode(['dist/main.js', '--config', configPath], 'listening');
     children.push(relay);
 
     const targets = [
