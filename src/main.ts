@@ -26,6 +26,13 @@ async function main(): Promise<number | undefined> {
     throw err;
   }
   const { config } = loaded;
+  // A stop requested while starting up: nothing is served yet, so leave at once (with the buffered log lines).
+  const stopDuringStart = () => {
+    flushLogs();
+    process.exit(0);
+  };
+  process.once('SIGTERM', stopDuringStart);
+  process.once('SIGINT', stopDuringStart);
   const app = await createApp(config);
   const log = app.getHttpAdapter().getInstance().log;
   log.info({ config: loaded.path }, 'configuration loaded');
@@ -43,6 +50,8 @@ async function main(): Promise<number | undefined> {
     );
   }
 
+  process.off('SIGTERM', stopDuringStart);
+  process.off('SIGINT', stopDuringStart);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

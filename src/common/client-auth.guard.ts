@@ -1,4 +1,4 @@
-import { CanActivate, ExecutionContext, Injectable, Logger, SetMetadata } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
 import { hash, timingSafeEqual } from 'node:crypto';
@@ -38,7 +38,6 @@ function digest(value: string): Buffer {
  */
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
-  private readonly logger = new Logger('ClientAuth');
   private readonly digests: Buffer[];
   private readonly scopes: string[];
   private readonly marks = new WeakMap<object, boolean>();
@@ -49,9 +48,6 @@ export class ClientAuthGuard implements CanActivate {
   ) {
     this.digests = config.server.auth.api_keys.map(digest);
     this.scopes = this.digests.map((d) => d.subarray(0, 8).toString('hex'));
-    if (this.digests.length === 0) {
-      this.logger.warn('server.auth.api_keys is empty: the relay is open to anyone who can reach it');
-    }
   }
 
   canActivate(context: ExecutionContext): boolean {
