@@ -29,7 +29,7 @@ import {
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
-import { Pool } from 'undici';
+import { runLoad } from './load';
 import { cpuSeconds, freePort, ROOT, startNode } from './processes';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -96,55 +96,23 @@ interface Cell {
 
 let uniqueCounter = 0;
 
-/**
- * Closed loop like bench/load.ts (each connection sends, reads the whole answer, sends again), plus a fresh body
- * per request for misses and a tally of the cache header.
- */
+/** Closed-loop load (bench/load.ts) with a fresh body per request for misses and a tally of the cache header. */
 async function load(url: string, kind: Kind, connections: number, durationMs: number) {
-  const pool = new Pool(url, { connections, pipelining: 1 });
   const same = body(undefined);
-  const latencies: number[] = [];
   const cacheHeaders: Record<string, number> = {};
-  let errors = 0;
-  const started = process.hrtime.bigint();
-  const stopAt = Date.now() + durationMs;
-  const loop = async () => {
-    while (Date.now() < stopAt) {
-      const payload = kind === 'hit' ? same : body(uniqueCounter++);
-      const t0 = process.hrtime.bigint();
-      try {
-        const res = await pool.request({
-          path: '/v1/messages',
-          method: 'POST',
-          headers: HEADERS,
-          body: payload,
-        });
-        await res.body.dump({ limit: Infinity });
-        const ms = Number(process.hrtime.bigint() - t0) / 1e6;
-        const tag = String(res.headers['x-cc-relay-cache'] ?? 'none');
-        cacheHeaders[tag] = (cacheHeaders[tag] ?? 0) + 1;
-        if (res.statusCode !== 200) errors++;
-        else latencies.push(ms);
-      } catch {
-        errors++;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: connections }, loop));
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  await pool.close();
-  latencies.sort((a, b) => a - b);
-  const pct = (p: number) =>
-    latencies[Math.min(latencies.length - 1, Math.floor((p / 100) * latencies.length))] ?? NaN;
-  return {
-    requests: latencies.length,
-    errors,
-    seconds,
-    rps: latencies.length / seconds,
-    p50Ms: pct(50),
-    p99Ms: pct(99),
-    cacheHeaders,
-  };
+  const result = await runLoad({
+    url,
+    path: '/v1/messages',
+    body: kind === 'hit' ? same : () => body(uniqueCounter++),
+    headers: HEADERS,
+    connections,
+    durationMs,
+    onResponse: (_status, headers) => {
+      const tag = String(headers['x-cc-relay-cache'] ?? 'none');
+      cacheHeaders[tag] = (cacheHeaders[tag] ?? 0) + 1;
+    },
+  });
+  return { ...result, cacheHeaders };
 }
 
 /** Stops a child politely (SIGTERM lets --cpu-prof write its file), with SIGKILL after 10 s. */

@@ -13,14 +13,16 @@ export interface LoadResult {
 /**
  * A closed-loop load generator: `connections` loops each send a request and wait for the whole answer (for SSE,
  * the whole stream) before the next, for `durationMs`. Latency is measured with hrtime per request.
+ * `body` may be a function for a fresh body per request; `onResponse` sees every answer's status and headers.
  */
 export async function runLoad(opts: {
   url: string;
   path: string;
-  body: string;
+  body: string | (() => string);
   headers: Record<string, string>;
   connections: number;
   durationMs: number;
+  onResponse?: (status: number, headers: Record<string, string | string[] | undefined>) => void;
 }): Promise<LoadResult> {
   const target = new URL(opts.url);
   const pool = new Pool(target.origin, { connections: opts.connections, pipelining: 1 });
@@ -36,11 +38,12 @@ export async function runLoad(opts: {
           path: opts.path,
           method: 'POST',
           headers: opts.headers,
-          body: opts.body,
+          body: typeof opts.body === 'function' ? opts.body() : opts.body,
         });
         for await (const _chunk of res.body) {
           // drain
         }
+        opts.onResponse?.(res.statusCode, res.headers);
         if (res.statusCode !== 200) errors++;
         else latencies.push(Number(process.hrtime.bigint() - t0) / 1e6);
       } catch {
