@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
-import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InFlightService } from '../common/in-flight.service';
 import { BreakerRegistry } from '../health/breaker-registry';
+import { TallyCounter, TallyHistogram } from './tallies';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -13,55 +14,48 @@ const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 export class RelayMetrics {
   readonly registry = new Registry();
 
-  private readonly httpRequests = new Counter({
-    name: 'cc_relay_http_requests_total',
-    help: 'HTTP requests answered, by route, method and status',
-    labelNames: ['route', 'method', 'status'] as const,
-    registers: [this.registry],
-  });
-  private readonly httpDuration = new Histogram({
-    name: 'cc_relay_http_request_duration_seconds',
-    help: 'Time from request to the end of the answer (streams included), by route',
-    labelNames: ['route'] as const,
-    buckets: [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 60, 180, 600],
-    registers: [this.registry],
-  });
-  private readonly attempts = new Counter({
-    name: 'cc_relay_upstream_attempts_total',
-    help: 'Upstream attempts by provider and outcome (success, permanent, transient, rate_limited, client_cancelled)',
-    labelNames: ['provider', 'outcome'] as const,
-    registers: [this.registry],
-  });
-  private readonly retries = new Counter({
-    name: 'cc_relay_retry_decisions_total',
-    help: 'What the retry policy decided after a failed attempt',
-    labelNames: ['action'] as const,
-    registers: [this.registry],
-  });
-  private readonly fallbacks = new Counter({
-    name: 'cc_relay_fallback_answers_total',
-    help: 'Answers delivered by a fallback model instead of the requested one',
-    labelNames: ['requested_model', 'answered_model'] as const,
-    registers: [this.registry],
-  });
-  private readonly tokens = new Counter({
-    name: 'cc_relay_tokens_total',
-    help: 'Tokens reported by upstream usage, by provider and direction',
-    labelNames: ['provider', 'direction'] as const,
-    registers: [this.registry],
-  });
-  private readonly transitions = new Counter({
-    name: 'cc_relay_breaker_transitions_total',
-    help: 'Circuit breaker state changes, by provider and new state',
-    labelNames: ['provider', 'to'] as const,
-    registers: [this.registry],
-  });
-  private readonly cacheEvents = new Counter({
-    name: 'cc_relay_cache_requests_total',
-    help: 'Cache outcomes seen by requests (HIT, MISS, BYPASS) by endpoint',
-    labelNames: ['endpoint', 'result'] as const,
-    registers: [this.registry],
-  });
+  // Updated on every request: plain tallies rendered at scrape time (see tallies.ts for why not prom-client's).
+  private readonly httpRequests = new TallyCounter(
+    'cc_relay_http_requests_total',
+    'HTTP requests answered, by route, method and status',
+    ['route', 'method', 'status'],
+  ).registerIn(this.registry);
+  private readonly httpDuration = new TallyHistogram(
+    'cc_relay_http_request_duration_seconds',
+    'Time from request to the end of the answer (streams included), by route',
+    ['route'],
+    [0.005, 0.025, 0.1, 0.5, 1, 2.5, 10, 30, 60, 180, 600],
+  ).registerIn(this.registry);
+  private readonly attempts = new TallyCounter(
+    'cc_relay_upstream_attempts_total',
+    'Upstream attempts by provider and outcome (success, permanent, transient, rate_limited, client_cancelled)',
+    ['provider', 'outcome'],
+  ).registerIn(this.registry);
+  private readonly retries = new TallyCounter(
+    'cc_relay_retry_decisions_total',
+    'What the retry policy decided after a failed attempt',
+    ['action'],
+  ).registerIn(this.registry);
+  private readonly fallbacks = new TallyCounter(
+    'cc_relay_fallback_answers_total',
+    'Answers delivered by a fallback model instead of the requested one',
+    ['requested_model', 'answered_model'],
+  ).registerIn(this.registry);
+  private readonly tokens = new TallyCounter(
+    'cc_relay_tokens_total',
+    'Tokens reported by upstream usage, by provider and direction',
+    ['provider', 'direction'],
+  ).registerIn(this.registry);
+  private readonly transitions = new TallyCounter(
+    'cc_relay_breaker_transitions_total',
+    'Circuit breaker state changes, by provider and new state',
+    ['provider', 'to'],
+  ).registerIn(this.registry);
+  private readonly cacheEvents = new TallyCounter(
+    'cc_relay_cache_requests_total',
+    'Cache outcomes seen by requests (HIT, MISS, BYPASS) by endpoint',
+    ['endpoint', 'result'],
+  ).registerIn(this.registry);
 
   constructor(breakers: BreakerRegistry, inFlight: InFlightService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' });
@@ -83,39 +77,39 @@ export class RelayMetrics {
         this.set(inFlight.count);
       },
     });
-    breakers.onTransition((provider, t) => this.transitions.inc({ provider, to: t.to }));
+    breakers.onTransition((provider, t) => this.transitions.inc([provider, t.to]));
   }
 
   /** One answered HTTP request. */
   httpRequest(route: string, method: string, status: number, seconds: number): void {
-    this.httpRequests.inc({ route, method, status: String(status) });
-    this.httpDuration.observe({ route }, seconds);
+    this.httpRequests.inc([route, method, statusText(status)]);
+    this.httpDuration.observe([route], seconds);
   }
 
   /** One upstream attempt's classified outcome. */
   attempt(provider: string, outcome: string): void {
-    this.attempts.inc({ provider, outcome });
+    this.attempts.inc([provider, outcome]);
   }
 
   /** One retry-policy decision after a failed attempt. */
   retryDecision(action: string): void {
-    this.retries.inc({ action });
+    this.retries.inc([action]);
   }
 
   /** An answer that came from a fallback model. */
   fallbackAnswer(requested: string, answered: string): void {
-    this.fallbacks.inc({ requested_model: requested, answered_model: answered });
+    this.fallbacks.inc([requested, answered]);
   }
 
   /** Usage of a delivered answer. */
   usage(provider: string, input: number, output: number): void {
-    if (input > 0) this.tokens.inc({ provider, direction: 'input' }, input);
-    if (output > 0) this.tokens.inc({ provider, direction: 'output' }, output);
+    if (input > 0) this.tokens.inc([provider, 'input'], input);
+    if (output > 0) this.tokens.inc([provider, 'output'], output);
   }
 
   /** A cache outcome for a request. */
   cacheResult(endpoint: string, result: string): void {
-    this.cacheEvents.inc({ endpoint, result });
+    this.cacheEvents.inc([endpoint, result]);
   }
 
   /** Adds a gauge read at scrape time (the cache module registers its stats this way). */
@@ -135,4 +129,15 @@ export class RelayMetrics {
       },
     });
   }
+}
+
+/** Status codes as label text, without a new string per request for the common ones. */
+const STATUS_TEXT = new Map<number, string>();
+function statusText(status: number): string {
+  let text = STATUS_TEXT.get(status);
+  if (text === undefined) {
+    text = String(status);
+    if (status >= 100 && status < 600) STATUS_TEXT.set(status, text);
+  }
+  return text;
 }
