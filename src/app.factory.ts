@@ -4,6 +4,7 @@ import { LogController, type FastifyRequest } from 'fastify';
 import pino from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
+import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { RelayError, RelayErrorCode } from './common/relay-error';
 import { setupAdminDocs } from './admin/admin-docs';
@@ -95,6 +96,8 @@ export async function createApp(
     bodyLimit: config.server.max_body_bytes,
     logger: loggerOptions(config, options.logStream),
     genReqId,
+    // req.log is made only when a request logs through it; the access line below uses the root logger.
+    childLoggerFactory: LazyChildLogger.factory,
     // One access line per request is written by the onRequest hook below (it also covers hijacked streams).
     logController: new LogController({ requestIdLogLabel: 'request_id', disableRequestLogging: true }),
     // Longer than the usual 60 s load-balancer idle timeout, so the balancer closes idle connections first.
@@ -127,6 +130,7 @@ export async function createApp(
   app.useLogger(new PinoNestLogger(fastify.log));
   const drain = app.get(DrainState);
   const metrics = app.get(RelayMetrics);
+  const accessLog = fastify.log;
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -139,7 +143,10 @@ export async function createApp(
       // The route pattern, not the raw URL, keeps metric label sets bounded.
       const route = req.routeOptions.url ?? 'unmatched';
       metrics.httpRequest(route, req.method, status, ms / 1000);
-      req.log.info({ method: req.method, route, status, ms: Math.round(ms * 10) / 10, aborted }, 'request');
+      accessLog.info(
+        { request_id: req.id, method: req.method, route, status, ms: Math.round(ms * 10) / 10, aborted },
+        'request',
+      );
     });
     done();
   });
