@@ -1,10 +1,11 @@
 import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyRequest } from 'fastify';
-import { hash, timingSafeEqual } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { RelayConfig } from '../config/relay-config';
 import type { RawBodyCarrier } from '../proxy/proxy-request';
 import { RelayError, RelayErrorCode } from './relay-error';
+import { SecretSet } from './secret-set';
 
 const CLIENT_AUTH = 'cc-relay:client-auth';
 
@@ -27,18 +28,20 @@ export function presentedCredential(req: FastifyRequest, allowBearer: boolean): 
   return undefined;
 }
 
-function digest(value: string): Buffer {
-  return hash('sha256', value, 'buffer');
+/** A client's cache scope: a prefix of its credential's SHA-256, never the credential itself. */
+function scopeOf(credential: string): string {
+  return hash('sha256', credential, 'hex').slice(0, 16);
 }
 
 /**
- * Global guard; only routes marked @ClientAuth() are checked. Keys are compared as SHA-256 digests with
- * timingSafeEqual over every configured key (no early exit), so timing reveals neither a key nor which one
- * matched. The matched key's digest prefix becomes the request's client scope (cache isolation per client).
+ * Global guard; only routes marked @ClientAuth() are checked. The presented key is compared in constant time with
+ * every configured key (SecretSet: no early exit, lengths hidden), so timing reveals neither a key nor which one
+ * matched. The matched key's SHA-256 prefix, computed at start, becomes the request's client scope (cache
+ * isolation per client).
  */
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
-  private readonly digests: Buffer[];
+  private readonly keys: SecretSet;
   private readonly scopes: string[];
   private readonly marks = new WeakMap<object, boolean>();
 
@@ -46,8 +49,8 @@ export class ClientAuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     private readonly config: RelayConfig,
   ) {
-    this.digests = config.server.auth.api_keys.map(digest);
-    this.scopes = this.digests.map((d) => d.subarray(0, 8).toString('hex'));
+    this.keys = new SecretSet(config.server.auth.api_keys);
+    this.scopes = config.server.auth.api_keys.map(scopeOf);
   }
 
   canActivate(context: ExecutionContext): boolean {
@@ -61,10 +64,10 @@ export class ClientAuthGuard implements CanActivate {
     if (!marked) return true;
     const req = context.switchToHttp().getRequest<FastifyRequest & RawBodyCarrier>();
     const presented = presentedCredential(req, this.config.server.auth.allow_bearer);
-    if (this.digests.length === 0) {
+    if (this.keys.size === 0) {
       // An open relay: the client's own credential (forwarded to pass-through providers) still separates
       // clients in the cache, so one caller never gets another's answer.
-      if (presented !== undefined) req.clientScope = digest(presented).subarray(0, 8).toString('hex');
+      if (presented !== undefined) req.clientScope = scopeOf(presented);
       return true;
     }
     if (presented === undefined) {
@@ -75,11 +78,7 @@ export class ClientAuthGuard implements CanActivate {
           : 'missing credentials: send x-api-key',
       );
     }
-    const candidate = digest(presented);
-    let matched = -1;
-    for (let i = 0; i < this.digests.length; i++) {
-      if (timingSafeEqual(candidate, this.digests[i]!) && matched === -1) matched = i;
-    }
+    const matched = this.keys.indexOf(presented);
     if (matched === -1) throw new RelayError(RelayErrorCode.Unauthorized, 'invalid x-api-key');
     req.clientScope = this.scopes[matched];
     return true;
