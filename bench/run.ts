@@ -15,6 +15,9 @@ import { cpuSeconds, freePort, ROOT, rssMiB, startNode } from './processes';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
+/** Subsets for quick A/B runs while tuning, e.g. BENCH_MODES=json BENCH_CONNS=32 (the report needs all four). */
+const MODES = (process.env.BENCH_MODES ?? 'json,sse').split(',') as Array<'json' | 'sse'>;
+const CONNS = (process.env.BENCH_CONNS ?? '1,32').split(',').map(Number);
 
 function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
@@ -79,7 +82,7 @@ async function main(): Promise<void> {
       { name: 'relay', url: `http://127.0.0.1:${relayPort}`, pid: relay.pid },
     ];
     const cells: Cell[] = [];
-    for (const mode of ['json', 'sse'] as const) {
+    for (const mode of MODES) {
       const body = JSON.stringify({
         model: 'claude-sonnet-4-6',
         max_tokens: 256,
@@ -88,7 +91,7 @@ async function main(): Promise<void> {
           { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
         ],
       });
-      for (const connections of [1, 32]) {
+      for (const connections of CONNS) {
         // Rounds alternate the order of the targets and each metric is the median over rounds, because this
         // 2-core machine's speed drifts between runs; one run per target would compare different weather.
         const samples = new Map<string, Cell[]>();
@@ -144,8 +147,8 @@ async function main(): Promise<void> {
       '\nratios (relay vs reference; goal: added p50 and CPU ≤ 1.25×, req/s at 32 conn ≥ 0.85×)\n',
     );
     const summary: Record<string, number> = {};
-    for (const mode of ['json', 'sse'] as const) {
-      for (const connections of [1, 32]) {
+    for (const mode of MODES) {
+      for (const connections of CONNS) {
         const get = (target: string) =>
           cells.find((c) => c.mode === mode && c.connections === connections && c.target === target)!;
         const d = get('direct');
@@ -162,6 +165,7 @@ async function main(): Promise<void> {
         );
       }
     }
+    if (MODES.length < 2 || CONNS.length < 2) return; // a partial run is not the report
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(
       join(ROOT, 'bench', 'results', 'proxy-overhead.json'),

@@ -116,7 +116,11 @@ export class ProxyService {
       if (result.kind === 'delivered') {
         this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
         if (step.fallbackIndex > 0) this.metrics.fallbackAnswer(preq.model, step.model);
-        return { ...result, provider: rt.name, model: step.model };
+        // The result is this attempt's own object: labelled in place rather than copied.
+        const answer = result as DeliveredAnswer;
+        answer.provider = rt.name;
+        answer.model = step.model;
+        return answer;
       }
       if (result.kind === 'cancelled') return undefined;
       preq.log.warn(
@@ -226,7 +230,10 @@ export class ProxyService {
         abort,
         {
           res: opts.res,
-          extraHeaders: () => ({ ...opts.baseHeaders(), ...this.debugHeaders(state, step) }),
+          addHeaders: (out) => {
+            Object.assign(out, opts.baseHeaders());
+            this.addDebugHeaders(out, state, step);
+          },
           stream: preq.stream,
           ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
           stallTimeoutMs: routing.stall_timeout_ms,
@@ -251,17 +258,18 @@ export class ProxyService {
     }
   }
 
-  private debugHeaders(state: LoopState, step: PlanStep | undefined): Record<string, string> {
-    if (!this.config.routing.debug) return {};
-    const headers: Record<string, string> = {
-      'x-cc-relay-strategy': this.routing.strategy.name,
-      'x-cc-relay-attempts': String(state.attemptsMade),
-    };
+  private addDebugHeaders(
+    headers: Record<string, string | number | string[]>,
+    state: LoopState,
+    step: PlanStep | undefined,
+  ): void {
+    if (!this.config.routing.debug) return;
+    headers['x-cc-relay-strategy'] = this.routing.strategy.name;
+    headers['x-cc-relay-attempts'] = String(state.attemptsMade);
     if (step) {
       headers['x-cc-relay-provider'] = step.provider;
       if (step.fallbackIndex > 0) headers['x-cc-relay-fallback'] = step.model;
     }
-    return headers;
   }
 
   /**
@@ -283,7 +291,8 @@ export class ProxyService {
 
   /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
   private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
-    const headers = { ...opts.baseHeaders(), ...this.debugHeaders(state, state.step) };
+    const headers: Record<string, string> = { ...opts.baseHeaders() };
+    this.addDebugHeaders(headers, state, state.step);
     const last = state.last;
     const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
     if (noMoreRetries) headers['x-should-retry'] = 'false';

@@ -79,12 +79,11 @@ export function relayStream(
     };
 
     const commit = () => {
-      res.writeHead(status, {
-        ...headers,
-        ...opts.extraHeaders(),
-        'cache-control': 'no-cache',
-        'x-accel-buffering': 'no',
-      });
+      const out: Record<string, string | number | string[]> = { ...headers };
+      opts.addHeaders(out);
+      out['cache-control'] = 'no-cache';
+      out['x-accel-buffering'] = 'no';
+      res.writeHead(status, out);
       opts.onCommitted?.(() => {
         forcedStop = true;
         endWithError('overloaded_error', 'the relay is shutting down; retry the request');

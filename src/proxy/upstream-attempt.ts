@@ -45,8 +45,8 @@ export type AttemptResult =
 /** What the attempt needs besides the upstream request. */
 export interface AttemptOptions {
   res: ServerResponse;
-  /** Extra response headers (request id, debug headers). */
-  extraHeaders: () => Record<string, string | number | string[]>;
+  /** Adds the relay's own response headers (request id, cache status, debug headers) to the answer's. */
+  addHeaders: (out: Record<string, string | number | string[]>) => void;
   stream: boolean;
   ttftTimeoutMs: number;
   stallTimeoutMs: number;
@@ -91,7 +91,10 @@ export async function runAttempt(
     }
     if (status < 200 || status >= 300) return { kind: 'status', status, headers, rawHeaders, body };
     if (opts.res.destroyed) return { kind: 'cancelled' };
-    opts.res.writeHead(status, { ...headers, ...opts.extraHeaders(), 'content-length': body.length });
+    const out: Record<string, string | number | string[]> = { ...headers };
+    opts.addHeaders(out);
+    out['content-length'] = body.length;
+    opts.res.writeHead(status, out);
     opts.res.end(body);
     return {
       kind: 'delivered',

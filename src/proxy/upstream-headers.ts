@@ -85,8 +85,11 @@ export function pickResponseHeaders(
   return out;
 }
 
+/** `Connection` values that name no header beyond the hop-by-hop ones (what clients send nearly always). */
+const PLAIN_CONNECTION = /^\s*(keep-alive|close)\s*$/i;
+
 function listedInConnection(value: string | string[] | undefined): Set<string> | undefined {
-  if (!value) return undefined;
+  if (!value || (typeof value === 'string' && PLAIN_CONNECTION.test(value))) return undefined;
   const joined = Array.isArray(value) ? value.join(',') : value;
   return new Set(joined.split(',').map((t) => t.trim().toLowerCase()));
 }

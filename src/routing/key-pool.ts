@@ -57,6 +57,15 @@ export interface KeySnapshot {
 
 const FAMILIES: readonly RateLimitFamily[] = ['requests', 'tokens', 'input_tokens', 'output_tokens'];
 
+/** Each family's three header names, built once (they are looked up on every response). */
+const FAMILY_HEADERS: Readonly<Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>> =
+  Object.fromEntries(
+    FAMILIES.map((family) => {
+      const prefix = `anthropic-ratelimit-${family.replace('_', '-')}-`;
+      return [family, { limit: `${prefix}limit`, remaining: `${prefix}remaining`, reset: `${prefix}reset` }];
+    }),
+  ) as Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>;
+
 /** Default window of the local limits: Anthropic's limits are per minute. */
 export const KEY_WINDOW_MS = 60_000;
 const DEFAULT_429_COOLDOWN_MS = 1_000;
@@ -338,10 +347,10 @@ export class KeyPool {
   }
 
   private learn(s: KeyState, family: RateLimitFamily, headers: HeaderBag, now: number): void {
-    const prefix = `anthropic-ratelimit-${family.replace('_', '-')}-`;
-    const limit = parseCount(headerValue(headers, `${prefix}limit`));
-    const remaining = parseCount(headerValue(headers, `${prefix}remaining`));
-    const resetRaw = headerValue(headers, `${prefix}reset`);
+    const names = FAMILY_HEADERS[family];
+    const limit = parseCount(headerValue(headers, names.limit));
+    const remaining = parseCount(headerValue(headers, names.remaining));
+    const resetRaw = headerValue(headers, names.reset);
     const resetAt = resetRaw === undefined ? NaN : Date.parse(resetRaw);
     if (limit === undefined && remaining === undefined && Number.isNaN(resetAt)) return;
     const previous = s.learned[family];

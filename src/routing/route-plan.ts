@@ -36,11 +36,13 @@ export function buildRoutePlan(
 ): PlanStep[] {
   const primary = strategy.order(candidatesFor(model, providers), contextFor(model, ctx));
   const steps: PlanStep[] = primary.map((c) => ({ provider: c.name, model, fallbackIndex: 0 }));
+  const fallbacks = fallbackModels(model, routing.fallbacks);
+  if (fallbacks.length === 0) return steps; // the usual case, and on every request: nothing more to build
 
   const rank = new Map(primary.map((c, i) => [c.name, i]));
   const failover = new FailoverStrategy();
   const seen = new Set([model]);
-  fallbackModels(model, routing.fallbacks).forEach((fallback, i) => {
+  fallbacks.forEach((fallback, i) => {
     if (seen.has(fallback)) return;
     seen.add(fallback);
     const candidates = candidatesFor(fallback, providers);
