@@ -26,14 +26,20 @@ export class CountMinSketch {
     return this.table.length;
   }
 
-  /** Counts one more occurrence of the key in every row (saturating at SKETCH_MAX_COUNT). */
+  /**
+   * Counts one more occurrence of the key (saturating at SKETCH_MAX_COUNT) with conservative update: only the
+   * rows holding the key's current minimum are raised, since a larger counter already over-counts it through
+   * collisions. The estimate still never falls below the true count, and collisions inflate it less.
+   */
   increment(h1: number, h2: number): void {
+    const min = this.estimate(h1, h2);
+    if (min >= SKETCH_MAX_COUNT) return;
     for (let row = 0; row < SKETCH_DEPTH; row++) {
       const slot = this.slot(row, h1, h2);
       const byte = slot >>> 1;
       const shift = (slot & 1) << 2;
-      const current = ((this.table[byte] ?? 0) >>> shift) & 0xf;
-      if (current < SKETCH_MAX_COUNT) this.table[byte] = (this.table[byte] ?? 0) + (1 << shift);
+      if ((((this.table[byte] ?? 0) >>> shift) & 0xf) === min)
+        this.table[byte] = (this.table[byte] ?? 0) + (1 << shift);
     }
   }
 
