@@ -24,12 +24,14 @@ export interface CreateAppOptions {
 let logDestination: ReturnType<typeof pino.destination> | undefined;
 
 /**
- * Buffered asynchronous stdout: lines are written in batches of 4 KiB or at least every 250 ms, so a busy relay
+ * Buffered asynchronous stdout: lines are written in batches of 2–4 KiB or at least every 250 ms, so a busy relay
  * makes one write syscall per batch instead of one per request (measured at ~10 µs per request otherwise).
  */
 function stdoutDestination(): ReturnType<typeof pino.destination> {
   if (!logDestination) {
-    const dest = pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    // maxWrite bounds each batch: sonic-boom measures the pending text on every write, so a 16 KiB batch (its
+    // default) cost ~4 µs of CPU per line on the benchmark machine against ~1.2 µs with 4 KiB batches.
+    const dest = pino.destination({ dest: 1, sync: false, minLength: 2048, maxWrite: 4096 });
     setInterval(() => {
       try {
         dest.flush();

@@ -231,8 +231,9 @@ export class ProxyService {
         {
           res: opts.res,
           addHeaders: (out) => {
-            Object.assign(out, opts.baseHeaders());
-            this.addDebugHeaders(out, state, step);
+            const base = opts.baseHeaders();
+            for (const name in base) out.push(name, base[name]!);
+            this.addDebugHeaders((name, value) => out.push(name, value), state, step);
           },
           stream: preq.stream,
           ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
@@ -258,17 +259,18 @@ export class ProxyService {
     }
   }
 
+  /** The X-CC-Relay-* debug headers (routing.debug), handed to `set` one by one. */
   private addDebugHeaders(
-    headers: Record<string, string | number | string[]>,
+    set: (name: string, value: string) => void,
     state: LoopState,
     step: PlanStep | undefined,
   ): void {
     if (!this.config.routing.debug) return;
-    headers['x-cc-relay-strategy'] = this.routing.strategy.name;
-    headers['x-cc-relay-attempts'] = String(state.attemptsMade);
+    set('x-cc-relay-strategy', this.routing.strategy.name);
+    set('x-cc-relay-attempts', String(state.attemptsMade));
     if (step) {
-      headers['x-cc-relay-provider'] = step.provider;
-      if (step.fallbackIndex > 0) headers['x-cc-relay-fallback'] = step.model;
+      set('x-cc-relay-provider', step.provider);
+      if (step.fallbackIndex > 0) set('x-cc-relay-fallback', step.model);
     }
   }
 
@@ -292,7 +294,7 @@ export class ProxyService {
   /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
   private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
     const headers: Record<string, string> = { ...opts.baseHeaders() };
-    this.addDebugHeaders(headers, state, state.step);
+    this.addDebugHeaders((name, value) => (headers[name] = value), state, state.step);
     const last = state.last;
     const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
     if (noMoreRetries) headers['x-should-retry'] = 'false';

@@ -4,6 +4,7 @@ import { errorBody } from '../common/relay-error';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { formatSseEvent, SseScanner } from './sse-scanner';
 import { StreamProgress } from './stream-progress';
+import { headerList } from './upstream-headers';
 import type { AttemptOptions, AttemptResult } from './upstream-attempt';
 import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
 
@@ -79,10 +80,9 @@ export function relayStream(
     };
 
     const commit = () => {
-      const out: Record<string, string | number | string[]> = { ...headers };
+      const out = headerList(headers);
       opts.addHeaders(out);
-      out['cache-control'] = 'no-cache';
-      out['x-accel-buffering'] = 'no';
+      out.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
       res.writeHead(status, out);
       opts.onCommitted?.(() => {
         forcedStop = true;

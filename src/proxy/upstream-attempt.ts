@@ -5,7 +5,7 @@ import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
-import { pickResponseHeaders } from './upstream-headers';
+import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
 
 /** Largest upstream error/JSON body the relay holds in memory (answers are far smaller; protects the heap). */
 const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
@@ -45,8 +45,8 @@ export type AttemptResult =
 /** What the attempt needs besides the upstream request. */
 export interface AttemptOptions {
   res: ServerResponse;
-  /** Adds the relay's own response headers (request id, cache status, debug headers) to the answer's. */
-  addHeaders: (out: Record<string, string | number | string[]>) => void;
+  /** Appends the relay's own response headers (request id, cache status, debug headers) to the answer's. */
+  addHeaders: (out: HeaderList) => void;
   stream: boolean;
   ttftTimeoutMs: number;
   stallTimeoutMs: number;
@@ -91,9 +91,9 @@ export async function runAttempt(
     }
     if (status < 200 || status >= 300) return { kind: 'status', status, headers, rawHeaders, body };
     if (opts.res.destroyed) return { kind: 'cancelled' };
-    const out: Record<string, string | number | string[]> = { ...headers };
+    const out = headerList(headers);
     opts.addHeaders(out);
-    out['content-length'] = body.length;
+    out.push('content-length', String(body.length));
     opts.res.writeHead(status, out);
     opts.res.end(body);
     return {

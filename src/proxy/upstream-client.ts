@@ -9,7 +9,8 @@ export interface UpstreamRequest {
   /** Path and query as the client sent them (`/v1/messages?beta=true`). */
   pathAndQuery: string;
   method: 'GET' | 'POST';
-  headers: Record<string, string>;
+  /** Names and values alternating (see HeaderList). */
+  headers: string[];
   body?: Buffer | string;
   signal: Cancellation;
   /** Time allowed until the response headers arrive. */

@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest';
-import { buildUpstreamHeaders, pickResponseHeaders } from './upstream-headers';
+import { buildUpstreamHeaders, headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
+
+/** The list as an object, refusing a name that appears twice (the upstream would get both). */
+function asObject(list: HeaderList): Record<string, string> {
+  expect(list.length % 2).toBe(0);
+  const out: Record<string, string> = {};
+  for (let i = 0; i < list.length; i += 2) {
+    expect(out, `duplicate header ${list[i]}`).not.toHaveProperty(list[i]!);
+    out[list[i]!] = list[i + 1]!;
+  }
+  return out;
+}
 
 const client = {
   host: 'relay:8787',
@@ -20,7 +31,7 @@ const client = {
 
 describe('buildUpstreamHeaders', () => {
   it('forwards end-to-end headers byte-exact and drops hop-by-hop, credentials and relay controls', () => {
-    const out = buildUpstreamHeaders(client, 'x-api-key', 'provider-key');
+    const out = asObject(buildUpstreamHeaders(client, 'x-api-key', 'provider-key'));
     expect(out).toEqual({
       'anthropic-version': '2023-06-01',
       'anthropic-beta': 'b1,  b2',
@@ -32,13 +43,13 @@ describe('buildUpstreamHeaders', () => {
   });
 
   it('sends the provider key as a bearer token for bearer providers', () => {
-    const out = buildUpstreamHeaders(client, 'bearer', 'provider-key');
+    const out = asObject(buildUpstreamHeaders(client, 'bearer', 'provider-key'));
     expect(out.authorization).toBe('Bearer provider-key');
     expect(out['x-api-key']).toBeUndefined();
   });
 
   it('forwards the client credential as is for a provider without keys (pass-through)', () => {
-    const out = buildUpstreamHeaders(client, 'x-api-key', undefined);
+    const out = asObject(buildUpstreamHeaders(client, 'x-api-key', undefined));
     expect(out['x-api-key']).toBe('client-key');
     expect(out.authorization).toBe('Bearer client-token');
   });
@@ -64,5 +75,18 @@ describe('pickResponseHeaders', () => {
       'x-should-retry': 'false',
       'content-type': 'application/json',
     });
+  });
+});
+
+describe('headerList', () => {
+  it('lists every header once, arrays joined and numbers as text, in the order given', () => {
+    expect(headerList({ 'content-type': 'application/json', 'x-n': 3, 'x-multi': ['a', 'b'] })).toEqual([
+      'content-type',
+      'application/json',
+      'x-n',
+      '3',
+      'x-multi',
+      'a, b',
+    ]);
   });
 });

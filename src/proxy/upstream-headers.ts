@@ -40,6 +40,13 @@ const PASS_BACK_EXACT = new Set([
 ]);
 
 /**
+ * A header list as Node's `writeHead` and undici take it: names and values alternating. Building one is far
+ * cheaper than building an object keyed by header names (measured: ~0.4 µs against ~2.7 µs for the objects the
+ * JSON answer path used to spread and merge).
+ */
+export type HeaderList = string[];
+
+/**
  * Builds the upstream request headers: every end-to-end client header (all `anthropic-*` byte-exact, SDK telemetry),
  * minus hop-by-hop headers and the client's own credentials, plus the provider key. When `providerKey` is
  * undefined the provider runs in pass-through mode and the client's own credential is forwarded instead.
@@ -48,24 +55,34 @@ export function buildUpstreamHeaders(
   client: IncomingHttpHeaders,
   auth: ProviderAuthStyle,
   providerKey: string | undefined,
-): Record<string, string> {
+): HeaderList {
   const connectionTokens = listedInConnection(client.connection);
-  const out: Record<string, string> = {};
+  const out: HeaderList = [];
   for (const name in client) {
     const value = client[name];
     if (value === undefined) continue;
     if (HOP_BY_HOP.has(name) || CLIENT_ONLY.has(name) || name.startsWith('x-cc-relay-')) continue;
     if (connectionTokens?.has(name)) continue;
-    out[name] = Array.isArray(value) ? value.join(', ') : value;
+    out.push(name, Array.isArray(value) ? value.join(', ') : value);
   }
   // The relay reads the body (usage, stream events); a compressed upstream answer would have to be inflated.
-  out['accept-encoding'] = 'identity';
+  out.push('accept-encoding', 'identity');
   if (providerKey !== undefined) {
-    if (auth === 'bearer') out['authorization'] = `Bearer ${providerKey}`;
-    else out['x-api-key'] = providerKey;
+    if (auth === 'bearer') out.push('authorization', `Bearer ${providerKey}`);
+    else out.push('x-api-key', providerKey);
   } else {
-    if (typeof client['x-api-key'] === 'string') out['x-api-key'] = client['x-api-key'];
-    if (typeof client.authorization === 'string') out['authorization'] = client.authorization;
+    if (typeof client['x-api-key'] === 'string') out.push('x-api-key', client['x-api-key']);
+    if (typeof client.authorization === 'string') out.push('authorization', client.authorization);
+  }
+  return out;
+}
+
+/** The list form of a header object (the answer's picked headers), to be extended and handed to writeHead. */
+export function headerList(headers: Readonly<Record<string, string | number | string[]>>): HeaderList {
+  const out: HeaderList = [];
+  for (const name in headers) {
+    const value = headers[name]!;
+    out.push(name, Array.isArray(value) ? value.join(', ') : String(value));
   }
   return out;
 }
