@@ -27,3 +27,31 @@ describe('SseScanner', () => {
     expect(formatSseEvent('error', { type: 'error' })).toBe('event: error\ndata: {"type":"error"}\n\n');
   });
 });
+
+describe('SseScanner with keepData', () => {
+  it('reports skipped events by name only and keeps the data of the others, across any split', () => {
+    const text =
+      'event: message_start\ndata: {"usage":{"input_tokens":3}}\n\n' +
+      'event: content_block_delta\ndata: {"delta":{"text":"hi"}}\n\n' +
+      'data: bare\n\n' +
+      'event: message_delta\ndata: {"usage":{"output_tokens":1}}\n\n';
+    const bytes = Buffer.from(text);
+    for (let cut = 1; cut < bytes.length; cut++) {
+      const s = new SseScanner((name) => name !== 'content_block_delta');
+      const events = [...s.push(bytes.subarray(0, cut)), ...s.push(bytes.subarray(cut))];
+      expect(events).toEqual([
+        { event: 'message_start', data: '{"usage":{"input_tokens":3}}' },
+        { event: 'content_block_delta', data: '' },
+        { event: 'message', data: 'bare' },
+        { event: 'message_delta', data: '{"usage":{"output_tokens":1}}' },
+      ]);
+    }
+  });
+
+  it('does not take a field whose name only starts like one', () => {
+    const s = new SseScanner();
+    expect(s.push(Buffer.from('datum: x\nevents: y\ndata\nevent\n\n'))).toEqual([
+      { event: 'message', data: '' },
+    ]);
+  });
+});

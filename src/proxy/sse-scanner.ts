@@ -16,11 +16,18 @@ export class SseScanner {
   private partial = '';
   private eventName = '';
   private data: string[] = [];
+  private hasData = false;
   private started = false;
   private pendingCr = false;
   // StringDecoder, not TextDecoder: one per stream, and TextDecoder's ICU converter was measured to cost more
   // than the rest of the stream handling together; both keep multi-byte characters split across chunks whole.
   private readonly decoder = new StringDecoder('utf8');
+
+  /**
+   * @param keepData which events' data the caller reads; the others are reported with empty data and their data
+   *   lines are never copied out of the chunk (the token deltas that make up most of a stream).
+   */
+  constructor(private readonly keepData: (event: string) => boolean = () => true) {}
 
   /** Feeds raw bytes; returns the events completed by them. */
   push(chunk: Uint8Array): SseEvent[] {
@@ -36,12 +43,12 @@ export class SseScanner {
       this.pendingCr = false;
     }
     const events: SseEvent[] = [];
-    let buf = this.partial + text;
+    const buf = this.partial.length > 0 ? this.partial + text : text;
     let start = 0;
     for (let i = 0; i < buf.length; i++) {
       const c = buf.charCodeAt(i);
       if (c !== 10 && c !== 13) continue;
-      this.line(buf.slice(start, i), events);
+      this.line(buf, start, i, events);
       if (c === 13) {
         if (i + 1 < buf.length) {
           if (buf.charCodeAt(i + 1) === 10) i++;
@@ -51,28 +58,43 @@ export class SseScanner {
       }
       start = i + 1;
     }
-    buf = buf.slice(start);
-    this.partial = buf;
+    this.partial = start < buf.length ? buf.slice(start) : '';
     return events;
   }
 
-  private line(line: string, out: SseEvent[]): void {
-    if (line.length === 0) {
-      if (this.data.length > 0 || this.eventName) {
+  /** One line, buf[start, end), without its line end. */
+  private line(buf: string, start: number, end: number, out: SseEvent[]): void {
+    if (start === end) {
+      if (this.hasData || this.eventName) {
         out.push({ event: this.eventName || 'message', data: this.data.join('\n') });
       }
       this.eventName = '';
       this.data = [];
+      this.hasData = false;
       return;
     }
-    if (line.charCodeAt(0) === 58) return; // ':' comment
-    const colon = line.indexOf(':');
-    const field = colon === -1 ? line : line.slice(0, colon);
-    let value = colon === -1 ? '' : line.slice(colon + 1);
-    if (value.charCodeAt(0) === 32) value = value.slice(1);
-    if (field === 'event') this.eventName = value;
-    else if (field === 'data') this.data.push(value);
+    if (buf.charCodeAt(start) === 58) return; // ':' comment
+    if (isField(buf, start, end, 'data')) {
+      this.hasData = true;
+      if (this.keepData(this.eventName || 'message')) this.data.push(valueOf(buf, start + 4, end));
+    } else if (isField(buf, start, end, 'event')) {
+      this.eventName = valueOf(buf, start + 5, end);
+    }
   }
+}
+
+/** Whether the line buf[start, end) is the field `name` (followed by ':' or the line's end). */
+function isField(buf: string, start: number, end: number, name: string): boolean {
+  const after = start + name.length;
+  return after <= end && buf.startsWith(name, start) && (after === end || buf.charCodeAt(after) === 58);
+}
+
+/** A field's value: what follows the ':' (and one space after it), or '' for a bare field name. */
+function valueOf(buf: string, afterName: number, end: number): string {
+  if (afterName >= end) return '';
+  let from = afterName + 1;
+  if (buf.charCodeAt(from) === 32) from++;
+  return buf.slice(from, end);
 }
 
 /** Formats one SSE event the way Anthropic writes them. */

@@ -3,7 +3,7 @@ import { SseScanner } from './sse-scanner';
 import { StreamProgress, usageOfJsonAnswer } from './stream-progress';
 
 function feed(progress: StreamProgress, text: string): boolean[] {
-  return new SseScanner().push(Buffer.from(text)).map((ev) => progress.observe(ev));
+  return new SseScanner(StreamProgress.readsDataOf).push(Buffer.from(text)).map((ev) => progress.observe(ev));
 }
 
 const START =

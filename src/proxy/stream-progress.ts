@@ -28,6 +28,11 @@ export class StreamProgress {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   events = 0;
 
+  /** The events whose data this class reads (an SseScanner need not copy out the others' data). */
+  static readsDataOf(this: void, event: string): boolean {
+    return event === 'message_start' || event === 'message_delta' || event === 'error';
+  }
+
   /** Records one event; returns true when this event is the first content event (the commit point). */
   observe(ev: SseEvent): boolean {
     this.events++;

@@ -23,7 +23,7 @@ export function relayStream(
   opts: AttemptOptions,
 ): Promise<AttemptResult> {
   const { res } = opts;
-  const scanner = new SseScanner();
+  const scanner = new SseScanner(StreamProgress.readsDataOf);
   const progress = new StreamProgress();
   const held: Buffer[] = [];
   const captured: Buffer[] | undefined = opts.captureStream ? [] : undefined;
