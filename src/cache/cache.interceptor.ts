@@ -14,6 +14,14 @@ export interface CaptureCarrier {
 }
 
 const CACHE_HEADER = 'x-cc-relay-cache';
+/** Headers a hit writes itself (a reply header of the same name would otherwise be sent twice). */
+const SET_ON_HIT = new Set([
+  CACHE_HEADER,
+  'content-type',
+  'content-length',
+  'cache-control',
+  'x-accel-buffering',
+]);
 const CACHEABLE = 'cc-relay:cacheable';
 
 /** Marks a route whose answers the response cache serves and stores (the Messages API endpoints). */
@@ -117,16 +125,15 @@ export class CacheInterceptor implements NestInterceptor {
   private serve(answer: CachedAnswer, stream: boolean, reply: FastifyReply): boolean {
     const rendered = renderAnswer(answer, stream);
     if (!rendered) return false;
-    const headers: Record<string, string | number> = {
-      ...(reply.getHeaders() as Record<string, string>),
-      [CACHE_HEADER]: 'HIT',
-      'content-type': rendered.contentType,
-      'content-length': Buffer.byteLength(rendered.body),
-    };
-    if (stream) {
-      headers['cache-control'] = 'no-cache';
-      headers['x-accel-buffering'] = 'no';
+    // A name/value list, as the proxy path writes its answers (no header object built and spread per hit).
+    const headers: string[] = [];
+    const base = reply.getHeaders();
+    for (const name in base) {
+      if (!SET_ON_HIT.has(name)) headers.push(name, String(base[name]));
     }
+    headers.push(CACHE_HEADER, 'HIT', 'content-type', rendered.contentType);
+    headers.push('content-length', String(Buffer.byteLength(rendered.body)));
+    if (stream) headers.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
     reply.hijack();
     reply.raw.writeHead(200, headers);
     reply.raw.end(rendered.body);
