@@ -1,14 +1,25 @@
 import { Injectable } from '@nestjs/common';
 
-interface Entry {
-  forceStop?: () => void;
-}
-
 /** One tracked request. */
 export interface InFlightHandle {
   /** How to end this request when the grace period runs out (streams: an SSE error). */
   onForceStop(fn: () => void): void;
   release(): void;
+}
+
+/** A tracked request: one object per request (no closures), since every proxied request makes one. */
+class Tracked implements InFlightHandle {
+  forceStop: (() => void) | undefined;
+
+  constructor(private readonly owner: InFlightService) {}
+
+  onForceStop(fn: () => void): void {
+    this.forceStop = fn;
+  }
+
+  release(): void {
+    this.owner.untrack(this);
+  }
 }
 
 /**
@@ -17,25 +28,23 @@ export interface InFlightHandle {
  */
 @Injectable()
 export class InFlightService {
-  private readonly active = new Set<Entry>();
+  private readonly active = new Set<Tracked>();
   private idleWaiters: Array<() => void> = [];
 
   /** Registers one request; call release() exactly when it is over. */
   track(): InFlightHandle {
-    const entry: Entry = {};
+    const entry = new Tracked(this);
     this.active.add(entry);
-    return {
-      onForceStop: (fn) => {
-        entry.forceStop = fn;
-      },
-      release: () => {
-        if (this.active.delete(entry) && this.active.size === 0) {
-          const waiters = this.idleWaiters;
-          this.idleWaiters = [];
-          for (const w of waiters) w();
-        }
-      },
-    };
+    return entry;
+  }
+
+  /** @internal the release of one tracked request (a second release is ignored). */
+  untrack(entry: Tracked): void {
+    if (this.active.delete(entry) && this.active.size === 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const w of waiters) w();
+    }
   }
 
   get count(): number {

@@ -59,7 +59,7 @@ export class MessagesController {
       );
       writeRelayError(res, err, req.id, reply.getHeaders() as Record<string, string>, req.log);
     });
-    res.once('close', () => {
+    res.on('close', () => {
       // The client went away before the answer was complete: stop paying for tokens nobody will read.
       if (!res.writableFinished) abort.abort();
       tracked.release();

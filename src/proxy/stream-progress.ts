@@ -105,9 +105,9 @@ function safeParse(data: string): unknown {
  * bare `{"input_tokens": N}`. Only the key pool and metrics read these numbers.
  */
 export function usageOfJsonAnswer(body: Buffer): Usage {
-  const text = body.toString('latin1');
-  const at = text.lastIndexOf('"usage"');
-  const tail = at === -1 ? text : text.slice(at);
+  // Searched in the bytes: only the tail after "usage" becomes a string, not the whole (possibly large) answer.
+  const at = body.lastIndexOf('"usage"');
+  const tail = (at === -1 ? body : body.subarray(at)).toString('latin1');
   const input = INPUT_TOKENS.exec(tail);
   const output = at === -1 ? null : OUTPUT_TOKENS.exec(tail);
   return { input_tokens: input ? Number(input[1]) : 0, output_tokens: output ? Number(output[1]) : 0 };
