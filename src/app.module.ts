@@ -1,8 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_FILTER } from '@nestjs/core';
 import { ScheduleModule } from '@nestjs/schedule';
 import { AdminModule } from './admin/admin.module';
-import { ClientAuthGuard } from './common/client-auth.guard';
 import { CommonModule } from './common/common.module';
 import { RelayExceptionFilter } from './common/relay-exception.filter';
 import { ConfigModule } from './config/config.module';
@@ -29,7 +28,6 @@ export class AppModule {
         AdminModule,
       ],
       providers: [
-        { provide: APP_GUARD, useClass: ClientAuthGuard },
         {
           provide: APP_FILTER,
           useFactory: (c: RelayConfig) => new RelayExceptionFilter(c.server.max_body_bytes),

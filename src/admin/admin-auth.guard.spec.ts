@@ -1,5 +1,5 @@
 import type { ExecutionContext } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { describe, expect, it } from 'vitest';
 import { RelayError } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
@@ -18,10 +18,6 @@ class MarkedController {
   handle(): void {}
 }
 
-class PublicController {
-  handle(): void {}
-}
-
 function context(cls: new () => { handle(): void }, authorization?: string): ExecutionContext {
   const req = { headers: authorization === undefined ? {} : { authorization } };
   return {
@@ -34,7 +30,7 @@ function context(cls: new () => { handle(): void }, authorization?: string): Exe
 function guard(token: string | undefined): AdminAuthGuard {
   const config = new RelayConfig();
   config.admin.token = token;
-  return new AdminAuthGuard(new Reflector(), config);
+  return new AdminAuthGuard(config);
 }
 
 function rejection(fn: () => unknown): RelayError {
@@ -82,9 +78,10 @@ describe('AdminTokenCheck', () => {
 });
 
 describe('AdminAuthGuard', () => {
-  it('lets unmarked routes through untouched', () => {
-    expect(guard(TOKEN).canActivate(context(PublicController))).toBe(true);
-    expect(guard(undefined).canActivate(context(PublicController))).toBe(true);
+  it('is attached by @AdminAuth() to the marked controller only (no global guard on every route)', () => {
+    expect(Reflect.getMetadata(GUARDS_METADATA, MarkedController)).toEqual([AdminAuthGuard]);
+    class PublicController {}
+    expect(Reflect.getMetadata(GUARDS_METADATA, PublicController)).toBeUndefined();
   });
 
   it('answers 404 on marked routes when no token is configured, even to a bearer token', () => {

@@ -1,14 +1,11 @@
-import { CanActivate, ExecutionContext, Injectable, SetMetadata } from '@nestjs/common';
-import { Reflector } from '@nestjs/core';
+import { CanActivate, ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';
 
-const ADMIN_AUTH = 'cc-relay:admin-auth';
-
 /** Marks a route (or a whole controller) as part of the admin API: off (404) without a configured token, 401 without the right one. */
-export const AdminAuth = () => SetMetadata(ADMIN_AUTH, true);
+export const AdminAuth = () => UseGuards(AdminAuthGuard);
 
 /** The configured admin token, or undefined when the admin API is off. An empty string counts as unset. */
 export function configuredAdminToken(config: RelayConfig): string | undefined {
@@ -40,7 +37,7 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
- * Global guard; only routes marked @AdminAuth() are checked. No token configured means the admin API does not
+ * The guard of routes marked @AdminAuth(). No token configured means the admin API does not
  * exist (404), so a deployment that forgot the token is closed, not open. Neither the expected nor the presented
  * token ever goes into an error message or a log line.
  */
@@ -48,27 +45,12 @@ export function bearerToken(header: string | undefined): string | undefined {
 export class AdminAuthGuard implements CanActivate {
   private readonly check: AdminTokenCheck | undefined;
 
-  constructor(
-    private readonly reflector: Reflector,
-    config: RelayConfig,
-  ) {
+  constructor(config: RelayConfig) {
     const token = configuredAdminToken(config);
     this.check = token === undefined ? undefined : new AdminTokenCheck(token);
   }
 
-  private readonly marks = new WeakMap<object, boolean>();
-
   canActivate(context: ExecutionContext): boolean {
-    // Metadata never changes after boot; the lookup is cached per handler because this guard runs on every route.
-    const handler = context.getHandler();
-    let marked = this.marks.get(handler);
-    if (marked === undefined) {
-      marked =
-        this.reflector.getAllAndOverride<boolean | undefined>(ADMIN_AUTH, [handler, context.getClass()]) ===
-        true;
-      this.marks.set(handler, marked);
-    }
-    if (!marked) return true;
     if (this.check === undefined) throw new RelayError(RelayErrorCode.NotFound, 'not found');
     const req = context.switchToHttp().getRequest<FastifyRequest>();
     const presented = bearerToken(req.headers.authorization);

@@ -14,10 +14,13 @@ const LENGTH_BYTES = 4;
 export class SecretSet {
   private readonly width: number;
   private readonly padded: Buffer[];
+  /** The candidate's padded form, reused: a comparison runs synchronously, so one buffer serves every call. */
+  private readonly scratch: Buffer;
 
   constructor(secrets: readonly string[]) {
     this.width = LENGTH_BYTES + Math.max(0, ...secrets.map((s) => Buffer.byteLength(s)));
-    this.padded = secrets.map((s) => this.pad(s));
+    this.padded = secrets.map((s) => this.pad(s, Buffer.alloc(this.width)));
+    this.scratch = Buffer.alloc(this.width);
   }
 
   get size(): number {
@@ -26,7 +29,7 @@ export class SecretSet {
 
   /** The index of the secret equal to `candidate`, or -1. */
   indexOf(candidate: string): number {
-    const c = this.pad(candidate);
+    const c = this.pad(candidate, this.scratch);
     let matched = -1;
     for (let i = 0; i < this.padded.length; i++) {
       if (timingSafeEqual(c, this.padded[i]!) && matched === -1) matched = i;
@@ -35,8 +38,8 @@ export class SecretSet {
   }
 
   /** The value's byte length then its bytes, cut or zero-filled to the width (a cut value's length differs). */
-  private pad(value: string): Buffer {
-    const out = Buffer.alloc(this.width);
+  private pad(value: string, out: Buffer): Buffer {
+    out.fill(0);
     out.writeUInt32BE(Math.min(Buffer.byteLength(value), 0xffffffff), 0);
     out.write(value, LENGTH_BYTES, this.width - LENGTH_BYTES, 'utf8');
     return out;
