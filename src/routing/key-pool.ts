@@ -207,7 +207,9 @@ export class KeyPool {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
-    for (const family of FAMILIES) this.learn(s, family, headers, now);
+    // Most answers of providers other than Anthropic carry no rate-limit headers: one pass over the names spares
+    // them the twelve lookups.
+    if (hasRateLimitHeaders(headers)) for (const family of FAMILIES) this.learn(s, family, headers, now);
 
     if (status === 429) {
       s.consecutive429++;
@@ -373,6 +375,11 @@ export class KeyPool {
   private learnedExpiry(l: Learned): number {
     return l.resetAtMs ?? l.observedAtMs + this.windowMs;
   }
+}
+
+function hasRateLimitHeaders(headers: HeaderBag): boolean {
+  for (const name in headers) if (name.startsWith('anthropic-ratelimit-')) return true;
+  return false;
 }
 
 function effectiveWeight(s: KeyState): number {
