@@ -1,0 +1,78 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { MINIMAL, post } from './support/http';
+import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+/** The value of one sample line of the exposition text (undefined when the series is absent). */
+function sample(text: string, series: string): number | undefined {
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line === undefined ? undefined : Number(line.slice(series.length + 1));
+}
+
+describe('Prometheus metrics (/metrics)', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    relay = await startRelay(rawConfig(await fake.start()));
+  });
+
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  async function scrape(): Promise<{ status: number; type: string; text: string }> {
+    const res = await request(`${relay.url}/metrics`);
+    return { status: res.statusCode, type: String(res.headers['content-type']), text: await res.body.text() };
+  }
+
+  /** Scrapes until `ready` holds: a request is counted when its response closes, just after the client has it. */
+  async function scrapeUntil(ready: (text: string) => boolean): Promise<string> {
+    let last = '';
+    for (let i = 0; i < 50; i++) {
+      last = (await scrape()).text;
+      if (ready(last)) return last;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return last;
+  }
+
+  it('counts answered requests, upstream attempts, tokens and durations as a scraper reads them', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await post(relay.url, '/v1/messages', MINIMAL);
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+    }
+    const refused = await post(relay.url, '/v1/messages', MINIMAL, { 'x-api-key': 'not-a-client-key' });
+    expect(refused.statusCode).toBe(401);
+    await refused.body.dump();
+
+    const ok = 'cc_relay_http_requests_total{route="/v1/messages",method="POST",status="200"}';
+    const text = await scrapeUntil((t) => sample(t, ok) === 2 && sample(t, ok.replace('200', '401')) === 1);
+    expect(sample(text, ok)).toBe(2);
+    expect(sample(text, ok.replace('200', '401'))).toBe(1);
+    expect(sample(text, 'cc_relay_upstream_attempts_total{provider="primary",outcome="success"}')).toBe(2);
+    // The fake answers with usage; both directions are counted (the 401 never reached the upstream).
+    expect(sample(text, 'cc_relay_tokens_total{provider="primary",direction="input"}')).toBeGreaterThan(0);
+    expect(sample(text, 'cc_relay_tokens_total{provider="primary",direction="output"}')).toBeGreaterThan(0);
+    expect(sample(text, 'cc_relay_http_request_duration_seconds_count{route="/v1/messages"}')).toBe(3);
+    expect(
+      sample(text, 'cc_relay_http_request_duration_seconds_bucket{le="+Inf",route="/v1/messages"}'),
+    ).toBe(3);
+    expect(text).toContain('# TYPE cc_relay_http_request_duration_seconds histogram');
+    expect(text).toContain('# TYPE cc_relay_http_requests_total counter');
+    // Process metrics and the state gauges are there too.
+    expect(text).toContain('cc_relay_process_cpu_seconds_total');
+    expect(sample(text, 'cc_relay_breaker_state{provider="primary"}')).toBe(0);
+  });
+
+  it('answers in the Prometheus text format and never shows a key', async () => {
+    const { status, type, text } = await scrape();
+    expect(status).toBe(200);
+    expect(type).toContain('text/plain');
+    expect(text).not.toContain(PROVIDER_KEY);
+    expect(text).not.toContain(CLIENT_KEY);
+  });
+});
