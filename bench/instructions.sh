@@ -9,7 +9,7 @@
 #
 #   npm run build && bench/instructions.sh            # ~4 min; WARM=4000 N=1000 MODE=json|sse
 #
-# Results: bench/results/instructions.json. Needs valgrind (Debian package `valgrind`).
+# Results: bench/results/instructions-<mode>.json. Needs valgrind (Debian package `valgrind`).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WARM=${WARM:-4000}
