@@ -3,7 +3,7 @@
 # reference pass-through (bench/reference-proxy.ts), both in front of the fake upstream on 127.0.0.1.
 #
 # Unlike CPU time on this shared 2-vCPU machine (±10-20% between runs), an instruction count repeats to within
-# ~0.5%, so it can tell a 2% change from noise. It counts user-space instructions only (no syscalls, no cache
+# ~3-5% for JSON (more for SSE), so it can tell a ~5% change from noise. It counts user-space instructions only (no syscalls, no cache
 # misses): a measure of how much work the relay's code does, not of its speed. Each target first serves
 # WARM requests without instrumentation (so the JIT settles), then N requests are counted.
 #
