@@ -30,7 +30,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
 import { runLoad } from './load';
-import { cpuSeconds, freePort, ROOT, startNode } from './processes';
+import { BENCH_CLIENT_KEY, benchRelayConfig, cpuSeconds, freePort, ROOT, startNode } from './processes';
 
 const RESULTS = join(ROOT, 'bench', 'results');
 function flag(name: string): string | undefined {
@@ -51,7 +51,7 @@ const [PROF_MODE, PROF_CONNECTIONS, PROF_KIND] = ((): [Mode, number, Kind] => {
 })();
 const PROF_NAME = `${PROF_MODE}_${PROF_KIND}_c${PROF_CONNECTIONS}`;
 const WRITE = !process.argv.includes('--no-write');
-const CLIENT_KEY = 'bench-client-key-0001';
+const CLIENT_KEY = BENCH_CLIENT_KEY;
 const ADMIN_TOKEN = 'bench-admin-token-000000000001';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
@@ -129,17 +129,7 @@ function stop(child: ChildProcess): Promise<void> {
 }
 
 function relayConfig(mode: Mode, port: number, upstream: string, keyPrefix: string): string {
-  return [
-    'server:',
-    `  listen: "127.0.0.1:${port}"`,
-    '  auth:',
-    `    api_keys: ["${CLIENT_KEY}"]`,
-    'providers:',
-    '  - name: fake',
-    '    type: anthropic',
-    `    base_url: "${upstream}"`,
-    '    keys:',
-    '      - key: "bench-provider-key-0001"',
+  return benchRelayConfig(port, upstream, [
     'cache:',
     `  mode: ${mode}`,
     '  redis:',
@@ -147,10 +137,7 @@ function relayConfig(mode: Mode, port: number, upstream: string, keyPrefix: stri
     `    key_prefix: "${keyPrefix}"`,
     'admin:',
     `  token: "${ADMIN_TOKEN}"`,
-    'logging:',
-    '  level: info',
-    '',
-  ].join('\n');
+  ]);
 }
 
 /** Removes every key under the prefix (the relay's own flush may not have run if it crashed). */

@@ -65,22 +65,8 @@ REF_PORT=$(free_port)
 read -r REF_MAIN REF_ALL < <(count reference "$REF_PORT" \
   node -r @swc-node/register bench/reference-proxy.ts "$REF_PORT" "http://127.0.0.1:$FAKE_PORT")
 RELAY_PORT=$(free_port)
-cat >"$OUT/relay.yaml" <<YAML
-server:
-  listen: "127.0.0.1:$RELAY_PORT"
-  auth:
-    api_keys: ["bench-client-key-0001"]
-providers:
-  - name: fake
-    type: anthropic
-    base_url: "http://127.0.0.1:$FAKE_PORT"
-    keys:
-      - key: "bench-provider-key-0001"
-cache:
-  mode: disabled
-logging:
-  level: info
-YAML
+node -r @swc-node/register -e "process.stdout.write(require('./bench/processes.ts')
+  .benchRelayConfig($RELAY_PORT, 'http://127.0.0.1:$FAKE_PORT'))" >"$OUT/relay.yaml"
 read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node dist/main.js --config "$OUT/relay.yaml")
 
 node -e "

@@ -48,3 +48,33 @@ export function rssMiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) / 1024 : NaN;
 }
+
+/** The client key the benchmarks' relays accept. */
+export const BENCH_CLIENT_KEY = 'bench-client-key-0001';
+
+/**
+ * The config of a benchmark relay: one `anthropic` provider at `upstream` with one key, one client key, JSON logs
+ * at info, then `extra` (a cache section; the default turns the cache off).
+ */
+export function benchRelayConfig(
+  port: number,
+  upstream: string,
+  extra: string[] = ['cache:', '  mode: disabled'],
+): string {
+  return [
+    'server:',
+    `  listen: "127.0.0.1:${port}"`,
+    '  auth:',
+    `    api_keys: ["${BENCH_CLIENT_KEY}"]`,
+    'providers:',
+    '  - name: fake',
+    '    type: anthropic',
+    `    base_url: "${upstream}"`,
+    '    keys:',
+    '      - key: "bench-provider-key-0001"',
+    'logging:',
+    '  level: info',
+    ...extra,
+    '',
+  ].join('\n');
+}

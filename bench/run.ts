@@ -12,7 +12,15 @@ import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from './load';
-import { cpuSeconds, freePort, ROOT, rssMiB, startNode } from './processes';
+import {
+  BENCH_CLIENT_KEY,
+  benchRelayConfig,
+  cpuSeconds,
+  freePort,
+  ROOT,
+  rssMiB,
+  startNode,
+} from './processes';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 /**
@@ -30,7 +38,7 @@ function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
-const CLIENT_KEY = 'bench-client-key-0001';
+const CLIENT_KEY = BENCH_CLIENT_KEY;
 
 interface Cell extends LoadResult {
   target: string;
@@ -47,26 +55,7 @@ async function main(): Promise<void> {
   const upstream = `http://127.0.0.1:${fakePort}`;
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'));
   const configPath = join(dir, 'bench.yaml');
-  writeFileSync(
-    configPath,
-    [
-      'server:',
-      `  listen: "127.0.0.1:${relayPort}"`,
-      '  auth:',
-      `    api_keys: ["${CLIENT_KEY}"]`,
-      'providers:',
-      '  - name: fake',
-      '    type: anthropic',
-      `    base_url: "${upstream}"`,
-      '    keys:',
-      '      - key: "bench-provider-key-0001"',
-      'cache:',
-      '  mode: disabled',
-      'logging:',
-      '  level: info',
-      '',
-    ].join('\n'),
-  );
+  writeFileSync(configPath, benchRelayConfig(relayPort, upstream));
 
   const children: ChildProcess[] = [];
   try {
@@ -98,20 +87,19 @@ async function main(): Promise<void> {
           { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
         ],
       });
+      const loadOf = (url: string, connections: number) => ({
+        url,
+        path: '/v1/messages',
+        body,
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': CLIENT_KEY,
+          'anthropic-version': '2023-06-01',
+        },
+        connections,
+      });
       for (const t of targets) {
-        if (!t.pid) continue;
-        await runLoad({
-          url: t.url,
-          path: '/v1/messages',
-          body,
-          headers: {
-            'content-type': 'application/json',
-            'x-api-key': CLIENT_KEY,
-            'anthropic-version': '2023-06-01',
-          },
-          connections: 32,
-          durationMs: WARMUP_SECONDS * 1000,
-        });
+        if (t.pid) await runLoad({ ...loadOf(t.url, 32), durationMs: WARMUP_SECONDS * 1000 });
       }
       for (const connections of CONNS) {
         // Rounds alternate the order of the targets and each metric is the median over rounds, because this
@@ -120,17 +108,7 @@ async function main(): Promise<void> {
         for (let round = 0; round < ROUNDS; round++) {
           const order = round % 2 === 0 ? targets : [...targets].reverse();
           for (const t of order) {
-            const load = {
-              url: t.url,
-              path: '/v1/messages',
-              body,
-              headers: {
-                'content-type': 'application/json',
-                'x-api-key': CLIENT_KEY,
-                'anthropic-version': '2023-06-01',
-              },
-              connections,
-            };
+            const load = loadOf(t.url, connections);
             await runLoad({ ...load, durationMs: 1000 }); // warm-up: JIT, pools
             const cpu0 = t.pid ? cpuSeconds(t.pid) : 0;
             const r = await runLoad({ ...load, durationMs: SECONDS * 1000 });
