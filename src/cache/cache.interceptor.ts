@@ -5,6 +5,7 @@ import { from, mergeMap, type Observable, tap } from 'rxjs';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { readProxyBody, type RawBodyCarrier } from '../proxy/proxy-request';
+import { appendHeaders } from '../proxy/upstream-headers';
 import { answerToCache, renderAnswer, type CachedAnswer } from './cached-answer';
 import { ResponseCache, type CachePlan } from './response-cache.service';
 
@@ -126,11 +127,7 @@ export class CacheInterceptor implements NestInterceptor {
     const rendered = renderAnswer(answer, stream);
     if (!rendered) return false;
     // A name/value list, as the proxy path writes its answers (no header object built and spread per hit).
-    const headers: string[] = [];
-    const base = reply.getHeaders();
-    for (const name in base) {
-      if (!SET_ON_HIT.has(name)) headers.push(name, String(base[name]));
-    }
+    const headers = appendHeaders([], reply.getHeaders(), SET_ON_HIT);
     headers.push(CACHE_HEADER, 'HIT', 'content-type', rendered.contentType);
     headers.push('content-length', String(Buffer.byteLength(rendered.body)));
     if (stream) headers.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');

@@ -12,7 +12,7 @@ import type { ProxyRequest } from './proxy-request';
 import { failureError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
-import { buildUpstreamHeaders } from './upstream-headers';
+import { appendHeaders, buildUpstreamHeaders } from './upstream-headers';
 
 /** A delivered answer with where it came from (the cache stores it; metrics label it). */
 export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
@@ -231,8 +231,7 @@ export class ProxyService {
         {
           res: opts.res,
           addHeaders: (out) => {
-            const base = opts.baseHeaders();
-            for (const name in base) out.push(name, base[name]!);
+            appendHeaders(out, opts.baseHeaders());
             this.addDebugHeaders((name, value) => out.push(name, value), state, step);
           },
           stream: preq.stream,

@@ -78,10 +78,21 @@ export function buildUpstreamHeaders(
 }
 
 /** The list form of a header object (the answer's picked headers), to be extended and handed to writeHead. */
-export function headerList(headers: Readonly<Record<string, string | number | string[]>>): HeaderList {
-  const out: HeaderList = [];
+export function headerList(headers: Readonly<HeaderObject>): HeaderList {
+  return appendHeaders([], headers);
+}
+
+type HeaderObject = Record<string, string | number | string[] | undefined>;
+
+/** Appends a header object's entries to a list (arrays joined, numbers as text), leaving out the names in `skip`. */
+export function appendHeaders(
+  out: HeaderList,
+  headers: Readonly<HeaderObject>,
+  skip?: ReadonlySet<string>,
+): HeaderList {
   for (const name in headers) {
-    const value = headers[name]!;
+    const value = headers[name];
+    if (value === undefined || skip?.has(name)) continue;
     out.push(name, Array.isArray(value) ? value.join(', ') : String(value));
   }
   return out;
