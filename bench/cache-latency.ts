@@ -30,7 +30,15 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from '@redis/client';
 import { runLoad } from './load';
-import { BENCH_CLIENT_KEY, benchRelayConfig, cpuSeconds, freePort, ROOT, startNode } from './processes';
+import {
+  BENCH_CLIENT_KEY,
+  benchRelayConfig,
+  cpuSeconds,
+  freePort,
+  PROXY_NODE_FLAGS,
+  ROOT,
+  startNode,
+} from './processes';
 
 const RESULTS = join(ROOT, 'bench', 'results');
 function flag(name: string): string | undefined {
@@ -313,7 +321,7 @@ async function main(): Promise<void> {
       const port = await freePort();
       const configPath = join(dir, `${mode}.yaml`);
       writeFileSync(configPath, relayConfig(mode, port, upstream, keyPrefix));
-      const child = await startNode([MAIN, '--config', configPath], 'listening');
+      const child = await startNode([...PROXY_NODE_FLAGS, MAIN, '--config', configPath], 'listening');
       children.push(child);
       relays.push({ mode, url: `http://127.0.0.1:${port}`, child });
     }
@@ -351,7 +359,7 @@ async function main(): Promise<void> {
       writeFileSync(configPath, relayConfig(PROF_MODE, port, upstream, keyPrefix));
       const profDir = join(dir, 'prof');
       const child = await startNode(
-        ['--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN, '--config', configPath],
+        [...PROXY_NODE_FLAGS, '--cpu-prof', `--cpu-prof-dir=${profDir}`, MAIN, '--config', configPath],
         'listening',
       );
       children.push(child);

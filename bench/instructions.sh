@@ -15,6 +15,8 @@ cd "$(dirname "$0")/.."
 WARM=${WARM:-4000}
 N=${N:-1000}
 MODE=${MODE:-json}
+# The flags npm start and the Dockerfile run the relay with; both targets get them.
+NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=64}
 OUT=$(mktemp -d)
 trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
 
@@ -63,11 +65,11 @@ count() {
 
 REF_PORT=$(free_port)
 read -r REF_MAIN REF_ALL < <(count reference "$REF_PORT" \
-  node -r @swc-node/register bench/reference-proxy.ts "$REF_PORT" "http://127.0.0.1:$FAKE_PORT")
+  node $NODE_FLAGS -r @swc-node/register bench/reference-proxy.ts "$REF_PORT" "http://127.0.0.1:$FAKE_PORT")
 RELAY_PORT=$(free_port)
 node -r @swc-node/register -e "process.stdout.write(require('./bench/processes.ts')
   .benchRelayConfig($RELAY_PORT, 'http://127.0.0.1:$FAKE_PORT'))" >"$OUT/relay.yaml"
-read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node dist/main.js --config "$OUT/relay.yaml")
+read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS dist/main.js --config "$OUT/relay.yaml")
 
 node -e "
 const r={date:new Date().toISOString(),mode:'$MODE',warm:$WARM,counted:$N,

@@ -49,6 +49,14 @@ export function rssMiB(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
+/**
+ * Node flags both proxies run with: the relay's own, as `npm start` and the Dockerfile give them, so the relay is
+ * measured as it ships and the reference gets the same runtime (BENCH_NODE_FLAGS overrides, '' for none).
+ */
+export const PROXY_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--max-semi-space-size=64')
+  .split(' ')
+  .filter(Boolean);
+
 /** The client key the benchmarks' relays accept. */
 export const BENCH_CLIENT_KEY = 'bench-client-key-0001';
 

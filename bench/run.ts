@@ -20,6 +20,7 @@ import {
   ROOT,
   rssMiB,
   startNode,
+  PROXY_NODE_FLAGS,
 } from './processes';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
@@ -65,11 +66,18 @@ async function main(): Promise<void> {
     );
     children.push(fake);
     const ref = await startNode(
-      ['-r', '@swc-node/register', 'bench/reference-proxy.ts', String(refPort), upstream],
+      [
+        ...PROXY_NODE_FLAGS,
+        '-r',
+        '@swc-node/register',
+        'bench/reference-proxy.ts',
+        String(refPort),
+        upstream,
+      ],
       'ready',
     );
     children.push(ref);
-    const relay = await startNode(['dist/main.js', '--config', configPath], 'listening');
+    const relay = await startNode([...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath], 'listening');
     children.push(relay);
 
     const targets = [
