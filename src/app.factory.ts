@@ -1,10 +1,11 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyRequest } from 'fastify';
-import pino from 'pino';
+import pino, { type Logger } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { AccessLog } from './common/access-log';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { RelayError, RelayErrorCode } from './common/relay-error';
@@ -133,7 +134,7 @@ export async function createApp(
   app.useLogger(new PinoNestLogger(fastify.log));
   const drain = app.get(DrainState);
   const metrics = app.get(RelayMetrics);
-  const accessLog = fastify.log;
+  const accessLog = new AccessLog(fastify.log as Logger);
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -147,10 +148,7 @@ export async function createApp(
       // The route pattern, not the raw URL, keeps metric label sets bounded.
       const route = req.routeOptions.url ?? 'unmatched';
       metrics.httpRequest(route, req.method, status, ms / 1000);
-      accessLog.info(
-        { request_id: req.id, method: req.method, route, status, ms: Math.round(ms * 10) / 10, aborted },
-        'request',
-      );
+      accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted });
     });
     done();
   });

@@ -1,0 +1,70 @@
+import pino, { type Logger } from 'pino';
+
+/** What the access line of one request says. */
+export interface AccessEntry {
+  requestId: string;
+  method: string;
+  /** The route pattern (`/v1/messages`), or `unmatched`. */
+  route: string;
+  status: number;
+  ms: number;
+  /** The response did not finish (the client went away, or a stream was cut). */
+  aborted: boolean;
+}
+
+/** The part of a pino logger the access line uses (pino keeps these under its exported symbols). */
+interface PinoInternals {
+  [pino.symbols.streamSym]?: { write(line: string): unknown };
+  [pino.symbols.chindingsSym]?: string;
+  [pino.symbols.timeSym]?: () => string;
+  [pino.symbols.messageKeySym]?: string;
+  [pino.symbols.mixinSym]?: unknown;
+}
+
+/**
+ * The one access line per request. It writes exactly the line `logger.info({ request_id, method, route, status,
+ * ms, aborted }, 'request')` would — same fields, order, bindings (pid, hostname), timestamp function and
+ * destination — but formats it with one template string instead of pino's generic object serialisation, which
+ * made ~3 KB of garbage per request (a tenth of all the relay allocated per proxied request) on the benchmark.
+ * A logger with a mixin, or without the internals this reads, gets the line through pino itself.
+ */
+export class AccessLog {
+  private readonly stream: { write(line: string): unknown } | undefined;
+  private readonly bindings: string;
+  private readonly time: () => string;
+  private readonly messageKey: string;
+
+  constructor(private readonly logger: Logger) {
+    const internals = logger as unknown as PinoInternals;
+    const time = internals[pino.symbols.timeSym];
+    const stream = internals[pino.symbols.streamSym];
+    const usable =
+      typeof stream?.write === 'function' && typeof time === 'function' && !internals[pino.symbols.mixinSym];
+    this.stream = usable ? stream : undefined;
+    this.bindings = internals[pino.symbols.chindingsSym] ?? '';
+    this.time = time ?? (() => `,"time":${Date.now()}`);
+    this.messageKey = JSON.stringify(internals[pino.symbols.messageKeySym] ?? 'msg');
+  }
+
+  write(e: AccessEntry): void {
+    if (!this.logger.isLevelEnabled('info')) return;
+    const ms = Math.round(e.ms * 10) / 10;
+    if (!this.stream) {
+      this.logger.info(
+        {
+          request_id: e.requestId,
+          method: e.method,
+          route: e.route,
+          status: e.status,
+          ms,
+          aborted: e.aborted,
+        },
+        'request',
+      );
+      return;
+    }
+    this.stream.write(
+      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${ms},"aborted":${e.aborted},${this.messageKey}:"request"}\n`,
+    );
+  }
+}
