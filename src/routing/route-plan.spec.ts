@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { buildRoutePlan, fallbackModels, providerServesModel, type PlannedProvider } from './route-plan';
+import {
+  buildRoutePlan,
+  fallbackModels,
+  modelEntry,
+  ModelTable,
+  providerServesModel,
+  type PlannedProvider,
+} from './route-plan';
 import { FailoverStrategy } from './strategies/failover.strategy';
 import { ModelBasedStrategy } from './strategies/model-based.strategy';
 import { RoundRobinStrategy } from './strategies/round-robin.strategy';
@@ -119,5 +126,52 @@ describe('fallbackModels', () => {
     expect(fallbackModels('claude-opus-4-1', fallbacks)).toEqual(['z']);
     expect(fallbackModels('gpt-5', fallbacks)).toEqual([]);
     expect(fallbackModels('constructor', fallbacks)).toEqual([]);
+  });
+});
+
+describe('ModelTable', () => {
+  const providers = [
+    { name: 'a', enabled: true, priority: 0, weight: 1, models: ['claude-*'], model_mapping: {} },
+    { name: 'b', enabled: true, priority: 0, weight: 1, models: ['glm-4'], model_mapping: {} },
+  ];
+
+  it('answers as modelEntry does, and the same entry again for the same model', () => {
+    const table = new ModelTable(providers, { 'claude-opus-4': ['glm-4'] });
+    const entry = table.get('claude-opus-4');
+    expect(entry).toEqual(modelEntry('claude-opus-4', providers, { 'claude-opus-4': ['glm-4'] }));
+    expect(entry.candidates.map((c) => c.name)).toEqual(['a']);
+    expect(entry.fallbacks).toEqual(['glm-4']);
+    expect(table.get('claude-opus-4')).toBe(entry);
+  });
+
+  it('stays bounded when clients send ever new model names', () => {
+    const table = new ModelTable(providers, {}, 3);
+    const first = table.get('m0');
+    for (let i = 1; i <= 3; i++) table.get(`m${i}`);
+    // The fourth name started the table over: m0 is computed afresh (an equal, new entry).
+    expect(table.get('m0')).not.toBe(first);
+    expect(table.get('m0')).toEqual(first);
+  });
+
+  it('gives buildRoutePlan the same plan as without it', () => {
+    const table = new ModelTable(providers, { 'claude-opus-4': ['glm-4'] });
+    const ctx = { model: 'claude-opus-4', isRoutable: () => true, inFlight: () => 0 };
+    const plain = buildRoutePlan(
+      'claude-opus-4',
+      providers,
+      { fallbacks: { 'claude-opus-4': ['glm-4'] } },
+      new FailoverStrategy(),
+      ctx,
+    );
+    const viaTable = buildRoutePlan(
+      'claude-opus-4',
+      providers,
+      { fallbacks: { 'claude-opus-4': ['glm-4'] } },
+      new FailoverStrategy(),
+      ctx,
+      (m) => table.get(m),
+    );
+    expect(viaTable).toEqual(plain);
+    expect(plain.map((s) => `${s.provider}:${s.model}`)).toEqual(['a:claude-opus-4', 'b:glm-4']);
   });
 });

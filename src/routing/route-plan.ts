@@ -33,10 +33,12 @@ export function buildRoutePlan(
   routing: Pick<RoutingConfig, 'fallbacks'>,
   strategy: RoutingStrategy,
   ctx: RoutingContext,
+  lookup: (model: string) => ModelEntry = (m) => modelEntry(m, providers, routing.fallbacks),
 ): PlanStep[] {
-  const primary = strategy.order(candidatesFor(model, providers), contextFor(model, ctx));
+  const entry = lookup(model);
+  const primary = strategy.order(entry.candidates, contextFor(model, ctx));
   const steps: PlanStep[] = primary.map((c) => ({ provider: c.name, model, fallbackIndex: 0 }));
-  const fallbacks = fallbackModels(model, routing.fallbacks);
+  const fallbacks = entry.fallbacks;
   if (fallbacks.length === 0) return steps; // the usual case, and on every request: nothing more to build
 
   const rank = new Map(primary.map((c, i) => [c.name, i]));
@@ -45,7 +47,7 @@ export function buildRoutePlan(
   fallbacks.forEach((fallback, i) => {
     if (seen.has(fallback)) return;
     seen.add(fallback);
-    const candidates = candidatesFor(fallback, providers);
+    const candidates = lookup(fallback).candidates;
     const fallbackCtx = contextFor(fallback, ctx);
     const ordered =
       strategy.name === 'model_based'
@@ -106,5 +108,46 @@ function candidatesFor(model: string, providers: readonly PlannedProvider[]): Pr
 
 // A wrapper rather than a spread: the caller's context may keep its methods on a prototype.
 function contextFor(model: string, ctx: RoutingContext): RoutingContext {
+  if (ctx.model === model) return ctx;
   return { model, isRoutable: (name) => ctx.isRoutable(name), inFlight: (name) => ctx.inFlight(name) };
+}
+
+/** What the plan needs to know of a model that depends on the config alone. */
+export interface ModelEntry {
+  /** The enabled providers that serve the model, in config order. */
+  readonly candidates: readonly ProviderCandidate[];
+  /** Its configured fallback models (routing.fallbacks). */
+  readonly fallbacks: readonly string[];
+}
+
+export function modelEntry(
+  model: string,
+  providers: readonly PlannedProvider[],
+  fallbacks: Readonly<Record<string, readonly string[]>>,
+): ModelEntry {
+  return { candidates: candidatesFor(model, providers), fallbacks: fallbackModels(model, fallbacks) };
+}
+
+/**
+ * modelEntry remembered per model, so a request does not rebuild its candidate list. Bounded, since the model name
+ * comes from the client: past `limit` names the table starts over (real deployments see a handful).
+ */
+export class ModelTable {
+  private readonly entries = new Map<string, ModelEntry>();
+
+  constructor(
+    private readonly providers: readonly PlannedProvider[],
+    private readonly fallbacks: Readonly<Record<string, readonly string[]>>,
+    private readonly limit = 1024,
+  ) {}
+
+  get(model: string): ModelEntry {
+    let entry = this.entries.get(model);
+    if (!entry) {
+      if (this.entries.size >= this.limit) this.entries.clear();
+      entry = modelEntry(model, this.providers, this.fallbacks);
+      this.entries.set(model, entry);
+    }
+    return entry;
+  }
 }

@@ -5,8 +5,15 @@ import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { KeyPool } from './key-pool';
 import { RetryBudget } from './retry-budget';
-import { buildRoutePlan, fallbackModels, providerServesModel, type PlanStep } from './route-plan';
-import type { RoutingStrategy } from './strategies/routing-strategy';
+import {
+  buildRoutePlan,
+  fallbackModels,
+  ModelTable,
+  providerServesModel,
+  type ModelEntry,
+  type PlanStep,
+} from './route-plan';
+import type { RoutingContext, RoutingStrategy } from './strategies/routing-strategy';
 import { createStrategy } from './strategies/strategy-factory';
 
 /** The live state of one provider: its config, where and how to call it, its key pool and load. */
@@ -29,6 +36,8 @@ export class RoutingService {
   readonly budget: RetryBudget;
   private readonly runtimes = new Map<string, ProviderRuntime>();
   private readonly enabled: ProviderConfig[];
+  private readonly models: ModelTable;
+  private readonly lookup = (model: string): ModelEntry => this.models.get(model);
 
   constructor(
     private readonly config: RelayConfig,
@@ -37,6 +46,7 @@ export class RoutingService {
     this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
     this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
     this.enabled = config.providers.filter((p) => p.enabled);
+    this.models = new ModelTable(this.enabled, config.routing.fallbacks);
     for (const p of this.enabled) {
       this.runtimes.set(p.name, {
         name: p.name,
@@ -51,11 +61,19 @@ export class RoutingService {
 
   /** The ordered attempts for a model: its providers by strategy, then each fallback model's providers. */
   plan(model: string): PlanStep[] {
-    return buildRoutePlan(model, this.enabled, this.config.routing, this.strategy, {
+    return buildRoutePlan(
       model,
-      isRoutable: (name) => this.breakers.isRoutable(name),
-      inFlight: (name) => this.runtimes.get(name)?.inFlight ?? 0,
-    });
+      this.enabled,
+      this.config.routing,
+      this.strategy,
+      new ServiceContext(model, this),
+      this.lookup,
+    );
+  }
+
+  /** Live in-flight count of a provider (least_loaded routing). */
+  inFlightOf(name: string): number {
+    return this.runtimes.get(name)?.inFlight ?? 0;
   }
 
   /** Whether any enabled provider serves the model or one of its fallbacks, routable or not. */
@@ -82,5 +100,21 @@ export class RoutingService {
 
   all(): ProviderRuntime[] {
     return [...this.runtimes.values()];
+  }
+}
+
+/** One request's view of the providers' live state, as strategies ask for it (one object, no closures). */
+class ServiceContext implements RoutingContext {
+  constructor(
+    readonly model: string,
+    private readonly service: RoutingService,
+  ) {}
+
+  isRoutable(name: string): boolean {
+    return this.service.breakers.isRoutable(name);
+  }
+
+  inFlight(name: string): number {
+    return this.service.inFlightOf(name);
   }
 }
