@@ -210,6 +210,14 @@ export class ProxyService {
     const body =
       upstreamModel === preq.model ? preq.rawBody : JSON.stringify({ ...preq.body, model: upstreamModel });
     const remaining = Math.max(1, deadlineAt - Date.now());
+    // undici keeps one timer per upstream connection and merely refreshes it while the delay stays the same; a
+    // delay that changed on every request (the remaining deadline, to the millisecond) made it build a new timer
+    // each time, which outlives the request in undici's timer list. Whole seconds (undici's own timer resolution;
+    // rounded down, so the deadline still holds) keep it the same from one request to the next.
+    const upstreamTimeoutMs = Math.min(
+      this.config.server.timeout_ms,
+      remaining > 1000 ? Math.floor(remaining / 1000) * 1000 : remaining,
+    );
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
     const abort = preq.stream ? preq.signal.child() : undefined;
@@ -224,8 +232,9 @@ export class ProxyService {
           headers: buildUpstreamHeaders(preq.headers, rt.auth, key),
           body,
           signal: abort ?? preq.signal,
-          headersTimeoutMs: Math.min(this.config.server.timeout_ms, remaining),
-          bodyTimeoutMs: preq.stream ? 0 : this.config.server.timeout_ms,
+          headersTimeoutMs: upstreamTimeoutMs,
+          // A JSON answer reaches the client only once it is whole, so its body is bounded like its headers.
+          bodyTimeoutMs: preq.stream ? 0 : upstreamTimeoutMs,
         },
         abort,
         {
