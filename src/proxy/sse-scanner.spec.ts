@@ -55,3 +55,50 @@ describe('SseScanner with keepData', () => {
     ]);
   });
 });
+
+describe('SseScanner fed in pieces', () => {
+  const text =
+    '\uFEFFevent: a\r\ndata: {"x":"日本"}\r\n\r\n: comment\nevent: b\rdata: 1\rdata: 2\r\revent: c\ndata: é\n\n';
+  const expected = [
+    { event: 'a', data: '{"x":"日本"}' },
+    { event: 'b', data: '1\n2' },
+    { event: 'c', data: 'é' },
+  ];
+
+  it('gives the same events fed one byte at a time (multi-byte characters and the BOM cut too)', () => {
+    const s = new SseScanner();
+    const bytes = Buffer.from(text);
+    const events = [];
+    for (let i = 0; i < bytes.length; i++) events.push(...s.push(bytes.subarray(i, i + 1)));
+    expect(events).toEqual(expected);
+  });
+
+  it('gives the same events for every cut into three pieces', () => {
+    const bytes = Buffer.from(text);
+    for (let a = 1; a < bytes.length; a += 3) {
+      for (let b = a + 1; b < bytes.length; b += 2) {
+        const s = new SseScanner();
+        const events = [
+          ...s.push(bytes.subarray(0, a)),
+          ...s.push(bytes.subarray(a, b)),
+          ...s.push(bytes.subarray(b)),
+        ];
+        expect(events).toEqual(expected);
+      }
+    }
+  });
+
+  it('does not keep a reference to the chunks it was given (the caller may reuse them)', () => {
+    const s = new SseScanner();
+    const chunk = Buffer.from('event: a\ndata: 12');
+    expect(s.push(chunk)).toEqual([]);
+    chunk.fill(0x78); // "xxxx…": the held partial line must be a copy
+    expect(s.push(Buffer.from('3\n\n'))).toEqual([{ event: 'a', data: '123' }]);
+  });
+
+  it('takes a stream that starts with bytes like a BOM but is not one', () => {
+    const s = new SseScanner();
+    expect(s.push(Buffer.from([0xef]))).toEqual([]); // could still be a BOM
+    expect(s.push(Buffer.from('\ndata: y\n\n'))).toEqual([{ event: 'message', data: 'y' }]);
+  });
+});

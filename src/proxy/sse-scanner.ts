@@ -1,69 +1,103 @@
-import { StringDecoder } from 'node:string_decoder';
-
 /** One server-sent event as the relay sees it: its name and raw data (multi-line data joined with "\n"). */
 export interface SseEvent {
   event: string;
   data: string;
 }
 
+const LF = 0x0a;
+const CR = 0x0d;
+const COLON = 0x3a;
+const SPACE = 0x20;
+const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+const DATA = Buffer.from('data');
+const EVENT = Buffer.from('event');
+const NO_BYTES = Buffer.alloc(0);
+
 /**
  * Incremental SSE parser for watching an upstream stream while its bytes are relayed unchanged. Follows the
  * grammar the SDK accepts (protocol doc §2.1): \n, \r\n or \r line ends, a leading BOM, `:` comments, only the
  * `event` and `data` fields, a blank line dispatches. It never re-serialises: the caller forwards the original
  * chunks and uses the events only to decide (commit point, usage, message_stop, errors).
+ *
+ * It works on the bytes: line ends are found with Buffer#indexOf (memchr), and only event names and the data the
+ * caller keeps become strings. Decoding every chunk to a string first, then scanning it character by character,
+ * was the largest cost of relaying a stream. Splitting on bytes is safe for UTF-8, whose multi-byte sequences
+ * never contain CR, LF or ':'; a line cut between chunks is carried over as bytes and decoded once whole.
  */
 export class SseScanner {
-  private partial = '';
+  /** The bytes of a line not yet ended (copied: the chunk it came from belongs to the stream). */
+  private partial: Buffer = NO_BYTES;
   private eventName = '';
   private data: string[] = [];
   private hasData = false;
   private started = false;
+  /** The previous chunk ended with CR: a LF at the start of the next one belongs to that line end. */
   private pendingCr = false;
-  // StringDecoder, not TextDecoder: one per stream, and TextDecoder's ICU converter was measured to cost more
-  // than the rest of the stream handling together; both keep multi-byte characters split across chunks whole.
-  private readonly decoder = new StringDecoder('utf8');
 
   /**
    * @param keepData which events' data the caller reads; the others are reported with empty data and their data
-   *   lines are never copied out of the chunk (the token deltas that make up most of a stream).
+   *   lines are never decoded (the token deltas that make up most of a stream).
    */
   constructor(private readonly keepData: (event: string) => boolean = () => true) {}
 
   /** Feeds raw bytes; returns the events completed by them. */
   push(chunk: Uint8Array): SseEvent[] {
-    let text = this.decoder.write(chunk);
+    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const events: SseEvent[] = [];
+    let pos = 0;
     if (!this.started) {
-      if (text.length === 0) return [];
+      // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
+      if (this.partial.length > 0) {
+        buf = Buffer.concat([this.partial, buf]);
+        this.partial = NO_BYTES;
+      }
+      const n = Math.min(buf.length, BOM.length);
+      if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
+        if (n < BOM.length) {
+          this.partial = Buffer.from(buf);
+          return events;
+        }
+        pos = BOM.length;
+      }
       this.started = true;
-      if (text.charCodeAt(0) === 0xfeff) text = text.slice(1);
     }
     if (this.pendingCr) {
-      // A "\r\n" split across chunks: the "\r" already ended the line.
-      if (text.startsWith('\n')) text = text.slice(1);
       this.pendingCr = false;
+      if (buf[pos] === LF) pos++;
     }
-    const events: SseEvent[] = [];
-    const buf = this.partial.length > 0 ? this.partial + text : text;
-    let start = 0;
-    for (let i = 0; i < buf.length; i++) {
-      const c = buf.charCodeAt(i);
-      if (c !== 10 && c !== 13) continue;
-      this.line(buf, start, i, events);
-      if (c === 13) {
-        if (i + 1 < buf.length) {
-          if (buf.charCodeAt(i + 1) === 10) i++;
+    // Where the next CR is (-1: none left in this chunk), so a stream with LF line ends costs one search per line.
+    let nextCr = buf.indexOf(CR, pos);
+    while (pos < buf.length) {
+      let end = buf.indexOf(LF, pos);
+      if (nextCr !== -1 && (end === -1 || nextCr < end)) end = nextCr;
+      if (end === -1) break;
+      let next = end + 1;
+      if (end === nextCr) {
+        if (next < buf.length) {
+          if (buf[next] === LF) next++;
         } else {
           this.pendingCr = true;
         }
+        nextCr = buf.indexOf(CR, next);
       }
-      start = i + 1;
+      if (this.partial.length > 0) {
+        const line = Buffer.concat([this.partial, buf.subarray(pos, end)]);
+        this.partial = NO_BYTES;
+        this.line(line, 0, line.length, events);
+      } else {
+        this.line(buf, pos, end, events);
+      }
+      pos = next;
     }
-    this.partial = start < buf.length ? buf.slice(start) : '';
+    if (pos < buf.length) {
+      const rest = buf.subarray(pos);
+      this.partial = this.partial.length > 0 ? Buffer.concat([this.partial, rest]) : Buffer.from(rest);
+    }
     return events;
   }
 
   /** One line, buf[start, end), without its line end. */
-  private line(buf: string, start: number, end: number, out: SseEvent[]): void {
+  private line(buf: Buffer, start: number, end: number, out: SseEvent[]): void {
     if (start === end) {
       if (this.hasData || this.eventName) {
         out.push({ event: this.eventName || 'message', data: this.data.join('\n') });
@@ -73,28 +107,30 @@ export class SseScanner {
       this.hasData = false;
       return;
     }
-    if (buf.charCodeAt(start) === 58) return; // ':' comment
-    if (isField(buf, start, end, 'data')) {
+    if (buf[start] === COLON) return; // a comment
+    if (isField(buf, start, end, DATA)) {
       this.hasData = true;
-      if (this.keepData(this.eventName || 'message')) this.data.push(valueOf(buf, start + 4, end));
-    } else if (isField(buf, start, end, 'event')) {
-      this.eventName = valueOf(buf, start + 5, end);
+      if (this.keepData(this.eventName || 'message')) this.data.push(valueOf(buf, start + DATA.length, end));
+    } else if (isField(buf, start, end, EVENT)) {
+      this.eventName = valueOf(buf, start + EVENT.length, end);
     }
   }
 }
 
 /** Whether the line buf[start, end) is the field `name` (followed by ':' or the line's end). */
-function isField(buf: string, start: number, end: number, name: string): boolean {
+function isField(buf: Buffer, start: number, end: number, name: Buffer): boolean {
   const after = start + name.length;
-  return after <= end && buf.startsWith(name, start) && (after === end || buf.charCodeAt(after) === 58);
+  if (after > end || (after < end && buf[after] !== COLON)) return false;
+  for (let i = 0; i < name.length; i++) if (buf[start + i] !== name[i]) return false;
+  return true;
 }
 
 /** A field's value: what follows the ':' (and one space after it), or '' for a bare field name. */
-function valueOf(buf: string, afterName: number, end: number): string {
+function valueOf(buf: Buffer, afterName: number, end: number): string {
   if (afterName >= end) return '';
   let from = afterName + 1;
-  if (buf.charCodeAt(from) === 32) from++;
-  return buf.slice(from, end);
+  if (buf[from] === SPACE) from++;
+  return buf.toString('utf8', from, end);
 }
 
 /** Formats one SSE event the way Anthropic writes them. */
