@@ -40,4 +40,27 @@ describe('SlidingWindow', () => {
     expect(w.total(5098)).toBe(1);
     expect(w.total(5099)).toBe(0);
   });
+
+  it('matches a plain recomputation while its ring wraps and grows under an uneven load', () => {
+    const w = new SlidingWindow(50);
+    const entries: Array<[number, number]> = [];
+    let t = 0;
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648;
+    for (let step = 0; step < 20_000; step++) {
+      // Bursts of many distinct instants (the ring grows), then quiet stretches (it wraps and empties).
+      t += step % 3000 < 1500 ? (next() < 0.5 ? 0 : 1) : Math.floor(next() * 40);
+      const amount = 1 + Math.floor(next() * 5);
+      w.add(t, amount);
+      entries.push([t, amount]);
+      if (step % 97 === 0) {
+        const expected = entries.filter(([at]) => at + 50 > t).reduce((sum, [, a]) => sum + a, 0);
+        expect(w.total(t)).toBe(expected);
+        const firstInside = entries.find(([at]) => at + 50 > t);
+        if (firstInside && expected >= 10) {
+          expect(w.msUntilFits(t, expected, 1)).toBe(firstInside[0] + 50 - t);
+        }
+      }
+    }
+  });
 });
