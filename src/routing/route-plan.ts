@@ -130,7 +130,8 @@ export function modelEntry(
 
 /**
  * modelEntry remembered per model, so a request does not rebuild its candidate list. Bounded, since the model name
- * comes from the client: past `limit` names the table starts over (real deployments see a handful).
+ * comes from the client: past `limit` names the table starts over (real deployments see a handful). The providers
+ * and fallbacks are read once, like the rest of the config: a config reload would build a new table.
  */
 export class ModelTable {
   private readonly entries = new Map<string, ModelEntry>();
