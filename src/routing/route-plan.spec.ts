@@ -5,6 +5,7 @@ import {
   modelEntry,
   ModelTable,
   providerServesModel,
+  type ModelEntry,
   type PlannedProvider,
 } from './route-plan';
 import { FailoverStrategy } from './strategies/failover.strategy';
@@ -154,23 +155,13 @@ describe('ModelTable', () => {
   });
 
   it('gives buildRoutePlan the same plan as without it', () => {
-    const table = new ModelTable(providers, { 'claude-opus-4': ['glm-4'] });
+    const fallbacks = { 'claude-opus-4': ['glm-4'] };
+    const table = new ModelTable(providers, fallbacks);
     const ctx = { model: 'claude-opus-4', isRoutable: () => true, inFlight: () => 0 };
-    const plain = buildRoutePlan(
-      'claude-opus-4',
-      providers,
-      { fallbacks: { 'claude-opus-4': ['glm-4'] } },
-      new FailoverStrategy(),
-      ctx,
-    );
-    const viaTable = buildRoutePlan(
-      'claude-opus-4',
-      providers,
-      { fallbacks: { 'claude-opus-4': ['glm-4'] } },
-      new FailoverStrategy(),
-      ctx,
-      (m) => table.get(m),
-    );
+    const plan = (lookup?: (model: string) => ModelEntry) =>
+      buildRoutePlan('claude-opus-4', providers, { fallbacks }, new FailoverStrategy(), ctx, lookup);
+    const plain = plan();
+    const viaTable = plan((m) => table.get(m));
     expect(viaTable).toEqual(plain);
     expect(plain.map((s) => `${s.provider}:${s.model}`)).toEqual(['a:claude-opus-4', 'b:glm-4']);
   });
