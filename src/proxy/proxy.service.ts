@@ -241,7 +241,7 @@ export class ProxyService {
           res: opts.res,
           addHeaders: (out) => {
             appendHeaders(out, opts.baseHeaders());
-            this.addDebugHeaders((name, value) => out.push(name, value), state, step);
+            if (routing.debug) this.addDebugHeaders((name, value) => out.push(name, value), state, step);
           },
           stream: preq.stream,
           ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
