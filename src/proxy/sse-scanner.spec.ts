@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatSseEvent, SseScanner } from './sse-scanner';
+import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from './sse-scanner';
 
 describe('SseScanner', () => {
   it('parses events split anywhere across chunks, with \\n, \\r\\n or \\r line ends and a BOM', () => {
@@ -100,5 +100,20 @@ describe('SseScanner fed in pieces', () => {
     const s = new SseScanner();
     expect(s.push(Buffer.from([0xef]))).toEqual([]); // could still be a BOM
     expect(s.push(Buffer.from('\ndata: y\n\n'))).toEqual([{ event: 'message', data: 'y' }]);
+  });
+});
+
+describe('SseScanner memory bound', () => {
+  it('drops a line longer than MAX_LINE_BYTES and reads the events after it', () => {
+    const s = new SseScanner();
+    expect(s.push(Buffer.from('event: a\ndata: '))).toEqual([]);
+    const piece = Buffer.alloc(1024 * 1024, 0x78);
+    for (let i = 0; i < 5; i++) expect(s.push(piece)).toEqual([]);
+    // The over-long data line is ignored; the event still ends at its blank line, without that data.
+    expect(s.push(Buffer.from('\n\nevent: b\ndata: ok\n\n'))).toEqual([
+      { event: 'a', data: '' },
+      { event: 'b', data: 'ok' },
+    ]);
+    expect(MAX_LINE_BYTES).toBeLessThan(5 * 1024 * 1024);
   });
 });

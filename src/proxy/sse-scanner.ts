@@ -11,7 +11,11 @@ const SPACE = 0x20;
 const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const DATA = Buffer.from('data');
 const EVENT = Buffer.from('event');
-const NO_BYTES = Buffer.alloc(0);
+/**
+ * The longest line the scanner holds while waiting for its end. Anthropic's longest lines are one event's data
+ * (a few KiB); a longer one is relayed as usual but not read, so a stream without line ends cannot grow memory.
+ */
+export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 /**
  * Incremental SSE parser for watching an upstream stream while its bytes are relayed unchanged. Follows the
@@ -25,8 +29,11 @@ const NO_BYTES = Buffer.alloc(0);
  * never contain CR, LF or ':'; a line cut between chunks is carried over as bytes and decoded once whole.
  */
 export class SseScanner {
-  /** The bytes of a line not yet ended (copied: the chunk it came from belongs to the stream). */
-  private partial: Buffer = NO_BYTES;
+  /** The bytes of a line not yet ended, in pieces (copied: the chunks they came from belong to the stream). */
+  private partial: Buffer[] = [];
+  private partialBytes = 0;
+  /** The line being read outgrew MAX_LINE_BYTES: its bytes are dropped and the line is ignored when it ends. */
+  private overlong = false;
   private eventName = '';
   private data: string[] = [];
   private hasData = false;
@@ -47,14 +54,15 @@ export class SseScanner {
     let pos = 0;
     if (!this.started) {
       // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.partial.length > 0) {
-        buf = Buffer.concat([this.partial, buf]);
-        this.partial = NO_BYTES;
+      if (this.partialBytes > 0) {
+        buf = Buffer.concat([...this.partial, buf]);
+        this.partial = [];
+        this.partialBytes = 0;
       }
       const n = Math.min(buf.length, BOM.length);
       if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
         if (n < BOM.length) {
-          this.partial = Buffer.from(buf);
+          this.hold(buf);
           return events;
         }
         pos = BOM.length;
@@ -80,20 +88,33 @@ export class SseScanner {
         }
         nextCr = buf.indexOf(CR, next);
       }
-      if (this.partial.length > 0) {
-        const line = Buffer.concat([this.partial, buf.subarray(pos, end)]);
-        this.partial = NO_BYTES;
+      if (this.overlong) {
+        this.overlong = false;
+      } else if (this.partialBytes > 0) {
+        const line = Buffer.concat([...this.partial, buf.subarray(pos, end)]);
+        this.partial = [];
+        this.partialBytes = 0;
         this.line(line, 0, line.length, events);
       } else {
         this.line(buf, pos, end, events);
       }
       pos = next;
     }
-    if (pos < buf.length) {
-      const rest = buf.subarray(pos);
-      this.partial = this.partial.length > 0 ? Buffer.concat([this.partial, rest]) : Buffer.from(rest);
-    }
+    if (pos < buf.length) this.hold(buf.subarray(pos));
     return events;
+  }
+
+  /** Keeps a copy of bytes of an unfinished line, unless the line has outgrown the bound. */
+  private hold(bytes: Buffer): void {
+    if (this.overlong) return;
+    if (this.partialBytes + bytes.length > MAX_LINE_BYTES) {
+      this.partial = [];
+      this.partialBytes = 0;
+      this.overlong = true;
+      return;
+    }
+    this.partial.push(Buffer.from(bytes));
+    this.partialBytes += bytes.length;
   }
 
   /** One line, buf[start, end), without its line end. */
