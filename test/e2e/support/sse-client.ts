@@ -81,7 +81,7 @@ export function streamedText(events: SseEvent[]): string {
     .join('');
 }
 
-/** Whether a new TCP connection to the port is refused (true) or accepted (false, then closed at once). */
+/** Whether a new TCP connection to the port is refused (true), or accepted (then closed at once) or reset (false). */
 export function connectionRefused(port: number, host = '127.0.0.1'): Promise<boolean> {
   return new Promise((resolve, reject) => {
     const socket = connect({ port, host });
@@ -91,6 +91,9 @@ export function connectionRefused(port: number, host = '127.0.0.1'): Promise<boo
     });
     socket.once('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'ECONNREFUSED') resolve(true);
+      // Accepted into the backlog of a listener that was closing at that moment: the kernel resets it. Not served,
+      // but not the refusal asked about either; a caller polling for the refusal asks again.
+      else if (err.code === 'ECONNRESET') resolve(false);
       else reject(err);
     });
   });
