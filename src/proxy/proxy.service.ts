@@ -8,7 +8,7 @@ import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '.
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import type { PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
-import type { ProxyRequest } from './proxy-request';
+import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import { failureError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
@@ -207,8 +207,7 @@ export class ProxyService {
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
     const upstreamModel = rt.config.model_mapping[step.model] ?? step.model;
-    const body =
-      upstreamModel === preq.model ? preq.rawBody : JSON.stringify({ ...preq.body, model: upstreamModel });
+    const body = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
     const remaining = Math.max(1, deadlineAt - Date.now());
     // undici keeps one timer per upstream connection and merely refreshes it while the delay stays the same; a
     // delay that changed on every request (the remaining deadline, to the millisecond) made it build a new timer
