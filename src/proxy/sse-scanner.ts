@@ -54,11 +54,7 @@ export class SseScanner {
     let pos = 0;
     if (!this.started) {
       // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.partialBytes > 0) {
-        buf = Buffer.concat([...this.partial, buf]);
-        this.partial = [];
-        this.partialBytes = 0;
-      }
+      if (this.partialBytes > 0) buf = this.takeHeld(buf);
       const n = Math.min(buf.length, BOM.length);
       if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
         if (n < BOM.length) {
@@ -91,9 +87,7 @@ export class SseScanner {
       if (this.overlong) {
         this.overlong = false;
       } else if (this.partialBytes > 0) {
-        const line = Buffer.concat([...this.partial, buf.subarray(pos, end)]);
-        this.partial = [];
-        this.partialBytes = 0;
+        const line = this.takeHeld(buf.subarray(pos, end));
         this.line(line, 0, line.length, events);
       } else {
         this.line(buf, pos, end, events);
@@ -102,6 +96,14 @@ export class SseScanner {
     }
     if (pos < buf.length) this.hold(buf.subarray(pos));
     return events;
+  }
+
+  /** The held bytes followed by `tail`, as one buffer; the scanner holds nothing afterwards. */
+  private takeHeld(tail: Buffer): Buffer {
+    const joined = Buffer.concat([...this.partial, tail]);
+    this.partial = [];
+    this.partialBytes = 0;
+    return joined;
   }
 
   /** Keeps a copy of bytes of an unfinished line, unless the line has outgrown the bound. */
