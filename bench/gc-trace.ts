@@ -1,0 +1,136 @@
+/**
+ * Garbage collection under load: the relay against the reference pass-through, each under --trace-gc-nvp while
+ * 32 connections drive it for BENCH_SECONDS after a warm-up. Reports scavenges and mark-compacts per 1,000
+ * requests, their pause time per request, and the bytes a scavenge copies or promotes per request (what survives
+ * the young generation, which is what a scavenge's cost follows).
+ *
+ *   npm run build && node -r @swc-node/register bench/gc-trace.ts     (MODE=json|sse, BENCH_SECONDS=5)
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad } from './load';
+import { BENCH_CLIENT_KEY, benchRelayConfig, freePort, PROXY_NODE_FLAGS, ROOT, startNode } from './processes';
+
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
+const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
+
+interface GcLine {
+  kind: string;
+  pause: number;
+  copied: number;
+  promoted: number;
+}
+
+function spawnTraced(args: string[], readyText: string, lines: GcLine[]): Promise<ChildProcess> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', ['--trace-gc-nvp', ...args], {
+      cwd: ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NODE_ENV: 'production' },
+    });
+    let pending = '';
+    let ready = false;
+    child.stdout.on('data', (d: Buffer) => {
+      pending += d.toString();
+      const parts = pending.split('\n');
+      pending = parts.pop() ?? '';
+      for (const line of parts) {
+        if (!ready && line.includes(readyText)) {
+          ready = true;
+          resolve(child);
+        }
+        const m = /pause=([\d.]+).*gc=(\w+)/.exec(line);
+        if (!m) continue;
+        const num = (k: string) => Number(new RegExp(`\\b${k}=([\\d.]+)`).exec(line)?.[1] ?? 0);
+        lines.push({
+          kind: m[2]!,
+          pause: Number(m[1]),
+          copied: num('new_space_survived'),
+          promoted: num('promoted'),
+        });
+      }
+    });
+    child.once('exit', (code) => reject(new Error(`exited ${code}`)));
+  });
+}
+
+async function main(): Promise<void> {
+  const fakePort = await freePort();
+  const upstream = `http://127.0.0.1:${fakePort}`;
+  const dir = mkdtempSync(join(tmpdir(), 'cc-relay-gc-'));
+  const fake = await startNode(
+    ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
+    'listening',
+  );
+  const children: ChildProcess[] = [fake];
+  try {
+    for (const target of (process.env.TARGETS ?? 'reference,relay').split(',') as Array<
+      'reference' | 'relay'
+    >) {
+      const port = await freePort();
+      const lines: GcLine[] = [];
+      let args: string[];
+      if (target === 'relay') {
+        const configPath = join(dir, 'bench.yaml');
+        writeFileSync(configPath, benchRelayConfig(port, upstream));
+        args = [...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath];
+      } else {
+        args = [
+          ...PROXY_NODE_FLAGS,
+          '-r',
+          '@swc-node/register',
+          'bench/reference-proxy.ts',
+          String(port),
+          upstream,
+        ];
+      }
+      const child = await spawnTraced(args, target === 'relay' ? 'listening' : 'ready', lines);
+      children.push(child);
+      const load = {
+        url: `http://127.0.0.1:${port}`,
+        path: '/v1/messages',
+        body: JSON.stringify({
+          model: 'claude-sonnet-4-6',
+          max_tokens: 256,
+          stream: MODE === 'sse',
+          messages: [
+            { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
+          ],
+        }),
+        headers: {
+          'content-type': 'application/json',
+          'x-api-key': BENCH_CLIENT_KEY,
+          'anthropic-version': '2023-06-01',
+        },
+        connections: 32,
+      };
+      await runLoad({ ...load, durationMs: 10_000 });
+      const from = lines.length;
+      const r = await runLoad({ ...load, durationMs: SECONDS * 1000 });
+      const seen = lines.slice(from);
+      const per = (xs: GcLine[], f: (l: GcLine) => number) => xs.reduce((a, l) => a + f(l), 0) / r.requests;
+      const scav = seen.filter((l) => l.kind === 's');
+      const major = seen.filter((l) => l.kind !== 's');
+      process.stdout.write(
+        `${target} ${MODE}: ${r.requests} requests, ${r.rps.toFixed(0)} req/s; ` +
+          `scavenges ${((scav.length * 1000) / r.requests).toFixed(2)}/1k req, ` +
+          `${(per(scav, (l) => l.pause) * 1000).toFixed(1)} µs pause/req, ` +
+          `survived ${per(scav, (l) => l.copied).toFixed(0)} B/req, promoted ${per(scav, (l) => l.promoted).toFixed(0)} B/req; ` +
+          `other GCs ${major.length} (${major.map((l) => l.kind).join(',')}), ${(per(major, (l) => l.pause) * 1000).toFixed(1)} µs pause/req\n`,
+      );
+      child.kill('SIGTERM');
+    }
+  } finally {
+    for (const c of children) c.kill('SIGTERM');
+  }
+}
+
+void main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
