@@ -4,7 +4,8 @@
  * requests, their pause time per request, and the bytes a scavenge copies or promotes per request (what survives
  * the young generation, which is what a scavenge's cost follows).
  *
- *   npm run build && node -r @swc-node/register bench/gc-trace.ts     (MODE=json|sse, BENCH_SECONDS=5)
+ *   npm run build && node -r @swc-node/register bench/gc-trace.ts     (MODE=json|sse, BENCH_SECONDS=5,
+ *   TARGETS=reference,relay; REF_SCRIPT=path.ts runs another pass-through script, same arguments, as the reference)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -76,6 +77,15 @@ async function main(): Promise<void> {
         const configPath = join(dir, 'bench.yaml');
         writeFileSync(configPath, benchRelayConfig(port, upstream));
         args = [...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath];
+      } else if (process.env.REF_SCRIPT) {
+        args = [
+          ...PROXY_NODE_FLAGS,
+          '-r',
+          '@swc-node/register',
+          process.env.REF_SCRIPT,
+          String(port),
+          upstream,
+        ];
       } else {
         args = [
           ...PROXY_NODE_FLAGS,

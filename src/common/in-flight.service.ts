@@ -10,6 +10,8 @@ export interface InFlightHandle {
 /** A tracked request: one object per request (no closures), since every proxied request makes one. */
 class Tracked implements InFlightHandle {
   forceStop: (() => void) | undefined;
+  /** Its place in the owner's slots; -1 once released. */
+  slot = -1;
 
   constructor(private readonly owner: InFlightService) {}
 
@@ -25,22 +27,40 @@ class Tracked implements InFlightHandle {
 /**
  * Counts the requests and streams being served, so a graceful stop can wait for them and, when the grace period
  * runs out, end the streams still open (each registers how to end itself with an SSE error).
+ *
+ * The requests are kept in slots that are reused, not in a Set. A Set that every request joins and leaves grows
+ * and shrinks its hash table all the time, and V8 keeps each replaced table pointing at its successor (for
+ * iterators); those dead tables in the old generation made every scavenge keep the young tables they point to,
+ * with the requests in them and everything their force-stop closures hold. Measured (bench/gc-trace.ts, JSON, 32
+ * connections): 3,600 B of every request survived a scavenge with the Set, 270 B without tracking at all.
  */
 @Injectable()
 export class InFlightService {
-  private readonly active = new Set<Tracked>();
+  private readonly slots: Array<Tracked | undefined> = [];
+  private readonly free: number[] = [];
+  private active = 0;
   private idleWaiters: Array<() => void> = [];
 
   /** Registers one request; call release() exactly when it is over. */
   track(): InFlightHandle {
     const entry = new Tracked(this);
-    this.active.add(entry);
+    const slot = this.free.length > 0 ? this.free.pop()! : this.slots.length;
+    this.slots[slot] = entry;
+    entry.slot = slot;
+    this.active++;
     return entry;
   }
 
   /** @internal the release of one tracked request (a second release is ignored). */
   untrack(entry: Tracked): void {
-    if (this.active.delete(entry) && this.active.size === 0) {
+    const slot = entry.slot;
+    if (slot < 0 || this.slots[slot] !== entry) return;
+    this.slots[slot] = undefined;
+    entry.slot = -1;
+    entry.forceStop = undefined;
+    this.free.push(slot);
+    this.active--;
+    if (this.active === 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const w of waiters) w();
@@ -48,12 +68,12 @@ export class InFlightService {
   }
 
   get count(): number {
-    return this.active.size;
+    return this.active;
   }
 
   /** Resolves true once nothing is in flight, false if timeoutMs passes first. */
   waitIdle(timeoutMs: number): Promise<boolean> {
-    if (this.active.size === 0) return Promise.resolve(true);
+    if (this.active === 0) return Promise.resolve(true);
     return new Promise((resolve) => {
       const timer = setTimeout(() => {
         this.idleWaiters = this.idleWaiters.filter((w) => w !== done);
@@ -70,8 +90,8 @@ export class InFlightService {
   /** Ends everything still in flight (streams get their SSE error); returns how many were stopped. */
   forceStopAll(): number {
     let n = 0;
-    for (const entry of [...this.active]) {
-      if (entry.forceStop) {
+    for (const entry of this.slots.slice()) {
+      if (entry?.forceStop) {
         entry.forceStop();
         n++;
       }
