@@ -5,7 +5,7 @@
  * the young generation, which is what a scavenge's cost follows).
  *
  *   npm run build && node -r @swc-node/register bench/gc-trace.ts     (MODE=json|sse, BENCH_SECONDS=5,
- *   TARGETS=reference,relay; REF_SCRIPT=path.ts runs another pass-through script, same arguments, as the reference)
+ *   TARGETS=reference,relay, CACHE_MODE=disabled|single|ha for the relay; REF_SCRIPT=path.ts runs another pass-through script, same arguments, as the reference)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -75,7 +75,10 @@ async function main(): Promise<void> {
       let args: string[];
       if (target === 'relay') {
         const configPath = join(dir, 'bench.yaml');
-        writeFileSync(configPath, benchRelayConfig(port, upstream));
+        writeFileSync(
+          configPath,
+          benchRelayConfig(port, upstream, ['cache:', `  mode: ${process.env.CACHE_MODE ?? 'disabled'}`]),
+        );
         args = [...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath];
       } else if (process.env.REF_SCRIPT) {
         args = [
