@@ -31,12 +31,13 @@ import { join } from 'node:path';
 import { createClient } from '@redis/client';
 import { runLoad } from './load';
 import {
-  BENCH_CLIENT_KEY,
+  BENCH_HEADERS,
   benchRelayConfig,
   cpuSeconds,
   freePort,
   PROXY_NODE_FLAGS,
   ROOT,
+  startFakeUpstream,
   startNode,
 } from './processes';
 
@@ -59,18 +60,12 @@ const [PROF_MODE, PROF_CONNECTIONS, PROF_KIND] = ((): [Mode, number, Kind] => {
 })();
 const PROF_NAME = `${PROF_MODE}_${PROF_KIND}_c${PROF_CONNECTIONS}`;
 const WRITE = !process.argv.includes('--no-write');
-const CLIENT_KEY = BENCH_CLIENT_KEY;
 const ADMIN_TOKEN = 'bench-admin-token-000000000001';
 const REDIS_URL = 'redis://127.0.0.1:6379';
 
 type Mode = 'single' | 'ha' | 'disabled';
 type Kind = 'hit' | 'miss';
 
-const HEADERS = {
-  'content-type': 'application/json',
-  'x-api-key': CLIENT_KEY,
-  'anthropic-version': '2023-06-01',
-};
 /** A short chat turn; the miss variant differs only in a fixed-width counter, so every body has the same size. */
 const body = (n: number | undefined): string =>
   JSON.stringify({
@@ -112,7 +107,7 @@ async function load(url: string, kind: Kind, connections: number, durationMs: nu
     url,
     path: '/v1/messages',
     body: kind === 'hit' ? same : () => body(uniqueCounter++),
-    headers: HEADERS,
+    headers: BENCH_HEADERS,
     connections,
     durationMs,
     onResponse: (_status, headers) => {
@@ -309,10 +304,7 @@ async function main(): Promise<void> {
   const started = Date.now();
   let redisKeysRemoved = 0;
   try {
-    const fake = await startNode(
-      ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
-      'listening',
-    );
+    const fake = await startFakeUpstream(fakePort);
     children.push(fake);
     // All relays run side by side (an idle one costs nothing) and the rounds interleave them, so a burst of
     // load from elsewhere on the machine lands on every mode alike instead of on whichever ran then.

@@ -12,7 +12,17 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad } from './load';
-import { BENCH_CLIENT_KEY, benchRelayConfig, freePort, PROXY_NODE_FLAGS, ROOT, startNode } from './processes';
+import {
+  BENCH_HEADERS,
+  benchMessagesBody,
+  benchRelayConfig,
+  freePort,
+  PROXY_NODE_FLAGS,
+  REFERENCE_READY,
+  referenceArgs,
+  ROOT,
+  startFakeUpstream,
+} from './processes';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
@@ -61,10 +71,7 @@ async function main(): Promise<void> {
   const fakePort = await freePort();
   const upstream = `http://127.0.0.1:${fakePort}`;
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-gc-'));
-  const fake = await startNode(
-    ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
-    'listening',
-  );
+  const fake = await startFakeUpstream(fakePort);
   const children: ChildProcess[] = [fake];
   try {
     for (const target of (process.env.TARGETS ?? 'reference,relay').split(',') as Array<
@@ -80,43 +87,16 @@ async function main(): Promise<void> {
           benchRelayConfig(port, upstream, ['cache:', `  mode: ${process.env.CACHE_MODE ?? 'disabled'}`]),
         );
         args = [...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath];
-      } else if (process.env.REF_SCRIPT) {
-        args = [
-          ...PROXY_NODE_FLAGS,
-          '-r',
-          '@swc-node/register',
-          process.env.REF_SCRIPT,
-          String(port),
-          upstream,
-        ];
       } else {
-        args = [
-          ...PROXY_NODE_FLAGS,
-          '-r',
-          '@swc-node/register',
-          'bench/reference-proxy.ts',
-          String(port),
-          upstream,
-        ];
+        args = referenceArgs(port, upstream, PROXY_NODE_FLAGS, process.env.REF_SCRIPT);
       }
-      const child = await spawnTraced(args, target === 'relay' ? 'listening' : 'ready', lines);
+      const child = await spawnTraced(args, target === 'relay' ? 'listening' : REFERENCE_READY, lines);
       children.push(child);
       const load = {
         url: `http://127.0.0.1:${port}`,
         path: '/v1/messages',
-        body: JSON.stringify({
-          model: 'claude-sonnet-4-6',
-          max_tokens: 256,
-          stream: MODE === 'sse',
-          messages: [
-            { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
-          ],
-        }),
-        headers: {
-          'content-type': 'application/json',
-          'x-api-key': BENCH_CLIENT_KEY,
-          'anthropic-version': '2023-06-01',
-        },
+        body: benchMessagesBody(MODE === 'sse'),
+        headers: BENCH_HEADERS,
         connections: 32,
       };
       await runLoad({ ...load, durationMs: 10_000 });

@@ -14,7 +14,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Agent, request } from 'undici';
 import { runLoad } from './load';
-import { BENCH_CLIENT_KEY, benchRelayConfig, freePort, PROXY_NODE_FLAGS, startNode } from './processes';
+import {
+  BENCH_HEADERS,
+  benchMessagesBody,
+  benchRelayConfig,
+  freePort,
+  PROXY_NODE_FLAGS,
+  REFERENCE_READY,
+  referenceArgs,
+  startFakeUpstream,
+  startNode,
+} from './processes';
 
 const IN_FLIGHT = Number(process.env.IN_FLIGHT ?? 200);
 
@@ -105,23 +115,10 @@ async function main(): Promise<void> {
   mkdirp(join(dir, 'ref'));
   mkdirp(join(dir, 'relay'));
   try {
-    children.push(
-      await startNode(
-        ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
-        'listening',
-      ),
-    );
+    children.push(await startFakeUpstream(fakePort));
     const ref = await startNode(
-      [
-        ...PROXY_NODE_FLAGS,
-        ...snapFlags('ref'),
-        '-r',
-        '@swc-node/register',
-        'bench/reference-proxy.ts',
-        String(refPort),
-        upstream,
-      ],
-      'ready',
+      referenceArgs(refPort, upstream, [...PROXY_NODE_FLAGS, ...snapFlags('ref')]),
+      REFERENCE_READY,
     );
     children.push(ref);
     const relay = await startNode(
@@ -129,26 +126,14 @@ async function main(): Promise<void> {
       'listening',
     );
     children.push(relay);
-    const headers = {
-      'content-type': 'application/json',
-      'x-api-key': BENCH_CLIENT_KEY,
-      'anthropic-version': '2023-06-01',
-    };
+    const headers = BENCH_HEADERS;
     for (const [name, child, port] of [
       ['reference', ref, refPort],
       ['relay', relay, relayPort],
     ] as const) {
       const url = `http://127.0.0.1:${port}`;
       for (const stream of [true, false]) {
-        const body = (model: string) =>
-          JSON.stringify({
-            model,
-            max_tokens: 256,
-            stream,
-            messages: [
-              { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
-            ],
-          });
+        const body = (model: string) => benchMessagesBody(stream, model);
         await runLoad({
           url,
           path: '/v1/messages',

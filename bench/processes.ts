@@ -86,3 +86,44 @@ export function benchRelayConfig(
     '',
   ].join('\n');
 }
+
+/** The fake upstream of `test/fakes` on `port` (the benchmarks' stand-in for the Anthropic API). */
+export function startFakeUpstream(port: number): Promise<ChildProcess> {
+  return startNode(
+    ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(port)],
+    'listening',
+  );
+}
+
+/**
+ * The node arguments of the reference pass-through proxy (`bench/reference-proxy.ts`, or `script`) on `port`,
+ * forwarding to `upstream`, with `flags` before the script (the proxy flags, plus any a benchmark adds).
+ */
+export function referenceArgs(
+  port: number,
+  upstream: string,
+  flags: string[] = PROXY_NODE_FLAGS,
+  script = 'bench/reference-proxy.ts',
+): string[] {
+  return [...flags, '-r', '@swc-node/register', script, String(port), upstream];
+}
+
+/** The text the reference proxy prints once it accepts connections. */
+export const REFERENCE_READY = 'ready';
+
+/** The headers of a benchmark request: JSON body, the bench client key, the API version. */
+export const BENCH_HEADERS: Readonly<Record<string, string>> = {
+  'content-type': 'application/json',
+  'x-api-key': BENCH_CLIENT_KEY,
+  'anthropic-version': '2023-06-01',
+};
+
+/** The body of a benchmark request: a short chat turn of realistic size, streamed or not. */
+export function benchMessagesBody(stream: boolean, model = 'claude-sonnet-4-6'): string {
+  return JSON.stringify({
+    model,
+    max_tokens: 256,
+    stream,
+    messages: [{ role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' }],
+  });
+}

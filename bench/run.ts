@@ -13,12 +13,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from './load';
 import {
-  BENCH_CLIENT_KEY,
+  BENCH_HEADERS,
+  benchMessagesBody,
   benchRelayConfig,
   cpuSeconds,
   freePort,
+  REFERENCE_READY,
+  referenceArgs,
   ROOT,
   rssMiB,
+  startFakeUpstream,
   startNode,
   PROXY_NODE_FLAGS,
 } from './processes';
@@ -39,7 +43,6 @@ function median(xs: number[]): number {
   const sorted = [...xs].sort((a, b) => a - b);
   return sorted[Math.floor(sorted.length / 2)] ?? NaN;
 }
-const CLIENT_KEY = BENCH_CLIENT_KEY;
 
 interface Cell extends LoadResult {
   target: string;
@@ -60,22 +63,8 @@ async function main(): Promise<void> {
 
   const children: ChildProcess[] = [];
   try {
-    const fake = await startNode(
-      ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(fakePort)],
-      'listening',
-    );
-    children.push(fake);
-    const ref = await startNode(
-      [
-        ...PROXY_NODE_FLAGS,
-        '-r',
-        '@swc-node/register',
-        'bench/reference-proxy.ts',
-        String(refPort),
-        upstream,
-      ],
-      'ready',
-    );
+    children.push(await startFakeUpstream(fakePort));
+    const ref = await startNode(referenceArgs(refPort, upstream), REFERENCE_READY);
     children.push(ref);
     const relay = await startNode([...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath], 'listening');
     children.push(relay);
@@ -87,23 +76,12 @@ async function main(): Promise<void> {
     ];
     const cells: Cell[] = [];
     for (const mode of MODES) {
-      const body = JSON.stringify({
-        model: 'claude-sonnet-4-6',
-        max_tokens: 256,
-        stream: mode === 'sse',
-        messages: [
-          { role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' },
-        ],
-      });
+      const body = benchMessagesBody(mode === 'sse');
       const loadOf = (url: string, connections: number) => ({
         url,
         path: '/v1/messages',
         body,
-        headers: {
-          'content-type': 'application/json',
-          'x-api-key': CLIENT_KEY,
-          'anthropic-version': '2023-06-01',
-        },
+        headers: BENCH_HEADERS,
         connections,
       });
       for (const t of targets) {
