@@ -5,7 +5,8 @@
  * the young generation, which is what a scavenge's cost follows).
  *
  *   npm run build && node -r @swc-node/register bench/gc-trace.ts     (MODE=json|sse, BENCH_SECONDS=5,
- *   TARGETS=reference,relay, CACHE_MODE=disabled|single|ha for the relay; REF_SCRIPT=path.ts runs another pass-through script, same arguments, as the reference)
+ *   TARGETS=reference,relay, CACHE_MODE=disabled|single|ha for the relay; REF_SCRIPT=path.ts runs another pass-through script, same arguments, as the reference;
+ *   DISTINCT=1 makes every request body different, so with a cache on every request is a miss that is stored)
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -26,6 +27,15 @@ import {
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
+const DISTINCT = process.env.DISTINCT === '1';
+
+let sent = 0;
+/** The request body: the same every time, or (DISTINCT=1) numbered, all of one length. */
+function requestBody(): string | (() => string) {
+  const body = benchMessagesBody(MODE === 'sse');
+  if (!DISTINCT) return body;
+  return () => body.replace('Benchmark me', `Benchmark me #${String(sent++).padStart(12, '0')}`);
+}
 
 interface GcLine {
   kind: string;
@@ -95,7 +105,7 @@ async function main(): Promise<void> {
       const load = {
         url: `http://127.0.0.1:${port}`,
         path: '/v1/messages',
-        body: benchMessagesBody(MODE === 'sse'),
+        body: requestBody(),
         headers: BENCH_HEADERS,
         connections: 32,
       };

@@ -10,6 +10,9 @@
 #   npm run build && bench/instructions.sh            # ~4 min; WARM=4000 N=1000 MODE=json|sse
 #
 # Results: bench/results/instructions-<mode>.json. Needs valgrind (Debian package `valgrind`).
+# For A/B work on the relay alone: ONLY=relay skips the reference and writes no results file; KEEP=DIR keeps the
+# callgrind outputs there (`callgrind_annotate DIR/relay.out.1-01` names V8's builtins and runtime functions,
+# though not JIT-compiled JavaScript).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WARM=${WARM:-4000}
@@ -18,7 +21,9 @@ MODE=${MODE:-json}
 # The flags npm start and the Dockerfile run the relay with; both targets get them.
 NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=64}
 OUT=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null || true; rm -rf "$OUT"' EXIT
+ONLY=${ONLY:-}
+KEEP=${KEEP:-}
+trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$KEEP" ]; then mkdir -p "$KEEP"; cp "$OUT"/*.out* "$KEEP"/; fi; rm -rf "$OUT"' EXIT
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 FAKE_PORT=$(free_port)
@@ -63,13 +68,19 @@ count() {
   echo "$((main / N)) $((all / N))"
 }
 
-REF_PORT=$(free_port)
-read -r REF_MAIN REF_ALL < <(count reference "$REF_PORT" \
-  node $NODE_FLAGS -r @swc-node/register bench/reference-proxy.ts "$REF_PORT" "http://127.0.0.1:$FAKE_PORT")
+if [ "$ONLY" != relay ]; then
+  REF_PORT=$(free_port)
+  read -r REF_MAIN REF_ALL < <(count reference "$REF_PORT" \
+    node $NODE_FLAGS -r @swc-node/register bench/reference-proxy.ts "$REF_PORT" "http://127.0.0.1:$FAKE_PORT")
+fi
 RELAY_PORT=$(free_port)
 node -r @swc-node/register -e "process.stdout.write(require('./bench/processes.ts')
   .benchRelayConfig($RELAY_PORT, 'http://127.0.0.1:$FAKE_PORT'))" >"$OUT/relay.yaml"
 read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS dist/main.js --config "$OUT/relay.yaml")
+if [ "$ONLY" = relay ]; then
+  echo "relay $MODE: main thread $RELAY_MAIN, all threads $RELAY_ALL instructions per request"
+  exit 0
+fi
 
 node -e "
 const r={date:new Date().toISOString(),mode:'$MODE',warm:$WARM,counted:$N,
