@@ -15,14 +15,26 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Spawns `node <args>` in the repository and resolves once its output contains `readyText` (20 s at most). */
-export function startNode(args: string[], readyText: string): Promise<ChildProcess> {
+/** Spawns `node <args>` in the repository, output piped (read it, or the pipe fills); `env` adds to ours. */
+export function spawnNode(args: string[], env: Record<string, string> = {}): ChildProcess {
+  return spawn('node', args, {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+  });
+}
+
+/**
+ * Spawns `node <args>` in the repository and resolves once its output contains `readyText` (20 s at most).
+ * `env` adds to this process's environment.
+ */
+export function startNode(
+  args: string[],
+  readyText: string,
+  env: Record<string, string> = {},
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', args, {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NODE_ENV: 'production' },
-    });
+    const child = spawnNode(args, env);
     let seen = '';
     const timer = setTimeout(() => reject(new Error(`${args.join(' ')} did not start: ${seen}`)), 20_000);
     child.stdout?.on('data', (d: Buffer) => {
@@ -62,12 +74,13 @@ export const BENCH_CLIENT_KEY = 'bench-client-key-0001';
 
 /**
  * The config of a benchmark relay: one `anthropic` provider at `upstream` with one key, one client key, JSON logs
- * at info, then `extra` (a cache section; the default turns the cache off).
+ * at `logLevel` (info: one access line per request), then `extra` (a cache section; the default turns the cache off).
  */
 export function benchRelayConfig(
   port: number,
   upstream: string,
   extra: string[] = ['cache:', '  mode: disabled'],
+  logLevel = 'info',
 ): string {
   return [
     'server:',
@@ -81,7 +94,7 @@ export function benchRelayConfig(
     '    keys:',
     '      - key: "bench-provider-key-0001"',
     'logging:',
-    '  level: info',
+    `  level: ${logLevel}`,
     ...extra,
     '',
   ].join('\n');

@@ -1,55 +1,79 @@
-import { describe, expect, it } from 'vitest';
-import { BatchedLogStream } from './batched-log-stream';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { BatchedLogStream, type LogBatchOptions } from './batched-log-stream';
 
-function sink() {
+function sink(pending = 0) {
   const writes: string[] = [];
-  let flushed = 0;
   return {
     writes,
-    flushes: () => flushed,
-    dest: {
+    sink: {
       write(s: string) {
         writes.push(s);
         return true;
       },
-      flushSync() {
-        flushed++;
-      },
+      writableLength: pending,
     },
   };
 }
 
-const turn = () => new Promise((r) => setImmediate(r));
+const options: LogBatchOptions = { maxBytes: 20, maxDelayMs: 100, maxPendingBytes: 1000 };
 
 describe('BatchedLogStream', () => {
-  it('hands the lines of one event-loop turn on as one write, in order', async () => {
-    const { writes, dest } = sink();
-    const stream = new BatchedLogStream(dest);
-    stream.write('a\n');
-    stream.write('b\n');
-    stream.write('c\n');
+  afterEach(() => vi.useRealTimers());
+
+  it('holds lines until a batch is full, then writes them as one chunk, in order', () => {
+    const { writes, sink: s } = sink();
+    const stream = new BatchedLogStream(s, options);
+    stream.write('line one\n');
+    stream.write('line two\n');
     expect(writes).toEqual([]);
-    await turn();
-    expect(writes).toEqual(['a\nb\nc\n']);
-    stream.write('d\n');
-    await turn();
-    expect(writes).toEqual(['a\nb\nc\n', 'd\n']);
+    stream.write('line three\n');
+    expect(writes).toEqual(['line one\nline two\nline three\n']);
   });
 
-  it('does not hold more than 256 lines waiting for the end of the turn', () => {
-    const { writes, dest } = sink();
-    const stream = new BatchedLogStream(dest);
-    for (let i = 0; i < 600; i++) stream.write(`${i}\n`);
-    expect(writes).toHaveLength(2);
-    expect(writes.join('').split('\n')).toHaveLength(513);
+  it('writes a partial batch once its first line has waited maxDelayMs', () => {
+    vi.useFakeTimers();
+    const { writes, sink: s } = sink();
+    const stream = new BatchedLogStream(s, options);
+    stream.write('a\n');
+    vi.advanceTimersByTime(60);
+    stream.write('b\n');
+    vi.advanceTimersByTime(39);
+    expect(writes).toEqual([]);
+    vi.advanceTimersByTime(1);
+    expect(writes).toEqual(['a\nb\n']);
+    stream.write('c\n');
+    vi.advanceTimersByTime(100);
+    expect(writes).toEqual(['a\nb\n', 'c\n']);
   });
 
-  it('flushSync hands on what it holds and flushes the destination (for exit)', () => {
-    const { writes, dest, flushes } = sink();
-    const stream = new BatchedLogStream(dest);
+  it('flushSync writes what it holds at once (for exit)', () => {
+    const { writes, sink: s } = sink();
+    const stream = new BatchedLogStream(s, options);
     stream.write('last words\n');
     stream.flushSync();
     expect(writes).toEqual(['last words\n']);
-    expect(flushes()).toBe(1);
+    stream.flushSync();
+    expect(writes).toHaveLength(1);
+  });
+
+  it('drops batches while the sink is not keeping up, and says how many lines were lost once it is', () => {
+    const state = sink(5000);
+    const stream = new BatchedLogStream(state.sink, options);
+    stream.write('lost one\n');
+    stream.write('lost two\n');
+    stream.write('lost three\n');
+    expect(state.writes).toEqual([]);
+    expect(stream.dropped).toBe(3);
+    state.sink.writableLength = 0;
+    stream.write('kept\n');
+    stream.flushSync();
+    expect(state.writes).toHaveLength(1);
+    const [notice, kept] = state.writes[0]!.split('\n');
+    expect(JSON.parse(notice!)).toMatchObject({
+      level: 40,
+      msg: '3 log lines dropped: the log output was not keeping up',
+    });
+    expect(kept).toBe('kept');
+    expect(stream.dropped).toBe(3);
   });
 });

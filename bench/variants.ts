@@ -1,0 +1,153 @@
+/**
+ * A/B of relay variants in one run: the reference pass-through and each variant of the built relay run side by
+ * side, and rounds drive them in alternating order, so the machine's drift lands on all of them alike (on this
+ * VM two runs minutes apart differ by more than most single changes). Reports each target's CPU per request and
+ * req/s (medians over rounds) and the relay variants against the reference.
+ *
+ *   npm run build && node -r @swc-node/register bench/variants.ts
+ *     VARIANTS="base;quiet:level=warn;x:CC_SOME_ENV=1"   (name, then `level=` for the log level and NAME=value
+ *                                                          for environment variables, comma-separated)
+ *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
+ */
+import type { ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runLoad } from './load';
+import {
+  BENCH_HEADERS,
+  benchMessagesBody,
+  benchRelayConfig,
+  cpuSeconds,
+  freePort,
+  PROXY_NODE_FLAGS,
+  REFERENCE_READY,
+  referenceArgs,
+  startFakeUpstream,
+  spawnNode,
+  startNode,
+} from './processes';
+
+const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
+const CONNS = Number(process.env.CONNS ?? 32);
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
+const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
+const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+
+interface Variant {
+  name: string;
+  level: string;
+  env: Record<string, string>;
+}
+
+/** Parses VARIANTS: `name[:level=L,NAME=value,...]` separated by `;`. */
+export function parseVariants(spec: string): Variant[] {
+  return spec
+    .split(';')
+    .filter(Boolean)
+    .map((part) => {
+      const [name, settings = ''] = part.split(':', 2) as [string, string?];
+      const v: Variant = { name, level: 'info', env: {} };
+      for (const kv of settings.split(',').filter(Boolean)) {
+        const eq = kv.indexOf('=');
+        if (eq <= 0) throw new Error(`variant ${name}: "${kv}" is not NAME=value`);
+        const key = kv.slice(0, eq);
+        const value = kv.slice(eq + 1);
+        if (key === 'level') v.level = value;
+        else v.env[key] = value;
+      }
+      return v;
+    });
+}
+
+/** Resolves once `url` answers at all (10 s at most). */
+async function waitUntilServing(url: string): Promise<void> {
+  const until = Date.now() + 10_000;
+  for (;;) {
+    try {
+      await fetch(url);
+      return;
+    } catch (err) {
+      if (Date.now() > until) throw new Error(`${url} never answered: ${(err as Error).message}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function main(): Promise<void> {
+  const variants = parseVariants(process.env.VARIANTS ?? 'base');
+  const fakePort = await freePort();
+  const upstream = `http://127.0.0.1:${fakePort}`;
+  const dir = mkdtempSync(join(tmpdir(), 'cc-relay-variants-'));
+  const children: ChildProcess[] = [];
+  try {
+    children.push(await startFakeUpstream(fakePort));
+    const targets: Array<{ name: string; url: string; pid: number }> = [];
+    const refPort = await freePort();
+    const ref = await startNode(referenceArgs(refPort, upstream), REFERENCE_READY);
+    children.push(ref);
+    targets.push({ name: 'reference', url: `http://127.0.0.1:${refPort}`, pid: ref.pid! });
+    for (const v of variants) {
+      const port = await freePort();
+      const configPath = join(dir, `${v.name}.yaml`);
+      writeFileSync(configPath, benchRelayConfig(port, upstream, undefined, v.level));
+      // A relay logging at warn prints nothing once up: started with no ready text, then polled until it answers.
+      const child = spawnNode([...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath], v.env);
+      children.push(child);
+      child.stdout?.resume();
+      child.stderr?.resume();
+      await waitUntilServing(`http://127.0.0.1:${port}/health/live`);
+      targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: child.pid! });
+    }
+    const load = (url: string, durationMs: number) =>
+      runLoad({
+        url,
+        path: '/v1/messages',
+        body: benchMessagesBody(MODE === 'sse'),
+        headers: BENCH_HEADERS,
+        connections: CONNS,
+        durationMs,
+      });
+    for (const t of targets) await load(t.url, WARMUP_SECONDS * 1000);
+    const cpu = new Map<string, number[]>();
+    const rps = new Map<string, number[]>();
+    for (let round = 0; round < ROUNDS; round++) {
+      const order = round % 2 === 0 ? targets : [...targets].reverse();
+      for (const t of order) {
+        await load(t.url, 1000);
+        const cpu0 = cpuSeconds(t.pid);
+        const r = await load(t.url, SECONDS * 1000);
+        if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} requests failed`);
+        cpu.set(t.name, [...(cpu.get(t.name) ?? []), ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests]);
+        rps.set(t.name, [...(rps.get(t.name) ?? []), r.rps]);
+      }
+    }
+    const refCpu = median(cpu.get('reference')!);
+    const refRps = median(rps.get('reference')!);
+    process.stdout.write(`${MODE} c=${CONNS}, ${ROUNDS} rounds of ${SECONDS} s, medians\n`);
+    for (const t of targets) {
+      const c = median(cpu.get(t.name)!);
+      const q = median(rps.get(t.name)!);
+      process.stdout.write(
+        `${t.name.padEnd(12)} cpu ${c.toFixed(1).padStart(6)} µs/req (${(c / refCpu).toFixed(2)}×)  ` +
+          `${q.toFixed(0).padStart(6)} req/s (${(q / refRps).toFixed(2)}×)  ` +
+          `rounds: ${cpu
+            .get(t.name)!
+            .map((x) => x.toFixed(0))
+            .join(' ')}\n`,
+      );
+    }
+  } finally {
+    for (const c of children) c.kill('SIGKILL');
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (require.main === module) {
+  main().catch((err: unknown) => {
+    console.error(err);
+    process.exit(1);
+  });
+}
