@@ -5,8 +5,12 @@
  * req/s (medians over rounds) and the relay variants against the reference.
  *
  *   npm run build && node -r @swc-node/register bench/variants.ts
- *     VARIANTS="base;quiet:level=warn;x:CC_SOME_ENV=1"   (name, then `level=` for the log level and NAME=value
- *                                                          for environment variables, comma-separated)
+ *     VARIANTS="control;base;quiet:level=warn;old:main=dist-old/main.js;x:CC_SOME_ENV=1"
+ *       (name, then comma-separated settings: `level=` the log level, `main=` another build's entry point,
+ *       NAME=value an environment variable)
+ *
+ * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
+ * more CPU than identical relays started after it (cause not found).
  *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
  */
 import type { ChildProcess } from 'node:child_process';
@@ -37,6 +41,8 @@ const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 interface Variant {
   name: string;
   level: string;
+  /** The relay's entry point (another build, e.g. a copy of dist/ from before a change). */
+  main: string;
   env: Record<string, string>;
 }
 
@@ -47,13 +53,14 @@ export function parseVariants(spec: string): Variant[] {
     .filter(Boolean)
     .map((part) => {
       const [name, settings = ''] = part.split(':', 2) as [string, string?];
-      const v: Variant = { name, level: 'info', env: {} };
+      const v: Variant = { name, level: 'info', main: 'dist/main.js', env: {} };
       for (const kv of settings.split(',').filter(Boolean)) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new Error(`variant ${name}: "${kv}" is not NAME=value`);
         const key = kv.slice(0, eq);
         const value = kv.slice(eq + 1);
         if (key === 'level') v.level = value;
+        else if (key === 'main') v.main = value;
         else v.env[key] = value;
       }
       return v;
@@ -94,7 +101,7 @@ async function main(): Promise<void> {
       const configPath = join(dir, `${v.name}.yaml`);
       writeFileSync(configPath, benchRelayConfig(port, upstream, undefined, v.level));
       // A relay logging at warn prints nothing once up: started with no ready text, then polled until it answers.
-      const child = spawnNode([...PROXY_NODE_FLAGS, 'dist/main.js', '--config', configPath], v.env);
+      const child = spawnNode([...PROXY_NODE_FLAGS, v.main, '--config', configPath], v.env);
       children.push(child);
       child.stdout?.resume();
       child.stderr?.resume();
