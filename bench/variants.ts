@@ -7,7 +7,8 @@
  *   npm run build && node -r @swc-node/register bench/variants.ts
  *     VARIANTS="control;base;quiet:level=warn;old:main=dist-old/main.js;x:CC_SOME_ENV=1"
  *       (name, then comma-separated settings: `level=` the log level, `main=` another build's entry point,
- *       NAME=value an environment variable)
+ *       `script=` a pass-through script run like the reference instead of a relay, NAME=value an environment
+ *       variable)
  *
  * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
  * more CPU than identical relays started after it (cause not found).
@@ -43,6 +44,8 @@ interface Variant {
   level: string;
   /** The relay's entry point (another build, e.g. a copy of dist/ from before a change). */
   main: string;
+  /** Instead of a relay: a pass-through script run like the reference (`script PORT UPSTREAM`). */
+  script?: string;
   env: Record<string, string>;
 }
 
@@ -61,6 +64,7 @@ export function parseVariants(spec: string): Variant[] {
         const value = kv.slice(eq + 1);
         if (key === 'level') v.level = value;
         else if (key === 'main') v.main = value;
+        else if (key === 'script') v.script = value;
         else v.env[key] = value;
       }
       return v;
@@ -98,6 +102,16 @@ async function main(): Promise<void> {
     targets.push({ name: 'reference', url: `http://127.0.0.1:${refPort}`, pid: ref.pid! });
     for (const v of variants) {
       const port = await freePort();
+      if (v.script) {
+        const child = await startNode(
+          referenceArgs(port, upstream, PROXY_NODE_FLAGS, v.script),
+          REFERENCE_READY,
+          v.env,
+        );
+        children.push(child);
+        targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: child.pid! });
+        continue;
+      }
       const configPath = join(dir, `${v.name}.yaml`);
       writeFileSync(configPath, benchRelayConfig(port, upstream, undefined, v.level));
       // A relay logging at warn prints nothing once up: started with no ready text, then polled until it answers.
