@@ -25,8 +25,10 @@ export const DEFAULT_LOG_BATCH: LogBatchOptions = {
  * first: a busy relay makes one write syscall per ~150 access lines. Measured at 32 connections (bench/variants.ts,
  * JSON): the access line cost ~11 µs of CPU per request through pino's sonic-boom destination in async mode (a
  * thread-pool write per 2–4 KiB, each a wake-up of another thread) and ~1 µs this way. Order is kept: every line of
- * the process goes through here. A sink that stops keeping up (more than 8 MiB pending) loses batches rather than
- * the relay growing without bound; the next batch that is written starts with a line saying how many were lost.
+ * the process goes through here. process.stdout writes to files and pipes synchronously on Linux, so a slow reader
+ * there slows the writer, as pino's default destination does; an asynchronous sink (a socket) that stops keeping up
+ * (more than 8 MiB pending) loses batches rather than the relay growing without bound, and the next batch that is
+ * written starts with a line saying how many were lost.
  * flushSync() writes what is held (at exit).
  */
 export class BatchedLogStream {
