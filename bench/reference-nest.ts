@@ -9,27 +9,11 @@ import { Controller, Module, Post, Req, Res } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Pool } from 'undici';
+import { acceptRawJson, forward, upstreamPool } from './pass-through';
 
 const [portArg, upstream] = process.argv.slice(2);
 if (!portArg || !upstream) throw new Error('usage: reference-nest PORT UPSTREAM_URL');
-const pool = new Pool(upstream, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
-
-async function forward(req: FastifyRequest, reply: FastifyReply): Promise<void> {
-  const res = await pool.request({
-    path: req.url,
-    method: 'POST',
-    headers: {
-      'content-type': 'application/json',
-      'x-api-key': 'bench',
-      'anthropic-version': String(req.headers['anthropic-version'] ?? '2023-06-01'),
-    },
-    body: req.body as Buffer,
-  });
-  reply.code(res.statusCode);
-  reply.header('content-type', res.headers['content-type'] ?? 'application/json');
-  await reply.send(res.body);
-}
+const pool = upstreamPool(upstream);
 
 /** NEST_ROUTE=raw: the route on the Fastify instance of the Nest application, not through Nest's router. */
 const RAW = process.env.NEST_ROUTE === 'raw';
@@ -37,8 +21,8 @@ const RAW = process.env.NEST_ROUTE === 'raw';
 @Controller('v1/messages')
 class ForwardController {
   @Post(RAW ? 'unused' : '')
-  forward(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
-    return forward(req, reply);
+  async forward(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    await forward(pool, req, reply);
   }
 }
 
@@ -48,11 +32,12 @@ class ForwardModule {}
 async function main(): Promise<void> {
   const adapter = new FastifyAdapter({ logger: false, bodyLimit: 32 * 1024 * 1024, skipMiddie: true });
   const fastify = adapter.getInstance();
-  fastify.removeContentTypeParser('application/json');
-  fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) =>
-    done(null, body),
-  );
-  if (RAW) fastify.post('/v1/messages', forward);
+  acceptRawJson(fastify);
+  if (RAW) {
+    fastify.post('/v1/messages', async (req, reply) => {
+      await forward(pool, req, reply);
+    });
+  }
   const app = await NestFactory.create<NestFastifyApplication>(ForwardModule, adapter, {
     logger: false,
     bodyParser: false,

@@ -3,30 +3,15 @@
  * no auth, no routing, no retries, no logging. `node -r @swc-node/register bench/reference-proxy.ts PORT UPSTREAM`.
  */
 import Fastify from 'fastify';
-import { Pool } from 'undici';
+import { acceptRawJson, forward, upstreamPool } from './pass-through';
 
 async function main(): Promise<void> {
   const [portArg, upstream] = process.argv.slice(2);
   if (!portArg || !upstream) throw new Error('usage: reference-proxy PORT UPSTREAM_URL');
-  const pool = new Pool(upstream, { connections: 256, pipelining: 1, keepAliveTimeout: 30_000 });
+  const pool = upstreamPool(upstream);
   const app = Fastify({ logger: false, bodyLimit: 32 * 1024 * 1024 });
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (_req, body, done) => done(null, body));
-  app.post('/v1/messages', async (req, reply) => {
-    const res = await pool.request({
-      path: req.url,
-      method: 'POST',
-      headers: {
-        'content-type': 'application/json',
-        'x-api-key': 'bench',
-        'anthropic-version': String(req.headers['anthropic-version'] ?? '2023-06-01'),
-      },
-      body: req.body as Buffer,
-    });
-    reply.code(res.statusCode);
-    reply.header('content-type', res.headers['content-type'] ?? 'application/json');
-    return reply.send(res.body);
-  });
+  acceptRawJson(app);
+  app.post('/v1/messages', (req, reply) => forward(pool, req, reply));
   await app.listen({ port: Number(portArg), host: '127.0.0.1' });
   process.stdout.write('ready\n');
   process.once('SIGINT', () => process.exit(0));

@@ -9,10 +9,10 @@
  *       (name, then comma-separated settings: `level=` the log level, `main=` another build's entry point,
  *       `script=` a pass-through script run like the reference instead of a relay, NAME=value an environment
  *       variable)
+ *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
  *
  * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
  * more CPU than identical relays started after it (cause not found).
- *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
