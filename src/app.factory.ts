@@ -6,7 +6,6 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { AccessLog } from './common/access-log';
-import { installInterceptorScopeFix } from './common/interceptor-scope';
 import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
@@ -127,8 +126,6 @@ export async function createApp(
     }
   });
 
-  // Nest 11's interceptor chain on Node 20 kept every cached-route request alive through scavenges (see there).
-  installInterceptorScopeFix();
   const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
     bufferLogs: true,
     bodyParser: false,
