@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { runLoad } from './load';
 import {
   BENCH_HEADERS,
-  benchMessagesBody,
+  benchRequestBody,
   benchRelayConfig,
   freePort,
   PROXY_NODE_FLAGS,
@@ -29,13 +29,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
 const DISTINCT = process.env.DISTINCT === '1';
 
-let sent = 0;
-/** The request body: the same every time, or (DISTINCT=1) numbered, all of one length. */
-function requestBody(): string | (() => string) {
-  const body = benchMessagesBody(MODE === 'sse');
-  if (!DISTINCT) return body;
-  return () => body.replace('Benchmark me', `Benchmark me #${String(sent++).padStart(12, '0')}`);
-}
 
 interface GcLine {
   kind: string;
@@ -105,7 +98,7 @@ async function main(): Promise<void> {
       const load = {
         url: `http://127.0.0.1:${port}`,
         path: '/v1/messages',
-        body: requestBody(),
+        body: benchRequestBody(MODE === 'sse', DISTINCT),
         headers: BENCH_HEADERS,
         connections: 32,
       };

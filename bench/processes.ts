@@ -140,3 +140,15 @@ export function benchMessagesBody(stream: boolean, model = 'claude-sonnet-4-6'):
     messages: [{ role: 'user', content: 'Benchmark me: a short prompt of realistic size for a chat turn.' }],
   });
 }
+
+let distinctSent = 0;
+
+/**
+ * A load's request body: benchMessagesBody every time, or (distinct) one numbered per request of this process,
+ * all of one length, so that with a cache on every request is a miss that gets stored.
+ */
+export function benchRequestBody(stream: boolean, distinct: boolean): string | (() => string) {
+  const body = benchMessagesBody(stream);
+  if (!distinct) return body;
+  return () => body.replace('Benchmark me', `Benchmark me #${String(distinctSent++).padStart(12, '0')}`);
+}

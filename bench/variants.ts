@@ -7,9 +7,10 @@
  *   npm run build && node -r @swc-node/register bench/variants.ts
  *     VARIANTS="control;base;quiet:level=warn;old:main=dist-old/main.js;x:CC_SOME_ENV=1"
  *       (name, then comma-separated settings: `level=` the log level, `main=` another build's entry point,
- *       `script=` a pass-through script run like the reference instead of a relay, NAME=value an environment
- *       variable)
+ *       `cache=` the relay's cache.mode (default disabled), `script=` a pass-through script run like the
+ *       reference instead of a relay, NAME=value an environment variable)
  *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
+ *     DISTINCT=1  every request body different (same length), so with a cache on every request is a stored miss
  *
  * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
  * more CPU than identical relays started after it (cause not found).
@@ -21,7 +22,7 @@ import { join } from 'node:path';
 import { runLoad } from './load';
 import {
   BENCH_HEADERS,
-  benchMessagesBody,
+  benchRequestBody,
   benchRelayConfig,
   cpuSeconds,
   freePort,
@@ -38,6 +39,8 @@ const CONNS = Number(process.env.CONNS ?? 32);
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
+const DISTINCT = process.env.DISTINCT === '1';
+
 
 interface Variant {
   name: string;
@@ -46,6 +49,8 @@ interface Variant {
   main: string;
   /** Instead of a relay: a pass-through script run like the reference (`script PORT UPSTREAM`). */
   script?: string;
+  /** The relay's `cache.mode`. */
+  cache: string;
   env: Record<string, string>;
 }
 
@@ -56,7 +61,7 @@ export function parseVariants(spec: string): Variant[] {
     .filter(Boolean)
     .map((part) => {
       const [name, settings = ''] = part.split(':', 2) as [string, string?];
-      const v: Variant = { name, level: 'info', main: 'dist/main.js', env: {} };
+      const v: Variant = { name, level: 'info', main: 'dist/main.js', cache: 'disabled', env: {} };
       for (const kv of settings.split(',').filter(Boolean)) {
         const eq = kv.indexOf('=');
         if (eq <= 0) throw new Error(`variant ${name}: "${kv}" is not NAME=value`);
@@ -65,6 +70,7 @@ export function parseVariants(spec: string): Variant[] {
         if (key === 'level') v.level = value;
         else if (key === 'main') v.main = value;
         else if (key === 'script') v.script = value;
+        else if (key === 'cache') v.cache = value;
         else v.env[key] = value;
       }
       return v;
@@ -113,7 +119,7 @@ async function main(): Promise<void> {
         continue;
       }
       const configPath = join(dir, `${v.name}.yaml`);
-      writeFileSync(configPath, benchRelayConfig(port, upstream, undefined, v.level));
+      writeFileSync(configPath, benchRelayConfig(port, upstream, ['cache:', `  mode: ${v.cache}`], v.level));
       // A relay logging at warn prints nothing once up: started with no ready text, then polled until it answers.
       const child = spawnNode([...PROXY_NODE_FLAGS, v.main, '--config', configPath], v.env);
       children.push(child);
@@ -126,7 +132,7 @@ async function main(): Promise<void> {
       runLoad({
         url,
         path: '/v1/messages',
-        body: benchMessagesBody(MODE === 'sse'),
+        body: benchRequestBody(MODE === 'sse', DISTINCT),
         headers: BENCH_HEADERS,
         connections: CONNS,
         durationMs,
@@ -147,7 +153,9 @@ async function main(): Promise<void> {
     }
     const refCpu = median(cpu.get('reference')!);
     const refRps = median(rps.get('reference')!);
-    process.stdout.write(`${MODE} c=${CONNS}, ${ROUNDS} rounds of ${SECONDS} s, medians\n`);
+    process.stdout.write(
+      `${MODE}${DISTINCT ? ' (distinct bodies)' : ''} c=${CONNS}, ${ROUNDS} rounds of ${SECONDS} s, medians\n`,
+    );
     for (const t of targets) {
       const c = median(cpu.get(t.name)!);
       const q = median(rps.get(t.name)!);
