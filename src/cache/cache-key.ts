@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { configure } from 'safe-stable-stringify';
 
 /**
@@ -48,7 +48,7 @@ export function cacheKey(input: CacheKeyInput): string {
     scope: input.clientScope ?? null,
   };
   const json = canonicalJson(canonical) ?? '';
-  const digest = createHash('sha256').update(json).digest('hex');
+  const digest = hash('sha256', json, 'hex'); // one-shot: no Hash object per request
   return `${CACHE_KEY_VERSION}:${PATH_TAG[input.path]}:${digest}`;
 }
 

@@ -1,7 +1,7 @@
-import { CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { type CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { from, mergeMap, type Observable, tap } from 'rxjs';
+import { from, mergeMap, of, type Observable, tap } from 'rxjs';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { readProxyBody, type RawBodyCarrier } from '../proxy/proxy-request';
@@ -79,48 +79,78 @@ export class CacheInterceptor implements NestInterceptor {
       void reply.header(CACHE_HEADER, 'BYPASS');
       return next.handle();
     }
-    return from(this.beforeHandler(plan, stream, reply)).pipe(
-      mergeMap((served) => {
-        if (served) {
-          this.metrics.cacheResult(endpoint, 'HIT');
-          return from([undefined]);
-        }
-        const result = plan.lookup ? 'MISS' : 'BYPASS';
-        this.metrics.cacheResult(endpoint, result);
-        void reply.header(CACHE_HEADER, result);
-        req.relayCaptureStream = stream;
-        const settle = plan.store ? this.cache.lead(plan.key) : undefined;
-        let answer: CachedAnswer | undefined;
-        return next.handle().pipe(
-          tap({
-            next: (delivered) => {
-              if (!plan.store || !delivered) return;
-              answer = answerToCache(endpoint, delivered as DeliveredAnswer, Date.now());
-              if (answer) this.cache.store(plan.key, answer, plan.ttlMs);
-            },
-            finalize: () => settle?.(answer),
-          }),
-        );
+    const early = plan.lookup ? this.answerEarly(plan, stream, reply) : false;
+    if (early === false) return this.miss(next, req, reply, endpoint, plan, stream);
+    if (early === true) return this.hit(endpoint);
+    return from(early).pipe(
+      mergeMap((served) =>
+        served ? this.hit(endpoint) : this.miss(next, req, reply, endpoint, plan, stream),
+      ),
+    );
+  }
+
+  private hit(endpoint: 'messages' | 'count_tokens'): Observable<undefined> {
+    this.metrics.cacheResult(endpoint, 'HIT');
+    return of(undefined);
+  }
+
+  /** Lets the request go upstream and stores its answer on the way back (leading identical requests). */
+  private miss(
+    next: CallHandler,
+    req: CaptureCarrier,
+    reply: FastifyReply,
+    endpoint: 'messages' | 'count_tokens',
+    plan: Extract<CachePlan, { use: true }>,
+    stream: boolean,
+  ): Observable<unknown> {
+    const result = plan.lookup ? 'MISS' : 'BYPASS';
+    this.metrics.cacheResult(endpoint, result);
+    void reply.header(CACHE_HEADER, result);
+    req.relayCaptureStream = stream;
+    if (!plan.store) return next.handle();
+    const settle = this.cache.lead(plan.key);
+    let answer: CachedAnswer | undefined;
+    return next.handle().pipe(
+      tap({
+        next: (delivered) => {
+          if (!delivered) return;
+          answer = answerToCache(endpoint, delivered as DeliveredAnswer, Date.now());
+          if (answer) this.cache.store(plan.key, answer, plan.ttlMs);
+        },
+        finalize: () => settle(answer),
       }),
     );
   }
 
-  /** Answers from the cache when it can (an entry, or the answer of an identical request in flight). */
-  private async beforeHandler(
+  /**
+   * Answers from the cache when it can: an entry, or the answer of an identical request in flight. Synchronous
+   * (true: answered, false: go upstream) unless the backend or a leader must be waited for.
+   */
+  private answerEarly(
     plan: Extract<CachePlan, { use: true }>,
     stream: boolean,
     reply: FastifyReply,
-  ): Promise<boolean> {
-    if (!plan.lookup) return false;
-    let answer = await this.cache.lookup(plan.key, plan.maxAgeMs);
-    if (!answer) {
-      const leader = this.cache.pending(plan.key);
-      if (leader) {
-        answer = await leader;
-        if (answer) this.cache.countShared();
-      }
-    }
-    return answer ? this.serve(answer, stream, reply) : false;
+  ): boolean | Promise<boolean> {
+    const found = this.cache.lookup(plan.key, plan.maxAgeMs);
+    if (found instanceof Promise)
+      return found.then((answer) => this.afterLookup(answer, plan, stream, reply));
+    return this.afterLookup(found, plan, stream, reply);
+  }
+
+  private afterLookup(
+    answer: CachedAnswer | undefined,
+    plan: Extract<CachePlan, { use: true }>,
+    stream: boolean,
+    reply: FastifyReply,
+  ): boolean | Promise<boolean> {
+    if (answer) return this.serve(answer, stream, reply);
+    const leader = this.cache.pending(plan.key);
+    if (!leader) return false;
+    return leader.then((shared) => {
+      if (!shared) return false;
+      this.cache.countShared();
+      return this.serve(shared, stream, reply);
+    });
   }
 
   private serve(answer: CachedAnswer, stream: boolean, reply: FastifyReply): boolean {

@@ -67,6 +67,15 @@ export interface MultiSetter {
   setMultiWithTTL(items: Map<string, Buffer>, ttlMs: number): Promise<void>;
 }
 
+/**
+ * Optional: a read that answers a miss with undefined instead of a rejection, so the request path builds no error
+ * per miss; a backend that holds its entries in process answers synchronously (no promise, no event-loop hop).
+ * Same counting and errors as get() otherwise (CacheClosedError after close()).
+ */
+export interface Finder {
+  find(key: string): Buffer | undefined | Promise<Buffer | undefined>;
+}
+
 /** Optional: drop everything this cache holds (admin `DELETE /admin/cache`). */
 export interface Flusher {
   flush(): Promise<void>;
@@ -83,6 +92,9 @@ export function isMultiGetter(c: Cache): c is Cache & MultiGetter {
 }
 export function isMultiSetter(c: Cache): c is Cache & MultiSetter {
   return typeof (c as Partial<MultiSetter>).setMultiWithTTL === 'function';
+}
+export function isFinder(c: Cache): c is Cache & Finder {
+  return typeof (c as Partial<Finder>).find === 'function';
 }
 export function isFlusher(c: Cache): c is Cache & Flusher {
   return typeof (c as Partial<Flusher>).flush === 'function';

@@ -7,7 +7,7 @@ const message = {
   type: 'message',
   role: 'assistant',
   model: 'm',
-  content: [{ type: 'text', text: 'hi' }],
+  content: [{ type: 'text', text: 'hi "quoted" — ünïcode' }],
   stop_reason: 'end_turn',
   stop_sequence: null,
   usage: { input_tokens: 1, output_tokens: 2 },
@@ -15,22 +15,62 @@ const message = {
 const json = Buffer.from(JSON.stringify(message));
 
 describe('cached answers', () => {
-  it('stores complete JSON answers and round-trips them through bytes', () => {
-    const entry = answerToCache('messages', { status: 200, body: json, completed: true }, 123);
-    expect(entry).toEqual({ v: 1, kind: 'json', body: json.toString(), storedAt: 123 });
-    expect(decodeAnswer(encodeAnswer(entry!))).toEqual(entry);
+  it('stores complete JSON answers and round-trips them through bytes, body byte for byte', () => {
+    const entry = answerToCache('messages', { status: 200, body: json, completed: true }, 1_796_000_000_123);
+    expect(entry).toEqual({ kind: 'json', body: json, storedAt: 1_796_000_000_123 });
+    const bytes = encodeAnswer(entry!);
+    expect(bytes.subarray(16).equals(json)).toBe(true);
+    expect(decodeAnswer(bytes)).toEqual(entry);
+  });
+
+  it('round-trips a stored stream and an empty body', () => {
+    const sse = Buffer.from(sseFromMessage(message));
+    const entry = answerToCache('messages', { status: 200, streamBytes: [sse], completed: true }, 5)!;
+    expect(decodeAnswer(encodeAnswer(entry))).toEqual({ kind: 'sse', body: sse, storedAt: 5 });
+    const empty = { kind: 'json' as const, body: Buffer.alloc(0), storedAt: 0 };
+    expect(decodeAnswer(encodeAnswer(empty))).toEqual(empty);
+  });
+
+  it('still reads entries of format version 1 (JSON), as older replicas write them to a shared cache', () => {
+    const v1 = Buffer.from(JSON.stringify({ v: 1, kind: 'json', body: json.toString(), storedAt: 42 }));
+    expect(decodeAnswer(v1)).toEqual({ kind: 'json', body: json, storedAt: 42 });
+  });
+
+  it('reads anything else as no entry', () => {
+    const good = encodeAnswer({ kind: 'json', body: json, storedAt: 1 });
+    const badKind = Buffer.from(good);
+    badKind[4] = 9;
+    const badPad = Buffer.from(good);
+    badPad[6] = 1;
+    const otherVersion = Buffer.from(good);
+    otherVersion[3] = 3;
+    for (const bytes of [badKind, badPad, otherVersion, good.subarray(0, 15), Buffer.from('{"v":2}')]) {
+      expect(decodeAnswer(bytes)).toBeUndefined();
+    }
+    expect(decodeAnswer(Buffer.from('{not json'))).toBeUndefined();
+    expect(decodeAnswer(Buffer.alloc(0))).toBeUndefined();
   });
 
   it('refuses errors, truncated answers and incomplete streams', () => {
     expect(answerToCache('messages', { status: 500, body: json, completed: true }, 0)).toBeUndefined();
     const truncated = Buffer.from(JSON.stringify({ ...message, stop_reason: 'max_tokens' }));
     expect(answerToCache('messages', { status: 200, body: truncated, completed: true }, 0)).toBeUndefined();
+    expect(
+      answerToCache('messages', { status: 200, body: Buffer.from('{"type":'), completed: true }, 0),
+    ).toBeUndefined();
     const sse = sseFromMessage(message);
     const cut = Buffer.from(sse.slice(0, sse.indexOf('event: message_stop')));
     expect(
       answerToCache('messages', { status: 200, streamBytes: [cut], completed: false }, 0),
     ).toBeUndefined();
-    expect(decodeAnswer(Buffer.from('{"v":2}'))).toBeUndefined();
+  });
+
+  it('stores count_tokens answers that carry a count', () => {
+    const body = Buffer.from('{"input_tokens":17}');
+    expect(answerToCache('count_tokens', { status: 200, body, completed: true }, 0)?.body).toBe(body);
+    expect(
+      answerToCache('count_tokens', { status: 200, body: Buffer.from('{}'), completed: true }, 0),
+    ).toBeUndefined();
   });
 
   it('renders a stored stream as JSON and a stored JSON answer as SSE', () => {
@@ -40,9 +80,10 @@ describe('cached answers', () => {
       0,
     )!;
     expect(fromStream.kind).toBe('sse');
-    expect(JSON.parse(renderAnswer(fromStream, false)!.body)).toEqual(message);
-    const asSse = renderAnswer({ v: 1, kind: 'json', body: json.toString(), storedAt: 0 }, true)!;
+    expect(JSON.parse(renderAnswer(fromStream, false)!.body.toString())).toEqual(message);
+    const asSse = renderAnswer({ kind: 'json', body: json, storedAt: 0 }, true)!;
     expect(asSse.contentType).toContain('text/event-stream');
-    expect(asSse.body.startsWith('event: message_start')).toBe(true);
+    expect(asSse.body.toString().startsWith('event: message_start')).toBe(true);
+    expect(renderAnswer({ kind: 'json', body: json, storedAt: 0 }, false)!.body).toBe(json);
   });
 });

@@ -3,6 +3,7 @@ import {
   CacheNotFoundError,
   type Cache,
   type CacheStats,
+  type Finder,
   type Flusher,
   type MultiGetter,
   type MultiSetter,
@@ -14,7 +15,7 @@ import {
  * counts misses, so the admin stats show the traffic that would have been looked up, and it honours close() like
  * the real backends so callers need no special case.
  */
-export class DisabledCache implements Cache, StatsProvider, MultiGetter, MultiSetter, Flusher {
+export class DisabledCache implements Cache, Finder, StatsProvider, MultiGetter, MultiSetter, Flusher {
   private closed = false;
   private misses = 0;
 
@@ -22,6 +23,12 @@ export class DisabledCache implements Cache, StatsProvider, MultiGetter, MultiSe
     this.assertOpen();
     this.misses++;
     throw new CacheNotFoundError();
+  }
+
+  find(_key: string): undefined {
+    this.assertOpen();
+    this.misses++;
+    return undefined;
   }
 
   async set(_key: string, _value: Buffer): Promise<void> {

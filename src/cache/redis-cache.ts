@@ -9,6 +9,7 @@ import {
   CacheClosedError,
   CacheNotFoundError,
   CacheStats,
+  Finder,
   Flusher,
   MultiGetter,
   MultiSetter,
@@ -74,7 +75,7 @@ const LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1_000;
 
 /** The Redis-backed cache of `cache.mode: ha`. */
-export class RedisCache implements Cache, StatsProvider, Pinger, MultiGetter, MultiSetter, Flusher {
+export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGetter, MultiSetter, Flusher {
   private readonly prefix: string;
   private readonly defaultTtlMs: number;
   private readonly timeoutMs: number;
@@ -177,6 +178,13 @@ export class RedisCache implements Cache, StatsProvider, Pinger, MultiGetter, Mu
   }
 
   async get(key: string): Promise<Buffer> {
+    const value = await this.find(key);
+    if (value === undefined) throw new CacheNotFoundError();
+    return value;
+  }
+
+  /** get() with a miss (absent, timed out, Redis unreachable) as undefined instead of a rejection. */
+  async find(key: string): Promise<Buffer | undefined> {
     this.assertOpen();
     if (!this.connected()) {
       this.errors++;
@@ -410,9 +418,9 @@ export class RedisCache implements Cache, StatsProvider, Pinger, MultiGetter, Mu
     this.warn('connection', `cache: redis connection error, reconnecting: ${errorText(error)}`);
   }
 
-  private miss(): never {
+  private miss(): undefined {
     this.misses++;
-    throw new CacheNotFoundError();
+    return undefined;
   }
 
   /**

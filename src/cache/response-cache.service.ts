@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { RelayConfig } from '../config/relay-config';
-import { CacheNotFoundError, isFlusher, isStatsProvider, type Cache } from './cache';
+import { CacheNotFoundError, isFinder, isFlusher, isStatsProvider, type Cache } from './cache';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
 import { parseCacheControl } from './cache-control';
@@ -31,7 +31,7 @@ export interface CacheRequestFacts {
 @Injectable()
 export class ResponseCache implements OnApplicationShutdown {
   private readonly logger = new Logger('Cache');
-  private readonly inflight = new Map<string, Promise<CachedAnswer | undefined>>();
+  private readonly inflight = new Map<string, InFlight>();
   private readonly counts = {
     lookups: 0,
     hits: 0,
@@ -80,18 +80,44 @@ export class ResponseCache implements OnApplicationShutdown {
     };
   }
 
-  /** Reads an entry; any backend trouble is a miss. */
-  async lookup(key: string, maxAgeMs: number | undefined): Promise<CachedAnswer | undefined> {
+  /**
+   * Reads an entry; any backend trouble is a miss. Synchronous when the backend is (`single`, `disabled`), so a
+   * request that misses there goes on in the same turn of the event loop.
+   */
+  lookup(
+    key: string,
+    maxAgeMs: number | undefined,
+  ): CachedAnswer | undefined | Promise<CachedAnswer | undefined> {
     this.counts.lookups++;
-    let answer: CachedAnswer | undefined;
+    let read: Buffer | undefined | Promise<Buffer | undefined>;
     try {
-      answer = decodeAnswer(await this.backend.get(key));
+      read = this.read(key);
     } catch (err) {
-      if (!(err instanceof CacheNotFoundError)) {
-        this.counts.read_errors++;
-        this.logger.warn(`cache read failed, treated as a miss: ${(err as Error).message}`);
-      }
+      return this.found(this.readFailed(err), maxAgeMs);
     }
+    if (!(read instanceof Promise)) return this.found(read, maxAgeMs);
+    return read.then(
+      (bytes) => this.found(bytes, maxAgeMs),
+      (err: unknown) => this.found(this.readFailed(err), maxAgeMs),
+    );
+  }
+
+  private read(key: string): Buffer | undefined | Promise<Buffer | undefined> {
+    if (isFinder(this.backend)) return this.backend.find(key);
+    return this.backend.get(key).catch((err: unknown) => {
+      if (err instanceof CacheNotFoundError) return undefined;
+      throw err;
+    });
+  }
+
+  private readFailed(err: unknown): undefined {
+    this.counts.read_errors++;
+    this.logger.warn(`cache read failed, treated as a miss: ${(err as Error).message}`);
+    return undefined;
+  }
+
+  private found(bytes: Buffer | undefined, maxAgeMs: number | undefined): CachedAnswer | undefined {
+    let answer = bytes && decodeAnswer(bytes);
     if (answer && maxAgeMs !== undefined && Date.now() - answer.storedAt > maxAgeMs) answer = undefined;
     if (answer) this.counts.hits++;
     else this.counts.misses++;
@@ -100,7 +126,11 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** The in-flight leader's future answer for this key, if an identical request is already upstream. */
   pending(key: string): Promise<CachedAnswer | undefined> | undefined {
-    return this.inflight.get(key);
+    const leader = this.inflight.get(key);
+    if (!leader) return undefined;
+    // Made when the first follower asks: most misses have none, and then cost no promise.
+    leader.answer ??= new Promise((resolve) => (leader.settle = resolve));
+    return leader.answer;
   }
 
   /**
@@ -108,12 +138,11 @@ export class ResponseCache implements OnApplicationShutdown {
    * instead of calling upstream. settle must be called exactly once (undefined when nothing cacheable came back).
    */
   lead(key: string): (answer: CachedAnswer | undefined) => void {
-    let settle!: (answer: CachedAnswer | undefined) => void;
-    const promise = new Promise<CachedAnswer | undefined>((resolve) => (settle = resolve));
-    this.inflight.set(key, promise);
+    const leader: InFlight = {};
+    this.inflight.set(key, leader);
     return (answer) => {
-      if (this.inflight.get(key) === promise) this.inflight.delete(key);
-      settle(answer);
+      if (this.inflight.get(key) === leader) this.inflight.delete(key);
+      leader.settle?.(answer);
     };
   }
 
@@ -154,6 +183,12 @@ export class ResponseCache implements OnApplicationShutdown {
   async onApplicationShutdown(): Promise<void> {
     await this.backend.close().catch(() => undefined);
   }
+}
+
+/** A leader's single-flight slot: the followers' promise and its resolver, made when the first follower comes. */
+interface InFlight {
+  answer?: Promise<CachedAnswer | undefined>;
+  settle?: (answer: CachedAnswer | undefined) => void;
 }
 
 function single(value: string | string[] | undefined): string | undefined {

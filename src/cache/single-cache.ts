@@ -6,6 +6,7 @@ import {
   CacheNotFoundError,
   type Cache,
   type CacheStats,
+  type Finder,
   type Flusher,
   type MultiGetter,
   type MultiSetter,
@@ -36,7 +37,7 @@ export function entryCost(key: string, value: Buffer): number {
  *   An expired entry is a miss.
  * - Values are copied in and out: a caller's Buffer may be reused or mutated after the call.
  */
-export class SingleCache implements Cache, StatsProvider, MultiGetter, MultiSetter, Flusher {
+export class SingleCache implements Cache, Finder, StatsProvider, MultiGetter, MultiSetter, Flusher {
   private readonly store: WTinyLfu<Buffer>;
   private readonly defaultTtlMs: number;
   private closed = false;
@@ -61,6 +62,12 @@ export class SingleCache implements Cache, StatsProvider, MultiGetter, MultiSett
     const value = this.read(key);
     if (value === undefined) throw new CacheNotFoundError();
     return value;
+  }
+
+  /** get() without the rejection on a miss, and synchronous. */
+  find(key: string): Buffer | undefined {
+    this.assertOpen();
+    return this.read(key);
   }
 
   async set(key: string, value: Buffer): Promise<void> {

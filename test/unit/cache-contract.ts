@@ -4,6 +4,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import {
   CacheClosedError,
   CacheNotFoundError,
+  isFinder,
   isFlusher,
   isMultiGetter,
   isMultiSetter,
@@ -159,6 +160,8 @@ export function describeCacheContract(
         ]);
       }
       if (isFlusher(c)) calls.push(['flush', () => c.flush()]);
+      // find() may answer synchronously: a throw counts like a rejection.
+      if (isFinder(c)) calls.push(['find', () => Promise.resolve().then(() => c.find(key('k')))]);
       for (const [op, call] of calls) {
         await expect(call(), op).rejects.toBeInstanceOf(CacheClosedError);
       }
@@ -177,6 +180,26 @@ export function describeCacheContract(
       expect(after.hits - before.hits).toBe(stores ? 1 : 0);
       for (const field of ['hits', 'misses', 'key_count', 'bytes_used', 'evictions'] as const) {
         expect(Number.isFinite(after[field]) && after[field] >= 0, field).toBe(true);
+      }
+    });
+
+    it('find answers a miss with undefined instead of rejecting, a hit with the bytes, counted like get', async (ctx) => {
+      if (!isFinder(cache)) return ctx.skip();
+      const before = isStatsProvider(cache) ? cache.stats() : undefined;
+      expect(await cache.find(key('absent'))).toBeUndefined();
+      await cache.set(key('k'), Buffer.from([1, 2, 255]));
+      const got = await cache.find(key('k'));
+      if (stores) {
+        expect(got?.equals(Buffer.from([1, 2, 255]))).toBe(true);
+        got!.fill(0); // a copy, as get's
+        expect((await cache.find(key('k')))?.equals(Buffer.from([1, 2, 255]))).toBe(true);
+      } else {
+        expect(got).toBeUndefined();
+      }
+      if (before && isStatsProvider(cache)) {
+        const after = cache.stats();
+        expect(after.misses - before.misses).toBe(stores ? 1 : 2);
+        expect(after.hits - before.hits).toBe(stores ? 2 : 0);
       }
     });
 
