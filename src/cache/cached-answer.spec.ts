@@ -86,4 +86,12 @@ describe('cached answers', () => {
     expect(asSse.body.toString().startsWith('event: message_start')).toBe(true);
     expect(renderAnswer({ kind: 'json', body: json, storedAt: 0 }, false)!.body).toBe(json);
   });
+
+  it('renders an entry that cannot take the asked-for form as nothing (a miss), never a throw', () => {
+    const garbage = { kind: 'json' as const, body: Buffer.from('{"type":"mess'), storedAt: 0 };
+    expect(renderAnswer(garbage, true)).toBeUndefined();
+    expect(
+      renderAnswer({ kind: 'sse', body: Buffer.from('event: ping\ndata: {}\n\n'), storedAt: 0 }, false),
+    ).toBeUndefined();
+  });
 });

@@ -104,15 +104,22 @@ export function answerToCache(
   return undefined;
 }
 
-/** The entry in the form the client asked for: a stream replays as SSE, a JSON request gets the Message. */
+/**
+ * The entry in the form the client asked for: a stream replays as SSE, a JSON request gets the Message.
+ * Undefined when the entry cannot be turned into that form (then it is a miss, never a failed request).
+ */
 export function renderAnswer(
   answer: CachedAnswer,
   asStream: boolean,
 ): { contentType: string; body: Buffer | string } | undefined {
   if (asStream) {
     if (answer.kind === 'sse') return { contentType: 'text/event-stream; charset=utf-8', body: answer.body };
-    const message = JSON.parse(answer.body.toString('utf8')) as MessageJson;
-    return { contentType: 'text/event-stream; charset=utf-8', body: sseFromMessage(message) };
+    try {
+      const message = JSON.parse(answer.body.toString('utf8')) as MessageJson;
+      return { contentType: 'text/event-stream; charset=utf-8', body: sseFromMessage(message) };
+    } catch {
+      return undefined;
+    }
   }
   if (answer.kind === 'json') return { contentType: 'application/json', body: answer.body };
   const message = messageFromSse(answer.body.toString('utf8'));
