@@ -1,14 +1,12 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { FakeUpstream } from '../fakes/fake-upstream';
+import { describe, expect, it } from 'vitest';
+
 import {
-  adminAction,
   messageRequests,
   providerState,
   send,
-  twoProviderConfig,
+  useTwoProviderRelay,
   waitUntil,
 } from './support/breaker-relay';
-import { startRelay, type RunningRelay } from './support/relay-harness';
 
 // Spec: health-and-circuit-breaker.md, "OPEN에서 HALF-OPEN으로", "HALF-OPEN에서 CLOSED로", "HALF-OPEN에서 OPEN으로".
 
@@ -16,41 +14,22 @@ const OPEN_MS = 600;
 const PROBES = 3;
 
 describe('breaker: HALF_OPEN after open_duration_ms', () => {
-  const primary = new FakeUpstream();
-  const secondary = new FakeUpstream();
-  let relay: RunningRelay;
-
-  beforeAll(async () => {
-    await primary.start();
-    await secondary.start();
-    relay = await startRelay(
-      twoProviderConfig(primary, secondary, {
-        routing: { retry: { max_attempts: 1 } },
-        // The probe job stays off (the harness default): here only the open timer may move the circuit.
-        health: {
-          circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },
-        },
-      }),
-    );
+  const env = useTwoProviderRelay({
+    routing: { retry: { max_attempts: 1 } },
+    // The probe job stays off (the harness default): here only the open timer may move the circuit.
+    health: {
+      circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },
+    },
   });
-  afterEach(async () => {
-    primary.reset();
-    secondary.reset();
-    await adminAction(relay.url, 'primary', 'reset');
-  });
-  afterAll(async () => {
-    await relay.close();
-    await primary.close();
-    await secondary.close();
-  });
+  const { primary, secondary } = env;
 
   /** Opens the primary's circuit with 5 answered 503s and waits until its open timer has run out. */
   async function openThenWaitForHalfOpen(): Promise<void> {
     primary.script(() => ({ kind: 'status', status: 503 }));
-    for (let i = 0; i < 5; i++) await send(relay.url);
-    expect((await providerState(relay.url, 'primary')).state).toBe('open');
+    for (let i = 0; i < 5; i++) await send(env.url);
+    expect((await providerState(env.url, 'primary')).state).toBe('open');
     await waitUntil('the primary circuit to turn half_open', async () => {
-      const state = await providerState(relay.url, 'primary');
+      const state = await providerState(env.url, 'primary');
       return state.state === 'half_open' ? state : undefined;
     });
     primary.reset();
@@ -62,10 +41,10 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     // The recovered primary answers slowly, so its test requests are all still open while the rest arrive.
     primary.script(() => ({ kind: 'json', headersDelayMs: 1_000 }));
 
-    const burst = Array.from({ length: 8 }, () => send(relay.url));
+    const burst = Array.from({ length: 8 }, () => send(env.url));
     await primary.waitForRequests(PROBES);
     await secondary.waitForRequests(8 - PROBES);
-    expect(await providerState(relay.url, 'primary')).toMatchObject({
+    expect(await providerState(env.url, 'primary')).toMatchObject({
       state: 'half_open',
       half_open_in_flight: PROBES,
     });
@@ -76,7 +55,7 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     expect(answers.filter((a) => a.provider === 'secondary')).toHaveLength(8 - PROBES);
     expect(messageRequests(primary)).toHaveLength(PROBES);
 
-    expect(await providerState(relay.url, 'primary')).toMatchObject({
+    expect(await providerState(env.url, 'primary')).toMatchObject({
       state: 'closed',
       consecutive_failures: 0,
       half_open_in_flight: 0,
@@ -85,7 +64,7 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     });
     // CLOSED again: the primary has all the traffic back.
     primary.script(undefined);
-    for (let i = 0; i < 4; i++) expect((await send(relay.url)).provider).toBe('primary');
+    for (let i = 0; i < 4; i++) expect((await send(env.url)).provider).toBe('primary');
     expect(messageRequests(secondary)).toHaveLength(8 - PROBES);
   });
 
@@ -93,11 +72,11 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     await openThenWaitForHalfOpen();
     primary.script(undefined);
     for (let i = 1; i < PROBES; i++) {
-      expect((await send(relay.url)).provider).toBe('primary');
-      expect((await providerState(relay.url, 'primary')).state).toBe('half_open');
+      expect((await send(env.url)).provider).toBe('primary');
+      expect((await providerState(env.url, 'primary')).state).toBe('half_open');
     }
-    expect((await send(relay.url)).provider).toBe('primary');
-    expect((await providerState(relay.url, 'primary')).state).toBe('closed');
+    expect((await send(env.url)).provider).toBe('primary');
+    expect((await providerState(env.url, 'primary')).state).toBe('closed');
   });
 
   it('a failed test request reopens the circuit and restarts the open timer', async () => {
@@ -105,20 +84,20 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     const before = Date.now();
     // First test request succeeds, the second fails: one failure is enough in HALF_OPEN.
     primary.script((_req, call) => (call === 0 ? { kind: 'json' } : { kind: 'status', status: 503 }));
-    expect(await send(relay.url)).toMatchObject({ status: 200, provider: 'primary' });
-    expect(await send(relay.url)).toMatchObject({ status: 503, provider: 'primary' });
+    expect(await send(env.url)).toMatchObject({ status: 200, provider: 'primary' });
+    expect(await send(env.url)).toMatchObject({ status: 503, provider: 'primary' });
 
-    const reopened = await providerState(relay.url, 'primary');
+    const reopened = await providerState(env.url, 'primary');
     expect(reopened.state).toBe('open');
     expect(Date.parse(reopened.opened_at!)).toBeGreaterThanOrEqual(before);
     expect(Date.parse(reopened.retry_at!) - Date.parse(reopened.opened_at!)).toBe(OPEN_MS);
 
-    for (let i = 0; i < 3; i++) expect((await send(relay.url)).provider).toBe('secondary');
+    for (let i = 0; i < 3; i++) expect((await send(env.url)).provider).toBe('secondary');
     expect(messageRequests(primary)).toHaveLength(2);
 
     // And the next open interval ends in HALF_OPEN again.
     await waitUntil('the reopened circuit to turn half_open', async () =>
-      (await providerState(relay.url, 'primary')).state === 'half_open' ? true : undefined,
+      (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
     );
   });
 });

@@ -1,13 +1,13 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { request } from 'undici';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.factory';
 import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
 import { validateConfig } from '../../src/config/config-loader';
 import { DrainState } from '../../src/health/drain-state';
 import { FakeUpstream } from '../fakes/fake-upstream';
-import { adminAction, providerStates, send, twoProviderConfig } from './support/breaker-relay';
-import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+import { adminAction, providerStates, send, useTwoProviderRelay } from './support/breaker-relay';
+import { rawConfig } from './support/relay-harness';
 
 // Issue 4, "Kubernetes probes": live checks only that the process serves; ready is 503 while starting and
 // draining and never depends on the providers.
@@ -56,33 +56,24 @@ describe('health endpoints: starting', () => {
 });
 
 describe('health endpoints: ready, provider outage, draining', () => {
-  const primary = new FakeUpstream();
-  const secondary = new FakeUpstream();
-  let relay: RunningRelay;
+  const env = useTwoProviderRelay(
+    {
+      routing: { retry: { max_attempts: 1 } },
+      // A long delay: the listener keeps accepting while the test looks at readiness during the drain.
+      server: { shutdown: { delay_ms: 2_000, grace_ms: 1_000 } },
+    },
+    { reset: false },
+  );
+  const { primary, secondary } = env;
   let drain: Promise<void> | undefined;
-
-  beforeAll(async () => {
-    await primary.start();
-    await secondary.start();
-    relay = await startRelay(
-      twoProviderConfig(primary, secondary, {
-        routing: { retry: { max_attempts: 1 } },
-        // A long delay: the listener keeps accepting while the test looks at readiness during the drain.
-        server: { shutdown: { delay_ms: 2_000, grace_ms: 1_000 } },
-      }),
-    );
-  });
   afterAll(async () => {
     await drain;
-    await relay.close();
-    await primary.close();
-    await secondary.close();
   });
 
   it('/health/live and /health/ready answer 200 on a ready relay', async () => {
-    const live = await get(relay.url, '/health/live');
+    const live = await get(env.url, '/health/live');
     expect(live).toMatchObject({ status: 200, body: { status: 'ok' } });
-    const ready = await get(relay.url, '/health/ready');
+    const ready = await get(env.url, '/health/ready');
     expect(ready).toMatchObject({ status: 200, body: { status: 'ok' } });
     // Readiness looks at the relay alone, not at any provider.
     expect(Object.keys(ready.body.details)).toEqual(['relay']);
@@ -90,22 +81,22 @@ describe('health endpoints: ready, provider outage, draining', () => {
 
   it('stays ready when every provider circuit is open, while /health shows the outage', async () => {
     for (const name of ['primary', 'secondary']) {
-      expect((await adminAction(relay.url, name, 'open', { duration_ms: 60_000 })).status).toBe(200);
+      expect((await adminAction(env.url, name, 'open', { duration_ms: 60_000 })).status).toBe(200);
     }
-    const states = await providerStates(relay.url);
+    const states = await providerStates(env.url);
     expect([states.primary?.state, states.secondary?.state]).toEqual(['open', 'open']);
 
     // The relay itself answers at once, with an error clients retry.
-    const answer = await send(relay.url);
+    const answer = await send(env.url);
     expect(answer.status).toBe(529);
     expect(JSON.parse(answer.body)).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
     expect(primary.requests).toHaveLength(0);
     expect(secondary.requests).toHaveLength(0);
 
-    expect((await get(relay.url, '/health/ready')).status).toBe(200);
-    expect((await get(relay.url, '/health/live')).status).toBe(200);
+    expect((await get(env.url, '/health/ready')).status).toBe(200);
+    expect((await get(env.url, '/health/live')).status).toBe(200);
 
-    const detail = await get(relay.url, '/health');
+    const detail = await get(env.url, '/health');
     const providers = detail.body.details.providers as {
       status: string;
       routable: string[];
@@ -119,18 +110,18 @@ describe('health endpoints: ready, provider outage, draining', () => {
     ]);
     expect(detail.body.details.relay).toMatchObject({ status: 'up' });
 
-    for (const name of ['primary', 'secondary']) await adminAction(relay.url, name, 'reset');
-    expect((await send(relay.url)).provider).toBe('primary');
+    for (const name of ['primary', 'secondary']) await adminAction(env.url, name, 'reset');
+    expect((await send(env.url)).provider).toBe('primary');
   });
 
   it('turns /health/ready 503 as soon as the drain starts; /health/live stays 200', async () => {
-    drain = relay.app.get(GracefulShutdown).run('SIGTERM');
-    const ready = await get(relay.url, '/health/ready');
+    drain = env.relay.app.get(GracefulShutdown).run('SIGTERM');
+    const ready = await get(env.url, '/health/ready');
     expect(ready.status).toBe(503);
     expect(ready.body.details.relay).toMatchObject({ status: 'down', phase: 'draining' });
-    expect((await get(relay.url, '/health/live')).status).toBe(200);
+    expect((await get(env.url, '/health/live')).status).toBe(200);
     // Draining is final: a late "ready" cannot put the replica back into the ingress.
-    relay.app.get(DrainState).markReady();
-    expect((await get(relay.url, '/health/ready')).status).toBe(503);
+    env.relay.app.get(DrainState).markReady();
+    expect((await get(env.url, '/health/ready')).status).toBe(503);
   });
 });

@@ -1,14 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import {
   adminAction,
   messageRequests,
   providerState,
   send,
-  twoProviderConfig,
+  useTwoProviderRelay,
   waitUntil,
 } from './support/breaker-relay';
-import { PROVIDER_KEY, startRelay, type RunningRelay } from './support/relay-harness';
+import { PROVIDER_KEY } from './support/relay-harness';
 
 // Spec: health-and-circuit-breaker.md, "헬스 체크 프로브": every interval_ms, OPEN circuits only, a light HTTP
 // request, a success moves the circuit to HALF_OPEN before open_duration_ms ends.
@@ -21,40 +21,23 @@ function probes(fake: FakeUpstream) {
 }
 
 describe('health probe job', () => {
-  const primary = new FakeUpstream();
-  const secondary = new FakeUpstream();
-  let relay: RunningRelay;
-
-  beforeAll(async () => {
-    await primary.start();
-    await secondary.start();
-    relay = await startRelay(
-      twoProviderConfig(primary, secondary, {
-        routing: { retry: { max_attempts: 1 } },
-        health: {
-          health_check: { enabled: true, interval_ms: 100, timeout_ms: 1_000 },
-          circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: 3 },
-        },
-      }),
-    );
-  });
-  afterEach(async () => {
-    await adminAction(relay.url, 'primary', 'reset');
-    await adminAction(relay.url, 'secondary', 'reset');
-    primary.reset();
-    secondary.reset();
-  });
-  afterAll(async () => {
-    await relay.close();
-    await primary.close();
-    await secondary.close();
-  });
+  const env = useTwoProviderRelay(
+    {
+      routing: { retry: { max_attempts: 1 } },
+      health: {
+        health_check: { enabled: true, interval_ms: 100, timeout_ms: 1_000 },
+        circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: 3 },
+      },
+    },
+    { reset: ['primary', 'secondary'] },
+  );
+  const { primary, secondary } = env;
 
   /** The whole primary host is down: messages and probes get 503. Five requests open its circuit. */
   async function openPrimary() {
     primary.script(() => ({ kind: 'status', status: 503 }));
-    for (let i = 0; i < 5; i++) await send(relay.url);
-    const opened = await providerState(relay.url, 'primary');
+    for (let i = 0; i < 5; i++) await send(env.url);
+    const opened = await providerState(env.url, 'primary');
     expect(opened.state).toBe('open');
     return opened;
   }
@@ -64,7 +47,7 @@ describe('health probe job', () => {
 
     // Several probe rounds against the still-failing host: each is answered 503, the circuit stays OPEN.
     await waitUntil('three probes of the primary', () => (probes(primary).length >= 3 ? true : undefined));
-    expect((await providerState(relay.url, 'primary')).state).toBe('open');
+    expect((await providerState(env.url, 'primary')).state).toBe('open');
     // The probe is a token-free GET /v1/models, authenticated like the provider's messages calls.
     for (const probe of probes(primary)) {
       expect(probe.path).toBe('/v1/models');
@@ -76,7 +59,7 @@ describe('health probe job', () => {
     primary.script(undefined);
     const seenProbes = probes(primary).length;
     const halfOpen = await waitUntil('the probe job to move the primary to half_open', async () => {
-      const state = await providerState(relay.url, 'primary');
+      const state = await providerState(env.url, 'primary');
       return state.state === 'half_open' ? state : undefined;
     });
     expect(Date.now()).toBeLessThan(Date.parse(opened.retry_at!));
@@ -85,14 +68,14 @@ describe('health probe job', () => {
     // The probe alone did not close it: only real traffic under test does.
     expect(messageRequests(primary)).toHaveLength(5);
 
-    for (let i = 0; i < 3; i++) expect((await send(relay.url)).provider).toBe('primary');
-    expect((await providerState(relay.url, 'primary')).state).toBe('closed');
+    for (let i = 0; i < 3; i++) expect((await send(env.url)).provider).toBe('primary');
+    expect((await providerState(env.url, 'primary')).state).toBe('closed');
     // A CLOSED circuit is never probed: the healthy secondary never was.
     expect(probes(secondary)).toHaveLength(0);
   });
 
   it('leaves a force-opened circuit alone: the operator chose its duration', async () => {
-    const forced = await adminAction(relay.url, 'secondary', 'open', {
+    const forced = await adminAction(env.url, 'secondary', 'open', {
       duration_ms: 60_000,
       reason: 'drill',
     });
@@ -100,14 +83,14 @@ describe('health probe job', () => {
     await openPrimary();
     await waitUntil('three probes of the primary', () => (probes(primary).length >= 3 ? true : undefined));
     expect(probes(secondary)).toHaveLength(0);
-    expect(await providerState(relay.url, 'secondary')).toMatchObject({ state: 'open', forced: true });
+    expect(await providerState(env.url, 'secondary')).toMatchObject({ state: 'open', forced: true });
 
     // Even once every probe would succeed, the drill stays open; the failure-opened primary does not.
     primary.script(undefined);
     await waitUntil('the primary to turn half_open', async () =>
-      (await providerState(relay.url, 'primary')).state === 'half_open' ? true : undefined,
+      (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
     );
     expect(probes(secondary)).toHaveLength(0);
-    expect(await providerState(relay.url, 'secondary')).toMatchObject({ state: 'open', forced: true });
+    expect(await providerState(env.url, 'secondary')).toMatchObject({ state: 'open', forced: true });
   });
 });

@@ -1,7 +1,8 @@
 import { request } from 'undici';
-import type { FakeUpstream } from '../../fakes/fake-upstream';
+import { afterAll, afterEach, beforeAll } from 'vitest';
+import { FakeUpstream } from '../../fakes/fake-upstream';
 import { MINIMAL, post } from './http';
-import { PROVIDER_KEY, rawConfig } from './relay-harness';
+import { PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './relay-harness';
 
 /** The admin token the breaker, health and drain e2e files configure. */
 export const ADMIN_TOKEN = 'breaker-e2e-admin-token-0123456789abcdef';
@@ -39,6 +40,64 @@ export function twoProviderConfig(
     admin: { token: ADMIN_TOKEN },
   });
   return merge(base, patch);
+}
+
+/** A suite's two fakes and the relay in front of them (see useTwoProviderRelay). */
+export interface TwoProviderRelay {
+  primary: FakeUpstream;
+  secondary: FakeUpstream;
+  /** The running relay (once the suite's beforeAll has run). */
+  readonly relay: RunningRelay;
+  /** The relay's base URL. */
+  readonly url: string;
+}
+
+/**
+ * Registers the suite's hooks: before all tests, two fakes and a relay over them (twoProviderConfig with `patch`);
+ * after each, the fakes forget their scripts and requests and the `reset` breakers are reset (default: the
+ * primary's; `false`: no after-each step at all);
+ * after all, everything is closed. Hooks the suite registers later run before these at the end (vitest runs
+ * after-hooks in reverse order), so a suite can wait for its own work before the relay goes.
+ */
+export function useTwoProviderRelay(
+  patch: Record<string, unknown>,
+  opts: { reset?: string[] | false } = {},
+): TwoProviderRelay {
+  const primary = new FakeUpstream();
+  const secondary = new FakeUpstream();
+  let relay: RunningRelay | undefined;
+  const running = (): RunningRelay => {
+    if (!relay) throw new Error('the relay is started in beforeAll');
+    return relay;
+  };
+  beforeAll(async () => {
+    await primary.start();
+    await secondary.start();
+    relay = await startRelay(twoProviderConfig(primary, secondary, patch));
+  });
+  const reset = opts.reset ?? ['primary'];
+  if (reset !== false) {
+    afterEach(async () => {
+      primary.reset();
+      secondary.reset();
+      for (const name of reset) await adminAction(running().url, name, 'reset');
+    });
+  }
+  afterAll(async () => {
+    await relay?.close();
+    await primary.close();
+    await secondary.close();
+  });
+  return {
+    primary,
+    secondary,
+    get relay() {
+      return running();
+    },
+    get url() {
+      return running().url;
+    },
+  };
 }
 
 /** Deep merge of plain objects; arrays and scalars in `b` replace. */
