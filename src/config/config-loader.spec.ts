@@ -9,8 +9,8 @@ import {
   loadConfigFile,
   parseConfigText,
   resolveConfigPath,
-  validateConfig,
 } from './config-loader';
+import { validateConfig } from './config-validation';
 import { ProviderConfig, RelayConfig } from './relay-config';
 
 const ROOT = resolve(__dirname, '../..');

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { Test } from '@nestjs/testing';
 import { describe, expect, it } from 'vitest';
-import { validateConfig } from './config-loader';
+import { validateConfig } from './config-validation';
 import { ConfigModule } from './config.module';
 import { RelayConfig } from './relay-config';
 

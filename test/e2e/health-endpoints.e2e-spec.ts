@@ -3,7 +3,7 @@ import { request } from 'undici';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.factory';
 import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
-import { validateConfig } from '../../src/config/config-loader';
+import { validateConfig } from '../../src/config/config-validation';
 import { DrainState } from '../../src/health/drain-state';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { adminAction, providerStates, send, useTwoProviderRelay } from './support/breaker-relay';

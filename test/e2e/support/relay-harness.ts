@@ -1,7 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Writable } from 'node:stream';
 import { createApp } from '../../../src/app.factory';
-import { validateConfig } from '../../../src/config/config-loader';
+import { validateConfig } from '../../../src/config/config-validation';
 import type { RelayConfig } from '../../../src/config/relay-config';
 import { DrainState } from '../../../src/health/drain-state';
 

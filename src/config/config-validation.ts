@@ -1,0 +1,358 @@
+import { plainToInstance } from 'class-transformer';
+import { validateSync, type ValidationError } from 'class-validator';
+import { ConfigError, type ConfigProblem, formatPath, type PathSegment, renderValue } from './config-error';
+import {
+  badElements,
+  describeElement,
+  describeExpected,
+  expectsBoolean,
+  expectsNumber,
+  type FieldSchema,
+  schemaOf,
+  type SectionClass,
+} from './config-schema';
+import { closestMatch } from './did-you-mean';
+import { CacheConfig, ProviderConfig, RelayConfig } from './relay-config';
+import {
+  IS_STRING_LIST_RECORD,
+  IS_STRING_RECORD,
+  isPlainRecord,
+  isStringListRecord,
+} from './record-validators';
+
+/*
+ * The config tree (parsed and env-expanded by config-loader.ts) checked against the schema of relay-config.ts and
+ * turned into the typed RelayConfig: every problem at once, each with its path, the bad value (secrets masked) and
+ * what was expected; unknown keys with a "did you mean"; cross-field rules last.
+ */
+
+/** A validated config plus what the operator should hear about it (dropped keys, pass-through providers, …). */
+export interface ValidatedConfig {
+  config: RelayConfig;
+  warnings: string[];
+}
+
+/** What env expansion learnt about the tree; validateConfig needs it to coerce and to drop empty keys. */
+export interface ExpansionFacts {
+  problems?: ConfigProblem[];
+  whole?: ReadonlySet<string>;
+  emptied?: ReadonlyMap<string, string>;
+}
+
+/** Problems found so far, and the paths already reported (so one mistake never yields two lines). */
+class ProblemList {
+  readonly problems: ConfigProblem[] = [];
+  private readonly reported = new Set<string>();
+
+  constructor(initial: readonly ConfigProblem[]) {
+    for (const p of initial) this.add(p);
+  }
+
+  add(problem: ConfigProblem): void {
+    this.problems.push(problem);
+    this.reported.add(problem.path);
+  }
+
+  bad(segments: PathSegment[], value: unknown, expected: string): void {
+    this.add({ path: formatPath(segments), value: renderValue(value, segments), expected });
+  }
+
+  suppress(path: string): void {
+    this.reported.add(path);
+  }
+
+  /** True when this path or one of its parents already has a problem. */
+  covers(segments: readonly PathSegment[]): boolean {
+    for (let n = 1; n <= segments.length; n++) {
+      if (this.reported.has(formatPath(segments.slice(0, n)))) return true;
+    }
+    return false;
+  }
+
+  /** True when any problem sits at or under this path. */
+  touches(prefix: string): boolean {
+    return this.problems.some(
+      (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
+    );
+  }
+}
+
+interface ShapeContext {
+  list: ProblemList;
+  whole: ReadonlySet<string>;
+}
+
+const OMIT = Symbol('omit');
+const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
+
+/**
+ * Validates a parsed (and expanded) config tree and turns it into the typed RelayConfig, defaults filled in.
+ * Throws ConfigError with every problem at once; problems of `expansion` are reported in the same list.
+ */
+export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): ValidatedConfig {
+  const list = new ProblemList(expansion.problems ?? []);
+  const tree = raw ?? {};
+  if (!isPlainRecord(tree)) {
+    list.bad(
+      [],
+      tree,
+      'a mapping of sections (server, providers, routing, health, cache, logging, admin, metrics)',
+    );
+    throw new ConfigError(list.problems);
+  }
+  const shaped = shapeSection(tree, RelayConfig, [], { list, whole: expansion.whole ?? new Set() });
+  const dropped = emptiedKeys(shaped, expansion.emptied ?? new Map(), list);
+
+  const config = plainToInstance(RelayConfig, shaped);
+  collectErrors(validateSync(config), [], false, list);
+  crossCheck(config, list);
+  if (list.problems.length > 0) throw new ConfigError(inFileOrder(list.problems, tree));
+
+  const warnings: string[] = [];
+  for (const { provider, key, written } of dropped) {
+    warnings.push(
+      `providers[${provider}].keys[${key}]: dropped, its key ${written} expanded to an empty string`,
+    );
+  }
+  config.providers.forEach((p, i) => {
+    const gone = new Set(dropped.filter((d) => d.provider === i).map((d) => d.key));
+    p.keys = p.keys.filter((_, j) => !gone.has(j));
+    if (p.enabled && p.keys.length === 0) {
+      warnings.push(
+        `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)`,
+      );
+    }
+  });
+  if (config.server.auth.api_keys.length === 0) {
+    warnings.push(
+      `server.auth.api_keys is empty: anyone who can reach ${config.server.listen} can use the relay`,
+    );
+  }
+  return { config, warnings };
+}
+
+function shapeSection(
+  section: Record<string, unknown>,
+  cls: SectionClass,
+  segments: PathSegment[],
+  ctx: ShapeContext,
+): Record<string, unknown> {
+  const fields = schemaOf(cls);
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(section)) {
+    const at = [...segments, key];
+    const field = fields.get(key);
+    // Top-level `x-…` keys are extension fields (as in Compose files): a home for YAML anchors, never a typo.
+    if (field === undefined && cls === RelayConfig && key.startsWith('x-')) continue;
+    if (field === undefined) {
+      ctx.list.add({ path: formatPath(at), expected: unknownKey(cls, key, fields) });
+      continue;
+    }
+    // A section whose keys are all commented out parses as null: it means "defaults", not an error.
+    if (value === null && (field.nested !== undefined || field.optional)) continue;
+    // `token: ${CC_RELAY_ADMIN_TOKEN:-}` with the variable unset means "not configured" (admin off), not "empty token".
+    if (value === '' && field.optional) continue;
+    const shaped = shapeField(value, field, at, ctx);
+    if (shaped !== OMIT) out[key] = shaped;
+  }
+  return out;
+}
+
+function unknownKey(cls: SectionClass, key: string, fields: Map<string, FieldSchema>): string {
+  if (cls === CacheConfig && key === 'olric') {
+    return 'unknown key: the HA cache here is Redis, not Olric; use cache.redis (url or cluster_nodes, key_prefix) with cache.mode: ha';
+  }
+  const suggestion = closestMatch(key, fields.keys());
+  if (suggestion !== undefined) return `unknown key, did you mean ${suggestion}?`;
+  return `unknown key (known keys here: ${[...fields.keys()].join(', ')})`;
+}
+
+function shapeField(value: unknown, field: FieldSchema, at: PathSegment[], ctx: ShapeContext): unknown {
+  const nested = field.nested;
+  if (nested === undefined) {
+    if (typeof value === 'string' && ctx.whole.has(formatPath(at))) return coerce(value, field);
+    return value;
+  }
+  if (!nested.list) {
+    if (isPlainRecord(value)) return shapeSection(value, nested.cls, at, ctx);
+    ctx.list.bad(at, value, 'a mapping');
+    return OMIT;
+  }
+  if (!Array.isArray(value)) {
+    ctx.list.bad(at, value, 'a list of mappings');
+    return OMIT;
+  }
+  return (value as unknown[]).map((item, i): unknown => {
+    if (isPlainRecord(item)) return shapeSection(item, nested.cls, [...at, i], ctx);
+    // Kept in place so the indices of the elements after it still match the file.
+    ctx.list.bad([...at, i], item, `a mapping with ${[...schemaOf(nested.cls).keys()].join(', ')}`);
+    return item;
+  });
+}
+
+/** `rpm_limit: ${RPM}` must work although env values are strings; a literal "5" in the file stays a string. */
+function coerce(value: string, field: FieldSchema): unknown {
+  const text = value.trim();
+  if (expectsNumber(field) && NUMBER_TEXT.test(text)) return Number(text);
+  if (expectsBoolean(field) && /^(true|false)$/i.test(text)) return text.toLowerCase() === 'true';
+  return value;
+}
+
+/** Keys written as `${VAR:-}` whose variable is unset: dropped with a warning rather than failing the start. */
+function emptiedKeys(
+  shaped: Record<string, unknown>,
+  emptied: ReadonlyMap<string, string>,
+  list: ProblemList,
+): { provider: number; key: number; written: string }[] {
+  const found: { provider: number; key: number; written: string }[] = [];
+  const providers = shaped.providers;
+  if (!Array.isArray(providers)) return found;
+  providers.forEach((provider: unknown, i) => {
+    const keys = isPlainRecord(provider) ? provider.keys : undefined;
+    if (!Array.isArray(keys)) return;
+    keys.forEach((entry: unknown, j) => {
+      const path = formatPath(['providers', i, 'keys', j, 'key']);
+      const written = emptied.get(path);
+      if (isPlainRecord(entry) && entry.key === '' && written !== undefined) {
+        list.suppress(path);
+        found.push({ provider: i, key: j, written });
+      }
+    });
+  });
+  return found;
+}
+
+const LAST_STEP = /(\.[A-Za-z_][A-Za-z0-9_-]*|\[[^\]]*\])$/;
+
+/** Sorts problems the way the file reads (a missing key sorts with its parent), so the report can be followed top down. */
+function inFileOrder(problems: ConfigProblem[], tree: unknown): ConfigProblem[] {
+  const order = new Map<string, number>();
+  const visit = (node: unknown, segments: PathSegment[]): void => {
+    order.set(formatPath(segments), order.size);
+    if (Array.isArray(node)) node.forEach((item: unknown, i) => visit(item, [...segments, i]));
+    else if (isPlainRecord(node)) for (const [k, v] of Object.entries(node)) visit(v, [...segments, k]);
+  };
+  visit(tree, []);
+  const rank = (path: string): number => {
+    for (let p = path; p !== ''; p = p.replace(LAST_STEP, '')) {
+      const found = order.get(p);
+      if (found !== undefined) return found;
+      if (!LAST_STEP.test(p)) break;
+    }
+    return order.size;
+  };
+  return problems
+    .map((problem, i) => ({ problem, i, rank: rank(problem.path) }))
+    .sort((a, b) => a.rank - b.rank || a.i - b.i)
+    .map((entry) => entry.problem);
+}
+
+function collectErrors(
+  errors: ValidationError[],
+  segments: PathSegment[],
+  inList: boolean,
+  list: ProblemList,
+): void {
+  for (const error of errors) {
+    const at = [...segments, inList ? Number(error.property) : error.property];
+    if (error.constraints !== undefined && !list.covers(at)) reportError(error, at, list);
+    if (error.children !== undefined && error.children.length > 0) {
+      collectErrors(error.children, at, Array.isArray(error.value), list);
+    }
+  }
+}
+
+function reportError(error: ValidationError, at: PathSegment[], list: ProblemList): void {
+  const target: unknown = error.target;
+  const field =
+    typeof target === 'object' && target !== null && !Array.isArray(target)
+      ? schemaOf(target.constructor as SectionClass).get(error.property)
+      : undefined;
+  const value: unknown = error.value;
+  if (field === undefined) {
+    list.bad(at, value, 'a mapping');
+    return;
+  }
+  const failed = Object.keys(error.constraints ?? {});
+  if (failed.includes(IS_STRING_RECORD) && isPlainRecord(value)) {
+    for (const [k, v] of Object.entries(value))
+      if (typeof v !== 'string') list.bad([...at, k], v, 'a string');
+    return;
+  }
+  if (failed.includes(IS_STRING_LIST_RECORD) && isPlainRecord(value)) {
+    for (const [k, v] of Object.entries(value)) {
+      if (!Array.isArray(v)) list.bad([...at, k], v, 'a list of strings');
+      else
+        v.forEach((item: unknown, i) => {
+          if (typeof item !== 'string') list.bad([...at, k, i], item, 'a string');
+        });
+    }
+    return;
+  }
+  const elements = Array.isArray(value) ? badElements(field, value) : [];
+  if (Array.isArray(value) && elements.length > 0) {
+    for (const i of elements) list.bad([...at, i], value[i], describeElement(field));
+    return;
+  }
+  list.bad(at, value, describeExpected(field));
+}
+
+/** Rules that span keys; run after the per-key checks and only where those passed. */
+function crossCheck(config: RelayConfig, list: ProblemList): void {
+  const providers = config.providers.filter((p): p is ProviderConfig => p instanceof ProviderConfig);
+  const names = new Map<string, number>();
+  providers.forEach((p, i) => {
+    if (typeof p.name !== 'string') return;
+    const first = names.get(p.name);
+    if (first === undefined) names.set(p.name, i);
+    else
+      list.bad(['providers', i, 'name'], p.name, `a unique provider name (providers[${first}] has it too)`);
+  });
+  if (!list.touches('providers') && !providers.some((p) => p.enabled === true)) {
+    list.add({
+      path: 'providers',
+      expected:
+        providers.length === 0
+          ? 'at least one enabled provider is required, and none is configured'
+          : `at least one enabled provider is required, and all ${providers.length} are disabled`,
+    });
+  }
+
+  const routes = config.routing.model_routes;
+  if (isStringListRecord(routes)) {
+    const known = [...names.keys()];
+    for (const [prefix, targets] of Object.entries(routes)) {
+      targets.forEach((name, i) => {
+        if (names.has(name)) return;
+        const hint = closestMatch(name, known);
+        const expected = `the name of a configured provider (${known.join(', ') || 'none'})${hint === undefined ? '' : `; did you mean ${hint}?`}`;
+        list.bad(['routing', 'model_routes', prefix, i], name, expected);
+      });
+    }
+    if (config.routing.strategy === 'model_based' && Object.keys(routes).length === 0) {
+      list.add({
+        path: 'routing.model_routes',
+        expected: 'strategy model_based needs at least one route (model prefix -> [provider names])',
+      });
+    }
+  }
+
+  const retry = config.routing.retry;
+  if (
+    Number.isInteger(retry.base_delay_ms) &&
+    Number.isInteger(retry.max_delay_ms) &&
+    retry.base_delay_ms > retry.max_delay_ms
+  ) {
+    list.bad(
+      ['routing', 'retry', 'base_delay_ms'],
+      retry.base_delay_ms,
+      `at most max_delay_ms (${retry.max_delay_ms})`,
+    );
+  }
+
+  const listen = config.server.listen;
+  const port = typeof listen === 'string' ? Number(/:(\d+)$/.exec(listen)?.[1]) : NaN;
+  if (Number.isInteger(port) && port > 65535 && !list.covers(['server', 'listen'])) {
+    list.bad(['server', 'listen'], listen, 'host:port with a port from 0 to 65535');
+  }
+}
