@@ -3,6 +3,8 @@ import { Logger } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { Clock, systemClock } from '../common/clock';
+import { RateLimitedWarn } from '../common/rate-limited-warn';
+import { within, type Outcome } from '../common/within';
 import { CacheConfig } from '../config/relay-config';
 import {
   Cache,
@@ -60,8 +62,6 @@ type ClusterClient = ReturnType<typeof createCluster>;
 /** The node-level commands this class sends itself (ping, scan, unlink, info). */
 type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'info'>;
 
-type Outcome<T> = { ok: true; value: T } | { ok: false; timedOut: boolean; error?: unknown };
-
 // Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
 const RECONNECT_BASE_MS = 50;
 const RECONNECT_CAP_MS = 2_000;
@@ -80,7 +80,6 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private readonly defaultTtlMs: number;
   private readonly timeoutMs: number;
   private readonly adminTimeoutMs: number;
-  private readonly logger: RedisCacheLogger;
   private readonly clock: Clock;
   private readonly random: () => number;
 
@@ -106,8 +105,8 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private evictions = 0;
   private statsAt = Number.NEGATIVE_INFINITY;
   private statsRefresh: Promise<void> | undefined;
-  private readonly lastLogAt = new Map<string, number>();
-  private readonly suppressedLogs = new Map<string, number>();
+  /** At most one line per kind every 10 s, saying how many were swallowed in between. */
+  private readonly warnings: RateLimitedWarn;
 
   constructor(config: CacheConfig, deps: RedisCacheDeps = {}) {
     const redis = config.redis;
@@ -115,8 +114,12 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     this.defaultTtlMs = config.ttl_ms;
     this.timeoutMs = redis.timeout_ms;
     this.adminTimeoutMs = Math.max(redis.timeout_ms, ADMIN_TIMEOUT_FLOOR_MS);
-    this.logger = deps.logger ?? new Logger(RedisCache.name);
     this.clock = deps.clock ?? systemClock;
+    this.warnings = new RateLimitedWarn(
+      deps.logger ?? new Logger(RedisCache.name),
+      this.clock,
+      LOG_INTERVAL_MS,
+    );
     this.random = deps.random ?? Math.random;
 
     // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
@@ -190,7 +193,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       this.errors++;
       return this.miss();
     }
-    const outcome = await this.settle(this.manager.get<unknown>(key), this.timeoutMs);
+    const outcome = await within(this.manager.get<unknown>(key), this.timeoutMs);
     if (!outcome.ok) {
       if (outcome.timedOut) this.timeouts++;
       return this.miss();
@@ -221,7 +224,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       this.errors++;
       return false;
     }
-    const outcome = await this.settle(this.keyv.has(key), this.timeoutMs);
+    const outcome = await within(this.keyv.has(key), this.timeoutMs);
     if (outcome.ok) return outcome.value;
     this.countFailure('read', outcome);
     return false;
@@ -236,7 +239,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       this.misses += result.size;
       return result;
     }
-    const outcome = await this.settle(this.manager.mget<unknown>(keys), this.timeoutMs);
+    const outcome = await within(this.manager.mget<unknown>(keys), this.timeoutMs);
     if (!outcome.ok && outcome.timedOut) this.timeouts++;
     keys.forEach((key, i) => {
       const value = outcome.ok ? outcome.value[i] : undefined;
@@ -281,7 +284,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   async ping(): Promise<void> {
     this.assertOpen();
     const masters = await this.masters();
-    const outcome = await this.settle(Promise.all(masters.map((node) => node.ping())), this.adminTimeoutMs);
+    const outcome = await within(Promise.all(masters.map((node) => node.ping())), this.adminTimeoutMs);
     if (!outcome.ok) {
       throw new Error(
         `cache: redis ping failed: ${outcome.timedOut ? 'timed out' : errorText(outcome.error)}`,
@@ -334,7 +337,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     const client = this.cluster ?? this.standalone;
     if (!client) return;
     try {
-      const graceful = this.settle(client.close(), this.adminTimeoutMs);
+      const graceful = within(client.close(), this.adminTimeoutMs);
       if (!(await graceful).ok) client.destroy();
     } catch {
       // close() throws when the socket was never opened; nothing to release then
@@ -375,7 +378,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     if (!this.connected()) throw new Error('cache: redis is not connected');
     if (this.standalone) return [this.standalone];
     const cluster = this.cluster!;
-    const outcome = await this.settle(
+    const outcome = await within(
       Promise.all(cluster.masters.map((master) => cluster.nodeClient(master))),
       this.adminTimeoutMs,
     );
@@ -390,7 +393,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       return;
     }
     // A write that outlives the timeout keeps going; if it then fails it is still counted as dropped.
-    const outcome = await this.settle(op(), this.timeoutMs, (late) => this.dropWrite(what, late));
+    const outcome = await within(op(), this.timeoutMs, (late) => this.dropWrite(what, late));
     if (outcome.ok) return;
     if (outcome.timedOut) this.timeouts++;
     else this.dropWrite(what, outcome.error);
@@ -399,7 +402,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private dropWrite(what: string, error: unknown): void {
     this.droppedWrites++;
     this.errors++;
-    this.warn('write', `cache: dropped a redis ${what}: ${errorText(error)}`);
+    this.warnings.warn('write', `cache: dropped a redis ${what}: ${errorText(error)}`);
   }
 
   private countFailure(what: string, outcome: Outcome<unknown>): void {
@@ -410,53 +413,17 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
 
   private onOperationError(what: string, error: unknown): void {
     this.errors++;
-    this.warn(what, `cache: redis ${what} failed (counted as a miss): ${errorText(error)}`);
+    this.warnings.warn(what, `cache: redis ${what} failed (counted as a miss): ${errorText(error)}`);
   }
 
   private onConnectionError(error: unknown): void {
     this.connectionErrors++;
-    this.warn('connection', `cache: redis connection error, reconnecting: ${errorText(error)}`);
+    this.warnings.warn('connection', `cache: redis connection error, reconnecting: ${errorText(error)}`);
   }
 
   private miss(): undefined {
     this.misses++;
     return undefined;
-  }
-
-  /**
-   * Races an operation against a timer. The operation is never left with an unhandled rejection: a failure
-   * after the timer fired goes to `onLateFailure`.
-   */
-  private settle<T>(
-    op: Promise<T>,
-    timeoutMs: number,
-    onLateFailure?: (error: unknown) => void,
-  ): Promise<Outcome<T>> {
-    return new Promise((resolve) => {
-      let settled = false;
-      const timer = setTimeout(() => {
-        settled = true;
-        resolve({ ok: false, timedOut: true });
-      }, timeoutMs);
-      timer.unref();
-      op.then(
-        (value) => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(timer);
-          resolve({ ok: true, value });
-        },
-        (error: unknown) => {
-          if (settled) {
-            onLateFailure?.(error);
-            return;
-          }
-          settled = true;
-          clearTimeout(timer);
-          resolve({ ok: false, timedOut: false, error });
-        },
-      );
-    });
   }
 
   private connected(): boolean {
@@ -502,20 +469,6 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private backoff(retries: number): number {
     const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
     return Math.round(capped * (0.5 + this.random() / 2));
-  }
-
-  /** At most one line per kind every 10 s, saying how many were swallowed in between. */
-  private warn(kind: string, message: string): void {
-    const now = this.clock.now();
-    const last = this.lastLogAt.get(kind);
-    if (last !== undefined && now - last < LOG_INTERVAL_MS) {
-      this.suppressedLogs.set(kind, (this.suppressedLogs.get(kind) ?? 0) + 1);
-      return;
-    }
-    const suppressed = this.suppressedLogs.get(kind) ?? 0;
-    this.lastLogAt.set(kind, now);
-    this.suppressedLogs.set(kind, 0);
-    this.logger.warn(suppressed > 0 ? `${message} (${suppressed} similar suppressed)` : message);
   }
 
   private assertOpen(): void {
