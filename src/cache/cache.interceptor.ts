@@ -6,12 +6,15 @@ import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { readProxyBody, type RawBodyCarrier } from '../proxy/proxy-request';
 import { appendHeaders } from '../proxy/upstream-headers';
-import { answerToCache, renderAnswer, type CachedAnswer } from './cached-answer';
+import { renderAnswer, type CachedAnswer } from './cached-answer';
 import { ResponseCache, type CachePlan } from './response-cache.service';
 
-/** Set on the request for the controller: keep the streamed bytes, the cache wants to store them. */
+/**
+ * Set on the request for the controller: keep up to this many of the streamed bytes, the cache wants to store
+ * them (a longer stream is relayed in full but not kept, so a cached route's memory per stream stays bounded).
+ */
 export interface CaptureCarrier {
-  relayCaptureStream?: boolean;
+  relayCaptureLimit?: number;
 }
 
 const CACHE_HEADER = 'x-cc-relay-cache';
@@ -106,7 +109,7 @@ export class CacheInterceptor implements NestInterceptor {
     const result = plan.lookup ? 'MISS' : 'BYPASS';
     this.metrics.cacheResult(endpoint, result);
     void reply.header(CACHE_HEADER, result);
-    req.relayCaptureStream = stream;
+    if (stream && plan.store) req.relayCaptureLimit = this.cache.maxEntryBytes;
     if (!plan.store) return next.handle();
     const settle = this.cache.lead(plan.key);
     let answer: CachedAnswer | undefined;
@@ -114,7 +117,7 @@ export class CacheInterceptor implements NestInterceptor {
       tap({
         next: (delivered) => {
           if (!delivered) return;
-          answer = answerToCache(endpoint, delivered as DeliveredAnswer, Date.now());
+          answer = this.cache.toEntry(endpoint, delivered as DeliveredAnswer);
           if (answer) this.cache.store(plan.key, answer, plan.ttlMs);
         },
         finalize: () => settle(answer),

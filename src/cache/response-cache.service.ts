@@ -1,9 +1,16 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { RelayConfig } from '../config/relay-config';
+import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { CacheNotFoundError, isFinder, isFlusher, isStatsProvider, type Cache } from './cache';
 import { cacheKey, isCacheableRequest } from './cache-key';
-import { decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
+import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
 import { parseCacheControl } from './cache-control';
+
+/**
+ * The largest answer the cache keeps (the JSON body, or the whole SSE stream, in bytes). A longer one is relayed
+ * in full and not stored, and a stream stops being held as soon as it passes this (`too_large` in the stats).
+ */
+export const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
 
 /** Injection token of the configured backend (single, ha or disabled). */
 export const CACHE_BACKEND = Symbol('CACHE_BACKEND');
@@ -41,6 +48,7 @@ export class ResponseCache implements OnApplicationShutdown {
     read_errors: 0,
     write_errors: 0,
     stored: 0,
+    too_large: 0,
   };
 
   constructor(
@@ -54,6 +62,21 @@ export class ResponseCache implements OnApplicationShutdown {
 
   get enabled(): boolean {
     return this.config.cache.mode !== 'disabled';
+  }
+
+  /** The largest answer stored: MAX_ENTRY_BYTES, or less when `single`'s whole budget is smaller. */
+  get maxEntryBytes(): number {
+    const { mode, ristretto } = this.config.cache;
+    return mode === 'single' ? Math.min(MAX_ENTRY_BYTES, ristretto.max_cost) : MAX_ENTRY_BYTES;
+  }
+
+  /** The entry for a delivered answer, or undefined when it is not to be stored (incomplete, failed, too large). */
+  toEntry(endpoint: CacheRequestFacts['endpoint'], delivered: DeliveredAnswer): CachedAnswer | undefined {
+    if (delivered.captureOverflowed || (delivered.body?.length ?? 0) > this.maxEntryBytes) {
+      this.counts.too_large++;
+      return undefined;
+    }
+    return answerToCache(endpoint, delivered, Date.now());
   }
 
   /** Decides key, lookup and store for a request (streams only when `cache.stream` is on). */

@@ -68,7 +68,7 @@ export class MessagesController {
       return await this.proxy.forward(preq, {
         res,
         baseHeaders: () => reply.getHeaders() as Record<string, string>,
-        captureStream: req.relayCaptureStream === true,
+        captureLimitBytes: req.relayCaptureLimit ?? 0,
         onCommitted: (forceStop) => tracked.onForceStop(forceStop),
       });
     } catch (err) {

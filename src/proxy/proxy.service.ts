@@ -26,7 +26,8 @@ export interface ForwardOptions {
   /** Headers every answer carries (request id, cache status). */
   baseHeaders: () => Record<string, string>;
   /** Keep the streamed bytes of a successful stream (for the cache). */
-  captureStream: boolean;
+  /** Keep up to this many streamed bytes for the cache (0: none). */
+  captureLimitBytes: number;
   /** Lets a graceful stop end this request's stream. */
   onCommitted?: (forceStop: () => void) => void;
 }
@@ -245,7 +246,7 @@ export class ProxyService {
           stream: preq.stream,
           ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
           stallTimeoutMs: routing.stall_timeout_ms,
-          captureStream: opts.captureStream,
+          captureLimitBytes: opts.captureLimitBytes,
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,

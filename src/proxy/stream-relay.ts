@@ -26,7 +26,9 @@ export function relayStream(
   const scanner = new SseScanner(StreamProgress.readsDataOf);
   const progress = new StreamProgress();
   const held: Buffer[] = [];
-  const captured: Buffer[] | undefined = opts.captureStream ? [] : undefined;
+  let captured: Buffer[] | undefined = opts.captureLimitBytes > 0 ? [] : undefined;
+  let capturedBytes = 0;
+  let captureOverflowed = false;
   let timedOut: UpstreamErrorKind | undefined;
   let forcedStop = false;
   let stallTimer: NodeJS.Timeout | undefined;
@@ -51,6 +53,7 @@ export function relayStream(
     usage: progress.usage,
     model: progress.model,
     streamBytes: captured,
+    captureOverflowed,
     completed: progress.completed && !progress.errorType,
     failure,
     stopReason: progress.stopReason,
@@ -104,7 +107,15 @@ export function relayStream(
     body.on('data', (chunk: Buffer) => {
       if (settled) return;
       const events = scanner.push(chunk);
-      captured?.push(chunk);
+      if (captured) {
+        capturedBytes += chunk.length;
+        if (capturedBytes <= opts.captureLimitBytes) {
+          captured.push(chunk);
+        } else {
+          captured = undefined; // too long to be cached: stop holding it
+          captureOverflowed = true;
+        }
+      }
       if (!progress.committed) {
         held.push(chunk);
         let commitNow = false;

@@ -21,8 +21,10 @@ export type AttemptResult =
       model?: string;
       /** JSON answers: the bytes sent (the cache stores them). */
       body?: Buffer;
-      /** Streams: the raw SSE bytes, kept only when the caller asked to capture them (cache). */
+      /** Streams: the raw SSE bytes, kept only when the caller asked to capture them (cache) and within its limit. */
       streamBytes?: Buffer[];
+      /** Streams: capture was asked for, but the stream outgrew the limit (so nothing was kept). */
+      captureOverflowed?: boolean;
       /** Streams: whether the answer ran to message_stop. */
       completed: boolean;
       /** Streams that failed after the commit point: what went wrong (counts against the provider). */
@@ -50,8 +52,8 @@ export interface AttemptOptions {
   stream: boolean;
   ttftTimeoutMs: number;
   stallTimeoutMs: number;
-  /** Keep a copy of the streamed bytes for the cache. */
-  captureStream: boolean;
+  /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
+  captureLimitBytes: number;
   /** Registers a function the graceful stop calls to end this stream; returns the unregister function. */
   onCommitted?: (forceStop: () => void) => void;
   requestId: string;

@@ -222,3 +222,66 @@ describe('response cache with streams not opted in', () => {
     expect(fake.requests).toHaveLength(2);
   });
 });
+
+describe('response cache: answers too large to keep', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+  const LIMIT = 64 * 1024; // single's whole budget here, so also the largest entry
+
+  beforeAll(async () => {
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        cache: { mode: 'single', stream: true, ristretto: { max_cost: LIMIT } },
+        admin: { token: ADMIN_TOKEN },
+      }),
+    );
+  });
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  async function tooLarge(): Promise<number> {
+    const res = await request(`${relay.url}/admin/cache/stats`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    return Number(((await res.body.json()) as Record<string, unknown>).too_large);
+  }
+
+  it('relays a stream longer than the largest entry in full, keeps none of it, and says so in the stats', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    // 2,000 text deltas: ~300 KB of SSE, several times the limit.
+    fake.script(() => ({ kind: 'sse', deltas: 2_000 }));
+    const expected = Array.from({ length: 2_000 }, (_, i) => `chunk${i} `).join('');
+    const params = {
+      model: MINIMAL.model,
+      max_tokens: 64,
+      messages: [{ role: 'user' as const, content: 'a long stream' }],
+    };
+    const before = await tooLarge();
+    const first = await client.messages.stream(params).finalMessage();
+    expect(first.content).toEqual([{ type: 'text', text: expected }]);
+    expect(first.stop_reason).toBe('end_turn');
+
+    const again = await post(relay.url, '/v1/messages', { ...params, stream: true });
+    expect(again.headers['x-cc-relay-cache']).toBe('MISS');
+    const events = parseSse(await again.body.text());
+    expect(events.at(-1)?.event).toBe('message_stop');
+    expect(fake.requests).toHaveLength(2);
+    expect((await tooLarge()) - before).toBe(2);
+  });
+
+  it('does not store a JSON answer larger than the largest entry, but still answers it', async () => {
+    const text = 'x'.repeat(LIMIT + 1);
+    fake.script(() => ({ kind: 'json', text }));
+    const before = await tooLarge();
+    for (const expected of ['MISS', 'MISS']) {
+      const res = await post(relay.url, '/v1/messages', MINIMAL);
+      expect(res.headers['x-cc-relay-cache']).toBe(expected);
+      expect((await json(res)).content[0]?.text).toBe(text);
+    }
+    expect(fake.requests).toHaveLength(2);
+    expect((await tooLarge()) - before).toBe(2);
+  });
+});
