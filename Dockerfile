@@ -14,7 +14,10 @@ ENV NODE_ENV=production \
     CC_RELAY_CONFIG=/app/config/cc-relay.yaml
 WORKDIR /app
 COPY package.json package-lock.json ./
-RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
+# --omit=optional too: npm keeps a dev dependency that a production package names as an optional peer (TypeScript,
+# for @nestjs/swagger's compiler plugin), and the only optional production packages are @redis/client's xxhash
+# binaries for a digest() the relay never calls.
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY config ./config
 USER node
