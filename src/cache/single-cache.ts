@@ -14,10 +14,13 @@ import {
 } from './cache';
 
 /**
- * Bytes charged per entry on top of its key and value: lru-cache's slots (key, value, links, size, TTL), the Map
- * entry and the Buffer object. An estimate, so that many tiny entries cannot overrun max_cost unnoticed.
+ * Bytes charged per entry on top of its key and value: what an entry was measured to hold beyond them
+ * (bench/cache-memory.ts, 2026-12-03: 311-324 B per entry for 256 B-4 KiB values, Node 20): the Buffer and its
+ * ArrayBuffer, the key string's header, lru-cache's slots and links, the Map entry. With it `max_cost` is close to
+ * the memory the entries really take (within ~5% for 256 B-16 KiB values; was 128, which let 256 B entries take
+ * 1.45x the budget); the sketch's fixed ~1.5 MB for the default num_counters comes on top.
  */
-export const ENTRY_OVERHEAD_BYTES = 128;
+export const ENTRY_OVERHEAD_BYTES = 320;
 
 /** What one entry counts against `ristretto.max_cost`: value bytes + key bytes (UTF-8) + ENTRY_OVERHEAD_BYTES. */
 export function entryCost(key: string, value: Buffer): number {
