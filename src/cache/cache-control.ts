@@ -4,7 +4,11 @@ export interface CacheDirectives {
   noCache: boolean;
   /** `no-store`: never write this answer. */
   noStore: boolean;
-  /** `max-age=N`: accept only entries younger than N seconds, and store the fresh answer for N seconds. */
+  /**
+   * `max-age=N`: accept only entries younger than N seconds. It says nothing of how long the fresh answer is kept
+   * (that is `cache.ttl_ms`, or the request's `x-cc-relay-cache-ttl`), so one impatient client cannot shorten
+   * an entry for everyone who shares it.
+   */
   maxAgeMs?: number;
 }
 
@@ -24,4 +28,26 @@ export function parseCacheControl(header: string | string[] | undefined): CacheD
     }
   }
   return out;
+}
+
+/** The request header that sets how long this request's answer is kept, in seconds (at most `cache.ttl_ms`). */
+export const CACHE_TTL_HEADER = 'x-cc-relay-cache-ttl';
+
+/**
+ * The TTL of the answer a request stores: `cache.ttl_ms`, or the request's `x-cc-relay-cache-ttl` (whole seconds,
+ * at least 1) when it asks for less. Anything else in the header is an error (a typo must not silently do nothing),
+ * returned as its message.
+ */
+export function requestTtlMs(
+  header: string | string[] | undefined,
+  configuredTtlMs: number,
+): { ttlMs: number } | { error: string } {
+  if (header === undefined) return { ttlMs: configuredTtlMs };
+  const text = (Array.isArray(header) ? header.join(',') : header).trim();
+  if (!/^\d{1,12}$/.test(text) || Number(text) < 1) {
+    return {
+      error: `${CACHE_TTL_HEADER} must be a whole number of seconds (at least 1), got ${JSON.stringify(text.slice(0, 40))}`,
+    };
+  }
+  return { ttlMs: Math.min(Number(text) * 1000, configuredTtlMs) };
 }

@@ -16,7 +16,10 @@ export interface CacheKeyInput {
   path: 'messages' | 'count_tokens';
   /** The parsed JSON request body, as the client sent it. */
   body: unknown;
-  /** The upstream model after alias mapping: an alias and its target must not share entries by accident. */
+  /**
+   * The model the client asked for. Providers' model_mapping is configuration shared by every request, so it
+   * needs no place in the key; an answer from a fallback model is never stored under it (ResponseCache.mayStore).
+   */
   resolvedModel: string;
   anthropicVersion?: string;
   /** The raw `anthropic-beta` header (comma-separated). */

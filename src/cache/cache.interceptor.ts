@@ -83,11 +83,12 @@ export class CacheInterceptor implements NestInterceptor {
       return next.handle();
     }
     const early = plan.lookup ? this.answerEarly(plan, stream, reply) : false;
-    if (early === false) return this.miss(next, req, reply, endpoint, plan, stream);
+    const model = facts.model;
+    if (early === false) return this.miss(next, req, reply, endpoint, plan, stream, model);
     if (early === true) return this.hit(endpoint);
     return from(early).pipe(
       mergeMap((served) =>
-        served ? this.hit(endpoint) : this.miss(next, req, reply, endpoint, plan, stream),
+        served ? this.hit(endpoint) : this.miss(next, req, reply, endpoint, plan, stream, model),
       ),
     );
   }
@@ -105,6 +106,7 @@ export class CacheInterceptor implements NestInterceptor {
     endpoint: 'messages' | 'count_tokens',
     plan: Extract<CachePlan, { use: true }>,
     stream: boolean,
+    requestedModel: string,
   ): Observable<unknown> {
     const result = plan.lookup ? 'MISS' : 'BYPASS';
     this.metrics.cacheResult(endpoint, result);
@@ -117,8 +119,10 @@ export class CacheInterceptor implements NestInterceptor {
       tap({
         next: (delivered) => {
           if (!delivered) return;
-          answer = this.cache.toEntry(endpoint, delivered as DeliveredAnswer);
-          if (answer) this.cache.store(plan.key, answer, plan.ttlMs);
+          const d = delivered as DeliveredAnswer;
+          answer = this.cache.toEntry(endpoint, d);
+          if (answer && this.cache.mayStore(d, requestedModel))
+            this.cache.store(plan.key, answer, plan.ttlMs);
         },
         finalize: () => settle(answer),
       }),

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock';
 import { validateConfig } from '../config/config-validation';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
+import { RelayError } from '../common/relay-error';
 import { CacheNotFoundError, type Cache } from './cache';
 import { encodeAnswer } from './cached-answer';
 import { MAX_ENTRY_BYTES, ResponseCache } from './response-cache.service';
@@ -100,5 +101,40 @@ describe('ResponseCache', () => {
     expect(small.stats().too_large).toBe(2);
     const ha = new ResponseCache(configWith({ mode: 'ha' }), new GetOnlyCache());
     expect(ha.maxEntryBytes).toBe(MAX_ENTRY_BYTES);
+  });
+
+  const facts = (headers: Record<string, string>) => ({
+    endpoint: 'messages' as const,
+    body: { model: 'm', max_tokens: 5, messages: [{ role: 'user', content: 'hi' }] },
+    model: 'm',
+    stream: false,
+    headers,
+    clientScope: 'scope',
+  });
+
+  it('keeps answers for cache.ttl_ms; a request max-age only filters what it accepts, x-cc-relay-cache-ttl shortens', () => {
+    const cache = new ResponseCache(configWith({ ttl_ms: 600_000 }), new GetOnlyCache());
+    expect(cache.plan(facts({}))).toMatchObject({ use: true, ttlMs: 600_000 });
+    expect(cache.plan(facts({ 'cache-control': 'max-age=1' }))).toMatchObject({
+      ttlMs: 600_000,
+      maxAgeMs: 1_000,
+    });
+    expect(cache.plan(facts({ 'x-cc-relay-cache-ttl': '30' }))).toMatchObject({ ttlMs: 30_000 });
+    expect(cache.plan(facts({ 'x-cc-relay-cache-ttl': '99999' }))).toMatchObject({ ttlMs: 600_000 });
+    let thrown: unknown;
+    try {
+      cache.plan(facts({ 'x-cc-relay-cache-ttl': 'soon' }));
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(RelayError);
+    expect((thrown as RelayError).status).toBe(400);
+  });
+
+  it('never stores an answer of a fallback model under the requested model, and counts it', () => {
+    const cache = new ResponseCache(configWith(), new GetOnlyCache());
+    expect(cache.mayStore(delivered({ model: 'claude-sonnet' }), 'claude-sonnet')).toBe(true);
+    expect(cache.mayStore(delivered({ model: 'claude-haiku' }), 'claude-sonnet')).toBe(false);
+    expect(cache.stats().fallback_not_stored).toBe(1);
   });
 });

@@ -4,7 +4,8 @@ import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { CacheNotFoundError, isFinder, isFlusher, isStatsProvider, type Cache } from './cache';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
-import { parseCacheControl } from './cache-control';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { CACHE_TTL_HEADER, parseCacheControl, requestTtlMs } from './cache-control';
 
 /**
  * The largest answer the cache keeps (the JSON body, or the whole SSE stream, in bytes). A longer one is relayed
@@ -49,6 +50,7 @@ export class ResponseCache implements OnApplicationShutdown {
     write_errors: 0,
     stored: 0,
     too_large: 0,
+    fallback_not_stored: 0,
   };
 
   constructor(
@@ -79,12 +81,28 @@ export class ResponseCache implements OnApplicationShutdown {
     return answerToCache(endpoint, delivered, Date.now());
   }
 
-  /** Decides key, lookup and store for a request (streams only when `cache.stream` is on). */
+  /**
+   * Whether a delivered answer may be stored under the key of the request that asked for `requestedModel`. An
+   * answer from a fallback model (routing.fallbacks) is relayed, and shared with identical requests in flight, but
+   * never stored: the entry would keep answering the requested model with the cheaper one long after the outage.
+   */
+  mayStore(delivered: DeliveredAnswer, requestedModel: string): boolean {
+    if (delivered.model === requestedModel) return true;
+    this.counts.fallback_not_stored++;
+    return false;
+  }
+
+  /**
+   * Decides key, lookup and store for a request (streams only when `cache.stream` is on). Throws a RelayError
+   * (400) for a malformed `x-cc-relay-cache-ttl`.
+   */
   plan(req: CacheRequestFacts): CachePlan {
     if (!this.enabled) return { use: false };
     if (req.stream && !this.config.cache.stream) return { use: false };
     if (req.endpoint === 'messages' && !isCacheableRequest(req.body)) return { use: false };
     const directives = parseCacheControl(req.headers['cache-control']);
+    const ttl = requestTtlMs(req.headers[CACHE_TTL_HEADER], this.config.cache.ttl_ms);
+    if ('error' in ttl) throw new RelayError(RelayErrorCode.InvalidRequest, ttl.error);
     const key = cacheKey({
       path: req.endpoint,
       body: req.body,
@@ -98,7 +116,7 @@ export class ResponseCache implements OnApplicationShutdown {
       key,
       lookup: !directives.noCache,
       store: !directives.noStore,
-      ttlMs: directives.maxAgeMs && directives.maxAgeMs > 0 ? directives.maxAgeMs : this.config.cache.ttl_ms,
+      ttlMs: ttl.ttlMs,
       maxAgeMs: directives.maxAgeMs,
     };
   }

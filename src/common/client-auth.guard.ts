@@ -36,10 +36,30 @@ function scopeOf(credential: string): string {
 }
 
 /**
+ * On an open relay, every credential the client sent: pass-through providers forward both headers upstream, so
+ * both tell callers apart (a shared placeholder x-api-key beside per-user Bearer tokens, or Bearer clients when
+ * `allow_bearer` is off, must not share one scope).
+ */
+function forwardedCredentials(req: FastifyRequest): string | undefined {
+  const apiKey = req.headers['x-api-key'];
+  const auth = req.headers.authorization;
+  const key = typeof apiKey === 'string' ? apiKey : '';
+  const bearer = typeof auth === 'string' ? auth : '';
+  return key === '' && bearer === '' ? undefined : `${key}\n${bearer}`;
+}
+
+/** The workspace the request is billed to (`anthropic-workspace-id`) narrows the scope: one tenant per workspace. */
+function withWorkspace(scope: string | undefined, req: FastifyRequest): string | undefined {
+  const ws = req.headers['anthropic-workspace-id'];
+  if (typeof ws !== 'string' || ws === '') return scope;
+  return `${scope ?? 'anonymous'}|ws:${ws}`;
+}
+
+/**
  * The guard of routes marked @ClientAuth(). The presented key is compared in constant time with
  * every configured key (SecretSet: no early exit, lengths hidden), so timing reveals neither a key nor which one
  * matched. The matched key's SHA-256 prefix, computed at start, becomes the request's client scope (cache
- * isolation per client).
+ * isolation per client), narrowed by `anthropic-workspace-id` when the client sends one.
  */
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
@@ -53,13 +73,14 @@ export class ClientAuthGuard implements CanActivate {
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.getArgByIndex<FastifyRequest & RawBodyCarrier>(0);
-    const presented = presentedCredential(req, this.config.server.auth.allow_bearer);
     if (this.keys.size === 0) {
-      // An open relay: the client's own credential (forwarded to pass-through providers) still separates
+      // An open relay: the client's own credentials (forwarded to pass-through providers) still separate
       // clients in the cache, so one caller never gets another's answer.
-      if (presented !== undefined) req.clientScope = scopeOf(presented);
+      const forwarded = forwardedCredentials(req);
+      req.clientScope = withWorkspace(forwarded === undefined ? undefined : scopeOf(forwarded), req);
       return true;
     }
+    const presented = presentedCredential(req, this.config.server.auth.allow_bearer);
     if (presented === undefined) {
       throw new RelayError(
         RelayErrorCode.Unauthorized,
@@ -70,7 +91,7 @@ export class ClientAuthGuard implements CanActivate {
     }
     const matched = this.keys.indexOf(presented);
     if (matched === -1) throw new RelayError(RelayErrorCode.Unauthorized, 'invalid x-api-key');
-    req.clientScope = this.scopes[matched];
+    req.clientScope = withWorkspace(this.scopes[matched], req);
     return true;
   }
 }

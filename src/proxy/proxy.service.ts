@@ -25,7 +25,6 @@ export interface ForwardOptions {
   res: ServerResponse;
   /** Headers every answer carries (request id, cache status). */
   baseHeaders: () => Record<string, string>;
-  /** Keep the streamed bytes of a successful stream (for the cache). */
   /** Keep up to this many streamed bytes for the cache (0: none). */
   captureLimitBytes: number;
   /** Lets a graceful stop end this request's stream. */

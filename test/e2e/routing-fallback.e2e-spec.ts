@@ -52,6 +52,32 @@ describe('routing e2e: fallback chains', () => {
     expect(response.headers.get('x-cc-relay-attempts')).toBe('5');
   });
 
+  it('never caches the fallback model’s answer as the requested model’s', async () => {
+    world = await startRoutingWorld([{ name: 'alpha' }], {
+      ...patch,
+      routing: { ...patch.routing, retry: { ...patch.routing.retry, max_attempts: 3 } },
+      cache: { mode: 'single' },
+    });
+    let sonnetUp = false;
+    world.fake('alpha').script((req) => (sonnetUp ? undefined : sonnetDown(req)));
+    world.fake('alpha').enqueue({ kind: 'json', text: 'haiku during the outage' });
+
+    const during = await world.client.messages.create(ask(SONNET)).withResponse();
+    expect(during.data.model).toBe(HAIKU);
+    expect(during.response.headers.get('x-cc-relay-cache')).toBe('MISS');
+
+    // Sonnet is back: the same request gets sonnet's answer, not the stored haiku one.
+    sonnetUp = true;
+    world.fake('alpha').enqueue({ kind: 'json', text: 'sonnet again' });
+    const after = await world.client.messages.create(ask(SONNET)).withResponse();
+    expect(after.response.headers.get('x-cc-relay-cache')).toBe('MISS');
+    expect(after.data.content[0]).toMatchObject({ type: 'text', text: 'sonnet again' });
+    // Its own answer is stored as usual.
+    const hit = await world.client.messages.create(ask(SONNET)).withResponse();
+    expect(hit.response.headers.get('x-cc-relay-cache')).toBe('HIT');
+    expect(hit.data.content[0]).toMatchObject({ type: 'text', text: 'sonnet again' });
+  });
+
   it('streams the fallback model’s answer when the requested model fails before the first byte', async () => {
     world = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], patch);
     for (const name of ['alpha', 'beta']) world.fake(name).script(sonnetDown);
