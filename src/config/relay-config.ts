@@ -204,7 +204,11 @@ export class RoutingConfig {
   @Type(() => RetryConfig)
   retry: RetryConfig = new RetryConfig();
 
-  /** Bounds all attempts, backoffs and fallbacks until the first byte goes to the client. */
+  /**
+   * Bounds the retries, backoffs and fallbacks until the first byte goes to the client: none starts after it, and
+   * each is cut to what is left of it. The first attempt always has its whole server.timeout_ms (streams:
+   * ttft_timeout_ms), so a long JSON answer is never cut by the deadline.
+   */
   @IsInt()
   @Min(1)
   deadline_ms = 120_000;

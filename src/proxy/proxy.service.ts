@@ -31,6 +31,20 @@ export interface ForwardOptions {
   onCommitted?: (forceStop: () => void) => void;
 }
 
+/** One attempt's timeouts (see ProxyService.attemptLimits). */
+interface AttemptLimits {
+  upstreamTimeoutMs: number;
+  ttftTimeoutMs: number;
+  cut: boolean;
+}
+
+const TIMEOUT_ERRORS = new Set(['headers_timeout', 'body_timeout', 'ttft_timeout']);
+
+/** Whether an attempt failed by running out of the time it was given. */
+function isTimeout(result: AttemptResult): boolean {
+  return result.kind === 'error' && TIMEOUT_ERRORS.has(result.error);
+}
+
 interface LoopState {
   attemptsMade: number;
   keyWaits: number;
@@ -92,6 +106,9 @@ export class ProxyService {
       state.attemptsMade++;
       state.attemptsOnProvider++;
       const keyId = lease.kind === 'key' ? lease.keyId : undefined;
+      // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
+      // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
+      const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
       const result = await this.attempt(
         preq,
         opts,
@@ -99,18 +116,21 @@ export class ProxyService {
         step,
         lease.kind === 'key' ? lease.key : undefined,
         state,
-        deadlineAt,
+        limits,
       );
       if (keyId) rt.keys.release(keyId);
 
       const outcome = classifyOutcome(outcomeInput(result));
       this.metrics.attempt(rt.name, outcome.kind);
+      // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
+      // provider failing: it does not count against the breaker.
+      const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
       if (permit && breaker) {
         breaker.record(
           permit,
-          outcome.kind === 'success' ? 'success' : outcome.breakerFailure ? 'failure' : 'ignored',
+          outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
         );
-        if (outcome.breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
+        if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
       }
       if (keyId) this.recordKey(rt, keyId, result);
       if (result.kind === 'delivered') {
@@ -196,6 +216,27 @@ export class ProxyService {
     return sleepUnlessCancelled(Math.max(decision.delayMs, waitMs), preq.signal);
   }
 
+  /**
+   * One attempt's timeouts: server.timeout_ms for a JSON answer's headers and body, ttft_timeout_ms for a stream's
+   * first content, each cut to what is left until `deadlineAt` (Infinity for the first attempt). `cut` says the
+   * deadline made one of them shorter than configured.
+   */
+  private attemptLimits(stream: boolean, deadlineAt: number): AttemptLimits {
+    const { server, routing } = this.config;
+    const remaining = Number.isFinite(deadlineAt) ? Math.max(1, deadlineAt - Date.now()) : Infinity;
+    // undici keeps one timer per upstream connection and merely refreshes it while the delay stays the same; a
+    // delay that changed on every request (the remaining deadline, to the millisecond) made it build a new timer
+    // each time, which outlives the request in undici's timer list. Whole seconds (undici's own timer resolution;
+    // rounded down, so the deadline still holds) keep it the same from one request to the next.
+    const upstreamTimeoutMs = Math.min(
+      server.timeout_ms,
+      remaining > 1000 ? Math.floor(remaining / 1000) * 1000 : remaining,
+    );
+    const ttftTimeoutMs = Math.min(routing.ttft_timeout_ms, remaining);
+    const cut = stream ? ttftTimeoutMs < routing.ttft_timeout_ms : upstreamTimeoutMs < server.timeout_ms;
+    return { upstreamTimeoutMs, ttftTimeoutMs, cut };
+  }
+
   private async attempt(
     preq: ProxyRequest,
     opts: ForwardOptions,
@@ -203,20 +244,12 @@ export class ProxyService {
     step: PlanStep,
     key: string | undefined,
     state: LoopState,
-    deadlineAt: number,
+    limits: AttemptLimits,
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
     const upstreamModel = rt.config.model_mapping[step.model] ?? step.model;
     const body = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
-    const remaining = Math.max(1, deadlineAt - Date.now());
-    // undici keeps one timer per upstream connection and merely refreshes it while the delay stays the same; a
-    // delay that changed on every request (the remaining deadline, to the millisecond) made it build a new timer
-    // each time, which outlives the request in undici's timer list. Whole seconds (undici's own timer resolution;
-    // rounded down, so the deadline still holds) keep it the same from one request to the next.
-    const upstreamTimeoutMs = Math.min(
-      this.config.server.timeout_ms,
-      remaining > 1000 ? Math.floor(remaining / 1000) * 1000 : remaining,
-    );
+    const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
     const abort = preq.stream ? preq.signal.child() : undefined;
@@ -231,7 +264,10 @@ export class ProxyService {
           headers: buildUpstreamHeaders(preq.headers, rt.auth, key),
           body,
           signal: abort ?? preq.signal,
-          headersTimeoutMs: upstreamTimeoutMs,
+          // A stream's first content is due within ttft_timeout_ms of the request, its headers included.
+          headersTimeoutMs: preq.stream
+            ? Math.min(upstreamTimeoutMs, limits.ttftTimeoutMs)
+            : upstreamTimeoutMs,
           // A JSON answer reaches the client only once it is whole, so its body is bounded like its headers.
           bodyTimeoutMs: preq.stream ? 0 : upstreamTimeoutMs,
         },
@@ -243,7 +279,7 @@ export class ProxyService {
             if (routing.debug) this.addDebugHeaders((name, value) => out.push(name, value), state, step);
           },
           stream: preq.stream,
-          ttftTimeoutMs: Math.min(routing.ttft_timeout_ms, remaining),
+          ttftTimeoutMs: limits.ttftTimeoutMs,
           stallTimeoutMs: routing.stall_timeout_ms,
           captureLimitBytes: opts.captureLimitBytes,
           onCommitted: opts.onCommitted,

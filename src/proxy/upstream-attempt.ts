@@ -73,6 +73,7 @@ export async function runAttempt(
   abort: Cancellation | undefined,
   opts: AttemptOptions,
 ): Promise<AttemptResult> {
+  const sentAt = opts.stream ? Date.now() : 0;
   let response;
   try {
     response = await client.send(req);
@@ -107,7 +108,9 @@ export async function runAttempt(
       completed: true,
     };
   }
-  return relayStream(response.body, status, headers, abort ?? new Cancellation(), opts);
+  // The TTFT limit counts from the request: what the headers took is spent.
+  const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
+  return relayStream(response.body, status, headers, abort ?? new Cancellation(), { ...opts, ttftTimeoutMs });
 }
 
 function failed(err: unknown, clientSignal: Cancellation): AttemptResult {

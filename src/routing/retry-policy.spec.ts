@@ -244,7 +244,8 @@ const rows: Row[] = [
     state: { hasOtherCandidate: false },
     action: 'give_up',
     cause: 'retry_after_too_long',
-    tellClient: true,
+    // The client is left to wait the retry-after out (Claude Code shows a 429 it would have waited for otherwise).
+    tellClient: false,
   },
   {
     name: '429, nothing else left, retry-after beyond the deadline: give up',
@@ -252,7 +253,7 @@ const rows: Row[] = [
     state: { hasOtherCandidate: false, deadlineRemainingMs: 1500 },
     action: 'give_up',
     cause: 'deadline',
-    tellClient: true,
+    tellClient: false,
   },
   {
     name: '429 without retry-after, nothing else left: back off, at least half a step',
@@ -269,8 +270,16 @@ const rows: Row[] = [
     delay: [1000, 2000],
   },
   {
-    name: '429, nothing else left, attempts used up',
+    name: '429 with retry-after, nothing else left, attempts used up: the client may wait it out',
     outcome: r429wait2s,
+    state: { hasOtherCandidate: false, attemptsMade: 3 },
+    action: 'give_up',
+    cause: 'max_attempts',
+    tellClient: false,
+  },
+  {
+    name: '429 without retry-after (the spend cap), attempts used up: the client is told not to retry',
+    outcome: r429,
     state: { hasOtherCandidate: false, attemptsMade: 3 },
     action: 'give_up',
     cause: 'max_attempts',

@@ -112,10 +112,15 @@ export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDec
  * Whether the relay's final error answer carries `x-should-retry: false`: yes when the relay gave up on a failure
  * it would itself have retried (it already spent its retries, failovers or budget, or the quota is gone), so SDK
  * and Claude Code retries do not multiply on top of the relay's. Permanent errors need no header (no client
- * retries them), and after the commit point there are no headers left to set.
+ * retries them), and after the commit point there are no headers left to set. A 429 that names its retry-after is
+ * left to the client and that retry-after.
  */
 export function shouldTellClientNotToRetry(decision: RetryDecision, outcome: AttemptOutcome): boolean {
   if (decision.action !== 'give_up' || decision.cause === 'committed') return false;
+  // A throttle that says when to come back: the client may wait it out (the SDKs and Claude Code honour
+  // retry-after, so their retry is delayed, not piled on), so it is not told to give up. A 429 without one (the
+  // spend cap) is.
+  if (outcome.kind === 'rate_limited' && outcome.retryAfterMs !== undefined) return false;
   return outcome.kind === 'transient' || outcome.kind === 'rate_limited';
 }
 

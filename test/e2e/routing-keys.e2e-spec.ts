@@ -106,7 +106,8 @@ describe('routing e2e: key pools under 429s', () => {
     expect(first).toBeInstanceOf(Anthropic.RateLimitError);
     expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
     const firstErr = first as InstanceType<typeof Anthropic.RateLimitError>;
-    expect(firstErr.headers?.get('x-should-retry')).toBe('false');
+    // Not "don't retry": the client is meant to wait the retry-after out, as the SDKs and Claude Code do.
+    expect(firstErr.headers?.get('x-should-retry')).toBeNull();
     expect(retryAfterOf(firstErr)).toBeGreaterThanOrEqual(2);
     expect(retryAfterOf(firstErr)).toBeLessThanOrEqual(3);
 

@@ -1,6 +1,20 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { ask, messagesOf, rejectionOf, startRoutingWorld, type RoutingWorld } from './support/routing-world';
+
+const ADMIN_TOKEN = 'admin-token-for-retry-tests-0001';
+
+/** Each provider's consecutive breaker failures, from the admin API. */
+async function consecutiveFailures(world: RoutingWorld): Promise<Record<string, number>> {
+  const res = await request(`${world.relay.url}/admin/providers`, {
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  const body = (await res.body.json()) as {
+    providers: Array<{ name: string; consecutive_failures: number }>;
+  };
+  return Object.fromEntries(body.providers.map((p) => [p.name, p.consecutive_failures]));
+}
 
 describe('routing e2e: retries and failover of failed attempts', () => {
   let world: RoutingWorld | undefined;
@@ -51,11 +65,26 @@ describe('routing e2e: retries and failover of failed attempts', () => {
     expect(world.counts()).toEqual({ alpha: 2 });
   });
 
-  it('ends a request nobody answers inside the deadline with a 504 timeout error', async () => {
-    // The per-attempt timeout is far beyond the test's own timeout: only the request deadline can end this.
+  it('gives a slow JSON answer its full server.timeout_ms, even past the deadline', async () => {
+    // Non-streaming answers arrive whole; a long one may legitimately take minutes (the SDK waits up to 10).
+    world = await startRoutingWorld([{ name: 'alpha' }], {
+      server: { timeout_ms: 5_000 },
+      routing: { deadline_ms: 300 },
+    });
+    world.fake('alpha').enqueue({ kind: 'json', text: 'worth the wait', headersDelayMs: 900 });
+
+    const msg = await world.client.messages.create(ask());
+
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: 'worth the wait' });
+    expect(world.counts()).toEqual({ alpha: 1 });
+  });
+
+  it('ends a request nobody answers with a 504 timeout error once the deadline leaves no time for more', async () => {
+    // The first attempt has its whole timeout (600 ms); the failover to beta gets only what is left of the deadline.
     world = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], {
-      server: { timeout_ms: 120_000 },
+      server: { timeout_ms: 600 },
       routing: { deadline_ms: 800 },
+      admin: { token: ADMIN_TOKEN },
     });
     world.fake('alpha').script(() => ({ kind: 'hang' }));
     world.fake('beta').script(() => ({ kind: 'hang' }));
@@ -75,6 +104,10 @@ describe('routing e2e: retries and failover of failed attempts', () => {
         messagesOf(world!.fake(name)).map((r) => world!.fake(name).waitForAbort(r.index, 2_000)),
       ),
     );
+    // alpha timed out with its whole timeout: a failure. beta's attempt was cut short by the deadline, which says
+    // nothing about beta.
+    const failures = await consecutiveFailures(world);
+    expect(failures).toEqual({ alpha: 1, beta: 0 });
   });
 
   it('passes a 400 through after exactly one upstream call', async () => {
