@@ -77,7 +77,9 @@ export class ProxyService {
     const plan = this.routing.plan(preq.model);
     const state: LoopState = { attemptsMade: 0, keyWaits: 0, attemptsOnProvider: 0, retryIndex: 0 };
 
-    const estimate = Math.ceil(preq.rawBody.length / 4);
+    // count_tokens answers say how many tokens the prompt has; they spend none (Anthropic limits them apart).
+    const spendsTokens = preq.endpoint === 'messages';
+    const estimate = spendsTokens ? Math.ceil(preq.rawBody.length / 4) : 0;
     let stepIdx = 0;
     while (stepIdx < plan.length && !preq.signal.aborted) {
       const step = plan[stepIdx]!;
@@ -132,9 +134,9 @@ export class ProxyService {
         );
         if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
       }
-      if (keyId) this.recordKey(rt, keyId, result);
+      if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
       if (result.kind === 'delivered') {
-        this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
+        if (spendsTokens) this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
         if (step.fallbackIndex > 0) this.metrics.fallbackAnswer(preq.model, step.model);
         // The result is this attempt's own object: labelled in place rather than copied.
         const answer = result as DeliveredAnswer;
@@ -293,12 +295,12 @@ export class ProxyService {
     }
   }
 
-  private recordKey(rt: ProviderRuntime, keyId: string, result: AttemptResult): void {
+  private recordKey(rt: ProviderRuntime, keyId: string, result: AttemptResult, spendsTokens: boolean): void {
     if (result.kind === 'status') {
       rt.keys.recordResponse(keyId, result.status, result.rawHeaders);
     } else if (result.kind === 'delivered') {
       rt.keys.recordResponse(keyId, result.status, result.headers);
-      rt.keys.recordUsage(keyId, result.usage.input_tokens, result.usage.output_tokens);
+      if (spendsTokens) rt.keys.recordUsage(keyId, result.usage.input_tokens, result.usage.output_tokens);
     }
   }
 

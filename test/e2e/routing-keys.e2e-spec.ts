@@ -1,5 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 import {
   ask,
   keyOf,
@@ -119,6 +121,33 @@ describe('routing e2e: key pools under 429s', () => {
     expect(retryAfterOf(secondErr)).toBeGreaterThanOrEqual(2);
     expect(retryAfterOf(secondErr)).toBeLessThanOrEqual(3);
     expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
+  });
+});
+
+describe('routing e2e: what count_tokens spends of a key', () => {
+  it('does not count the tokens it counts against the key’s itpm_limit', async () => {
+    const fake = new FakeUpstream();
+    let relay: RunningRelay | undefined;
+    try {
+      const url = await fake.start();
+      const config = rawConfig(url);
+      const provider = (config.providers as Array<Record<string, unknown>>)[0]!;
+      provider.keys = [{ key: keyOf('solo', 'k0'), itpm_limit: 1_000 }];
+      relay = await startRelay(config);
+      const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+      // ~600 tokens each: two of them would pass 1,000 in a minute if they were spent input.
+      const prompt = { ...ask(), messages: [{ role: 'user' as const, content: 'count me '.repeat(260) }] };
+      for (let i = 0; i < 3; i++) {
+        const counted = await client.messages.countTokens({ model: prompt.model, messages: prompt.messages });
+        expect(counted.input_tokens).toBeGreaterThan(500);
+      }
+      const msg = await client.messages.create(ask());
+      expect(msg.type).toBe('message');
+      expect(fake.requests).toHaveLength(4);
+    } finally {
+      await relay?.close();
+      await fake.close();
+    }
   });
 });
 
