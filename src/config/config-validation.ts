@@ -119,7 +119,10 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     p.keys = p.keys.filter((_, j) => !gone.has(j));
     if (p.enabled && p.keys.length === 0) {
       warnings.push(
-        `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)`,
+        config.server.auth.api_keys.length === 0
+          ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)`
+          : `provider "${p.name}" has no keys: it is called without credentials (with server.auth.api_keys set, ` +
+              `what clients present are relay keys, never forwarded upstream)`,
       );
     }
   });

@@ -62,12 +62,17 @@ interface LoopState {
  */
 @Injectable()
 export class ProxyService {
+  /** Only an open relay forwards client credentials to keyless providers (see buildUpstreamHeaders). */
+  private readonly forwardsClientCredentials: boolean;
+
   constructor(
     private readonly config: RelayConfig,
     private readonly routing: RoutingService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
-  ) {}
+  ) {
+    this.forwardsClientCredentials = config.server.auth.api_keys.length === 0;
+  }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
   async forward(preq: ProxyRequest, opts: ForwardOptions): Promise<DeliveredAnswer | undefined> {
@@ -263,7 +268,7 @@ export class ProxyService {
           baseUrl: rt.baseUrl,
           pathAndQuery: preq.pathAndQuery,
           method: 'POST',
-          headers: buildUpstreamHeaders(preq.headers, rt.auth, key),
+          headers: buildUpstreamHeaders(preq.headers, rt.auth, key, this.forwardsClientCredentials),
           body,
           signal: abort ?? preq.signal,
           // A stream's first content is due within ttft_timeout_ms of the request, its headers included.

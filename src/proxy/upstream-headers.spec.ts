@@ -53,6 +53,12 @@ describe('buildUpstreamHeaders', () => {
     expect(out['x-api-key']).toBe('client-key');
     expect(out.authorization).toBe('Bearer client-token');
   });
+
+  it('never forwards a relay client key: where the relay checks client keys a keyless provider gets none', () => {
+    const out = asObject(buildUpstreamHeaders(client, 'x-api-key', undefined, false));
+    expect(out['x-api-key']).toBeUndefined();
+    expect(out.authorization).toBeUndefined();
+  });
 });
 
 describe('pickResponseHeaders', () => {

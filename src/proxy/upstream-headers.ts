@@ -49,12 +49,15 @@ export type HeaderList = string[];
 /**
  * Builds the upstream request headers: every end-to-end client header (all `anthropic-*` byte-exact, SDK telemetry),
  * minus hop-by-hop headers and the client's own credentials, plus the provider key. When `providerKey` is
- * undefined the provider runs in pass-through mode and the client's own credential is forwarded instead.
+ * undefined the provider runs in pass-through mode and the client's own credential is forwarded instead, but only
+ * on an open relay (`forwardClientCredentials`): where the relay checks client keys, what a client presents is a
+ * relay key, which never leaves the relay.
  */
 export function buildUpstreamHeaders(
   client: IncomingHttpHeaders,
   auth: ProviderAuthStyle,
   providerKey: string | undefined,
+  forwardClientCredentials = true,
 ): HeaderList {
   const connectionTokens = listedInConnection(client.connection);
   const out: HeaderList = [];
@@ -70,7 +73,7 @@ export function buildUpstreamHeaders(
   if (providerKey !== undefined) {
     if (auth === 'bearer') out.push('authorization', `Bearer ${providerKey}`);
     else out.push('x-api-key', providerKey);
-  } else {
+  } else if (forwardClientCredentials) {
     if (typeof client['x-api-key'] === 'string') out.push('x-api-key', client['x-api-key']);
     if (typeof client.authorization === 'string') out.push('authorization', client.authorization);
   }

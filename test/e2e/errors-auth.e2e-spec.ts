@@ -116,3 +116,41 @@ describe('client auth and relay-made errors', () => {
     expect(all).not.toContain('wrong-key-123456');
   });
 });
+
+describe('providers without keys', () => {
+  const fake = new FakeUpstream();
+  beforeAll(() => fake.start());
+  afterEach(() => fake.reset());
+  afterAll(() => fake.close());
+
+  /** A relay whose one provider has no keys, with or without client keys of its own. */
+  async function keyless(apiKeys: string[]): Promise<RunningRelay> {
+    const config = rawConfig(fake.url, { server: { auth: { api_keys: apiKeys } } });
+    (config.providers as Array<Record<string, unknown>>)[0]!.keys = [];
+    return startRelay(config);
+  }
+
+  it('never send a relay client key upstream', async () => {
+    const relay = await keyless([CLIENT_KEY]);
+    try {
+      const res = await post(relay.url, '/v1/messages', MINIMAL, { authorization: `Bearer ${CLIENT_KEY}` });
+      await res.body.text();
+      expect(fake.requests).toHaveLength(1);
+      expect(fake.requests[0]!.headers['x-api-key']).toBeUndefined();
+      expect(fake.requests[0]!.headers.authorization).toBeUndefined();
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it('forward the client’s own credential on an open relay (pass-through)', async () => {
+    const relay = await keyless([]);
+    try {
+      const res = await post(relay.url, '/v1/messages', MINIMAL, { 'x-api-key': 'sk-ant-users-own-key' });
+      await res.body.text();
+      expect(fake.requests[0]!.apiKey).toBe('sk-ant-users-own-key');
+    } finally {
+      await relay.close();
+    }
+  });
+});
