@@ -48,6 +48,27 @@ describe('routing e2e: strategies and debug headers', () => {
     }
   });
 
+  it('weighted_round_robin keeps the 3:1 split for a model only some providers serve, under mixed traffic', async () => {
+    world = await startRoutingWorld(
+      [
+        { name: 'big', weight: 3 },
+        { name: 'small', weight: 1, models: ['claude-sonnet-4-6'] },
+      ],
+      { routing: { strategy: 'weighted_round_robin' } },
+    );
+
+    // Claude Code style: sonnet and haiku alternate, so every request has a different candidate set than the last.
+    const sonnet: string[] = [];
+    for (let i = 0; i < 16; i++) {
+      const model = i % 2 === 0 ? 'claude-sonnet-4-6' : 'claude-haiku-4-5';
+      const { response } = await world.client.messages.create(ask(model)).withResponse();
+      if (i % 2 === 0) sonnet.push(response.headers.get('x-cc-relay-provider') ?? '?');
+    }
+
+    expect(sonnet).toEqual(['big', 'big', 'small', 'big', 'big', 'big', 'small', 'big']);
+    expect(world.counts()).toEqual({ big: 14, small: 2 });
+  });
+
   it('failover sends everything to the highest priority and moves on only when it fails', async () => {
     world = await startRoutingWorld([
       { name: 'alpha', priority: 1 },
