@@ -19,6 +19,15 @@ export class LastErrorDto {
   at!: string;
 }
 
+/** Why a key is out of rotation: the provider rejected it. */
+export class KeyRejectedDto {
+  @ApiProperty({ type: 'integer', example: 401 })
+  status!: number;
+
+  @ApiProperty({ type: String, format: 'date-time' })
+  at!: string;
+}
+
 /** Configured local limits of a key (0 = none). */
 export class KeyLimitsDto {
   @ApiProperty({ description: 'Requests per minute.' })
@@ -103,9 +112,17 @@ export class ProviderKeyDto {
     type: String,
     format: 'date-time',
     nullable: true,
-    description: 'Cooling down after a 429 until then.',
+    description: 'Cooling down after a 429 (or a 401, see rejected) until then.',
   })
   cooldown_until!: string | null;
+
+  @ApiProperty({
+    type: KeyRejectedDto,
+    nullable: true,
+    description:
+      'Set while the key is out of rotation because the provider rejected it (401: revoked or mistyped).',
+  })
+  rejected!: KeyRejectedDto | null;
 
   @ApiProperty({ type: KeyLimitsDto })
   limits!: KeyLimitsDto;

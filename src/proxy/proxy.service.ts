@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { errorBody, RELAY_ERROR_SHAPES } from '../common/relay-error';
+import { errorBody, RELAY_ERROR_SHAPES, RelayError, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
@@ -127,7 +127,9 @@ export class ProxyService {
       );
       if (keyId) rt.keys.release(keyId);
 
-      const outcome = classifyOutcome(outcomeInput(result));
+      const input = outcomeInput(result);
+      if (keyId) input.relayKey = true;
+      const outcome = classifyOutcome(input);
       this.metrics.attempt(rt.name, outcome.kind);
       // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
       // provider failing: it does not count against the breaker.
@@ -140,6 +142,12 @@ export class ProxyService {
         if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
       }
       if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
+      if (outcome.kind === 'key_rejected') {
+        preq.log.error(
+          { provider: rt.name, key: keyId, status: outcome.status },
+          'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+        );
+      }
       if (result.kind === 'delivered') {
         if (spendsTokens) this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
         if (step.fallbackIndex > 0) this.metrics.fallbackAnswer(preq.model, step.model);
@@ -348,19 +356,27 @@ export class ProxyService {
     const last = state.last;
     const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
     if (noMoreRetries) headers['x-should-retry'] = 'false';
-    if (last?.result.kind === 'status') {
+    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected') {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
       send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
       return;
     }
-    const error = failureError({
-      last: last?.result,
-      attemptsMade: state.attemptsMade,
-      soonestKeyRetryMs: state.soonestKeyRetryMs,
-      unservedModel: plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
-      soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
-    });
+    const error =
+      last?.outcome.kind === 'key_rejected' && state.step
+        ? new RelayError(
+            RelayErrorCode.ProviderKeyRejected,
+            `provider "${state.step.provider}" rejected the relay's own API key (401) and no other key or provider ` +
+              `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
+          )
+        : failureError({
+            last: last?.result,
+            attemptsMade: state.attemptsMade,
+            soonestKeyRetryMs: state.soonestKeyRetryMs,
+            unservedModel:
+              plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
+            soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
+          });
     send(
       opts.res,
       error.status,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KeyPool, type KeyPick, type PoolKeyConfig } from './key-pool';
+import { KeyPool, REJECTED_KEY_COOLDOWN_MS, type KeyPick, type PoolKeyConfig } from './key-pool';
 import { seededRng } from '../common/rng';
 
 const T0 = Date.parse('2026-11-21T10:00:00Z');
@@ -193,10 +193,28 @@ describe('KeyPool cooldown after 429', () => {
     expect(p.soonestAvailableMs()).toBe(1_000);
   });
 
-  it('ignores statuses other than 429 for cooldowns, and unknown key ids', () => {
+  it('takes a key the provider rejected (401) out of rotation for REJECTED_KEY_COOLDOWN_MS, and shows why', () => {
+    const { pool: p, clock } = pool([key('k0-secret-x'), key('k1-secret-y')]);
+    p.recordResponse('anth#0', 401, {});
+    expect(distribution(p, 10)).toEqual({ 'anth#1': 10 });
+    const [k0, k1] = p.snapshot();
+    expect(k0).toMatchObject({ available: false, rejected: { status: 401, at: iso(T0) } });
+    expect(k1?.rejected).toBeNull();
+    // Alone, it is still exhausted until the cooldown ends, then tried again.
+    p.recordResponse('anth#1', 401, {});
+    const none = p.pick();
+    expect(none).toMatchObject({ kind: 'exhausted', retryAfterMs: REJECTED_KEY_COOLDOWN_MS });
+    clock.t += REJECTED_KEY_COOLDOWN_MS;
+    expect(p.pick().kind).toBe('key');
+    p.recordResponse('anth#0', 200, {});
+    expect(p.snapshot()[0]?.rejected).toBeNull();
+  });
+
+  it('ignores statuses other than 429 and 401 for cooldowns, and unknown key ids', () => {
     const { pool: p } = pool([key('k0-secret-x')]);
     p.recordResponse('anth#0', 529, { 'retry-after': '30' });
     p.recordResponse('anth#0', 500, {});
+    p.recordResponse('anth#0', 403, {});
     p.recordResponse('nope#9', 429, { 'retry-after': '30' });
     expect(p.pick().kind).toBe('key');
   });

@@ -50,6 +50,8 @@ export interface KeySnapshot {
   /** Milliseconds until the key can take a request again (0 = now). */
   retry_after_ms: number;
   cooldown_until: string | null;
+  /** Set while the key is parked because the provider rejected it (401): revoked or mistyped. */
+  rejected: { status: number; at: string } | null;
   limits: { rpm: number; itpm: number; otpm: number };
   usage: { window_ms: number; requests: number; input_tokens: number; output_tokens: number };
   learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>>;
@@ -70,6 +72,8 @@ const FAMILY_HEADERS: Readonly<Record<RateLimitFamily, { limit: string; remainin
 export const KEY_WINDOW_MS = 60_000;
 const DEFAULT_429_COOLDOWN_MS = 1_000;
 const MAX_429_COOLDOWN_MS = 60_000;
+/** How long a key the provider rejected (401) stays out of rotation before it is tried again. */
+export const REJECTED_KEY_COOLDOWN_MS = 10 * 60_000;
 // When only in-flight requests' reserved tokens block a key, nothing in the windows says when they finish.
 const IN_FLIGHT_WAIT_MS = 1_000;
 
@@ -91,6 +95,8 @@ class KeyState {
   reservedInput = 0;
   cooldownUntil = 0;
   consecutive429 = 0;
+  /** When the provider last rejected the key (401), 0 when it has not since its last success. */
+  rejectedAt = 0;
   learned: Partial<Record<RateLimitFamily, Learned>> = {};
 
   constructor(
@@ -200,8 +206,9 @@ export class KeyPool {
   }
 
   /**
-   * Learns from a response of the key: `anthropic-ratelimit-*` limits, remainings and resets on every status, and
-   * a cooldown on 429 for its retry-after (or a doubling default when it has none).
+   * Learns from a response of the key: `anthropic-ratelimit-*` limits, remainings and resets on every status, a
+   * cooldown on 429 for its retry-after (or a doubling default when it has none), and on 401 (the provider does not
+   * know the key) REJECTED_KEY_COOLDOWN_MS out of rotation.
    */
   recordResponse(keyId: string, status: number, headers: HeaderBag): void {
     const s = this.find(keyId);
@@ -211,7 +218,11 @@ export class KeyPool {
     // them the twelve lookups.
     if (hasRateLimitHeaders(headers)) for (const family of FAMILIES) this.learn(s, family, headers, now);
 
-    if (status === 429) {
+    if (status === 401) {
+      // A revoked or mistyped key fails every request: out of rotation, so it stops failing one request in N.
+      s.rejectedAt = now;
+      s.cooldownUntil = Math.max(s.cooldownUntil, now + REJECTED_KEY_COOLDOWN_MS);
+    } else if (status === 429) {
       s.consecutive429++;
       const hint = parseRetryAfterMs(headers, now);
       const cooldown =
@@ -221,6 +232,7 @@ export class KeyPool {
       s.cooldownUntil = Math.max(s.cooldownUntil, now + cooldown);
     } else if (status >= 200 && status < 300) {
       s.consecutive429 = 0;
+      s.rejectedAt = 0;
     }
   }
 
@@ -287,6 +299,10 @@ export class KeyPool {
         available: wait === 0,
         retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
         cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,
+        rejected:
+          s.rejectedAt > 0 && s.cooldownUntil > now
+            ? { status: 401, at: new Date(s.rejectedAt).toISOString() }
+            : null,
         limits: { rpm: s.config.rpm_limit, itpm: s.config.itpm_limit, otpm: s.config.otpm_limit },
         usage: {
           window_ms: this.windowMs,

@@ -36,6 +36,17 @@ describe('classifyOutcome by status', () => {
     expect(outcome.breakerFailure).toBe(breakerFailure);
     expect(outcome.status).toBe(status);
   });
+
+  it('a 401 to a key of the relay’s own pool is key_rejected (the relay’s fault), not the client’s 401', () => {
+    expect(classifyOutcome({ status: 401, relayKey: true })).toMatchObject({
+      kind: 'key_rejected',
+      breakerFailure: false,
+    });
+    // A pass-through provider got the client's own credential: its 401 is the client's.
+    expect(classifyOutcome({ status: 401, relayKey: false }).kind).toBe('permanent');
+    // 403 can be about one model or feature: the upstream's word reaches the client.
+    expect(classifyOutcome({ status: 403, relayKey: true }).kind).toBe('permanent');
+  });
 });
 
 describe('classifyOutcome by transport error', () => {

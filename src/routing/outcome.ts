@@ -15,8 +15,12 @@ export type UpstreamErrorKind =
   | 'stall'
   | 'protocol';
 
-/** The five classes an attempt falls into. */
-export type OutcomeKind = 'success' | 'permanent' | 'transient' | 'rate_limited' | 'client_cancelled';
+/**
+ * The classes an attempt falls into. `key_rejected`: the upstream refused the key the relay itself injected (401),
+ * a fault of the relay's configuration, not of the client's request: another key or provider is tried.
+ */
+export type OutcomeKind =
+  'success' | 'permanent' | 'transient' | 'rate_limited' | 'key_rejected' | 'client_cancelled';
 
 /** Response headers as Node and undici hand them over (names may arrive in any case). */
 export type HeaderBag = Record<string, string | string[] | undefined>;
@@ -27,6 +31,8 @@ export interface OutcomeInput {
   headers?: HeaderBag;
   error?: UpstreamErrorKind;
   clientCancelled?: boolean;
+  /** The relay sent a key of its own pool (not the client's credential, as a pass-through provider does). */
+  relayKey?: boolean;
   /** Only needed to turn an HTTP-date `retry-after` into a delay; without it such a date is ignored. */
   nowMs?: number;
 }
@@ -90,6 +96,15 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
   if (status === 429) {
     // Counts for the breaker as the spec's table says: a provider that only answers 429 is no use to routing.
     return { kind: 'rate_limited', status, ...withHint, breakerFailure: true, reason: '429 rate limited' };
+  }
+  if (status === 401 && input.relayKey) {
+    // Not the client's credential: telling the client its key is invalid would send it to the wrong fix.
+    return {
+      kind: 'key_rejected',
+      status,
+      breakerFailure: false,
+      reason: "401 the provider rejected the relay's key",
+    };
   }
   if (RETRYABLE_4XX.has(status)) {
     // The request's own trouble, not the provider's: retried, but never held against the breaker.

@@ -50,6 +50,7 @@ const cancelled = classifyOutcome({ status: 503, clientCancelled: true });
 const r429 = classifyOutcome({ status: 429 });
 const r429wait2s = classifyOutcome({ status: 429, headers: { 'retry-after': '2' } });
 const r429wait60s = classifyOutcome({ status: 429, headers: { 'retry-after': '60' } });
+const rejectedKey = classifyOutcome({ status: 401, relayKey: true });
 
 interface Row {
   name: string;
@@ -292,6 +293,27 @@ const rows: Row[] = [
     action: 'give_up',
     cause: 'budget',
     tellClient: true,
+  },
+  {
+    name: 'the relay’s key rejected, another key on the provider: at once',
+    outcome: rejectedKey,
+    state: { hasOtherKeyOnProvider: true },
+    action: 'next_key',
+    delay: 0,
+  },
+  {
+    name: 'the relay’s key rejected, no other key: the next provider at once',
+    outcome: rejectedKey,
+    state: { hasOtherCandidate: true },
+    action: 'next_candidate',
+    delay: 0,
+  },
+  {
+    name: 'the relay’s key rejected, nothing left: give up (the client may retry: another replica may do better)',
+    outcome: rejectedKey,
+    state: { hasOtherCandidate: false },
+    action: 'give_up',
+    cause: 'no_candidate',
   },
   {
     name: 'key pool exhausted (no call made), nothing else left: wait for the soonest key',

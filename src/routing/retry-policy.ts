@@ -76,6 +76,8 @@ export const MAX_ATTEMPTS_PER_PROVIDER = 2;
  *   error, goes to the client as it is);
  * - transient: retry the same provider after jittered backoff while it has had fewer than 2 attempts, then fail over
  *   to the next candidate at once;
+ * - key_rejected (the provider refused the relay's own key, which the pool has parked): the next key, else the next
+ *   candidate, at once;
  * - rate_limited: the next key of the provider at once, else the next candidate at once; with neither, sleep the
  *   retry-after if it is at most max_retry_after_ms (a longer one means the quota is gone), or back off
  *   exponentially when there is no retry-after (at least half of base * 2^(retryIndex+1)), never hammering.
@@ -89,7 +91,11 @@ export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDec
   if (outcome.kind === 'permanent') return stop('not_retryable', `${outcome.reason}: passed to the client`);
 
   const proposal =
-    outcome.kind === 'transient' ? afterTransient(outcome, state) : afterRateLimit(outcome, state);
+    outcome.kind === 'transient'
+      ? afterTransient(outcome, state)
+      : outcome.kind === 'key_rejected'
+        ? afterKeyRejected(outcome, state)
+        : afterRateLimit(outcome, state);
   if (proposal.action === 'give_up') return proposal;
 
   if (state.attemptsMade >= state.maxAttempts) {
@@ -142,6 +148,17 @@ function afterTransient(outcome: AttemptOutcome, state: RetryState): RetryDecisi
     return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
   }
   return stop('no_candidate', `${outcome.reason}; no other provider or fallback left`);
+}
+
+/** A rejected key is parked by the key pool: another key of the provider at once, else the next candidate. */
+function afterKeyRejected(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  if (state.hasOtherKeyOnProvider) {
+    return { action: 'next_key', delayMs: 0, reason: `${outcome.reason}; trying another key` };
+  }
+  if (state.hasOtherCandidate) {
+    return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
+  }
+  return stop('no_candidate', `${outcome.reason}; no other key or provider left`);
 }
 
 function afterRateLimit(outcome: AttemptOutcome, state: RetryState): RetryDecision {

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
@@ -121,6 +122,63 @@ describe('routing e2e: key pools under 429s', () => {
     expect(retryAfterOf(secondErr)).toBeGreaterThanOrEqual(2);
     expect(retryAfterOf(secondErr)).toBeLessThanOrEqual(3);
     expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
+  });
+});
+
+describe('routing e2e: a key the provider rejects', () => {
+  let world: RoutingWorld | undefined;
+  afterEach(async () => {
+    await world?.close();
+    world = undefined;
+  });
+
+  const revokedBy = (revoked: string) => (req: { apiKey?: string }) =>
+    req.apiKey === revoked
+      ? ({
+          kind: 'status',
+          status: 401,
+          errorType: 'authentication_error',
+          message: 'invalid x-api-key',
+        } as const)
+      : undefined;
+
+  it('is taken out of rotation: every request succeeds on the other key, and the 401 never reaches the client', async () => {
+    world = await startRoutingWorld([{ name: 'alpha', keys: ['revoked', 'good'] }], {
+      admin: { token: 'admin-token-for-key-tests-0001' },
+    });
+    const revoked = keyOf('alpha', 'revoked');
+    world.fake('alpha').script(revokedBy(revoked));
+
+    for (let i = 0; i < 8; i++) {
+      const msg = await world.client.messages.create(ask());
+      expect(msg.type).toBe('message');
+    }
+    // The revoked key was asked at most once; the rest went to the good key.
+    const seen = messagesOf(world.fake('alpha')).map((r) => r.apiKey);
+    expect(seen.filter((k) => k === revoked).length).toBeLessThanOrEqual(1);
+    expect(seen.filter((k) => k === keyOf('alpha', 'good')).length).toBe(8);
+
+    const res = await request(`${world.relay.url}/admin/providers/alpha`, {
+      headers: { authorization: 'Bearer admin-token-for-key-tests-0001' },
+    });
+    const text = await res.body.text();
+    expect(text).not.toContain(revoked);
+    const view = JSON.parse(text) as { keys: Array<{ rejected: { status: number } | null }> };
+    expect(view.keys.filter((k) => k.rejected?.status === 401)).toHaveLength(seen.includes(revoked) ? 1 : 0);
+  });
+
+  it('answers 502 api_error, not the client a 401, when no other key or provider is left', async () => {
+    world = await startRoutingWorld([{ name: 'alpha', keys: ['revoked'] }]);
+    world.fake('alpha').script(revokedBy(keyOf('alpha', 'revoked')));
+
+    const err = await rejectionOf(world.client.messages.create(ask()));
+
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    const apiErr = err as InstanceType<typeof Anthropic.APIError>;
+    expect(apiErr.status).toBe(502);
+    expect(apiErr.error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
+    expect(JSON.stringify(apiErr.error)).toContain('rejected the relay');
+    expect(world.counts()).toEqual({ alpha: 1 });
   });
 });
 
