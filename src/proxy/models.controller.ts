@@ -11,7 +11,10 @@ interface ModelInfo {
   created_at: string;
 }
 
-/** `GET /v1/models` and `GET /v1/models/:id`, answered from the enabled providers' configured `models`. */
+/**
+ * `GET /v1/models` and `GET /v1/models/:id`, answered from the enabled providers' configured `models` and the
+ * client-facing names of their `model_mapping`.
+ */
 @Controller('v1/models')
 export class ModelsController {
   private readonly models: ModelInfo[];
@@ -20,8 +23,10 @@ export class ModelsController {
     const ids = new Set<string>();
     for (const p of config.providers) {
       if (!p.enabled) continue;
-      // Prefix patterns (`claude-*`) route traffic but name no concrete model.
+      // Prefix patterns (`claude-*`) route traffic but name no concrete model. The client-facing names of
+      // model_mapping are models the provider serves, even when its `models` is empty (= any).
       for (const m of p.models) if (!m.endsWith('*')) ids.add(m);
+      for (const m of Object.keys(p.model_mapping)) if (!m.endsWith('*')) ids.add(m);
     }
     this.models = [...ids].map((id) => ({
       type: 'model',

@@ -69,7 +69,7 @@ describe('proxy: the Messages API through the relay', () => {
     expect(fake.requests[0]?.path).toBe('/v1/messages/count_tokens');
 
     const models = await client.models.list();
-    expect(models.data.map((m) => m.id)).toEqual(['claude-sonnet-4-6', 'claude-haiku-4-5']);
+    expect(models.data.map((m) => m.id)).toEqual(['claude-sonnet-4-6', 'claude-haiku-4-5', 'claude-alias']);
     const one = await client.models.retrieve('claude-haiku-4-5');
     expect(one.id).toBe('claude-haiku-4-5');
     await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404 });
