@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { errorBody, RelayError, RelayErrorCode } from '../common/relay-error';
 import type { OutcomeInput } from '../routing/outcome';
 import type { AttemptResult } from './upstream-attempt';
 
@@ -10,6 +10,46 @@ const TIMEOUT_KINDS = new Set([
   'connect_timeout',
   'stall',
 ]);
+
+/** The HTTP status each documented Anthropic error type stands for (protocol doc §1.4). */
+const STATUS_OF_ERROR_TYPE = new Map<string, number>([
+  ['invalid_request_error', 400],
+  ['authentication_error', 401],
+  ['billing_error', 402],
+  ['permission_error', 403],
+  ['not_found_error', 404],
+  ['request_too_large', 413],
+  ['rate_limit_error', 429],
+  ['api_error', 500],
+  ['timeout_error', 504],
+  ['overloaded_error', 529],
+]);
+
+/** The HTTP status an Anthropic error type stands for; a type the docs do not list yet is an internal error (500). */
+export function statusOfErrorType(type: string): number {
+  return STATUS_OF_ERROR_TYPE.get(type) ?? 500;
+}
+
+/**
+ * An upstream stream's `event: error` that came before any content, as the HTTP error it stands for. Nothing
+ * reached the client, so it is an upstream status like any other: classified by that status (a 400 is never
+ * retried nor held against the breaker, a 529 fails over) and, should it be the last attempt, passed to the client
+ * with the upstream's own error type and message. `headers` are the stream's picked response headers.
+ */
+export function streamErrorAnswer(
+  type: string,
+  message: string,
+  headers: Record<string, string>,
+  requestId: string,
+): Extract<AttemptResult, { kind: 'status' }> {
+  return {
+    kind: 'status',
+    status: statusOfErrorType(type),
+    headers: { ...headers, 'content-type': 'application/json' },
+    rawHeaders: headers,
+    body: Buffer.from(JSON.stringify(errorBody(type, message, requestId))),
+  };
+}
 
 /** What the attempt loop knows when nothing was delivered and no upstream answer can be passed through. */
 export interface FailureFacts {
@@ -28,8 +68,6 @@ export function failureError(f: FailureFacts): RelayError {
   const after = `(after ${f.attemptsMade} attempts)`;
   if (f.last?.kind === 'error') {
     const r = f.last;
-    if (r.status === 529) return new RelayError(RelayErrorCode.Overloaded, `${r.message} ${after}`);
-    if (r.status === 429) return new RelayError(RelayErrorCode.RateLimited, `${r.message} ${after}`);
     const code = TIMEOUT_KINDS.has(r.error)
       ? RelayErrorCode.UpstreamTimeout
       : RelayErrorCode.UpstreamUnreachable;
@@ -59,7 +97,8 @@ export function failureError(f: FailureFacts): RelayError {
 export function outcomeInput(result: AttemptResult): OutcomeInput {
   switch (result.kind) {
     case 'delivered':
-      // A stream that failed after the commit still counts against the provider.
+      // A stream that failed after the commit still counts against the provider; one that failed only after its
+      // message_stop was delivered whole and carries no failure.
       if (result.failure) {
         return {
           status: result.status,
@@ -70,7 +109,7 @@ export function outcomeInput(result: AttemptResult): OutcomeInput {
     case 'status':
       return { status: result.status, headers: result.rawHeaders, nowMs: Date.now() };
     case 'error':
-      return result.status !== undefined ? { status: result.status } : { error: result.error };
+      return { error: result.error };
     case 'cancelled':
       return { clientCancelled: true };
   }

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { parseSse } from '../../test/fakes/sse-parse';
 import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from './sse-scanner';
 
 describe('SseScanner', () => {
@@ -115,5 +116,68 @@ describe('SseScanner memory bound', () => {
       { event: 'b', data: 'ok' },
     ]);
     expect(MAX_LINE_BYTES).toBeLessThan(5 * 1024 * 1024);
+  });
+});
+
+describe('SseScanner lastEventEnd', () => {
+  it('is the end of the last blank line in the chunk, for \\n, \\r\\n and \\r line ends', () => {
+    const s = new SseScanner();
+    const lf = 'event: a\ndata: 1\n\n';
+    s.push(Buffer.from(lf));
+    expect(s.lastEventEnd).toBe(lf.length);
+    const crlf = 'event: b\r\ndata: 2\r\n\r\n';
+    s.push(Buffer.from(`${crlf}event: c\r\ndata`));
+    expect(s.lastEventEnd).toBe(crlf.length);
+    const cr = ': 3\r\r';
+    s.push(Buffer.from(`${cr}event: d\rda`));
+    expect(s.lastEventEnd).toBe(cr.length);
+  });
+
+  it('is -1 for a chunk that ends no event, and counts comment-only blocks as ends', () => {
+    const s = new SseScanner();
+    s.push(Buffer.from('event: a\ndata: {"half'));
+    expect(s.lastEventEnd).toBe(-1);
+    s.push(Buffer.from('": 1}\n'));
+    expect(s.lastEventEnd).toBe(-1);
+    const comment = '\n: keep-alive\n\n';
+    s.push(Buffer.from(comment));
+    expect(s.lastEventEnd).toBe(comment.length);
+  });
+
+  it('counts in the chunk it was given when a BOM arrived split before it', () => {
+    const s = new SseScanner();
+    s.push(Buffer.from([0xef, 0xbb]));
+    expect(s.lastEventEnd).toBe(-1);
+    s.push(Buffer.concat([Buffer.from([0xbf]), Buffer.from('data: x\n\n')]));
+    expect(s.lastEventEnd).toBe(10);
+  });
+
+  it('always cuts where an appended event reads whole to an SDK-like parser: every split, every line end', () => {
+    const text =
+      '\uFEFFevent: a\r\ndata: {"x":"日本"}\r\n\r\n: comment\nevent: b\rdata: 1\rdata: 2\r\revent: c\ndata: é\n\n';
+    const bytes = Buffer.from(text);
+    const error = Buffer.from('event: error\ndata: {"type":"error"}\n\n');
+    for (let a = 1; a < bytes.length; a++) {
+      for (const b of [a + 1, a + 7, bytes.length]) {
+        if (b > bytes.length) continue;
+        const s = new SseScanner();
+        let seen = 0;
+        let safe = 0;
+        for (const [from, to] of [
+          [0, a],
+          [a, b],
+          [b, bytes.length],
+        ] as const) {
+          if (from === to) continue;
+          seen += s.push(bytes.subarray(from, to)).length;
+          if (s.lastEventEnd >= 0) safe = from + s.lastEventEnd;
+          // What a relay would have sent if the stream broke here, then its own error event: every event seen
+          // so far, intact, and the error event.
+          const client = parseSse(Buffer.concat([bytes.subarray(0, safe), error]));
+          expect(client.map((e) => e.event)).toEqual([...['a', 'b', 'c'].slice(0, seen), 'error']);
+          expect(client.at(-1)?.data).toEqual({ type: 'error' });
+        }
+      }
+    }
   });
 });

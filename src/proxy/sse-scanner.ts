@@ -40,6 +40,12 @@ export class SseScanner {
   private started = false;
   /** The previous chunk ended with CR: a LF at the start of the next one belongs to that line end. */
   private pendingCr = false;
+  /**
+   * After push(): how many bytes of that chunk run up to the end of the last blank line in it (its line end
+   * included), or -1 when it holds none. The client's parser holds no half-read event there, so a relay may cut
+   * the stream at that point and append an event of its own.
+   */
+  lastEventEnd = -1;
 
   /**
    * @param keepData which events' data the caller reads; the others are reported with empty data and their data
@@ -52,9 +58,15 @@ export class SseScanner {
     let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const events: SseEvent[] = [];
     let pos = 0;
+    // Bytes of earlier chunks at the front of `buf` (a split BOM), so the event end is told in this chunk's bytes.
+    let carried = 0;
+    this.lastEventEnd = -1;
     if (!this.started) {
       // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.partialBytes > 0) buf = this.takeHeld(buf);
+      if (this.partialBytes > 0) {
+        carried = this.partialBytes;
+        buf = this.takeHeld(buf);
+      }
       const n = Math.min(buf.length, BOM.length);
       if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
         if (n < BOM.length) {
@@ -86,6 +98,9 @@ export class SseScanner {
       }
       if (this.overlong) {
         this.overlong = false;
+      } else if (end === pos && this.partialBytes === 0) {
+        this.line(buf, pos, end, events);
+        this.lastEventEnd = next - carried;
       } else if (this.partialBytes > 0) {
         const line = this.takeHeld(buf.subarray(pos, end));
         this.line(line, 0, line.length, events);

@@ -2,7 +2,8 @@ import type { Readable } from 'node:stream';
 import type { Cancellation } from '../common/cancellation';
 import { errorBody } from '../common/relay-error';
 import type { UpstreamErrorKind } from '../routing/outcome';
-import { formatSseEvent, SseScanner } from './sse-scanner';
+import { streamErrorAnswer } from './failure-answer';
+import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from './sse-scanner';
 import { StreamProgress } from './stream-progress';
 import { headerList } from './upstream-headers';
 import type { AttemptOptions, AttemptResult } from './upstream-attempt';
@@ -12,8 +13,9 @@ import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
  * Relays one upstream SSE stream to the client, event-driven (no async iterator: one promise per chunk was a
  * measurable cost). Until the first content event the chunks are held and a TTFT timer runs, so a failure is
  * still invisible and the attempt loop may retry. At the commit point the held bytes are written and every later
- * chunk is forwarded as it arrives, unchanged; a stall timer guards silence. After the commit a failure ends the
- * stream with an SSE `error` event, never a clean end that looks complete.
+ * chunk is forwarded as it arrives, unchanged, up to its last complete event; a stall timer guards silence. After
+ * the commit a failure ends the stream with an SSE `error` event, never a clean end that looks complete — unless
+ * message_stop had already arrived: then the answer is whole, and the client's stream just ends.
  */
 export function relayStream(
   body: Readable,
@@ -26,12 +28,21 @@ export function relayStream(
   const scanner = new SseScanner(StreamProgress.readsDataOf);
   const progress = new StreamProgress();
   const held: Buffer[] = [];
+  // The bytes after the last complete event, held until their event completes: a failure can then drop them and
+  // append its `event: error` where the client's parser expects a new event. Written after a half-sent line, the
+  // error event would merge into it, and the SDK would throw a SyntaxError instead of an APIError. Upstream
+  // chunks nearly always end on an event, so this is nearly always empty.
+  let tail: Buffer[] = [];
+  let tailBytes = 0;
   let captured: Buffer[] | undefined = opts.captureLimitBytes > 0 ? [] : undefined;
   let capturedBytes = 0;
   let captureOverflowed = false;
   let timedOut: UpstreamErrorKind | undefined;
   let forcedStop = false;
   let stallTimer: NodeJS.Timeout | undefined;
+  // Set while the client does not read (back-pressure has paused the upstream): silence then is the client's.
+  let clientBehind = false;
+  let clientStalled = false;
   // Set while the answer's last bytes (message_stop seen) wait corked for the upstream's end: the final write and
   // the chunked terminator then leave in one syscall instead of two (a loopback write costs tens of µs).
   let lastFlush: NodeJS.Immediate | undefined;
@@ -42,9 +53,38 @@ export function relayStream(
   }, opts.ttftTimeoutMs);
 
   const endWithError = (type: string, message: string) => {
+    tail = [];
+    tailBytes = 0;
     if (!res.writableEnded && !res.destroyed) {
       res.end(formatSseEvent('error', errorBody(type, message, opts.requestId)));
     }
+  };
+  // After message_stop (and no error event) the client holds the whole answer: whatever goes wrong later must not
+  // turn it into an error the SDK throws and Claude Code re-sends, paying for the answer twice.
+  const answered = () => progress.completed && !progress.errorType;
+  const endCleanly = () => {
+    if (!res.writableEnded && !res.destroyed) res.end();
+  };
+  /**
+   * Writes `chunk` up to `eventEnd` (its last complete event's end, -1 for none), after any held tail, and holds
+   * the rest. Returns what res.write returned (true when nothing was written).
+   */
+  const forward = (chunk: Buffer, eventEnd: number): boolean => {
+    if (tailBytes === 0 && eventEnd === chunk.length) return res.write(chunk);
+    if (eventEnd < 0) {
+      if (tailBytes + chunk.length <= MAX_LINE_BYTES) {
+        tail.push(chunk);
+        tailBytes += chunk.length;
+        return true;
+      }
+      // An event this long is relayed without the guarantee, as the scanner leaves such a line unread.
+      eventEnd = chunk.length;
+    }
+    const head = eventEnd === chunk.length ? chunk : chunk.subarray(0, eventEnd);
+    const out = tailBytes === 0 ? head : Buffer.concat([...tail, head]);
+    tail = eventEnd === chunk.length ? [] : [chunk.subarray(eventEnd)];
+    tailBytes = chunk.length - eventEnd;
+    return out.length === 0 || res.write(out);
   };
   const delivered = (failure: UpstreamErrorKind | 'upstream_error_event' | undefined): AttemptResult => ({
     kind: 'delivered',
@@ -82,23 +122,30 @@ export function relayStream(
       resolve(result);
     };
 
-    const commit = () => {
+    const commit = (eventEnd: number) => {
       const out = headerList(headers);
       opts.addHeaders(out);
       out.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
       res.writeHead(status, out);
       opts.onCommitted?.(() => {
         forcedStop = true;
-        endWithError('overloaded_error', 'the relay is shutting down; retry the request');
+        if (answered()) endCleanly();
+        else endWithError('overloaded_error', 'the relay is shutting down; retry the request');
         abort.abort();
       });
       clearTimeout(ttftTimer);
       stallTimer = setTimeout(() => {
-        timedOut = 'stall';
+        // A client that has stopped reading for the whole stall timeout: it is let go, not the provider blamed.
+        if (clientBehind) clientStalled = true;
+        else timedOut = 'stall';
         abort.abort();
       }, opts.stallTimeoutMs);
       res.cork();
-      for (const piece of held) res.write(piece);
+      // The commit comes with an event completed in the last chunk: the earlier ones are whole events, or parts
+      // of events that end in it.
+      const last = held.length - 1;
+      for (let i = 0; i < last; i++) res.write(held[i]);
+      forward(held[last]!, eventEnd);
       if (progress.completed) holdLast();
       res.uncork();
       held.length = 0;
@@ -107,6 +154,7 @@ export function relayStream(
     body.on('data', (chunk: Buffer) => {
       if (settled) return;
       const events = scanner.push(chunk);
+      const eventEnd = scanner.lastEventEnd;
       if (captured) {
         capturedBytes += chunk.length;
         if (capturedBytes <= opts.captureLimitBytes) {
@@ -122,14 +170,17 @@ export function relayStream(
         for (const ev of events) {
           if (progress.observe(ev)) commitNow = true;
           if (progress.errorType && !progress.committed) {
-            // An error event before any content: invisible to the client, so it can be retried elsewhere.
+            // An error event before any content: invisible to the client, so it can be retried elsewhere, or
+            // answered as the HTTP error it stands for.
             body.destroy();
-            finish({
-              kind: 'error',
-              error: 'protocol',
-              message: `upstream stream error: ${progress.errorType}`,
-              status: statusOfStreamError(progress.errorType),
-            });
+            finish(
+              streamErrorAnswer(
+                progress.errorType,
+                progress.errorMessage ?? 'upstream stream error',
+                headers,
+                opts.requestId,
+              ),
+            );
             return;
           }
         }
@@ -139,16 +190,21 @@ export function relayStream(
           finish({ kind: 'cancelled' });
           return;
         }
-        commit();
+        commit(eventEnd);
         return;
       }
       for (const ev of events) progress.observe(ev);
       stallTimer?.refresh();
       if (progress.completed && !lastFlush) holdLast();
-      if (!res.write(chunk)) {
+      if (!forward(chunk, eventEnd)) {
         // Back-pressure: a slow client slows the upstream read instead of growing the relay's memory.
         body.pause();
-        res.once('drain', () => body.resume());
+        clientBehind = true;
+        res.once('drain', () => {
+          clientBehind = false;
+          stallTimer?.refresh();
+          body.resume();
+        });
       }
     });
 
@@ -163,7 +219,9 @@ export function relayStream(
         });
       }
       if (progress.completed || progress.errorType) {
-        res.end();
+        // What follows the last event can only be trailing blank lines or a comment: the upstream's own end.
+        if (tailBytes > 0) res.end(Buffer.concat(tail));
+        else res.end();
         flushLast();
         return finish(delivered(progress.errorType ? 'upstream_error_event' : undefined));
       }
@@ -174,28 +232,22 @@ export function relayStream(
     body.on('error', (err: unknown) => {
       if (settled) return;
       if (opts.clientSignal.aborted && !forcedStop) return finish({ kind: 'cancelled' });
+      if (clientStalled) {
+        res.destroy();
+        return finish({ kind: 'cancelled' });
+      }
       const kind = timedOut ?? upstreamErrorKind(err);
       if (!progress.committed)
         return finish({ kind: 'error', error: kind, message: describeUpstreamError(kind) });
+      if (answered()) {
+        // The socket dropped before the chunked terminator, the stall timer or a graceful stop fired: all after
+        // the whole answer was relayed, so it is delivered, and no failure of the provider.
+        endCleanly();
+        return finish(delivered(undefined));
+      }
       if (!forcedStop)
         endWithError(kind === 'stall' ? 'timeout_error' : 'api_error', describeUpstreamError(kind));
       finish(delivered(forcedStop ? undefined : kind));
     });
   });
-}
-
-/** A stream `error` event's type, as the HTTP status it stands for (overloaded_error = 529). */
-function statusOfStreamError(type: string): number {
-  switch (type) {
-    case 'overloaded_error':
-      return 529;
-    case 'rate_limit_error':
-      return 429;
-    case 'timeout_error':
-      return 504;
-    case 'invalid_request_error':
-      return 400;
-    default:
-      return 500;
-  }
 }

@@ -31,7 +31,10 @@ export type AttemptResult =
       failure?: UpstreamErrorKind | 'upstream_error_event';
       stopReason?: string;
     }
-  /** The upstream answered with a non-success status; nothing was sent to the client yet. */
+  /**
+   * The upstream answered with a non-success status, or a stream began with an `event: error` (as the status its
+   * type stands for); nothing was sent to the client yet.
+   */
   | {
       kind: 'status';
       status: number;
@@ -40,7 +43,7 @@ export type AttemptResult =
       body: Buffer;
     }
   /** The exchange failed before anything was sent to the client. */
-  | { kind: 'error'; error: UpstreamErrorKind; message: string; status?: number }
+  | { kind: 'error'; error: UpstreamErrorKind; message: string }
   /** The client went away. */
   | { kind: 'cancelled' };
 

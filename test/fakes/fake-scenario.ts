@@ -87,6 +87,10 @@ export interface StreamFault extends ScenarioBase, StreamShape {
 /** The stream is cut after N events: the socket closes with no message_stop and no chunked terminator. */
 export interface CutScenario extends StreamFault {
   kind: 'cut';
+  /** Raw bytes sent after the N events, just before the cut: the start of an event cut mid-line, say. */
+  partial?: string;
+  /** Close with a TCP RST instead of a FIN (after the bytes were handed to the socket). */
+  reset?: boolean;
 }
 
 /** After N events the connection stays open and silent (unless `pingEveryMs` keeps sending pings). */

@@ -604,7 +604,8 @@ export class FakeUpstream {
     }
     switch (fault.kind) {
       case 'cut':
-        return this.cut(ex);
+        if (fault.partial !== undefined) await ex.flush(fault.partial);
+        return this.cut(ex, fault.reset);
       case 'stall':
         return this.stall(ex, fault);
       case 'error_event': {
@@ -620,10 +621,14 @@ export class FakeUpstream {
     }
   }
 
-  /** Closes the socket mid-response: the client sees the body end without its terminator. */
-  private cut(ex: Exchange): void {
+  /** Closes the socket mid-response (or resets it): the client sees the body end without its terminator. */
+  private cut(ex: Exchange, reset = false): void {
     if (ex.closed) return;
     ex.killed = true;
+    if (reset) {
+      ex.res.socket?.resetAndDestroy();
+      return;
+    }
     ex.res.socket?.end();
     ex.res.socket?.destroySoon();
   }

@@ -1,0 +1,72 @@
+import { describe, expect, it } from 'vitest';
+import { classifyOutcome } from '../routing/outcome';
+import { outcomeInput, statusOfErrorType, streamErrorAnswer } from './failure-answer';
+
+describe('statusOfErrorType', () => {
+  it('maps every documented error type to its status, and an unknown one to 500', () => {
+    const table = {
+      invalid_request_error: 400,
+      authentication_error: 401,
+      billing_error: 402,
+      permission_error: 403,
+      not_found_error: 404,
+      request_too_large: 413,
+      rate_limit_error: 429,
+      api_error: 500,
+      timeout_error: 504,
+      overloaded_error: 529,
+      some_new_error: 500,
+      constructor: 500,
+    };
+    for (const [type, status] of Object.entries(table))
+      expect([type, statusOfErrorType(type)]).toEqual([type, status]);
+  });
+});
+
+describe('streamErrorAnswer', () => {
+  const headers = {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'request-id': 'req_up_1',
+    'retry-after': '3',
+  };
+
+  it('is the upstream status answer the type stands for, with the upstream type and message in Anthropic shape', () => {
+    const answer = streamErrorAnswer('invalid_request_error', 'prompt is too long', headers, 'req_relay_9');
+    expect(answer).toMatchObject({
+      kind: 'status',
+      status: 400,
+      headers: { 'content-type': 'application/json', 'request-id': 'req_up_1', 'retry-after': '3' },
+    });
+    expect(JSON.parse(answer.body.toString())).toEqual({
+      type: 'error',
+      error: { type: 'invalid_request_error', message: 'prompt is too long' },
+      request_id: 'req_relay_9',
+    });
+  });
+
+  it('is never retried nor a breaker failure for 400/401/402/403/404/413, and is retried as before for 429/5xx/529', () => {
+    const kindOf = (type: string) => {
+      const o = classifyOutcome(outcomeInput(streamErrorAnswer(type, 'm', {}, 'r')));
+      return [type, o.kind, o.breakerFailure];
+    };
+    for (const type of [
+      'invalid_request_error',
+      'authentication_error',
+      'billing_error',
+      'permission_error',
+      'not_found_error',
+      'request_too_large',
+    ]) {
+      expect(kindOf(type)).toEqual([type, 'permanent', false]);
+    }
+    expect(kindOf('rate_limit_error')).toEqual(['rate_limit_error', 'rate_limited', true]);
+    for (const type of ['api_error', 'timeout_error', 'overloaded_error', 'some_new_error']) {
+      expect(kindOf(type)).toEqual([type, 'transient', true]);
+    }
+  });
+
+  it('passes a retry-after the stream carried to the retry policy', () => {
+    const o = classifyOutcome(outcomeInput(streamErrorAnswer('overloaded_error', 'm', headers, 'r')));
+    expect(o.retryAfterMs).toBe(3_000);
+  });
+});

@@ -1,0 +1,284 @@
+import type { ServerResponse } from 'node:http';
+import { PassThrough, Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { parseSse } from '../../test/fakes/sse-parse';
+import { Cancellation } from '../common/cancellation';
+import { classifyOutcome } from '../routing/outcome';
+import { outcomeInput } from './failure-answer';
+import { relayStream } from './stream-relay';
+import type { AttemptOptions, AttemptResult } from './upstream-attempt';
+
+/** A writable sink with the few ServerResponse members the relay uses. */
+class SinkResponse extends Writable {
+  status: number | undefined;
+  readonly chunks: Buffer[] = [];
+
+  writeHead(status: number): this {
+    this.status = status;
+    return this;
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+
+  get text(): string {
+    return Buffer.concat(this.chunks).toString('utf8');
+  }
+}
+
+const frame = (name: string, data: unknown) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`;
+const START = frame('message_start', {
+  type: 'message_start',
+  message: { model: 'claude-x', content: [], usage: { input_tokens: 5, output_tokens: 1 } },
+});
+const BLOCK = frame('content_block_start', { type: 'content_block_start', index: 0 });
+const delta = (text: string) =>
+  frame('content_block_delta', {
+    type: 'content_block_delta',
+    index: 0,
+    delta: { type: 'text_delta', text },
+  });
+const STOP = frame('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' } });
+const MESSAGE_STOP = frame('message_stop', { type: 'message_stop' });
+const SOCKET_CLOSED = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
+
+interface Relay {
+  body: PassThrough;
+  res: SinkResponse;
+  abort: Cancellation;
+  result: Promise<AttemptResult>;
+  forceStop: () => void;
+}
+
+/** Starts relayStream over a PassThrough body; like undici, the body is destroyed when the attempt is aborted. */
+function relay(opts: Partial<AttemptOptions> = {}): Relay {
+  const body = new PassThrough();
+  const res = new SinkResponse();
+  const abort = new Cancellation();
+  abort.once('abort', () => body.destroy(Object.assign(new Error('aborted'), { name: 'AbortError' })));
+  let forceStop: (() => void) | undefined;
+  const result = relayStream(body, 200, { 'content-type': 'text/event-stream' }, abort, {
+    res: res as unknown as ServerResponse,
+    addHeaders: () => {},
+    stream: true,
+    ttftTimeoutMs: 5_000,
+    stallTimeoutMs: 5_000,
+    captureLimitBytes: 0,
+    onCommitted: (fn) => (forceStop = fn),
+    requestId: 'req_relay_1',
+    clientSignal: new Cancellation(),
+    ...opts,
+  });
+  return {
+    body,
+    res,
+    abort,
+    result,
+    forceStop: () => {
+      if (!forceStop) throw new Error('not committed');
+      forceStop();
+    },
+  };
+}
+
+const tick = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+/** The outcome the breaker and the retry policy see. */
+const outcomeOf = (r: AttemptResult) => classifyOutcome(outcomeInput(r));
+
+describe('relayStream after message_stop', () => {
+  it('ends cleanly and reports success when the socket drops after message_stop', async () => {
+    const r = relay();
+    r.body.write(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    await tick();
+    r.body.destroy(SOCKET_CLOSED);
+    const result = await r.result;
+
+    expect(r.res.text).toBe(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    expect(r.res.writableEnded).toBe(true);
+    expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+    expect(outcomeOf(result)).toMatchObject({ kind: 'success', breakerFailure: false });
+
+    // One event short of message_stop, the same drop is still a failed stream.
+    const unfinished = relay();
+    unfinished.body.write(START + BLOCK + delta('hi') + STOP);
+    await tick();
+    unfinished.body.destroy(SOCKET_CLOSED);
+    const failed = await unfinished.result;
+    expect(parseSse(unfinished.res.text).at(-1)?.event).toBe('error');
+    expect(failed).toMatchObject({ kind: 'delivered', completed: false, failure: 'reset' });
+    expect(outcomeOf(failed)).toMatchObject({ kind: 'transient', breakerFailure: true });
+  });
+
+  it('ends cleanly when the stall timer fires after message_stop', async () => {
+    const r = relay({ stallTimeoutMs: 20 });
+    r.body.write(START + BLOCK + delta('hi'));
+    r.body.write(STOP + MESSAGE_STOP);
+    const result = await r.result;
+
+    expect(parseSse(r.res.text).map((e) => e.event)).not.toContain('error');
+    expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+    expect(outcomeOf(result).kind).toBe('success');
+  });
+
+  it('ends cleanly when a graceful stop forces the stream closed after message_stop', async () => {
+    const r = relay();
+    r.body.write(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    await tick();
+    r.forceStop();
+    const result = await r.result;
+
+    expect(r.res.text).toBe(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+
+    // Before message_stop the same stop still ends the stream with an error event.
+    const unfinished = relay();
+    unfinished.body.write(START + BLOCK + delta('hi'));
+    await tick();
+    unfinished.forceStop();
+    await unfinished.result;
+    expect(parseSse(unfinished.res.text).at(-1)).toMatchObject({
+      event: 'error',
+      data: { error: { type: 'overloaded_error' } },
+    });
+  });
+});
+
+describe('relayStream event boundaries', () => {
+  const half = 'event: content_block_delta\ndata: {"type":"content_block_delta","ind';
+
+  it('drops an event cut mid-line and writes a well-formed error event after the last whole one', async () => {
+    const r = relay();
+    const whole = [START + BLOCK + delta('one '), delta('two ')].map((t) => Buffer.from(t));
+    for (const chunk of whole) r.body.write(chunk);
+    await tick();
+    r.body.write(delta('three ') + half);
+    await tick();
+    r.body.destroy(SOCKET_CLOSED);
+    const result = await r.result;
+
+    // Chunks that end on an event pass as they are, not copied.
+    whole.forEach((chunk, i) => expect(r.res.chunks[i]).toBe(chunk));
+
+    const events = parseSse(r.res.text);
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'content_block_delta',
+      'error',
+    ]);
+    // Every event's data is JSON (the SDK JSON.parses each one).
+    for (const e of events) expect(typeof e.data).toBe('object');
+    expect(events.at(-1)?.data).toMatchObject({
+      type: 'error',
+      error: { type: 'api_error' },
+      request_id: 'req_relay_1',
+    });
+    expect(result).toMatchObject({ kind: 'delivered', failure: 'reset' });
+  });
+
+  it('keeps the tail of the commit chunk too: only whole events are written at the commit', async () => {
+    const r = relay();
+    r.body.write(START + BLOCK + delta('one ') + half);
+    await tick();
+    expect(r.res.text).toBe(START + BLOCK + delta('one '));
+    r.body.destroy(SOCKET_CLOSED);
+    await r.result;
+    expect(parseSse(r.res.text).map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'error',
+    ]);
+  });
+
+  it('writes a held tail once its event completes, so the client gets the bytes unchanged', async () => {
+    const whole = START + BLOCK + delta('one ') + delta('two ') + STOP + MESSAGE_STOP + ': bye\n';
+    // Cut at every byte after the commit, so also inside every line end and between a \r and its \n.
+    for (const eol of ['\n', '\r\n', '\r']) {
+      const text = whole.replaceAll('\n', eol);
+      const bytes = Buffer.from(text);
+      const commitAt = Buffer.byteLength((START + BLOCK + delta('one ')).replaceAll('\n', eol));
+      for (let cut = commitAt + 1; cut < bytes.length; cut++) {
+        const r = relay();
+        r.body.write(bytes.subarray(0, commitAt));
+        r.body.write(bytes.subarray(commitAt, cut));
+        await tick();
+        const sent = r.res.text;
+        expect(text.startsWith(sent)).toBe(true);
+        // A blank line's end; a \r\n one may still wait for its \n (the parser takes the \r as the line end).
+        expect(/(\n\n|\r\n\r\n?|\r\r)$/.test(sent)).toBe(true);
+        r.body.end(bytes.subarray(cut));
+        const result = await r.result;
+        expect(r.res.text).toBe(text);
+        expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+      }
+    }
+  });
+});
+
+describe('relayStream error events before any content', () => {
+  it('answers as the HTTP error the type stands for, writing nothing to the client', async () => {
+    const r = relay();
+    r.body.write(
+      START +
+        frame('error', {
+          type: 'error',
+          error: { type: 'permission_error', message: 'no access to this model' },
+        }),
+    );
+    const result = await r.result;
+
+    expect(r.res.status).toBeUndefined();
+    expect(r.res.chunks).toHaveLength(0);
+    expect(result).toMatchObject({
+      kind: 'status',
+      status: 403,
+      headers: { 'content-type': 'application/json' },
+    });
+    const body = result.kind === 'status' ? (JSON.parse(result.body.toString()) as unknown) : undefined;
+    expect(body).toEqual({
+      type: 'error',
+      error: { type: 'permission_error', message: 'no access to this model' },
+      request_id: 'req_relay_1',
+    });
+    expect(outcomeOf(result)).toMatchObject({ kind: 'permanent', breakerFailure: false });
+  });
+});
+
+/** A response whose client stopped reading: nothing written is ever taken, so writes soon return false. */
+class StuckResponse extends SinkResponse {
+  constructor() {
+    super({ highWaterMark: 16 });
+  }
+
+  override _write(): void {}
+}
+
+describe('relayStream with a client that stops reading', () => {
+  it('lets the client go when it has not read for the stall timeout, without blaming the provider', async () => {
+    const res = new StuckResponse();
+    const r = relay({ res: res as unknown as ServerResponse, stallTimeoutMs: 30 });
+    r.body.write(START + BLOCK + delta('hi'));
+    await tick();
+    r.body.write(delta(' there'));
+    const result = await r.result;
+
+    expect(result.kind).toBe('cancelled');
+    expect(outcomeOf(result)).toMatchObject({ kind: 'client_cancelled', breakerFailure: false });
+    expect(res.destroyed).toBe(true);
+  });
+
+  it('still calls a silent upstream a stall while the client keeps up', async () => {
+    const r = relay({ stallTimeoutMs: 30 });
+    r.body.write(START + BLOCK + delta('hi'));
+    const result = await r.result;
+
+    expect(result).toMatchObject({ kind: 'delivered', failure: 'stall' });
+    expect(outcomeOf(result).breakerFailure).toBe(true);
+  });
+});
