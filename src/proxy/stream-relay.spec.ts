@@ -5,7 +5,7 @@ import { parseSse } from '../../test/fakes/sse-parse';
 import { Cancellation } from '../common/cancellation';
 import { classifyOutcome } from '../routing/outcome';
 import { outcomeInput } from './failure-answer';
-import { relayStream } from './stream-relay';
+import { relayStream, UPSTREAM_END_GRACE_MS } from './stream-relay';
 import type { AttemptOptions, AttemptResult } from './upstream-attempt';
 
 /** A writable sink with the few ServerResponse members the relay uses. */
@@ -280,5 +280,32 @@ describe('relayStream with a client that stops reading', () => {
 
     expect(result).toMatchObject({ kind: 'delivered', failure: 'stall' });
     expect(outcomeOf(result).breakerFailure).toBe(true);
+  });
+});
+
+describe('relayStream endings', () => {
+  it('ends the client’s response soon after message_stop when the upstream keeps its own open', async () => {
+    const r = relay({ stallTimeoutMs: 60_000 });
+    const started = Date.now();
+    r.body.write(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP); // and never ends
+    const result = await r.result;
+
+    expect(Date.now() - started).toBeLessThan(UPSTREAM_END_GRACE_MS + 2_000);
+    expect(r.res.writableEnded).toBe(true);
+    expect(r.res.text).toBe(START + BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+    expect(r.abort.aborted).toBe(true); // the lingering upstream request is let go
+  });
+
+  it('adds no second error event when the socket drops after the upstream’s own event: error', async () => {
+    const r = relay();
+    const error = frame('error', { type: 'error', error: { type: 'overloaded_error', message: 'busy' } });
+    r.body.write(START + BLOCK + delta('hi') + error);
+    await tick();
+    r.body.destroy(SOCKET_CLOSED);
+    const result = await r.result;
+
+    expect(parseSse(r.res.text).filter((e) => e.event === 'error')).toHaveLength(1);
+    expect(result).toMatchObject({ kind: 'delivered', failure: 'upstream_error_event' });
   });
 });

@@ -9,6 +9,9 @@ import { headerList } from './upstream-headers';
 import type { AttemptOptions, AttemptResult } from './upstream-attempt';
 import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
 
+/** How long the upstream may keep its response open after message_stop before the relay ends the client's. */
+export const UPSTREAM_END_GRACE_MS = 1_000;
+
 /**
  * Relays one upstream SSE stream to the client, event-driven (no async iterator: one promise per chunk was a
  * measurable cost). Until the first content event the chunks are held and a TTFT timer runs, so a failure is
@@ -46,6 +49,8 @@ export function relayStream(
   // Set while the answer's last bytes (message_stop seen) wait corked for the upstream's end: the final write and
   // the chunked terminator then leave in one syscall instead of two (a loopback write costs tens of µs).
   let lastFlush: NodeJS.Immediate | undefined;
+  // Started at message_stop: an upstream that then keeps its response open is let go, so the client's ends.
+  let endGrace: NodeJS.Timeout | undefined;
   // undici destroys the body when `abort` fires (it is the request's signal); the timers only say why.
   const ttftTimer = setTimeout(() => {
     timedOut = 'ttft_timeout';
@@ -108,9 +113,16 @@ export function relayStream(
       res.uncork();
     };
     // After message_stop the upstream's end follows at once; should it not, the bytes still leave on the next turn.
+    // An upstream that keeps its response open past that is given UPSTREAM_END_GRACE_MS, then let go (the timer
+    // is made only then: the usual stream has ended before the next turn).
     const holdLast = () => {
       res.cork();
-      lastFlush = setImmediate(flushLast);
+      lastFlush = setImmediate(() => {
+        flushLast();
+        if (!settled && answered() && !endGrace) {
+          endGrace = setTimeout(() => abort.abort(), UPSTREAM_END_GRACE_MS);
+        }
+      });
     };
 
     const finish = (result: AttemptResult) => {
@@ -118,6 +130,7 @@ export function relayStream(
       settled = true;
       clearTimeout(ttftTimer);
       if (stallTimer) clearTimeout(stallTimer);
+      if (endGrace) clearTimeout(endGrace);
       flushLast();
       resolve(result);
     };
@@ -151,8 +164,7 @@ export function relayStream(
       held.length = 0;
     };
 
-    body.on('data', (chunk: Buffer) => {
-      if (settled) return;
+    const onChunk = (chunk: Buffer): void => {
       const events = scanner.push(chunk);
       const eventEnd = scanner.lastEventEnd;
       if (captured) {
@@ -206,6 +218,10 @@ export function relayStream(
           body.resume();
         });
       }
+    };
+
+    body.on('data', (chunk: Buffer) => {
+      if (!settled) onChunk(chunk);
     });
 
     body.on('end', () => {
@@ -244,6 +260,11 @@ export function relayStream(
         // the whole answer was relayed, so it is delivered, and no failure of the provider.
         endCleanly();
         return finish(delivered(undefined));
+      }
+      if (progress.errorType) {
+        // The upstream's own `event: error` already reached the client: that is how this stream ended.
+        endCleanly();
+        return finish(delivered('upstream_error_event'));
       }
       if (!forcedStop)
         endWithError(kind === 'stall' ? 'timeout_error' : 'api_error', describeUpstreamError(kind));
