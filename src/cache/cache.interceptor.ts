@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, of, type Observable, tap } from 'rxjs';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
+import type { CaptureBudget } from '../proxy/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { readProxyBody, type RawBodyCarrier } from '../proxy/proxy-request';
 import { appendHeaders } from '../proxy/upstream-headers';
@@ -15,6 +16,8 @@ import { ResponseCache, type CachePlan } from './response-cache.service';
  */
 export interface CaptureCarrier {
   relayCaptureLimit?: number;
+  /** What all streams captured at once may hold together. */
+  relayCaptureBudget?: CaptureBudget;
 }
 
 const CACHE_HEADER = 'x-cc-relay-cache';
@@ -111,7 +114,10 @@ export class CacheInterceptor implements NestInterceptor {
     const result = plan.lookup ? 'MISS' : 'BYPASS';
     this.metrics.cacheResult(endpoint, result);
     void reply.header(CACHE_HEADER, result);
-    if (stream && plan.store) req.relayCaptureLimit = this.cache.maxEntryBytes;
+    if (stream && plan.store) {
+      req.relayCaptureLimit = this.cache.maxEntryBytes;
+      req.relayCaptureBudget = this.cache.captureBudget;
+    }
     if (!plan.store) return next.handle();
     const settle = this.cache.lead(plan.key);
     let answer: CachedAnswer | undefined;

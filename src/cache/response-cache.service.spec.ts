@@ -99,6 +99,8 @@ describe('ResponseCache', () => {
     expect(small.toEntry('messages', delivered({ body: Buffer.alloc(1_001, 0x20) }))).toBeUndefined();
     expect(small.toEntry('messages', delivered({ captureOverflowed: true }))).toBeUndefined();
     expect(small.stats().too_large).toBe(2);
+    expect(small.toEntry('messages', delivered({ captureRefused: true }))).toBeUndefined();
+    expect(small.stats()).toMatchObject({ too_large: 2, capture_budget_full: 1 });
     const ha = new ResponseCache(configWith({ mode: 'ha' }), new GetOnlyCache());
     expect(ha.maxEntryBytes).toBe(MAX_ENTRY_BYTES);
   });

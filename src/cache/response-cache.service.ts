@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { RelayConfig } from '../config/relay-config';
+import { CaptureBudget } from '../proxy/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import { CacheNotFoundError, isFinder, isFlusher, isStatsProvider, type Cache } from './cache';
 import { cacheKey, isCacheableRequest } from './cache-key';
@@ -12,6 +13,12 @@ import { CACHE_TTL_HEADER, parseCacheControl, requestTtlMs } from './cache-contr
  * in full and not stored, and a stream stops being held as soon as it passes this (`too_large` in the stats).
  */
 export const MAX_ENTRY_BYTES = 8 * 1024 * 1024;
+
+/**
+ * What all streams being captured at once may hold together (each one is bounded by the largest entry on its own):
+ * with `cache.stream` on, a stream that finds it spent is relayed as always and not stored (`capture_budget_full`).
+ */
+export const MAX_CAPTURE_IN_FLIGHT_BYTES = 64 * 1024 * 1024;
 
 /** Injection token of the configured backend (single, ha or disabled). */
 export const CACHE_BACKEND = Symbol('CACHE_BACKEND');
@@ -51,12 +58,17 @@ export class ResponseCache implements OnApplicationShutdown {
     stored: 0,
     too_large: 0,
     fallback_not_stored: 0,
+    capture_budget_full: 0,
   };
+  /** Shared by the streams captured for storing (see MAX_CAPTURE_IN_FLIGHT_BYTES). */
+  readonly captureBudget: CaptureBudget;
 
   constructor(
     private readonly config: RelayConfig,
     @Inject(CACHE_BACKEND) private readonly backend: Cache,
-  ) {}
+  ) {
+    this.captureBudget = new CaptureBudget(Math.max(MAX_CAPTURE_IN_FLIGHT_BYTES, this.maxEntryBytes));
+  }
 
   get mode(): string {
     return this.config.cache.mode;
@@ -74,6 +86,10 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** The entry for a delivered answer, or undefined when it is not to be stored (incomplete, failed, too large). */
   toEntry(endpoint: CacheRequestFacts['endpoint'], delivered: DeliveredAnswer): CachedAnswer | undefined {
+    if (delivered.captureRefused) {
+      this.counts.capture_budget_full++;
+      return undefined;
+    }
     if (delivered.captureOverflowed || (delivered.body?.length ?? 0) > this.maxEntryBytes) {
       this.counts.too_large++;
       return undefined;

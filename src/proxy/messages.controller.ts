@@ -69,6 +69,7 @@ export class MessagesController {
         res,
         baseHeaders: () => reply.getHeaders() as Record<string, string>,
         captureLimitBytes: req.relayCaptureLimit ?? 0,
+        captureBudget: req.relayCaptureBudget,
         onCommitted: (forceStop) => tracked.onForceStop(forceStop),
       });
     } catch (err) {

@@ -8,6 +8,7 @@ import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '.
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import type { PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
+import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import { failureError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
@@ -27,6 +28,8 @@ export interface ForwardOptions {
   baseHeaders: () => Record<string, string>;
   /** Keep up to this many streamed bytes for the cache (0: none). */
   captureLimitBytes: number;
+  /** Shared by all captures in flight (see CaptureBudget). */
+  captureBudget?: CaptureBudget;
   /** Lets a graceful stop end this request's stream. */
   onCommitted?: (forceStop: () => void) => void;
 }
@@ -297,6 +300,7 @@ export class ProxyService {
           ttftTimeoutMs: limits.ttftTimeoutMs,
           stallTimeoutMs: routing.stall_timeout_ms,
           captureLimitBytes: opts.captureLimitBytes,
+          captureBudget: opts.captureBudget,
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,

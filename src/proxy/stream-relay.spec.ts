@@ -5,6 +5,7 @@ import { parseSse } from '../../test/fakes/sse-parse';
 import { Cancellation } from '../common/cancellation';
 import { classifyOutcome } from '../routing/outcome';
 import { outcomeInput } from './failure-answer';
+import { CaptureBudget } from './capture-budget';
 import { relayStream, UPSTREAM_END_GRACE_MS } from './stream-relay';
 import type { AttemptOptions, AttemptResult } from './upstream-attempt';
 
@@ -307,5 +308,32 @@ describe('relayStream endings', () => {
 
     expect(parseSse(r.res.text).filter((e) => e.event === 'error')).toHaveLength(1);
     expect(result).toMatchObject({ kind: 'delivered', failure: 'upstream_error_event' });
+  });
+});
+
+describe('relayStream capture for the cache', () => {
+  const whole = START + BLOCK + delta('hi') + STOP + MESSAGE_STOP;
+
+  it('captures within the shared budget and hands the bytes back to it when the stream ends', async () => {
+    const budget = new CaptureBudget(10_000);
+    const r = relay({ captureLimitBytes: 10_000, captureBudget: budget });
+    r.body.end(whole);
+    const result = await r.result;
+
+    expect(result.kind === 'delivered' && Buffer.concat(result.streamBytes ?? []).toString()).toBe(whole);
+    expect(budget.usedBytes).toBe(0);
+  });
+
+  it('relays in full but captures nothing when the captures in flight have spent the budget', async () => {
+    const budget = new CaptureBudget(10_000);
+    expect(budget.take(9_990)).toBe(true); // other streams hold nearly all of it
+    const r = relay({ captureLimitBytes: 10_000, captureBudget: budget });
+    r.body.write(START);
+    r.body.end(BLOCK + delta('hi') + STOP + MESSAGE_STOP);
+    const result = await r.result;
+
+    expect(r.res.text).toBe(whole);
+    expect(result).toMatchObject({ kind: 'delivered', captureRefused: true, streamBytes: undefined });
+    expect(budget.usedBytes).toBe(9_990);
   });
 });

@@ -40,6 +40,8 @@ export function relayStream(
   let captured: Buffer[] | undefined = opts.captureLimitBytes > 0 ? [] : undefined;
   let capturedBytes = 0;
   let captureOverflowed = false;
+  let captureRefused = false;
+  const budget = opts.captureBudget;
   let timedOut: UpstreamErrorKind | undefined;
   let forcedStop = false;
   let stallTimer: NodeJS.Timeout | undefined;
@@ -57,6 +59,11 @@ export function relayStream(
     abort.abort();
   }, opts.ttftTimeoutMs);
 
+  const dropCapture = () => {
+    captured = undefined;
+    budget?.give(capturedBytes);
+    capturedBytes = 0;
+  };
   const endWithError = (type: string, message: string) => {
     tail = [];
     tailBytes = 0;
@@ -99,6 +106,7 @@ export function relayStream(
     model: progress.model,
     streamBytes: captured,
     captureOverflowed,
+    captureRefused,
     completed: progress.completed && !progress.errorType,
     failure,
     stopReason: progress.stopReason,
@@ -131,6 +139,8 @@ export function relayStream(
       clearTimeout(ttftTimer);
       if (stallTimer) clearTimeout(stallTimer);
       if (endGrace) clearTimeout(endGrace);
+      // What was captured now belongs to the result (the cache stores it at once): off the in-flight budget.
+      budget?.give(capturedBytes);
       flushLast();
       resolve(result);
     };
@@ -168,12 +178,15 @@ export function relayStream(
       const events = scanner.push(chunk);
       const eventEnd = scanner.lastEventEnd;
       if (captured) {
-        capturedBytes += chunk.length;
-        if (capturedBytes <= opts.captureLimitBytes) {
-          captured.push(chunk);
+        if (capturedBytes + chunk.length > opts.captureLimitBytes) {
+          dropCapture();
+          captureOverflowed = true; // too long to be cached: stop holding it
+        } else if (budget && !budget.take(chunk.length)) {
+          dropCapture();
+          captureRefused = true;
         } else {
-          captured = undefined; // too long to be cached: stop holding it
-          captureOverflowed = true;
+          capturedBytes += chunk.length;
+          captured.push(chunk);
         }
       }
       if (!progress.committed) {

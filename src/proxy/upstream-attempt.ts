@@ -1,3 +1,4 @@
+import type { CaptureBudget } from './capture-budget';
 import type { ServerResponse } from 'node:http';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { Cancellation } from '../common/cancellation';
@@ -25,6 +26,8 @@ export type AttemptResult =
       streamBytes?: Buffer[];
       /** Streams: capture was asked for, but the stream outgrew the limit (so nothing was kept). */
       captureOverflowed?: boolean;
+      /** Streams: capture was asked for, but the captures in flight had spent their shared budget. */
+      captureRefused?: boolean;
       /** Streams: whether the answer ran to message_stop. */
       completed: boolean;
       /** Streams that failed after the commit point: what went wrong (counts against the provider). */
@@ -57,6 +60,8 @@ export interface AttemptOptions {
   stallTimeoutMs: number;
   /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
   captureLimitBytes: number;
+  /** Shared by every capture in flight; a stream that does not fit is not captured. */
+  captureBudget?: CaptureBudget;
   /** Registers a function the graceful stop calls to end this stream; returns the unregister function. */
   onCommitted?: (forceStop: () => void) => void;
   requestId: string;
