@@ -143,7 +143,8 @@ export async function createApp(
     // 'close' is emitted once per response: `on` spares the wrapper `once` allocates on every request.
     reply.raw.on('close', () => {
       const ms = performance.now() - started;
-      const status = reply.raw.statusCode;
+      // Gone before any answer was sent: 499 (nginx's "client closed request"), not the 200 Node presets.
+      const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
       const aborted = !reply.raw.writableFinished;
       // The route pattern, not the raw URL, keeps metric label sets bounded.
       const route = req.routeOptions.url ?? 'unmatched';

@@ -1,5 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { parseSse } from '../fakes/sse-parse';
 import { post } from './support/http';
@@ -186,6 +186,27 @@ describe('proxy: the Messages API through the relay', () => {
     const seen = await fake.waitForAbort(0, 1000);
     expect(seen.aborted).toBe(true);
     expect(await ended).toBeInstanceOf(Anthropic.APIUserAbortError);
+  });
+
+  it('logs a client that left before any answer as status 499, aborted', async () => {
+    fake.enqueue({ kind: 'hang' });
+    const controller = new AbortController();
+    const pending = client.messages
+      .create(
+        { model: 'claude-sonnet-4-6', max_tokens: 8, messages: [{ role: 'user', content: 'gone' }] },
+        { signal: controller.signal },
+      )
+      .catch((err: unknown) => err);
+    await fake.waitForRequests(1, 2_000);
+    controller.abort();
+    expect(await pending).toBeInstanceOf(Anthropic.APIUserAbortError);
+    await fake.waitForAbort(0, 1_000);
+    await vi.waitFor(() => {
+      const line = relay.logs
+        .map((l) => JSON.parse(l) as Record<string, unknown>)
+        .find((l) => l.msg === 'request' && l.status === 499);
+      expect(line).toMatchObject({ route: '/v1/messages', aborted: true });
+    });
   });
 
   it('ends the client stream with an error event when the upstream dies mid-stream', async () => {
