@@ -1,6 +1,12 @@
+import type { createCluster } from '@keyv/redis';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { CacheConfig } from '../config/relay-config';
+import { ConfigError } from '../config/config-error';
+import { parseConfigText } from '../config/config-loader';
+import { parseClusterNodes } from '../config/redis-seeds';
+import { CacheConfig, RedisConfig } from '../config/relay-config';
 import { RedisCluster } from '../../test/support/redis-cluster';
 import {
   freePort,
@@ -8,6 +14,7 @@ import {
   redisReachableSync,
   redisServerAvailable,
   RedisServer,
+  redisTlsAvailable,
 } from '../../test/support/redis-server';
 import { describeCacheContract } from '../../test/unit/cache-contract';
 import { CacheClosedError, CacheNotFoundError } from './cache';
@@ -18,6 +25,7 @@ import { RedisCache, RedisCacheLogger } from './redis-cache';
 const LOCAL_PORT = 6379;
 const hasLocalRedis = redisReachableSync('127.0.0.1', LOCAL_PORT);
 const hasRedisBinaries = redisServerAvailable(['redis-server', 'redis-cli']);
+const hasRedisTls = hasRedisBinaries && redisTlsAvailable();
 
 const RUN = randomUUID();
 // Roomy for the functional tests on a busy machine; the fail-open tests below use the real default (50 ms).
@@ -369,5 +377,269 @@ describe.skipIf(!hasRedisBinaries)('RedisCache on a 3-master Redis Cluster (harn
     await a.ping();
     await a.set('x', Buffer.from('from a'));
     expect((await b.get('x')).toString()).toBe('from a');
+  });
+});
+
+/** Fails when a secret, as written or URL-encoded, is in any of the texts. */
+function expectNoSecret(texts: readonly string[], ...secrets: string[]): void {
+  for (const secret of secrets) {
+    for (const form of [secret, encodeURIComponent(secret)]) {
+      expect(texts.filter((t) => t.includes(form))).toEqual([]);
+    }
+  }
+}
+
+describe('cluster_nodes seeds: host:port or redis[s]:// URLs (no Redis needed)', () => {
+  const ONE_PROVIDER = 'providers:\n  - name: a\n    keys: [{ key: sk-test-1234567890 }]\n';
+  const withSeeds = (nodes: string[]) =>
+    parseConfigText(
+      `${ONE_PROVIDER}cache:\n  mode: ha\n  redis:\n    cluster_nodes: ${JSON.stringify(nodes)}\n`,
+      'yaml',
+      {},
+    );
+  const configError = (nodes: string[]): ConfigError => {
+    try {
+      withSeeds(nodes);
+    } catch (error) {
+      if (error instanceof ConfigError) return error;
+      throw error;
+    }
+    throw new Error('expected a ConfigError');
+  };
+
+  it('mixes host:port and URL seeds; the URL credentials (URL-decoded) apply to every seed', () => {
+    const nodes = [
+      '10.0.0.1:7000',
+      'redis://app:p%40ss%2Fw%3Ard%25@10.0.0.2:7001',
+      'redis://app:p%40ss%2Fw%3Ard%25@[::1]:7002',
+    ];
+    expect(withSeeds(nodes).config.cache.redis.cluster_nodes).toEqual(nodes);
+    expect(parseClusterNodes(nodes)).toEqual({
+      seeds: [
+        { host: '10.0.0.1', port: 7000 },
+        { host: '10.0.0.2', port: 7001 },
+        { host: '::1', port: 7002 },
+      ],
+      tls: false,
+      username: 'app',
+      password: 'p@ss/w:rd%',
+    });
+    // host:port only, as before: no credentials, no TLS.
+    expect(parseClusterNodes(['h1:1', 'h2:2'])).toEqual({
+      seeds: [
+        { host: 'h1', port: 1 },
+        { host: 'h2', port: 2 },
+      ],
+      tls: false,
+    });
+  });
+
+  it('rediss:// turns TLS on for the whole cluster; a password alone needs no username', () => {
+    expect(parseClusterNodes(['h1:6379', 'rediss://:s3cret@h2:6380'])).toEqual({
+      seeds: [
+        { host: 'h1', port: 6379 },
+        { host: 'h2', port: 6380 },
+      ],
+      tls: true,
+      password: 's3cret',
+    });
+  });
+
+  it('seeds that disagree on scheme, username or password are a config error that shows no password', () => {
+    const secret = 'hunter2hunter2TOPSECRET';
+    const cases: [string[], RegExp][] = [
+      [
+        [`redis://:${secret}@h:1`, `rediss://:${secret}@h:2`],
+        /cluster_nodes\[1\] disagrees with cluster_nodes\[0\] on the scheme/,
+      ],
+      [
+        [`redis://a:${secret}@h:1`, 'h:2', `redis://b:${secret}@h:3`],
+        /cluster_nodes\[2\] disagrees .* on the username/,
+      ],
+      [
+        [`redis://:${secret}@h:1`, `redis://:${secret}X@h:2`],
+        /cluster_nodes\[1\] disagrees .* on the password/,
+      ],
+      [[`redis://:${secret}@h:1`, 'redis://h:2'], /on the password/],
+    ];
+    for (const [nodes, why] of cases) {
+      const err = configError(nodes);
+      expect(err.problems).toEqual([
+        {
+          path: 'cache.redis.cluster_nodes',
+          value: 'a list',
+          expected: expect.stringMatching(why) as string,
+        },
+      ]);
+      expect(err.message).not.toContain('TOPSECRET');
+      // The validator's own message says what disagrees, and names no credential either.
+      const redis = plainToInstance(RedisConfig, { cluster_nodes: nodes });
+      const messages = validateSync(redis).flatMap((e) => Object.values(e.constraints ?? {}));
+      expect(messages.join('\n')).toMatch(why);
+      expect(messages.join('\n')).not.toContain('TOPSECRET');
+      expect(() => parseClusterNodes(nodes)).toThrow(why);
+      expect(() => new RedisCache(config({ cluster_nodes: nodes, key_prefix: 'x:' }))).toThrow(why);
+    }
+  });
+
+  it('rejects malformed seeds one by one, with URL credentials masked', () => {
+    const err = configError([
+      'h:1',
+      'redis://:hunter2hunter2@h',
+      'http://h:1',
+      'redis://:bad%zzTOPSECRET@h:2',
+      'h:70000',
+    ]);
+    expect(err.problems.map((p) => p.path)).toEqual([
+      'cache.redis.cluster_nodes[1]',
+      'cache.redis.cluster_nodes[2]',
+      'cache.redis.cluster_nodes[3]',
+    ]);
+    expect(err.message).toContain('got "redis://:hu…ter2@h"');
+    expect(err.message).not.toContain('hunter2hunter2');
+    expect(err.message).not.toContain('TOPSECRET');
+    expect(() => parseClusterNodes(['h:70000'])).toThrow(/cluster_nodes\[0\] is not host:port/);
+    expect(() => parseClusterNodes(['redis://:%E0%A4@h:1'])).toThrow(/badly URL-encoded/);
+  });
+
+  it('hands node-redis the credentials and tls: true as cluster defaults, keeping the client defaults', async () => {
+    const nobody = await freePort();
+    const cache = track(
+      new RedisCache(
+        config({
+          cluster_nodes: [`rediss://ops:pa%3Ass@127.0.0.1:${nobody}`, `127.0.0.1:${nobody}`],
+          key_prefix: 'x:',
+        }),
+        { logger: new RecordingLogger() },
+      ),
+    );
+    const options = (
+      cache as unknown as { cluster: { _options: NonNullable<Parameters<typeof createCluster>[0]> } }
+    ).cluster._options;
+    expect(options.rootNodes).toEqual([
+      { socket: { host: '127.0.0.1', port: nobody } },
+      { socket: { host: '127.0.0.1', port: nobody } },
+    ]);
+    expect(options.defaults).toMatchObject({
+      username: 'ops',
+      password: 'pa:ss',
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: 10_000,
+      socket: { tls: true, connectTimeout: 2_000, reconnectStrategy: expect.any(Function) as unknown },
+    });
+  });
+});
+
+const CLUSTER_PASSWORD = `s3cret:p@ss/${RUN.slice(0, 8)}%`;
+
+describe.skipIf(!hasRedisBinaries)('RedisCache on a password-protected Redis Cluster (harness)', () => {
+  let cluster: RedisCluster | undefined;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start({ password: CLUSTER_PASSWORD });
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(opened.splice(0).map((c) => c.close()));
+    await cluster?.stop();
+  });
+
+  it('redis://:<password>@ seeds: stores and reads on every master; the password never reaches the log', async () => {
+    const logger = new RecordingLogger();
+    // The password on one seed only: discovery (from the first, bare seed) and every master still get it.
+    const seeds = [cluster!.nodes[0]!, cluster!.nodes[1]!, cluster!.urls()[2]!];
+    expect(seeds[2]).toContain(encodeURIComponent(CLUSTER_PASSWORD));
+    const cache = track(new RedisCache(config({ cluster_nodes: seeds, key_prefix: 'auth:' }), { logger }));
+    await cache.whenReady();
+    await cache.ping();
+    const keys = Array.from({ length: 60 }, (_, i) => `key-${i}`);
+    await cache.setMultiWithTTL(new Map(keys.map((k) => [k, Buffer.from(k)])), 60_000);
+
+    const perMaster = await Promise.all(cluster!.ports.map((p) => cluster!.command(p, 'DBSIZE')));
+    expect(perMaster.every((reply) => /^:\d+/.test(reply) && Number(reply.slice(1)) > 0)).toBe(true);
+    const found = await cache.getMulti(keys);
+    expect([...found.values()].map((v) => v?.toString())).toEqual(keys);
+    expect((await cache.get('key-7')).toString()).toBe('key-7');
+
+    // A second replica with every seed as a URL sees the same entries.
+    const other = track(
+      new RedisCache(config({ cluster_nodes: cluster!.urls(), key_prefix: 'auth:' }), { logger }),
+    );
+    await other.whenReady();
+    expect((await other.get('key-42')).toString()).toBe('key-42');
+    expectNoSecret(logger.lines, CLUSTER_PASSWORD);
+  });
+
+  it('the same seeds without the password, or with a wrong one, fail open: misses, nothing thrown, no password logged', async () => {
+    const authed = track(new RedisCache(config({ cluster_nodes: cluster!.urls(), key_prefix: 'open:' })));
+    await authed.whenReady();
+    await authed.set('k', Buffer.from('v'));
+    const wrongPassword = `WRONG-${RUN}`;
+
+    for (const [seeds, refusal] of [
+      [cluster!.urls(null), /NOAUTH/],
+      [cluster!.urls(wrongPassword), /WRONGPASS/],
+    ] as const) {
+      const logger = new RecordingLogger();
+      const cache = track(
+        new RedisCache(config({ cluster_nodes: [...seeds], key_prefix: 'open:' }), { logger }),
+      );
+      await expectMiss(cache.get('k'));
+      expect(await cache.getMulti(['k'])).toEqual(new Map([['k', undefined]]));
+      await expect(cache.set('k', Buffer.from('overwritten'))).resolves.toBeUndefined();
+      await vi.waitFor(() => expect(logger.lines.join('\n')).toMatch(refusal), { timeout: 10_000 });
+      const pingError = await cache.ping().then(
+        () => 'answered',
+        (error: unknown) => String(error),
+      );
+      expect(pingError).not.toBe('answered');
+      expect(cache.stats().connected).toBe(0);
+      expectNoSecret([...logger.lines, pingError], CLUSTER_PASSWORD, wrongPassword);
+    }
+    expect((await authed.get('k')).toString()).toBe('v');
+    expect(unhandled).toEqual([]);
+  });
+});
+
+describe.skipIf(!hasRedisTls)('RedisCache on a TLS + password Redis Cluster (harness)', () => {
+  let cluster: RedisCluster | undefined;
+  let rejectUnauthorized: string | undefined;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start({ password: CLUSTER_PASSWORD, tls: true });
+    // The harness certificate is self-signed and cache.redis has no CA setting (a managed Redis has a publicly
+    // trusted one), so certificate checks are off while these tests run; the connections are still TLS.
+    rejectUnauthorized = process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    process.env.NODE_TLS_REJECT_UNAUTHORIZED = '0';
+  }, 60_000);
+  afterAll(async () => {
+    await Promise.all(opened.splice(0).map((c) => c.close()));
+    if (rejectUnauthorized === undefined) delete process.env.NODE_TLS_REJECT_UNAUTHORIZED;
+    else process.env.NODE_TLS_REJECT_UNAUTHORIZED = rejectUnauthorized;
+    await cluster?.stop();
+  });
+
+  it('rediss:// seeds reach every master over TLS; redis:// to the same ports fails open', async () => {
+    const logger = new RecordingLogger();
+    const cache = track(
+      new RedisCache(config({ cluster_nodes: cluster!.urls(), key_prefix: 'tls:' }), { logger }),
+    );
+    await cache.whenReady();
+    const keys = Array.from({ length: 30 }, (_, i) => `key-${i}`);
+    await cache.setMultiWithTTL(new Map(keys.map((k) => [k, Buffer.from(k)])), 60_000);
+    const perMaster = await Promise.all(cluster!.ports.map((p) => cluster!.command(p, 'DBSIZE')));
+    expect(perMaster.every((reply) => /^:\d+/.test(reply) && Number(reply.slice(1)) > 0)).toBe(true);
+    const found = await cache.getMulti(keys);
+    expect([...found.values()].map((v) => v?.toString())).toEqual(keys);
+
+    const plain = cluster!.urls().map((url) => url.replace(/^rediss:/, 'redis:'));
+    const plainLogger = new RecordingLogger();
+    const insecure = track(
+      new RedisCache(config({ cluster_nodes: plain, key_prefix: 'tls:' }), { logger: plainLogger }),
+    );
+    await expectMiss(insecure.get('key-1'));
+    await vi.waitFor(() => expect(plainLogger.lines.some((l) => l.includes('connection error'))).toBe(true), {
+      timeout: 10_000,
+    });
+    expectNoSecret([...logger.lines, ...plainLogger.lines], CLUSTER_PASSWORD);
   });
 });

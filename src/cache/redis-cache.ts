@@ -5,6 +5,8 @@ import { Keyv } from 'keyv';
 import { Clock, systemClock } from '../common/clock';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
+import { maskUrlCredentials } from '../config/config-error';
+import { parseClusterNodes } from '../config/redis-seeds';
 import { CacheConfig } from '../config/relay-config';
 import {
   Cache,
@@ -82,6 +84,8 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private readonly adminTimeoutMs: number;
   private readonly clock: Clock;
   private readonly random: () => number;
+  /** Credentials this cache knows, blanked out of every message it logs or throws (belt and braces). */
+  private readonly secrets: string[] = [];
 
   private readonly standalone: StandaloneClient | undefined;
   private readonly cluster: ClusterClient | undefined;
@@ -134,14 +138,23 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     };
     let client: StandaloneClient | ClusterClient;
     if (redis.cluster_nodes.length > 0) {
+      // Credentials and TLS go in `defaults`, not in the seeds: the nodes found by discovery need them too.
+      const access = parseClusterNodes(redis.cluster_nodes);
+      this.keepSecret(access.password);
       this.cluster = createCluster({
-        rootNodes: redis.cluster_nodes.map((node) => ({ url: `redis://${node}` })),
-        defaults: clientDefaults,
+        rootNodes: access.seeds.map(({ host, port }) => ({ socket: { host, port } })),
+        defaults: {
+          ...clientDefaults,
+          ...(access.username !== undefined && { username: access.username }),
+          ...(access.password !== undefined && { password: access.password }),
+          socket: access.tls ? { ...clientDefaults.socket, tls: true } : clientDefaults.socket,
+        },
       });
       this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
       this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
       client = this.cluster;
     } else {
+      this.keepSecret(urlPassword(redis.url));
       this.standalone = createClient({ url: redis.url, ...clientDefaults });
       this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
       client = this.standalone;
@@ -287,7 +300,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     const outcome = await within(Promise.all(masters.map((node) => node.ping())), this.adminTimeoutMs);
     if (!outcome.ok) {
       throw new Error(
-        `cache: redis ping failed: ${outcome.timedOut ? 'timed out' : errorText(outcome.error)}`,
+        `cache: redis ping failed: ${outcome.timedOut ? 'timed out' : this.errorText(outcome.error)}`,
       );
     }
   }
@@ -402,7 +415,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private dropWrite(what: string, error: unknown): void {
     this.droppedWrites++;
     this.errors++;
-    this.warnings.warn('write', `cache: dropped a redis ${what}: ${errorText(error)}`);
+    this.warnings.warn('write', `cache: dropped a redis ${what}: ${this.errorText(error)}`);
   }
 
   private countFailure(what: string, outcome: Outcome<unknown>): void {
@@ -413,12 +426,27 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
 
   private onOperationError(what: string, error: unknown): void {
     this.errors++;
-    this.warnings.warn(what, `cache: redis ${what} failed (counted as a miss): ${errorText(error)}`);
+    this.warnings.warn(what, `cache: redis ${what} failed (counted as a miss): ${this.errorText(error)}`);
   }
 
   private onConnectionError(error: unknown): void {
     this.connectionErrors++;
-    this.warnings.warn('connection', `cache: redis connection error, reconnecting: ${errorText(error)}`);
+    this.warnings.warn('connection', `cache: redis connection error, reconnecting: ${this.errorText(error)}`);
+  }
+
+  /** An error as one line, with URL credentials masked and every credential of this cache blanked out. */
+  private errorText(error: unknown): string {
+    let text = maskUrlCredentials(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    for (const secret of this.secrets) text = text.split(secret).join('****');
+    return text;
+  }
+
+  private keepSecret(secret: string | undefined): void {
+    if (secret === undefined || secret === '') return;
+    // As given and as it would appear inside a URL.
+    for (const form of new Set([secret, encodeURIComponent(secret)])) this.secrets.push(form);
+    // Longest first, so a secret that contains another is blanked whole.
+    this.secrets.sort((a, b) => b.length - a.length);
   }
 
   private miss(): undefined {
@@ -490,7 +518,12 @@ function infoField(info: string, field: string): number {
   return match ? Number(match[1]) : 0;
 }
 
-function errorText(error: unknown): string {
-  if (error instanceof Error) return `${error.name}: ${error.message}`;
-  return String(error);
+/** The password of a redis:// URL (decoded), if it has one and parses. */
+function urlPassword(url: string): string | undefined {
+  try {
+    const password = new URL(url).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
 }

@@ -294,7 +294,7 @@ describe('validation', () => {
       'providers[0].model_mapping.x a string',
       'routing.fallbacks.m a list of strings',
       'routing.fallbacks.o[1] a string',
-      'cache.redis.cluster_nodes[1] host:port',
+      'cache.redis.cluster_nodes[1] host:port or redis[s]://[user[:password]@]host:port',
     ]);
   });
 

@@ -11,6 +11,7 @@ import {
   schemaOf,
   type SectionClass,
 } from './config-schema';
+import { IS_REDIS_CLUSTER_SEEDS } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
 import { CacheConfig, ProviderConfig, RelayConfig } from './relay-config';
 import {
@@ -290,6 +291,12 @@ function reportError(error: ValidationError, at: PathSegment[], list: ProblemLis
           if (typeof item !== 'string') list.bad([...at, k, i], item, 'a string');
         });
     }
+    return;
+  }
+  if (failed.length === 1 && failed[0] === IS_REDIS_CLUSTER_SEEDS) {
+    // Every seed is well-formed on its own; together they disagree: the validator says how.
+    const why = String(error.constraints?.[IS_REDIS_CLUSTER_SEEDS]);
+    list.bad(at, value, `seed URLs that all give the same scheme, username and password (${why})`);
     return;
   }
   const elements = Array.isArray(value) ? badElements(field, value) : [];

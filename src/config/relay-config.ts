@@ -12,8 +12,10 @@ import {
   Max,
   Min,
   MinLength,
+  ValidateBy,
   ValidateNested,
 } from 'class-validator';
+import { CLUSTER_SEED, clusterNodesProblem, IS_REDIS_CLUSTER_SEEDS } from './redis-seeds';
 import { IsStringListRecord, IsStringRecord } from './record-validators';
 
 /**
@@ -286,10 +288,23 @@ export class RedisConfig {
   @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL' })
   url = 'redis://127.0.0.1:6379';
 
-  /** Redis Cluster seed nodes, host:port each. */
+  /**
+   * Redis Cluster seed nodes, each `host:port` or `redis[s]://[user[:password]@]host:port` (URL-encoded). The
+   * credentials and TLS of the URL seeds apply to every node the cluster discovers, so the URL seeds must agree.
+   */
   @IsArray()
   @IsString({ each: true })
-  @Matches(/^[^:\s]+:\d{1,5}$/, { each: true, message: 'expected host:port' })
+  @Matches(CLUSTER_SEED, {
+    each: true,
+    message: 'expected host:port or redis[s]://[user[:password]@]host:port',
+  })
+  @ValidateBy({
+    name: IS_REDIS_CLUSTER_SEEDS,
+    validator: {
+      validate: (value: unknown): boolean => clusterNodesProblem(value) === undefined,
+      defaultMessage: (args) => clusterNodesProblem(args?.value) ?? 'invalid cluster_nodes',
+    },
+  })
   cluster_nodes: string[] = [];
 
   @IsString()

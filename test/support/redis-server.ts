@@ -37,6 +37,28 @@ export function redisServerAvailable(binaries: string[] = ['redis-server']): boo
 }
 
 /**
+ * Whether redis-server was built with TLS (and `openssl` is there to make a certificate), for the TLS cluster of
+ * RedisCluster. When not: under CI this throws (a skipped suite must fail the build); elsewhere it warns and
+ * returns false.
+ */
+export function redisTlsAvailable(): boolean {
+  // A TLS build refuses this (no CA file) with "Failed to configure TLS"; a build without TLS never says that.
+  const probe = spawnSync(
+    'redis-server',
+    ['--port', '0', '--tls-port', '1', '--tls-cert-file', '/nonexistent', '--tls-key-file', '/nonexistent'],
+    { encoding: 'utf8', timeout: 5000 },
+  );
+  const tls = `${probe.stdout ?? ''}${probe.stderr ?? ''}`.includes('Failed to configure TLS');
+  const openssl = spawnSync('openssl', ['version'], { stdio: 'ignore' }).status === 0;
+  if (tls && openssl) return true;
+  const message = tls ? 'openssl not installed' : 'redis-server was built without TLS';
+  if (process.env.CI)
+    throw new Error(`${message}: the TLS cluster test cannot run (CI is set, so this fails)`);
+  console.warn(`\n${'!'.repeat(100)}\n!!! SKIPPING the TLS cluster test: ${message}.\n${'!'.repeat(100)}\n`);
+  return false;
+}
+
+/**
  * Whether something answers PING at host:port, checked synchronously (in a child node process) so test files
  * can decide to skip at collection time. Under CI an unreachable Redis throws instead of skipping.
  */
@@ -69,11 +91,21 @@ export async function freePort(): Promise<number> {
   });
 }
 
-/** Sends one inline command over a raw socket and resolves the raw reply (no client library involved). */
-export async function rawCommand(port: number, command: string, timeoutMs = 1000): Promise<string> {
+/**
+ * Sends one inline command over a raw socket and resolves the raw reply (no client library involved). With a
+ * `password` (a server started with --requirepass) it sends `AUTH <password>` first and resolves the reply of
+ * the command, or the AUTH error. The password must not contain whitespace or quotes (inline protocol).
+ */
+export async function rawCommand(
+  port: number,
+  command: string,
+  timeoutMs = 1000,
+  password?: string,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const socket = net.connect(port, '127.0.0.1');
     let reply = '';
+    let authPending = password !== undefined;
     const done = (error?: Error) => {
       socket.destroy();
       if (error) reject(error);
@@ -81,9 +113,23 @@ export async function rawCommand(port: number, command: string, timeoutMs = 1000
     };
     socket.setTimeout(timeoutMs, () => done(new Error(`redis :${port} did not answer ${command}`)));
     socket.on('error', done);
-    socket.on('connect', () => socket.write(`${command}\r\n`));
+    socket.on('connect', () =>
+      socket.write(password === undefined ? `${command}\r\n` : `AUTH ${password}\r\n${command}\r\n`),
+    );
     socket.on('data', (chunk) => {
       reply += chunk.toString('utf8');
+      if (authPending) {
+        const end = reply.indexOf('\r\n');
+        if (end < 0) return;
+        if (!reply.startsWith('+OK')) {
+          reply = reply.slice(0, end + 2);
+          done();
+          return;
+        }
+        authPending = false;
+        reply = reply.slice(end + 2);
+        if (reply === '') return;
+      }
       // Inline replies end with CRLF; bulk replies ($n\r\n...\r\n) once the announced length has arrived.
       const bulk = /^\$(\d+)\r\n/.exec(reply);
       if (!bulk && reply.endsWith('\r\n')) done();
@@ -92,12 +138,12 @@ export async function rawCommand(port: number, command: string, timeoutMs = 1000
   });
 }
 
-/** Resolves once PING answers PONG on the port, rejects after `timeoutMs`. */
-export async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/** Resolves once PING answers PONG on the port (after AUTH, given a password), rejects after `timeoutMs`. */
+export async function waitForPing(port: number, timeoutMs = 10_000, password?: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
-      if ((await rawCommand(port, 'PING', 500)).startsWith('+PONG')) return;
+      if ((await rawCommand(port, 'PING', 500, password)).startsWith('+PONG')) return;
     } catch {
       // not up yet
     }
@@ -129,11 +175,19 @@ export function spawnRedis(args: string[], cwd: string): SpawnedRedis {
   return { child, log: () => tail };
 }
 
-/** Spawns and waits for PING; on failure kills the child and puts its log in the error. */
-export async function spawnRedisAndWait(args: string[], cwd: string, port: number): Promise<ChildProcess> {
+/**
+ * Spawns and waits for PING (on `port`, plain TCP, after AUTH given a password); on failure kills the child and
+ * puts its log in the error.
+ */
+export async function spawnRedisAndWait(
+  args: string[],
+  cwd: string,
+  port: number,
+  password?: string,
+): Promise<ChildProcess> {
   const spawned = spawnRedis(args, cwd);
   try {
-    await waitForPing(port);
+    await waitForPing(port, 10_000, password);
   } catch (error) {
     await killChild(spawned.child);
     throw new Error(`${(error as Error).message}\n--- redis-server log ---\n${spawned.log()}`);
