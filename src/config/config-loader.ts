@@ -129,4 +129,3 @@ function parseTree(text: string, format: ConfigFormat): unknown {
     ]);
   }
 }
-
