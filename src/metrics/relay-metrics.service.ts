@@ -38,8 +38,8 @@ export class RelayMetrics {
   ).registerIn(this.registry);
   private readonly fallbacks = new TallyCounter(
     'cc_relay_fallback_answers_total',
-    'Answers delivered by a fallback model instead of the requested one',
-    ['requested_model', 'answered_model'],
+    'Answers delivered by a fallback model instead of the requested one, by routing.fallbacks rule',
+    ['rule', 'answered_model'],
   ).registerIn(this.registry);
   private readonly tokens = new TallyCounter(
     'cc_relay_tokens_total',
@@ -96,9 +96,9 @@ export class RelayMetrics {
     this.retries.inc([action]);
   }
 
-  /** An answer that came from a fallback model. */
-  fallbackAnswer(requested: string, answered: string): void {
-    this.fallbacks.inc([requested, answered]);
+  /** An answer that came from a fallback model; `rule` is the routing.fallbacks key that applied. */
+  fallbackAnswer(rule: string, answered: string): void {
+    this.fallbacks.inc([rule, answered]);
   }
 
   /** Usage of a delivered answer. */

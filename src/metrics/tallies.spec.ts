@@ -18,7 +18,9 @@ describe('TallyCounter', () => {
       [['/v1/messages', 'POST', '529'], 3],
     ];
     const ours = await render((registry) => {
-      const c = new TallyCounter('reqs_total', 'requests', ['route', 'method', 'status']).registerIn(registry);
+      const c = new TallyCounter('reqs_total', 'requests', ['route', 'method', 'status']).registerIn(
+        registry,
+      );
       for (const [values, by] of updates) c.inc(values, by);
     });
     const theirs = await render((registry) => {

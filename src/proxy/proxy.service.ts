@@ -6,7 +6,7 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import type { PlanStep } from '../routing/route-plan';
+import { fallbackRuleOf, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
@@ -153,7 +153,11 @@ export class ProxyService {
       }
       if (result.kind === 'delivered') {
         if (spendsTokens) this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
-        if (step.fallbackIndex > 0) this.metrics.fallbackAnswer(preq.model, step.model);
+        if (step.fallbackIndex > 0) {
+          // Labelled with the config's rule, never the client's model string (unbounded label values).
+          const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
+          this.metrics.fallbackAnswer(rule, step.model);
+        }
         // The result is this attempt's own object: labelled in place rather than copied.
         const answer = result as DeliveredAnswer;
         answer.provider = rt.name;

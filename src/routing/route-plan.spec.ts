@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   buildRoutePlan,
   fallbackModels,
+  fallbackRuleOf,
   modelEntry,
   ModelTable,
   providerServesModel,
@@ -127,6 +128,13 @@ describe('fallbackModels', () => {
     expect(fallbackModels('claude-opus-4-1', fallbacks)).toEqual(['z']);
     expect(fallbackModels('gpt-5', fallbacks)).toEqual([]);
     expect(fallbackModels('constructor', fallbacks)).toEqual([]);
+  });
+
+  it('names the rule that applied (config text: a bounded metric label, whatever model the client sent)', () => {
+    const fallbacks = { [SONNET]: ['x'], 'claude-sonnet-*': ['y'] };
+    expect(fallbackRuleOf(SONNET, fallbacks)).toBe(SONNET);
+    expect(fallbackRuleOf(`claude-sonnet-${'z'.repeat(10_000)}`, fallbacks)).toBe('claude-sonnet-*');
+    expect(fallbackRuleOf('gpt-5', fallbacks)).toBeUndefined();
   });
 });
 

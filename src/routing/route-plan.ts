@@ -81,8 +81,19 @@ export function fallbackModels(
   model: string,
   fallbacks: Readonly<Record<string, readonly string[]>>,
 ): string[] {
-  const exact = Object.hasOwn(fallbacks, model) ? fallbacks[model] : undefined;
-  if (exact) return [...exact];
+  const rule = fallbackRuleOf(model, fallbacks);
+  return rule === undefined ? [] : [...(fallbacks[rule] ?? [])];
+}
+
+/**
+ * The routing.fallbacks key that applies to a model: its exact name, else the longest `prefix*` it starts with.
+ * Config text, unlike the model name the client sent, so it also serves as a bounded metric label.
+ */
+export function fallbackRuleOf(
+  model: string,
+  fallbacks: Readonly<Record<string, readonly string[]>>,
+): string | undefined {
+  if (Object.hasOwn(fallbacks, model)) return model;
   let best: string | undefined;
   for (const key of Object.keys(fallbacks)) {
     if (
@@ -93,7 +104,7 @@ export function fallbackModels(
       best = key;
     }
   }
-  return best === undefined ? [] : [...(fallbacks[best] ?? [])];
+  return best;
 }
 
 function candidatesFor(model: string, providers: readonly PlannedProvider[]): ProviderCandidate[] {
