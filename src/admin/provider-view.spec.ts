@@ -38,6 +38,9 @@ describe('maskUrlCredentials', () => {
   });
 
   it('leaves a URL without credentials unchanged, @ in the path included', () => {
+    expect(maskUrlCredentials('https://user:p@ss@host.example/x')).toBe('https://***:***@host.example/x');
+    expect(maskUrlCredentials('https://gw.example/x#access_token=abc')).toBe('https://gw.example/x#***');
+    expect(maskUrlCredentials('https://gw.example/x#section')).toBe('https://gw.example/x#section');
     expect(maskUrlCredentials('https://api.anthropic.com')).toBe('https://api.anthropic.com');
     expect(maskUrlCredentials('http://127.0.0.1:8080/v1/@team')).toBe('http://127.0.0.1:8080/v1/@team');
   });

@@ -14,15 +14,18 @@ export interface ProviderLoad {
 const MIN_SCRUBBED_SECRET = 8;
 
 /**
- * Masks credentials written into a URL: `user:pass@` (or a bare token before `@`) and every query value, so a
- * base URL such as `https://key@gw.example/anthropic?key=…` can be shown to operators.
+ * Masks credentials written into a URL: `user:pass@` (or a bare token before `@`), every query value and a
+ * fragment carrying values (`#access_token=…`), so a base URL such as `https://key@gw.example/anthropic?key=…` can
+ * be shown to operators.
  */
 export function maskUrlCredentials(url: string): string {
+  // The userinfo runs to the last `@` of the authority (a password may hold a raw `@`: `u:p@ss@host` is valid).
   return url
-    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#@]*)@/i, (_m, scheme: string, userinfo: string) =>
+    .replace(/^([a-z][a-z0-9+.-]*:\/\/)([^/?#]*)@/i, (_m, scheme: string, userinfo: string) =>
       userinfo.includes(':') ? `${scheme}***:***@` : `${scheme}***@`,
     )
-    .replace(/([?&][^=&#]*=)[^&#]*/g, '$1***');
+    .replace(/([?&][^=&#]*=)[^&#]*/g, '$1***')
+    .replace(/#.*$/, (fragment) => (fragment.includes('=') ? '#***' : fragment));
 }
 
 /**

@@ -37,6 +37,7 @@ describe('renderValue', () => {
       'redis://user:lo…ord1@host:6379/0',
     );
     expect(maskUrlCredentials('rediss://:pw@h:1')).toBe('rediss://:****@h:1');
+    expect(maskUrlCredentials('redis://u:longp@ssword1@h:1/0')).not.toContain('ssword1');
     expect(renderValue('x redis://:hunter2hunter2@h:1', ['cache', 'redis', 'url'])).not.toContain(
       'hunter2hunter2',
     );

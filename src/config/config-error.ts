@@ -66,7 +66,8 @@ export function isSecretPath(segments: readonly PathSegment[], value: unknown): 
   return field === 'keys' && typeof value === 'string';
 }
 
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s@/]*)@/gi;
+// The password runs to the last `@` before the path: a raw `@` inside it (`u:p@ss@host`) is still the password.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s/]*)@/gi;
 
 /** Masks the password of every `scheme://user:password@` in a string (Redis URLs carry them). */
 export function maskUrlCredentials(text: string): string {
