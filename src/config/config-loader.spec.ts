@@ -360,6 +360,24 @@ describe('validation', () => {
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
   });
 
+  it('rejects a duration no timer can wait (over 2^31 - 1 ms a Node timer fires after 1 ms)', () => {
+    let err: unknown;
+    try {
+      validateConfig({
+        providers: [{ name: 'a' }],
+        routing: { ttft_timeout_ms: 3_000_000_000 },
+        server: { shutdown: { grace_ms: 9_999_999_999 } },
+      });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems.map((p) => `${p.path}: ${p.expected}`)).toEqual([
+      'routing.ttft_timeout_ms: an integer from 1 to 2147483647',
+      'server.shutdown.grace_ms: an integer from 0 to 2147483647',
+    ]);
+  });
+
   it('warns about an open relay', () => {
     expect(validateConfig({ providers: [{ name: 'a' }] }).warnings).toContain(
       'server.auth.api_keys is empty: anyone who can reach 0.0.0.0:8787 can use the relay',

@@ -24,6 +24,9 @@ import { IsStringListRecord, IsStringRecord } from './record-validators';
  * ../shared/spec/*.md and the issues is accepted here with its documented default.
  */
 
+/** The longest delay a Node timer can wait (2^31 - 1 ms, ~24.8 days); a longer one fires after 1 ms. */
+export const MAX_TIMER_MS = 2_147_483_647;
+
 export const PROVIDER_TYPES = ['anthropic', 'zai', 'minimax', 'ollama'] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
@@ -61,11 +64,13 @@ export class ShutdownConfig {
   /** After SIGTERM: readiness is 503 at once; new connections are still accepted for this long (ingress catch-up). */
   @IsInt()
   @Min(0)
+  @Max(MAX_TIMER_MS)
   delay_ms = 0;
 
   /** Then in-flight requests and streams get this long before open streams are ended with `event: error`. */
   @IsInt()
   @Min(0)
+  @Max(MAX_TIMER_MS)
   grace_ms = 30_000;
 }
 
@@ -78,6 +83,7 @@ export class ServerConfig {
   /** Upstream timeout for one attempt. Non-streaming answers can legitimately take up to 10 minutes. */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   timeout_ms = 600_000;
 
   @IsInt()
@@ -168,15 +174,18 @@ export class RetryConfig {
 
   @IsInt()
   @Min(0)
+  @Max(MAX_TIMER_MS)
   base_delay_ms = 250;
 
   @IsInt()
   @Min(0)
+  @Max(MAX_TIMER_MS)
   max_delay_ms = 4_000;
 
   /** A longer retry-after is treated as "quota gone": fail over instead of sleeping. */
   @IsInt()
   @Min(0)
+  @Max(MAX_TIMER_MS)
   max_retry_after_ms = 10_000;
 
   /** Retries may add at most this share of live traffic. */
@@ -213,16 +222,19 @@ export class RoutingConfig {
    */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   deadline_ms = 120_000;
 
   /** Streams: the first content event must arrive by then, else fail over. */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   ttft_timeout_ms = 30_000;
 
   /** Streams: silence longer than this ends the stream with event: error. */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   stall_timeout_ms = 60_000;
 }
 
@@ -233,11 +245,13 @@ export class HealthCheckConfig {
 
   @IsInt()
   @Min(100)
+  @Max(MAX_TIMER_MS)
   interval_ms = 10_000;
 
   /** One probe's timeout. */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   timeout_ms = 5_000;
 }
 
@@ -248,6 +262,7 @@ export class CircuitBreakerConfig {
 
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   open_duration_ms = 30_000;
 
   @IsInt()
@@ -313,6 +328,7 @@ export class RedisConfig {
   /** A slower read counts as a miss. */
   @IsInt()
   @Min(1)
+  @Max(MAX_TIMER_MS)
   timeout_ms = 50;
 }
 
