@@ -1,23 +1,55 @@
 #!/usr/bin/env node
 import 'reflect-metadata';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createApp, flushLogs, parseListen } from './app.factory';
 import { warmCache } from './cache/cache-warmup';
+import { parseCommandLine, USAGE } from './cli';
 import { GracefulShutdown } from './common/graceful-shutdown.service';
+import { InFlightService } from './common/in-flight.service';
 import { ConfigError } from './config/config-error';
 import { loadConfig, resolveConfigPath } from './config/config-loader';
 import { runConfigValidate } from './config/config-validate.command';
 import { DrainState } from './health/drain-state';
 
+/** After a second signal, how long the error events and log lines get to leave before the process exits. */
+const FORCED_EXIT_FLUSH_MS = 200;
+
+/** The version in package.json (beside dist/ in the image and in a checkout). */
+function packageVersion(): string {
+  try {
+    return (
+      (JSON.parse(readFileSync(join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string })
+        .version ?? 'unknown'
+    );
+  } catch {
+    return 'unknown';
+  }
+}
+
 async function main(): Promise<number | undefined> {
-  const argv = process.argv.slice(2);
-  if (argv[0] === 'config' && argv[1] === 'validate') {
-    const path = argv[2] ?? resolveConfigPath([], process.env);
-    return runConfigValidate(path, process.env, (line) => process.stdout.write(line + '\n'));
+  const command = parseCommandLine(process.argv.slice(2));
+  switch (command.kind) {
+    case 'error':
+      process.stderr.write(`cc-relay: ${command.message}\n${USAGE}\n`);
+      return 2;
+    case 'help':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    case 'version':
+      process.stdout.write(`cc-relay ${packageVersion()}\n`);
+      return 0;
+    case 'validate': {
+      const path = command.path ?? resolveConfigPath([], process.env);
+      return runConfigValidate(path, process.env, (line) => process.stdout.write(line + '\n'));
+    }
+    case 'serve':
+      break;
   }
 
   let loaded: ReturnType<typeof loadConfig>;
   try {
-    loaded = loadConfig({ argv, env: process.env });
+    loaded = loadConfig({ argv: command.argv, env: process.env });
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`cc-relay: invalid configuration\n${err.message}\n`);
@@ -53,11 +85,18 @@ async function main(): Promise<number | undefined> {
   process.off('SIGTERM', stopDuringStart);
   process.off('SIGINT', stopDuringStart);
   let stopping = false;
+  // 1 once a second signal cut the drain short, whichever path then exits first.
+  let exitCode = 0;
   const stop = (signal: string) => {
     if (stopping) {
-      // A second signal: the operator wants out now.
+      // A second signal: the operator wants out now. Open streams still get their `event: error` (a torn stream
+      // could look complete), and the log says why the process went.
+      exitCode = 1;
+      const ended = app.get(InFlightService).forceStopAll();
+      log.warn({ signal, ended }, 'second signal: exiting now, without waiting for the grace period');
       flushLogs();
-      process.exit(1);
+      setTimeout(() => process.exit(1), FORCED_EXIT_FLUSH_MS).unref();
+      return;
     }
     stopping = true;
     void app
@@ -67,7 +106,7 @@ async function main(): Promise<number | undefined> {
       .then(
         () => {
           flushLogs();
-          process.exit(0);
+          process.exit(exitCode);
         },
         (err: unknown) => {
           log.error({ err }, 'error while shutting down');

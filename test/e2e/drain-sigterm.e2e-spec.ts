@@ -99,3 +99,47 @@ describe('graceful drain on SIGTERM (real process)', () => {
     expect(logs).toContain('drained');
   });
 });
+
+describe('a second signal during the drain (real process)', () => {
+  const fake = new FakeUpstream();
+  let relay: RelayProcess;
+
+  beforeAll(async () => {
+    const upstream = await fake.start();
+    relay = await spawnRelay({
+      server: {
+        listen: '127.0.0.1:0',
+        auth: { api_keys: [CLIENT_KEY] },
+        shutdown: { delay_ms: 0, grace_ms: 20_000 },
+      },
+      providers: [{ name: 'primary', type: 'anthropic', base_url: upstream, keys: [{ key: PROVIDER_KEY }] }],
+      health: { health_check: { enabled: false } },
+      cache: { mode: 'disabled' },
+      logging: { level: 'info', format: 'json' },
+    });
+  });
+  afterAll(async () => {
+    await relay.cleanup();
+    await fake.close();
+  });
+
+  it('exits at once, still ending open streams with event: error and saying so in the log', async () => {
+    fake.script(() => ({ kind: 'sse', text: LONG_TEXT, deltas: 40, delayMs: 200 }));
+    const stream = await openStream(relay.url, MINIMAL);
+    await stream.waitForEvent('content_block_delta');
+
+    relay.child.kill('SIGTERM');
+    await waitUntil('the drain to start', async () =>
+      relay.lines.some((l) => l.includes('SIGTERM: draining')) ? true : undefined,
+    );
+    const secondAt = Date.now();
+    relay.child.kill('SIGTERM');
+
+    const events = await stream.done;
+    expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: { type: 'overloaded_error' } } });
+    expect(await relay.exited).toEqual({ code: 1, signal: null });
+    // Long before the 20 s grace period.
+    expect(Date.now() - secondAt).toBeLessThan(5_000);
+    expect(relay.lines.join('\n')).toContain('second signal: exiting now');
+  });
+});
