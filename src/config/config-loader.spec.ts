@@ -134,13 +134,41 @@ describe('environment expansion', () => {
     expect(config.routing.debug).toBe(true);
   });
 
+  it('never prints a value from the environment, wherever it landed; only the reference as written', () => {
+    const SK = 'sk-ant-api03-SECRETSECRET-wxyz';
+    const text =
+      'providers:\n  - name: a\n    base_url: ${SK}\n    models: ${SK}\n    keys:\n      - key: k-000000000000\n' +
+      '        rpm_limit: ${SK}\n  - ${SK}\nadmin: ${SK}\ncache:\n  redis: ${SK}\n' +
+      'routing:\n  fallbacks:\n    x: ${SK}\n';
+    const err = configError(() => yaml(text, { SK }));
+    expect(err.problems.length).toBeGreaterThanOrEqual(6);
+    expect(err.message).not.toContain('SECRETSECRET');
+    expect(err.message).toContain('providers[0].keys[0].rpm_limit: got "${SK}" (from the environment)');
+    // A malformed reference names only the variable, never the default written after it.
+    const malformed = configError(() =>
+      yaml(`${ONE_PROVIDER}admin:\n  token: \${SK-sk-ant-DEFAULTLEAK-0000}\n`),
+    );
+    expect(malformed.message).not.toContain('DEFAULTLEAK');
+    expect(malformed.message).toContain('malformed reference ${SK…}');
+  });
+
+  it('shows a string where a section belongs only by its length (a TOML file read as YAML is one)', () => {
+    const err = configError(() => yaml('key = "sk-ant-api03-TOMLSECRET-0000"\n'));
+    expect(err.message).not.toContain('TOMLSECRET');
+    expect(err.message).toContain('a string of');
+  });
+
   it('does not coerce a quoted number written in the file, nor a partly expanded value', () => {
     const err = configError(() =>
       yaml(`${ONE_PROVIDER}        rpm_limit: "5"\n        otpm_limit: 1\${ZERO}\n`, { ZERO: '0' }),
     );
     expect(err.problems).toEqual([
       { path: 'providers[0].keys[0].rpm_limit', value: '"5"', expected: 'an integer >= 0' },
-      { path: 'providers[0].keys[0].otpm_limit', value: '"10"', expected: 'an integer >= 0' },
+      {
+        path: 'providers[0].keys[0].otpm_limit',
+        value: '"1${ZERO}" (from the environment)',
+        expected: 'an integer >= 0',
+      },
     ]);
   });
 

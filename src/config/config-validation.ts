@@ -1,6 +1,13 @@
 import { plainToInstance } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
-import { ConfigError, type ConfigProblem, formatPath, type PathSegment, renderValue } from './config-error';
+import {
+  ConfigError,
+  type ConfigProblem,
+  formatPath,
+  isSecretPath,
+  type PathSegment,
+  renderValue,
+} from './config-error';
 import {
   badElements,
   describeElement,
@@ -38,6 +45,7 @@ export interface ExpansionFacts {
   problems?: ConfigProblem[];
   whole?: ReadonlySet<string>;
   emptied?: ReadonlyMap<string, string>;
+  written?: ReadonlyMap<string, string>;
 }
 
 /** Problems found so far, and the paths already reported (so one mistake never yields two lines). */
@@ -45,7 +53,10 @@ class ProblemList {
   readonly problems: ConfigProblem[] = [];
   private readonly reported = new Set<string>();
 
-  constructor(initial: readonly ConfigProblem[]) {
+  constructor(
+    initial: readonly ConfigProblem[],
+    private readonly written: ReadonlyMap<string, string> = new Map(),
+  ) {
     for (const p of initial) this.add(p);
   }
 
@@ -55,7 +66,22 @@ class ProblemList {
   }
 
   bad(segments: PathSegment[], value: unknown, expected: string): void {
-    this.add({ path: formatPath(segments), value: renderValue(value, segments), expected });
+    const path = formatPath(segments);
+    this.add({ path, value: this.shown(path, segments, value, expected), expected });
+  }
+
+  /**
+   * The bad value as a problem shows it: a value from the environment as it was written (`${NAME}`), and where a
+   * mapping or list was expected a scalar only by its kind (a TOML file read as YAML is one long string, and a
+   * pasted key where a section belongs is still a key).
+   */
+  private shown(path: string, segments: PathSegment[], value: unknown, expected: string): string {
+    const written = this.written.get(path);
+    if (written !== undefined) return `${JSON.stringify(written)} (from the environment)`;
+    if (typeof value === 'string' && !isSecretPath(segments, value) && /^a (mapping|list)\b/.test(expected)) {
+      return `a string of ${value.length} characters`;
+    }
+    return renderValue(value, segments);
   }
 
   suppress(path: string): void {
@@ -91,7 +117,7 @@ const NUMBER_TEXT = /^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/;
  * Throws ConfigError with every problem at once; problems of `expansion` are reported in the same list.
  */
 export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): ValidatedConfig {
-  const list = new ProblemList(expansion.problems ?? []);
+  const list = new ProblemList(expansion.problems ?? [], expansion.written);
   const tree = raw ?? {};
   if (!isPlainRecord(tree)) {
     list.bad(

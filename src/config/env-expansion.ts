@@ -10,6 +10,11 @@ export interface Expansion {
   whole: Set<string>;
   /** Paths whose string held references and expanded to the empty string, with the text as written. */
   emptied: Map<string, string>;
+  /**
+   * Every path whose string held a reference, with the text as written: a problem there shows that, never the
+   * expanded value (the environment is where secrets live, and one may sit where the config expects something else).
+   */
+  written: Map<string, string>;
 }
 
 /** The variables a config reads; typed loosely so process.env and plain test objects both fit. */
@@ -23,7 +28,13 @@ const INNER = /^([A-Za-z_][A-Za-z0-9_]*)(?::-(.*))?$/s;
  * copied as written, so neither is ever expanded. `:-` uses the default when the variable is unset or empty, as in sh.
  */
 export function expandEnv(tree: unknown, env: Env): Expansion {
-  const out: Expansion = { value: undefined, problems: [], whole: new Set(), emptied: new Map() };
+  const out: Expansion = {
+    value: undefined,
+    problems: [],
+    whole: new Set(),
+    emptied: new Map(),
+    written: new Map(),
+  };
   out.value = walk(tree, [], env, out);
   return out;
 }
@@ -44,6 +55,7 @@ function walk(node: unknown, segments: PathSegment[], env: Env, out: Expansion):
 function expandString(text: string, segments: PathSegment[], env: Env, out: Expansion): string {
   if (!text.includes('${')) return text;
   const path = formatPath(segments);
+  out.written.set(path, text);
   if (text.replace(REFERENCE, '').includes('${')) {
     out.problems.push({ path, expected: 'unterminated ${ reference: write ${NAME} or ${NAME:-default}' });
     return text;
@@ -59,7 +71,8 @@ function expandString(text: string, segments: PathSegment[], env: Env, out: Expa
       failed = true;
       out.problems.push({
         path,
-        expected: `malformed reference ${match}: write \${NAME} or \${NAME:-default} (no nesting)`,
+        // Only the name is quoted: the rest (a default written `${NAME-…}`) may be a secret.
+        expected: `malformed reference \${${/^[A-Za-z0-9_]*/.exec(inner)?.[0] ?? ''}…}: write \${NAME} or \${NAME:-default} (no nesting)`,
       });
       return match;
     }
