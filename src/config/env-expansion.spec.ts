@@ -62,4 +62,16 @@ describe('expandEnv', () => {
     expect(out.value).toEqual({ a: { price: '$5 ' } });
     expect(Object.getPrototypeOf((out.value as { a: object }).a)).toBe(Object.prototype);
   });
+
+  it('reports a structure that contains itself (a YAML alias inside its own anchor) instead of recursing forever', () => {
+    const loop: unknown[] = [];
+    loop.push(loop);
+    const shared = { key: 'k' };
+    const out = expandEnv({ a: loop, b: [shared, shared] }, {});
+    expect(out.problems).toEqual([
+      { path: 'a[0]', expected: 'no YAML alias inside its own anchor (&a … *a)' },
+    ]);
+    // The same value used twice (an ordinary alias) is no loop.
+    expect(out.value).toEqual({ a: [null], b: [{ key: 'k' }, { key: 'k' }] });
+  });
 });

@@ -35,21 +35,37 @@ export function expandEnv(tree: unknown, env: Env): Expansion {
     emptied: new Map(),
     written: new Map(),
   };
-  out.value = walk(tree, [], env, out);
+  out.value = walk(tree, [], env, out, new Set());
   return out;
 }
 
-function walk(node: unknown, segments: PathSegment[], env: Env, out: Expansion): unknown {
+function walk(
+  node: unknown,
+  segments: PathSegment[],
+  env: Env,
+  out: Expansion,
+  within: Set<object>,
+): unknown {
   if (typeof node === 'string') return expandString(node, segments, env, out);
-  if (Array.isArray(node)) return node.map((item, i) => walk(item, [...segments, i], env, out));
-  if (typeof node === 'object' && node !== null && !(node instanceof Date)) {
-    // Object.fromEntries defines own properties, so a `__proto__` key stays a key and TOML's null-prototype tables
-    // become ordinary objects that compare equal to YAML's.
-    return Object.fromEntries(
-      Object.entries(node).map(([key, value]) => [key, walk(value, [...segments, key], env, out)]),
-    );
+  if (typeof node !== 'object' || node === null || node instanceof Date) return node;
+  // A YAML alias inside its own anchor (`a: &a [*a]`) makes a structure that contains itself.
+  if (within.has(node)) {
+    out.problems.push({
+      path: formatPath(segments),
+      expected: 'no YAML alias inside its own anchor (&a … *a)',
+    });
+    return null;
   }
-  return node;
+  within.add(node);
+  const copy = Array.isArray(node)
+    ? node.map((item: unknown, i) => walk(item, [...segments, i], env, out, within))
+    : // Object.fromEntries defines own properties, so a `__proto__` key stays a key and TOML's null-prototype
+      // tables become ordinary objects that compare equal to YAML's.
+      Object.fromEntries(
+        Object.entries(node).map(([key, value]) => [key, walk(value, [...segments, key], env, out, within)]),
+      );
+  within.delete(node);
+  return copy;
 }
 
 function expandString(text: string, segments: PathSegment[], env: Env, out: Expansion): string {
