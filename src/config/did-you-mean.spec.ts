@@ -8,6 +8,13 @@ describe('editDistance', () => {
     expect(editDistance('kitten', 'sitting')).toBe(3);
     expect(editDistance('', 'abc')).toBe(3);
   });
+
+  it('counts a swap of two neighbours as one edit', () => {
+    expect(editDistance('mdoe', 'mode')).toBe(1);
+    expect(editDistance('redsi', 'redis')).toBe(1);
+    expect(editDistance('ab', 'ba')).toBe(1);
+    expect(editDistance('ca', 'abc')).toBe(3); // optimal string alignment: no edit of a swapped pair
+  });
 });
 
 describe('closestMatch', () => {
@@ -27,6 +34,8 @@ describe('closestMatch', () => {
     expect(closestMatch('prioritty', keys)).toBe('priority');
     expect(closestMatch('baseurl', keys)).toBe('base_url');
     expect(closestMatch('Model_Maping', keys)).toBe('model_mapping');
+    expect(closestMatch('mdoe', ['mode', 'ttl_ms', 'stream', 'redis'])).toBe('mode');
+    expect(closestMatch('redsi', ['mode', 'ttl_ms', 'stream', 'redis'])).toBe('redis');
   });
 
   it('suggests nothing when no key is plausibly meant', () => {

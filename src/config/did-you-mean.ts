@@ -1,12 +1,22 @@
-/** Levenshtein distance: single-character insertions, deletions and substitutions. */
+/**
+ * Optimal string alignment distance: single-character insertions, deletions, substitutions and swaps of two
+ * neighbours (`mdoe` is one edit from `mode`, the commonest typo of all, not two).
+ */
 export function editDistance(a: string, b: string): number {
+  // Three rows: the one before the previous is what a swap of neighbours reads.
+  let older: number[] = [];
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];
     for (let j = 1; j <= b.length; j++) {
       const substitution = (previous[j - 1] ?? 0) + (a[i - 1] === b[j - 1] ? 0 : 1);
-      current[j] = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+      let best = Math.min((previous[j] ?? 0) + 1, (current[j - 1] ?? 0) + 1, substitution);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) {
+        best = Math.min(best, (older[j - 2] ?? 0) + 1);
+      }
+      current[j] = best;
     }
+    older = previous;
     previous = current;
   }
   return previous[b.length] ?? 0;
