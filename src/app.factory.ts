@@ -5,11 +5,12 @@ import type { Logger } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
+import { ClientAuthenticator } from './common/client-authenticator';
 import { AccessLog } from './common/access-log';
 import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
-import { RelayError, RelayErrorCode } from './common/relay-error';
+import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { setupAdminDocs } from './admin/admin-docs';
 import { AppModule } from './app.module';
 import type { RelayConfig } from './config/relay-config';
@@ -135,6 +136,7 @@ export async function createApp(
   const drain = app.get(DrainState);
   const metrics = app.get(RelayMetrics);
   const accessLog = new AccessLog(fastify.log as Logger);
+  const clientAuth = new ClientAuthenticator(config.server.auth);
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -151,6 +153,22 @@ export async function createApp(
       metrics.httpRequest(route, req.method, status, ms / 1000);
       accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted });
     });
+    // Every /v1/ route needs a client key: checked before the body is read, so an unauthenticated client cannot
+    // make the relay parse a 32 MiB body first. The route guard then only confirms it.
+    if (req.url.startsWith('/v1/')) {
+      const carrier = req as FastifyRequest & RawBodyCarrier;
+      try {
+        carrier.clientScope = clientAuth.authenticate(req);
+        carrier.relayAuthenticated = true;
+      } catch (err) {
+        if (!(err instanceof RelayError)) return done(err as Error);
+        void reply
+          .code(err.status)
+          .header('content-type', 'application/json')
+          .send(JSON.stringify(errorBody(err.type, err.message, req.id)));
+        return;
+      }
+    }
     done();
   });
   await app.init();

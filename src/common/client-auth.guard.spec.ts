@@ -16,7 +16,9 @@ function guard(apiKeys: string[], allowBearer = true): ClientAuthGuard {
 
 /** Runs the guard on a request with these headers; returns the scope it set, or the error it threw. */
 function scope(g: ClientAuthGuard, headers: Record<string, string>): string | undefined | RelayError {
-  const req: { headers: Record<string, string>; clientScope?: string } = { headers };
+  const req: { headers: Record<string, string>; clientScope?: string; relayAuthenticated?: boolean } = {
+    headers,
+  };
   const ctx = { getArgByIndex: () => req } as unknown as ExecutionContext;
   try {
     expect(g.canActivate(ctx)).toBe(true);

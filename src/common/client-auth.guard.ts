@@ -1,10 +1,8 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { hash } from 'node:crypto';
 import { RelayConfig } from '../config/relay-config';
 import type { RawBodyCarrier } from '../proxy/proxy-request';
-import { RelayError, RelayErrorCode } from './relay-error';
-import { SecretSet } from './secret-set';
+import { ClientAuthenticator } from './client-authenticator';
 
 /**
  * Marks a route as one that relay clients must authenticate for (x-api-key or Authorization: Bearer). The guard is
@@ -14,84 +12,25 @@ import { SecretSet } from './secret-set';
  */
 export const ClientAuth = () => UseGuards(ClientAuthGuard);
 
-/** The credential a client presented, by either scheme the SDKs use. */
-export function presentedCredential(req: FastifyRequest, allowBearer: boolean): string | undefined {
-  const apiKey = req.headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey;
-  const auth = req.headers.authorization;
-  if (
-    allowBearer &&
-    typeof auth === 'string' &&
-    auth.length > 7 &&
-    auth.slice(0, 7).toLowerCase() === 'bearer '
-  ) {
-    return auth.slice(7).trim();
-  }
-  return undefined;
-}
-
-/** A client's cache scope: a prefix of its credential's SHA-256, never the credential itself. */
-function scopeOf(credential: string): string {
-  return hash('sha256', credential, 'hex').slice(0, 16);
-}
-
 /**
- * On an open relay, every credential the client sent: pass-through providers forward both headers upstream, so
- * both tell callers apart (a shared placeholder x-api-key beside per-user Bearer tokens, or Bearer clients when
- * `allow_bearer` is off, must not share one scope).
- */
-function forwardedCredentials(req: FastifyRequest): string | undefined {
-  const apiKey = req.headers['x-api-key'];
-  const auth = req.headers.authorization;
-  const key = typeof apiKey === 'string' ? apiKey : '';
-  const bearer = typeof auth === 'string' ? auth : '';
-  return key === '' && bearer === '' ? undefined : `${key}\n${bearer}`;
-}
-
-/** The workspace the request is billed to (`anthropic-workspace-id`) narrows the scope: one tenant per workspace. */
-function withWorkspace(scope: string | undefined, req: FastifyRequest): string | undefined {
-  const ws = req.headers['anthropic-workspace-id'];
-  if (typeof ws !== 'string' || ws === '') return scope;
-  return `${scope ?? 'anonymous'}|ws:${ws}`;
-}
-
-/**
- * The guard of routes marked @ClientAuth(). The presented key is compared in constant time with
- * every configured key (SecretSet: no early exit, lengths hidden), so timing reveals neither a key nor which one
- * matched. The matched key's SHA-256 prefix, computed at start, becomes the request's client scope (cache
- * isolation per client), narrowed by `anthropic-workspace-id` when the client sends one.
+ * The guard of routes marked @ClientAuth(). The `onRequest` hook has already authenticated every `/v1/` request,
+ * before its body was read (so an unauthenticated client cannot make the relay parse 32 MiB of JSON); the guard
+ * then only confirms it, and authenticates itself any marked route the hook did not see.
  */
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
-  private readonly keys: SecretSet;
-  private readonly scopes: string[];
+  private readonly auth: ClientAuthenticator;
 
-  constructor(private readonly config: RelayConfig) {
-    this.keys = new SecretSet(config.server.auth.api_keys);
-    this.scopes = config.server.auth.api_keys.map(scopeOf);
+  constructor(config: RelayConfig) {
+    this.auth = new ClientAuthenticator(config.server.auth);
   }
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.getArgByIndex<FastifyRequest & RawBodyCarrier>(0);
-    if (this.keys.size === 0) {
-      // An open relay: the client's own credentials (forwarded to pass-through providers) still separate
-      // clients in the cache, so one caller never gets another's answer.
-      const forwarded = forwardedCredentials(req);
-      req.clientScope = withWorkspace(forwarded === undefined ? undefined : scopeOf(forwarded), req);
-      return true;
+    if (req.relayAuthenticated !== true) {
+      req.clientScope = this.auth.authenticate(req);
+      req.relayAuthenticated = true;
     }
-    const presented = presentedCredential(req, this.config.server.auth.allow_bearer);
-    if (presented === undefined) {
-      throw new RelayError(
-        RelayErrorCode.Unauthorized,
-        this.config.server.auth.allow_bearer
-          ? 'missing credentials: send x-api-key or Authorization: Bearer'
-          : 'missing credentials: send x-api-key',
-      );
-    }
-    const matched = this.keys.indexOf(presented);
-    if (matched === -1) throw new RelayError(RelayErrorCode.Unauthorized, 'invalid x-api-key');
-    req.clientScope = withWorkspace(this.scopes[matched], req);
     return true;
   }
 }

@@ -33,6 +33,8 @@ export interface ProxyRequest {
 export interface RawBodyCarrier {
   rawBody?: Buffer;
   clientScope?: string;
+  /** Set once the client's credentials were checked (clientScope is then final). */
+  relayAuthenticated?: boolean;
 }
 
 /** Checks the parsed body enough to route it; the upstream validates the rest. */

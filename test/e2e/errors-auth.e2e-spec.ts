@@ -65,6 +65,18 @@ describe('client auth and relay-made errors', () => {
     expect(err.message).not.toContain('wrong-key-123456');
   });
 
+  it('rejects a request without credentials before reading its body', async () => {
+    // Not JSON at all, and large: parsed, it would be a 400. Rejected unread, it is a 401.
+    const res = await post(relay.url, '/v1/messages', '{'.repeat(4 * 1024 * 1024), { 'x-api-key': '' });
+    const error = await expectAnthropicError(res, 401, 'authentication_error');
+    expect(error.message).toContain('missing credentials');
+    const counts = await post(relay.url, '/v1/messages/count_tokens', 'not json', {
+      'x-api-key': 'wrong-key-123456',
+    });
+    await expectAnthropicError(counts, 401, 'authentication_error');
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('accepts the client key as x-api-key or as Authorization: Bearer', async () => {
     const a = await post(relay.url, '/v1/messages', MINIMAL);
     expect(a.statusCode).toBe(200);
