@@ -101,6 +101,18 @@ describe('AdminAuthGuard', () => {
     }
   });
 
+  it('challenges for a bearer token on every 401 (RFC 6750), naming invalid_token only when one was sent', () => {
+    const g = guard(TOKEN);
+    const missing = rejection(() => g.canActivate(context(MarkedController, undefined)));
+    expect(missing.headers).toEqual({
+      'www-authenticate': 'Bearer realm="cc-relay admin"',
+      'cache-control': 'no-store',
+    });
+    const wrong = rejection(() => g.canActivate(context(MarkedController, 'Bearer wrong-token-0123456789')));
+    expect(wrong.headers['www-authenticate']).toBe('Bearer realm="cc-relay admin", error="invalid_token"');
+    expect(wrong.headers['cache-control']).toBe('no-store');
+  });
+
   it('admits the right bearer token', () => {
     expect(guard(TOKEN).canActivate(context(MarkedController, `Bearer ${TOKEN}`))).toBe(true);
   });

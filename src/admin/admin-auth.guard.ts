@@ -4,6 +4,9 @@ import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';
 
+/** The realm of the admin API's `WWW-Authenticate` challenges (the docs page uses it too). */
+export const ADMIN_REALM = 'cc-relay admin';
+
 /** Marks a route (or a whole controller) as part of the admin API: off (404) without a configured token, 401 without the right one. */
 export const AdminAuth = () => UseGuards(AdminAuthGuard);
 
@@ -37,6 +40,15 @@ export function bearerToken(header: string | undefined): string | undefined {
 }
 
 /**
+ * Headers of an admin 401: the challenge RFC 6750 asks for (an error code only when a token was presented) and
+ * `no-store`, like every other admin answer.
+ */
+function unauthorizedHeaders(error: 'invalid_token' | undefined): Record<string, string> {
+  const challenge = `Bearer realm="${ADMIN_REALM}"${error ? `, error="${error}"` : ''}`;
+  return { 'www-authenticate': challenge, 'cache-control': 'no-store' };
+}
+
+/**
  * The guard of routes marked @AdminAuth(). No token configured means the admin API does not
  * exist (404), so a deployment that forgot the token is closed, not open. Neither the expected nor the presented
  * token ever goes into an error message or a log line.
@@ -58,10 +70,15 @@ export class AdminAuthGuard implements CanActivate {
       throw new RelayError(
         RelayErrorCode.AdminUnauthorized,
         'admin API: send Authorization: Bearer <admin token>',
+        unauthorizedHeaders(undefined),
       );
     }
     if (!this.check.matches(presented)) {
-      throw new RelayError(RelayErrorCode.AdminUnauthorized, 'admin API: invalid admin token');
+      throw new RelayError(
+        RelayErrorCode.AdminUnauthorized,
+        'admin API: invalid admin token',
+        unauthorizedHeaders('invalid_token'),
+      );
     }
     return true;
   }

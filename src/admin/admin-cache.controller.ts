@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Inject, Logger, Optional } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Logger, Optional, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -8,35 +8,50 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { AdminAuth } from './admin-auth.guard';
+import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
 import { CacheStatsDto, ErrorBodyDto } from './provider-status.dto';
+import { RelayInstance } from './relay-instance';
 
-/** The response cache for operators. Without a cache admin port (no cache wired) it reports `disabled`. */
+/**
+ * The response cache for operators. Without a cache admin port (no cache wired) it reports `disabled`. With
+ * `single` each replica has its own cache: stats and flush concern the replica that answers.
+ */
 @ApiTags('cache')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ type: ErrorBodyDto, description: 'Missing or wrong admin token.' })
 @AdminAuth()
+@UseInterceptors(AdminResponseInterceptor)
 @Controller('admin/cache')
 export class AdminCacheController {
   private readonly logger = new Logger('Admin');
 
-  constructor(@Optional() @Inject(CACHE_ADMIN) private readonly cache?: CacheAdminPort) {}
+  constructor(
+    private readonly instance: RelayInstance,
+    @Optional() @Inject(CACHE_ADMIN) private readonly cache?: CacheAdminPort,
+  ) {}
 
   @Get('stats')
-  @ApiOperation({ summary: 'Cache mode and counters.' })
-  @ApiOkResponse({ type: CacheStatsDto, description: 'The mode, plus the backend counters.' })
+  @ApiOperation({ summary: 'Cache mode and counters of the replica that answers.' })
+  @ApiOkResponse({ type: CacheStatsDto, description: 'The replica, the mode, plus the backend counters.' })
   stats(): CacheStatsDto {
-    if (!this.cache) return { mode: 'disabled' };
-    return { mode: this.cache.mode, ...this.cache.stats() };
+    const instance = this.instance.name;
+    if (!this.cache) return { instance, mode: 'disabled' };
+    return { instance, mode: this.cache.mode, ...this.cache.stats() };
   }
 
   @Delete()
   @HttpCode(204)
-  @ApiOperation({ summary: 'Drop every cached answer.' })
-  @ApiNoContentResponse({ description: 'Flushed (or nothing to flush).' })
+  @ApiOperation({
+    summary:
+      "Drop every cached answer: the answering replica's own cache with `single`, the shared Redis with `ha`.",
+  })
+  @ApiNoContentResponse({
+    description: 'Flushed (or nothing to flush); X-CC-Relay-Instance names the replica that did it.',
+  })
   async flush(): Promise<void> {
     if (!this.cache) return;
     await this.cache.flush();
-    this.logger.warn('response cache flushed by the admin API');
+    this.logger.warn(`response cache (${this.cache.mode}) flushed by the admin API`);
   }
 }

@@ -5,7 +5,7 @@ import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { errorBody, RelayError, RelayErrorCode } from '../common/relay-error';
 import type { RelayConfig } from '../config/relay-config';
-import { AdminTokenCheck, bearerToken, configuredAdminToken } from './admin-auth.guard';
+import { ADMIN_REALM, AdminTokenCheck, bearerToken, configuredAdminToken } from './admin-auth.guard';
 import { AdminModule } from './admin.module';
 
 /** Where the docs live; the OpenAPI JSON is at `${ADMIN_DOCS_PATH}-json`. */
@@ -50,7 +50,8 @@ function rejectDocs(req: FastifyRequest, reply: FastifyReply): void {
   const err = new RelayError(RelayErrorCode.AdminUnauthorized, 'admin docs: send the admin token');
   void reply
     .code(err.status)
-    .header('www-authenticate', 'Basic realm="cc-relay admin", charset="UTF-8"')
+    .header('www-authenticate', `Basic realm="${ADMIN_REALM}", charset="UTF-8"`)
+    .header('cache-control', 'no-store')
     .type('application/json')
     .send(errorBody(err.type, err.message, req.id));
 }

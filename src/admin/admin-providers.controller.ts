@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -11,15 +11,17 @@ import {
 } from '@nestjs/swagger';
 import { AdminAuth } from './admin-auth.guard';
 import { AdminProvidersService } from './admin-providers.service';
+import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { AdminValidationPipe } from './admin-validation.pipe';
 import { ForceOpenDto } from './force-open.dto';
-import { ErrorBodyDto, ProviderListDto, ProviderStatusDto } from './provider-status.dto';
+import { ErrorBodyDto, ProviderAnswerDto, ProviderListDto } from './provider-status.dto';
 
 /** Provider health for operators, and the two manual breaker actions (recovery and the failover drill). */
 @ApiTags('providers')
 @ApiBearerAuth()
 @ApiUnauthorizedResponse({ type: ErrorBodyDto, description: 'Missing or wrong admin token.' })
 @AdminAuth()
+@UseInterceptors(AdminResponseInterceptor)
 @Controller('admin/providers')
 export class AdminProvidersController {
   constructor(private readonly providers: AdminProvidersService) {}
@@ -34,9 +36,9 @@ export class AdminProvidersController {
   @Get(':name')
   @ApiOperation({ summary: 'One provider.' })
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
-  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider.' })
+  @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider.' })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  get(@Param('name') name: string): ProviderStatusDto {
+  get(@Param('name') name: string): ProviderAnswerDto {
     return this.providers.get(name);
   }
 
@@ -44,9 +46,9 @@ export class AdminProvidersController {
   @HttpCode(200)
   @ApiOperation({ summary: 'Force the circuit CLOSED (manual recovery).' })
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
-  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider, now CLOSED.' })
+  @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider, now CLOSED.' })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  reset(@Param('name') name: string): ProviderStatusDto {
+  reset(@Param('name') name: string): ProviderAnswerDto {
     return this.providers.reset(name);
   }
 
@@ -56,13 +58,13 @@ export class AdminProvidersController {
     summary: 'Force the circuit OPEN for a while (failover drill): traffic moves to the next provider.',
   })
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
-  @ApiOkResponse({ type: ProviderStatusDto, description: 'The provider, now OPEN and forced.' })
+  @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider, now OPEN and forced.' })
   @ApiBadRequestResponse({
     type: ErrorBodyDto,
     description: 'The body is invalid; the message lists every problem.',
   })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  open(@Param('name') name: string, @Body(AdminValidationPipe) body: ForceOpenDto): ProviderStatusDto {
+  open(@Param('name') name: string, @Body(AdminValidationPipe) body: ForceOpenDto): ProviderAnswerDto {
     return this.providers.forceOpen(name, body.duration_ms, body.reason);
   }
 }

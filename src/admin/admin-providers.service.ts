@@ -4,12 +4,14 @@ import { providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import type { CircuitBreaker } from '../health/circuit-breaker';
 import { RoutingService } from '../routing/routing.service';
-import type { ProviderListDto, ProviderStatusDto } from './provider-status.dto';
+import type { ProviderAnswerDto, ProviderListDto, ProviderStatusDto } from './provider-status.dto';
 import { providerView, scrubSecrets, type ProviderLoad } from './provider-view';
+import { RelayInstance } from './relay-instance';
 
 /**
  * Reads providers through the routing service (runtimes, key pools) and its breaker registry, and applies the
  * operator actions. Every configured provider is listed, disabled ones too, so an operator sees the whole file.
+ * All of it is this replica's state: every answer names the replica (`instance`).
  */
 @Injectable()
 export class AdminProvidersService {
@@ -19,6 +21,7 @@ export class AdminProvidersService {
   constructor(
     private readonly config: RelayConfig,
     private readonly routing: RoutingService,
+    private readonly instance: RelayInstance,
   ) {
     this.secrets = [
       ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
@@ -33,32 +36,32 @@ export class AdminProvidersService {
       const breaker = this.routing.breakers.get(p.name);
       return breaker ? [this.view(p, breaker)] : [];
     });
-    return { providers };
+    return { instance: this.instance.name, providers };
   }
 
   /** One provider; 404 for a name that is not configured. */
-  get(name: string): ProviderStatusDto {
+  get(name: string): ProviderAnswerDto {
     const { provider, breaker } = this.find(name);
-    return this.view(provider, breaker);
+    return this.answer(provider, breaker);
   }
 
   /** Manual recovery: CLOSED with a clean failure count. */
-  reset(name: string): ProviderStatusDto {
+  reset(name: string): ProviderAnswerDto {
     const { provider, breaker } = this.find(name);
     breaker.reset();
     this.logger.warn(`provider "${provider.name}" circuit reset to closed by the admin API`);
-    return this.view(provider, breaker);
+    return this.answer(provider, breaker);
   }
 
   /** The failover drill: OPEN for `durationMs`, whatever the provider's health. */
-  forceOpen(name: string, durationMs: number, reason: string | undefined): ProviderStatusDto {
+  forceOpen(name: string, durationMs: number, reason: string | undefined): ProviderAnswerDto {
     const { provider, breaker } = this.find(name);
     const why = reason?.trim() || 'admin API';
     breaker.forceOpen(durationMs, why);
     this.logger.warn(
       `provider "${provider.name}" circuit forced open for ${durationMs} ms by the admin API: ${why}`,
     );
-    return this.view(provider, breaker);
+    return this.answer(provider, breaker);
   }
 
   private find(name: string): { provider: ProviderConfig; breaker: CircuitBreaker } {
@@ -71,6 +74,10 @@ export class AdminProvidersService {
       );
     }
     return { provider, breaker };
+  }
+
+  private answer(provider: ProviderConfig, breaker: CircuitBreaker): ProviderAnswerDto {
+    return { instance: this.instance.name, ...this.view(provider, breaker) };
   }
 
   private view(provider: ProviderConfig, breaker: CircuitBreaker): ProviderStatusDto {

@@ -1,8 +1,11 @@
 import { Module } from '@nestjs/common';
+import { hostname } from 'node:os';
 import { RoutingModule } from '../routing/routing.module';
 import { AdminCacheController } from './admin-cache.controller';
 import { AdminProvidersController } from './admin-providers.controller';
 import { AdminProvidersService } from './admin-providers.service';
+import { AdminResponseInterceptor } from './admin-response.interceptor';
+import { instanceName, RelayInstance } from './relay-instance';
 
 /**
  * The /admin/* REST API. It reads the other modules only through their exported services; its controllers are
@@ -12,6 +15,14 @@ import { AdminProvidersService } from './admin-providers.service';
 @Module({
   imports: [RoutingModule],
   controllers: [AdminProvidersController, AdminCacheController],
-  providers: [AdminProvidersService],
+  providers: [
+    AdminProvidersService,
+    AdminResponseInterceptor,
+    {
+      provide: RelayInstance,
+      // The replica's identity comes from the pod, not the config file, so it is read here once at boot.
+      useFactory: () => new RelayInstance(instanceName(process.env, hostname())),
+    },
+  ],
 })
 export class AdminModule {}

@@ -185,6 +185,12 @@ export class ProviderStatusDto {
   @ApiProperty({ type: 'integer', description: 'HALF_OPEN test requests in flight.' })
   half_open_in_flight!: number;
 
+  @ApiProperty({
+    type: 'integer',
+    description: 'HALF_OPEN test requests that succeeded so far; the circuit closes once all of them have.',
+  })
+  half_open_successes!: number;
+
   @ApiProperty({ type: LastErrorDto, nullable: true })
   last_error!: LastErrorDto | null;
 
@@ -198,8 +204,24 @@ export class ProviderStatusDto {
   keys!: ProviderKeyDto[];
 }
 
+const INSTANCE_DOC = {
+  description:
+    'The replica that answered (POD_NAME, else HOSTNAME, else the OS hostname; also in X-CC-Relay-Instance). ' +
+    'Breakers, key pools and the single cache are per replica: this is the one the answer describes or acted on.',
+  example: 'cc-relay-7d9f8c6b5-x2k4q',
+};
+
+/** Body of GET /admin/providers/:name and of the reset and open actions: one provider, on the replica named. */
+export class ProviderAnswerDto extends ProviderStatusDto {
+  @ApiProperty(INSTANCE_DOC)
+  instance!: string;
+}
+
 /** Body of GET /admin/providers. */
 export class ProviderListDto {
+  @ApiProperty(INSTANCE_DOC)
+  instance!: string;
+
   @ApiProperty({
     type: [ProviderStatusDto],
     description: 'Every configured provider, in configuration order.',
@@ -209,9 +231,14 @@ export class ProviderListDto {
 
 /** Body of GET /admin/cache/stats; the backend adds its own numeric counters. */
 export class CacheStatsDto {
+  @ApiProperty(INSTANCE_DOC)
+  instance!: string;
+
   @ApiProperty({
     example: 'single',
-    description: 'single, ha or disabled. The backend adds its counters (hits, misses, entries…) as numbers.',
+    description:
+      'single, ha or disabled. The backend adds its counters (hits, misses, entries…) as numbers: counts are ' +
+      "this replica's since it started; with ha, backend_key_count and backend_bytes_used describe the shared Redis.",
   })
   mode!: string;
 }

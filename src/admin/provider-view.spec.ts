@@ -91,6 +91,8 @@ describe('providerView', () => {
       opened_at: null,
       retry_at: null,
       forced: false,
+      half_open_in_flight: 0,
+      half_open_successes: 0,
       last_error: null,
       in_flight: 2,
     });
@@ -111,6 +113,18 @@ describe('providerView', () => {
       retry_at: '2025-06-01T12:00:30.000Z',
       last_error: { status: null, message: 'connection refused', at: '2025-06-01T12:00:00.000Z' },
     });
+  });
+
+  it('shows a HALF_OPEN circuit with its test requests in flight and those that succeeded', () => {
+    const clock = new ManualClock();
+    const breaker = new CircuitBreaker({ ...breakerConfig, half_open_probes: 3 }, clock);
+    for (let i = 0; i < 2; i++) breaker.record(breaker.tryAcquire()!, 'failure');
+    clock.ms += 30_000;
+    breaker.record(breaker.tryAcquire()!, 'success');
+    breaker.tryAcquire();
+    const view = providerView(provider(), 'https://gw.example', breaker.snapshot(), undefined);
+    expect(view).toMatchObject({ state: 'half_open', half_open_in_flight: 1, half_open_successes: 1 });
+    expect(view.half_open_successes).toBe(breaker.snapshot().half_open_successes);
   });
 
   it('shows a disabled provider without a live pool as idle with no keys', () => {

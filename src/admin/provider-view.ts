@@ -74,6 +74,7 @@ export function providerView(
     retry_at: breaker.retry_at,
     forced: breaker.forced,
     half_open_in_flight: breaker.half_open_in_flight,
+    half_open_successes: breaker.half_open_successes,
     last_error: breaker.last_error
       ? {
           status: breaker.last_error.status ?? null,

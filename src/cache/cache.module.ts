@@ -12,6 +12,23 @@ import { RedisCache } from './redis-cache';
 import { CACHE_BACKEND, ResponseCache } from './response-cache.service';
 import { SingleCache } from './single-cache';
 
+/**
+ * The cache stats that are a level now, each exported as a gauge of its own; every other stat is a count since the
+ * process started and goes into the `cc_relay_cache_events_total` counter family. With `ha` these levels are the
+ * shared Redis's, the same on every replica (take max(), not sum(), across pods).
+ */
+const CACHE_LEVELS: Record<string, { name: string; help: string }> = {
+  backend_key_count: { name: 'cc_relay_cache_entries', help: 'Entries the response cache holds' },
+  backend_bytes_used: {
+    name: 'cc_relay_cache_bytes',
+    help: "Bytes the response cache uses (single: the entries' cost; ha: Redis used_memory)",
+  },
+  backend_connected: {
+    name: 'cc_relay_cache_redis_connected',
+    help: '1 while the ha cache is connected to Redis, else 0',
+  },
+};
+
 function createBackend(config: RelayConfig): Cache {
   switch (config.cache.mode) {
     case 'single':
@@ -77,13 +94,22 @@ export class CacheModule implements OnModuleInit {
 
   onModuleInit(): void {
     const cache = this.cache;
-    this.metrics.addCollectedGauge(
-      'cc_relay_cache',
-      'Response cache counters and backend stats',
-      ['stat', 'mode'],
-      (set) => {
-        for (const [stat, value] of Object.entries(cache.stats())) set({ stat, mode: cache.mode }, value);
+    this.metrics.addCollectedCounter(
+      'cc_relay_cache_events_total',
+      'Response cache events since the process started (lookups, hits, misses, stored, errors...; backend_* as ' +
+        'the backend counts them, with ha backend_evictions for the whole Redis)',
+      ['event', 'mode'],
+      (sink) => {
+        for (const [event, count] of Object.entries(cache.stats())) {
+          if (!Object.hasOwn(CACHE_LEVELS, event)) sink([event, cache.mode], count);
+        }
       },
     );
+    for (const [stat, { name, help }] of Object.entries(CACHE_LEVELS)) {
+      this.metrics.addCollectedGauge(name, help, ['mode'], (set) => {
+        const value = cache.stats()[stat];
+        if (value !== undefined) set({ mode: cache.mode }, value);
+      });
+    }
   }
 }

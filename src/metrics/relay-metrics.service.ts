@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InFlightService } from '../common/in-flight.service';
 import { BreakerRegistry } from '../health/breaker-registry';
+import { CollectedCounter, type CounterSink } from './collected-counter';
 import { TallyCounter, TallyHistogram } from './tallies';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -112,7 +113,20 @@ export class RelayMetrics {
     this.cacheEvents.inc([endpoint, result]);
   }
 
-  /** Adds a gauge read at scrape time (the cache module registers its stats this way). */
+  /**
+   * Adds a counter family read at scrape time from another module's own tallies, which must only grow while the
+   * process lives (the cache module registers its event counts this way).
+   */
+  addCollectedCounter(
+    name: string,
+    help: string,
+    labelNames: string[],
+    read: (sink: CounterSink) => void,
+  ): void {
+    new CollectedCounter(name, help, labelNames, read).registerIn(this.registry);
+  }
+
+  /** Adds a gauge read at scrape time: a level now, such as the entries the cache holds. */
   addCollectedGauge(
     name: string,
     help: string,

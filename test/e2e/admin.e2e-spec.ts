@@ -5,6 +5,8 @@ import { MINIMAL, post } from './support/http';
 import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
 const ADMIN_TOKEN = 'admin-token-e2e-0123456789abcdef';
+/** POD_NAME of the relays this file starts (the Downward API sets it on Kubernetes). */
+const POD = 'cc-relay-e2e-7d9f8-abcde';
 const SECOND_KEY = 'sk-ant-second-provider-key-fedcba9876543210';
 const DORMANT_KEY = 'sk-ant-dormant-provider-key-1111222233334444';
 const URL_PASSWORD = 'hunter2-url-password';
@@ -67,6 +69,18 @@ function expectError(res: AdminAnswer, status: number, type: string): { type: st
   return body.error;
 }
 
+/** Starts a relay as a replica whose pod is called `pod` (the admin module reads POD_NAME once, at boot). */
+async function startReplica(pod: string, raw: Record<string, unknown>): Promise<RunningRelay> {
+  const before = process.env.POD_NAME;
+  process.env.POD_NAME = pod;
+  try {
+    return await startRelay(raw);
+  } finally {
+    if (before === undefined) delete process.env.POD_NAME;
+    else process.env.POD_NAME = before;
+  }
+}
+
 /** Every admin route, with a body that would be valid. */
 const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE'; path: string; body?: unknown }> = [
   { method: 'GET', path: '/admin/providers' },
@@ -89,7 +103,8 @@ describe('admin API', () => {
   beforeAll(async () => {
     const primaryUrl = await primaryFake.start();
     const secondaryUrl = await secondaryFake.start();
-    relay = await startRelay(
+    relay = await startReplica(
+      POD,
       rawConfig(primaryUrl, {
         providers: [
           {
@@ -158,19 +173,57 @@ describe('admin API', () => {
         { authorization: `Bearer ${ADMIN_TOKEN}x` },
       ]) {
         const res = await call(relay.url, route.method, route.path, { ...opts, body: route.body });
-        expect(res.status, `${route.method} ${route.path} ${JSON.stringify(opts)}`).toBe(401);
+        const what = `${route.method} ${route.path} ${JSON.stringify(opts)}`;
+        expect(res.status, what).toBe(401);
         const err = expectError(res, 401, 'authentication_error');
         expect(err.message).not.toContain(wrong);
+        expect(res.headers['cache-control'], what).toBe('no-store');
+        // The docs ask a browser for Basic credentials; the API challenges for the bearer token.
+        const challenge = route.path.startsWith('/admin/docs')
+          ? /^Basic realm=/
+          : /^Bearer realm="cc-relay admin"/;
+        expect(res.headers['www-authenticate'], what).toMatch(challenge);
+        // Who answered is for callers holding the token only.
+        expect(res.headers['x-cc-relay-instance'], what).toBeUndefined();
       }
     }
+    const missing = await call(relay.url, 'GET', '/admin/providers', { token: null });
+    expect(missing.headers['www-authenticate']).toBe('Bearer realm="cc-relay admin"');
+    const invalid = await call(relay.url, 'GET', '/admin/providers', { token: wrong });
+    expect(invalid.headers['www-authenticate']).toBe('Bearer realm="cc-relay admin", error="invalid_token"');
     // The rejected force-open did nothing.
     expect((await call(relay.url, 'GET', '/admin/providers/primary')).json().state).toBe('closed');
+  });
+
+  it('names the answering replica and says no-store on every authenticated admin answer, errors included', async () => {
+    const answers: Array<[string, AdminAnswer]> = [];
+    for (const route of ROUTES.filter((r) => !r.path.startsWith('/admin/docs'))) {
+      answers.push([
+        `${route.method} ${route.path}`,
+        await call(relay.url, route.method, route.path, { body: route.body }),
+      ]);
+    }
+    answers.push(['unknown provider', await call(relay.url, 'GET', '/admin/providers/nope')]);
+    answers.push([
+      'invalid force-open body',
+      await call(relay.url, 'POST', '/admin/providers/primary/open', { body: { duration_ms: 5 } }),
+    ]);
+    for (const [what, res] of answers) {
+      expect(res.headers['x-cc-relay-instance'], what).toBe(POD);
+      expect(res.headers['cache-control'], what).toBe('no-store');
+    }
+    expect(answers.map(([, res]) => res.status)).toEqual([200, 200, 200, 200, 200, 204, 404, 400]);
+    // Every JSON body but the errors (Anthropic's shape, unchanged) names the replica too.
+    for (const [what, res] of answers.slice(0, 5)) expect(res.json().instance, what).toBe(POD);
+    for (const [, res] of answers.slice(6))
+      expect(Object.keys(res.json()).sort()).toEqual(['error', 'request_id', 'type']);
   });
 
   it('lists every configured provider in config order, with breaker state, load and masked keys', async () => {
     const res = await call(relay.url, 'GET', '/admin/providers');
     expect(res.status).toBe(200);
-    const { providers } = res.json();
+    const { instance, providers } = res.json();
+    expect(instance).toBe(POD);
     expect(providers.map((p: { name: string }) => p.name)).toEqual(['primary', 'secondary', 'dormant']);
 
     const [primary, secondary, dormant] = providers;
@@ -186,6 +239,7 @@ describe('admin API', () => {
       retry_at: null,
       forced: false,
       half_open_in_flight: 0,
+      half_open_successes: 0,
       last_error: null,
       in_flight: 0,
     });
@@ -293,10 +347,11 @@ describe('admin API', () => {
   it('reports the cache as disabled and accepts a flush when no cache admin is wired', async () => {
     const stats = await call(relay.url, 'GET', '/admin/cache/stats');
     expect(stats.status).toBe(200);
-    expect(stats.json()).toMatchObject({ mode: 'disabled' });
+    expect(stats.json()).toMatchObject({ instance: POD, mode: 'disabled' });
     const flush = await call(relay.url, 'DELETE', '/admin/cache');
     expect(flush.status).toBe(204);
     expect(flush.text).toBe('');
+    expect(flush.headers['x-cc-relay-instance']).toBe(POD);
   });
 
   it('serves the OpenAPI document and Swagger UI behind the admin token', async () => {
@@ -352,5 +407,96 @@ describe('admin API', () => {
       for (const body of seen) expect(body).not.toContain(secret);
       expect(logs).not.toContain(secret);
     }
+  });
+});
+
+describe('admin API across replicas', () => {
+  const primaryFake = new FakeUpstream();
+  const secondaryFake = new FakeUpstream();
+  let a: RunningRelay;
+  let b: RunningRelay;
+
+  beforeAll(async () => {
+    const primaryUrl = await primaryFake.start();
+    const secondaryUrl = await secondaryFake.start();
+    const raw = rawConfig(primaryUrl, {
+      providers: [
+        {
+          name: 'primary',
+          base_url: primaryUrl,
+          priority: 10,
+          keys: [{ key: PROVIDER_KEY }],
+          models: MODELS,
+        },
+        {
+          name: 'secondary',
+          base_url: secondaryUrl,
+          priority: 5,
+          keys: [{ key: SECOND_KEY }],
+          models: MODELS,
+        },
+      ],
+      routing: { strategy: 'failover' },
+      cache: { mode: 'single' },
+      admin: { token: ADMIN_TOKEN },
+    });
+    // Two pods of one deployment, as an ingress would spread admin calls over them.
+    a = await startReplica('cc-relay-pod-a', raw);
+    b = await startReplica('cc-relay-pod-b', raw);
+  });
+  afterAll(async () => {
+    await a.close();
+    await b.close();
+    await primaryFake.close();
+    await secondaryFake.close();
+  });
+
+  it('shows that a force-open acts on the replica that answered, and which one each answer came from', async () => {
+    const opened = await call(a.url, 'POST', '/admin/providers/primary/open', {
+      body: { duration_ms: 60_000 },
+    });
+    expect(opened.headers['x-cc-relay-instance']).toBe('cc-relay-pod-a');
+    expect(opened.json()).toMatchObject({ instance: 'cc-relay-pod-a', name: 'primary', state: 'open' });
+
+    const onA = await call(a.url, 'GET', '/admin/providers');
+    const onB = await call(b.url, 'GET', '/admin/providers');
+    expect([onA.json().instance, onA.json().providers[0].state]).toEqual(['cc-relay-pod-a', 'open']);
+    expect([onB.json().instance, onB.json().providers[0].state]).toEqual(['cc-relay-pod-b', 'closed']);
+    expect(onB.headers['x-cc-relay-instance']).toBe('cc-relay-pod-b');
+
+    // B still sends to the primary: the drill moved only A's share of the traffic.
+    const viaB = await post(b.url, '/v1/messages', MINIMAL);
+    await viaB.body.text();
+    expect(primaryFake.requests).toHaveLength(1);
+
+    const reset = await call(a.url, 'POST', '/admin/providers/primary/reset');
+    expect(reset.json()).toMatchObject({ instance: 'cc-relay-pod-a', state: 'closed' });
+  });
+
+  it("shows each replica's own single cache in its stats, and a flush empties only the one that answered", async () => {
+    const stats = async (r: RunningRelay) => (await call(r.url, 'GET', '/admin/cache/stats')).json();
+    const before = { a: (await stats(a)).backend_key_count, b: (await stats(b)).backend_key_count };
+    const stored = await post(a.url, '/v1/messages', { ...MINIMAL, max_tokens: 17 });
+    await stored.body.text();
+    // The entry is written as the answer ends: give it a moment rather than a fixed sleep.
+    for (let i = 0; i < 50 && (await stats(a)).backend_key_count === before.a; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(await stats(a)).toMatchObject({
+      instance: 'cc-relay-pod-a',
+      mode: 'single',
+      backend_key_count: before.a + 1,
+    });
+    expect(await stats(b)).toMatchObject({
+      instance: 'cc-relay-pod-b',
+      mode: 'single',
+      backend_key_count: before.b,
+    });
+
+    const flushed = await call(b.url, 'DELETE', '/admin/cache');
+    expect(flushed.status).toBe(204);
+    expect(flushed.headers['x-cc-relay-instance']).toBe('cc-relay-pod-b');
+    expect((await stats(b)).backend_key_count).toBe(0);
+    expect((await stats(a)).backend_key_count).toBe(before.a + 1);
   });
 });

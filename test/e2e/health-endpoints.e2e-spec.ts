@@ -6,7 +6,14 @@ import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
 import { validateConfig } from '../../src/config/config-validation';
 import { DrainState } from '../../src/health/drain-state';
 import { FakeUpstream } from '../fakes/fake-upstream';
-import { adminAction, providerStates, send, useTwoProviderRelay } from './support/breaker-relay';
+import {
+  ADMIN_TOKEN,
+  adminAction,
+  providerStates,
+  send,
+  useTwoProviderRelay,
+  waitUntil,
+} from './support/breaker-relay';
 import { rawConfig } from './support/relay-harness';
 
 // Issue 4, "Kubernetes probes": live checks only that the process serves; ready is 503 while starting and
@@ -123,5 +130,46 @@ describe('health endpoints: ready, provider outage, draining', () => {
     // Draining is final: a late "ready" cannot put the replica back into the ingress.
     env.relay.app.get(DrainState).markReady();
     expect((await get(env.url, '/health/ready')).status).toBe(503);
+  });
+});
+
+describe('health endpoints: the admin view of a HALF_OPEN breaker matches /health', () => {
+  const env = useTwoProviderRelay({
+    routing: { retry: { max_attempts: 1 } },
+    health: { circuit_breaker: { failure_threshold: 2, open_duration_ms: 300, half_open_probes: 3 } },
+  });
+  const { primary } = env;
+
+  async function breakerOnHealth(): Promise<Record<string, unknown> | undefined> {
+    const providers = (await get(env.url, '/health')).body.details.providers as {
+      status: string;
+      breakers: Array<{ name: string } & Record<string, unknown>>;
+    };
+    return providers.breakers.find((b) => b.name === 'primary');
+  }
+
+  async function breakerOnAdmin(): Promise<Record<string, unknown>> {
+    const res = await request(`${env.url}/admin/providers/primary`, {
+      headers: { authorization: `Bearer ${ADMIN_TOKEN}` },
+    });
+    return (await res.body.json()) as Record<string, unknown>;
+  }
+
+  it('shows half_open_successes on GET /admin/providers/:name, as /health does', async () => {
+    primary.script(() => ({ kind: 'status', status: 503 }));
+    for (let i = 0; i < 2; i++) await send(env.url);
+    await waitUntil('the primary circuit to turn half_open', async () =>
+      (await breakerOnHealth())?.state === 'half_open' ? true : undefined,
+    );
+    primary.script(undefined);
+    expect((await send(env.url)).provider).toBe('primary');
+
+    const health = await breakerOnHealth();
+    expect(health).toMatchObject({ state: 'half_open', half_open_successes: 1 });
+    const admin = await breakerOnAdmin();
+    expect(admin).toMatchObject({ state: 'half_open', half_open_successes: 1, half_open_in_flight: 0 });
+    for (const field of ['state', 'consecutive_failures', 'half_open_in_flight', 'half_open_successes']) {
+      expect(admin[field], field).toEqual(health?.[field]);
+    }
   });
 });

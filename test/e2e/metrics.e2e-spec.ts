@@ -76,3 +76,47 @@ describe('Prometheus metrics (/metrics)', () => {
     expect(text).not.toContain(CLIENT_KEY);
   });
 });
+
+describe('Prometheus metrics of the response cache', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    relay = await startRelay(rawConfig(await fake.start(), { cache: { mode: 'single' } }));
+  });
+
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  async function scrape(): Promise<string> {
+    return (await request(`${relay.url}/metrics`)).body.text();
+  }
+
+  it('exports the cache tallies as a counter family and the entries and bytes held as gauges', async () => {
+    for (let i = 0; i < 2; i++) {
+      const res = await post(relay.url, '/v1/messages', MINIMAL);
+      expect(res.headers['x-cc-relay-cache']).toBe(i === 0 ? 'MISS' : 'HIT');
+      await res.body.dump();
+    }
+    const text = await scrape();
+    expect(text).toContain('# TYPE cc_relay_cache_events_total counter');
+    expect(sample(text, 'cc_relay_cache_events_total{event="lookups",mode="single"}')).toBe(2);
+    expect(sample(text, 'cc_relay_cache_events_total{event="hits",mode="single"}')).toBe(1);
+    expect(sample(text, 'cc_relay_cache_events_total{event="misses",mode="single"}')).toBe(1);
+    expect(sample(text, 'cc_relay_cache_events_total{event="stored",mode="single"}')).toBe(1);
+    expect(sample(text, 'cc_relay_cache_events_total{event="write_errors",mode="single"}')).toBe(0);
+    expect(sample(text, 'cc_relay_cache_events_total{event="backend_evictions",mode="single"}')).toBe(0);
+
+    expect(text).toContain('# TYPE cc_relay_cache_entries gauge');
+    expect(text).toContain('# TYPE cc_relay_cache_bytes gauge');
+    expect(sample(text, 'cc_relay_cache_entries{mode="single"}')).toBe(1);
+    expect(sample(text, 'cc_relay_cache_bytes{mode="single"}')).toBeGreaterThan(0);
+    // Levels are not events, and the old mixed gauge family is gone.
+    expect(text).not.toContain('event="backend_key_count"');
+    expect(text).not.toContain('event="backend_bytes_used"');
+    expect(text).not.toMatch(/^cc_relay_cache\{/m);
+    expect(text).not.toMatch(/^# TYPE cc_relay_cache gauge/m);
+  });
+});
