@@ -138,7 +138,8 @@ function copyFromContext(context, ignore, rel, dest) {
   if (excluded && !mayReinclude(ignore, rel)) return 0;
   if (!excluded) mkdirSync(dest, { recursive: true });
   let n = 0;
-  for (const name of readdirSync(src)) n += copyFromContext(context, ignore, `${rel}/${name}`, join(dest, name));
+  for (const name of readdirSync(src))
+    n += copyFromContext(context, ignore, `${rel}/${name}`, join(dest, name));
   return n;
 }
 
@@ -233,7 +234,8 @@ function resolveUser(spec, baseImage) {
   }
   if (group !== undefined) {
     if (/^\d+$/.test(group)) gid = Number(group);
-    else gid = Number((hostLookup('group', group) ?? fail(`USER ${spec}: no group ${group} on this host`))[2]);
+    else
+      gid = Number((hostLookup('group', group) ?? fail(`USER ${spec}: no group ${group} on this host`))[2]);
   }
   return { name: user, uid, gid, home, source };
 }
@@ -262,10 +264,14 @@ function userWrapper(user) {
   }
   if (has('runuser') && hostLookup('passwd', user.name)) {
     warn('setpriv is missing: using runuser, which forks, so the pid checked is runuser, not the CMD');
-    return { prefix: ['runuser', '-u', user.name, '--'], note: `as USER ${user.name} via runuser`, forks: true };
+    return {
+      prefix: ['runuser', '-u', user.name, '--'],
+      note: `as USER ${user.name} via runuser`,
+      forks: true,
+    };
   }
   warn(`neither setpriv nor runuser can switch to USER ${user.name} (uid ${user.uid}): the CMD runs as ROOT`);
-  return { prefix: [], note: 'as root (NOT the image\'s USER)', fallback: true };
+  return { prefix: [], note: "as root (NOT the image's USER)", fallback: true };
 }
 
 /** Files under `dir` that uid/gid could not read (directories: list and enter). */
@@ -283,7 +289,10 @@ function unreadableBy(dir, uid, gid, out = []) {
 
 function build(context, dockerfile, ignore, work) {
   const text = readFileSync(dockerfile, 'utf8').replace(/\\\r?\n/g, ' ');
-  const lines = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#'));
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'));
   const stages = new Map();
   let stage;
   const inStage = (s, p) => join(s.root, p.startsWith('/') ? p : join(s.workdir, p));
@@ -297,7 +306,16 @@ function build(context, dockerfile, ignore, work) {
         const m = /^(\S+)(?:\s+AS\s+(\S+))?$/i.exec(rest);
         if (!m) fail(`cannot read FROM ${rest}`);
         const name = m[2] ?? `stage${stages.size}`;
-        stage = { name, image: m[1], root: join(work, name), workdir: '/', env: {}, user: 'root', expose: [], runs: [] };
+        stage = {
+          name,
+          image: m[1],
+          root: join(work, name),
+          workdir: '/',
+          env: {},
+          user: 'root',
+          expose: [],
+          runs: [],
+        };
         stage.inStage = (p) => inStage(stage, p);
         mkdirSync(stage.root, { recursive: true });
         stages.set(name, stage);
@@ -330,20 +348,24 @@ function build(context, dockerfile, ignore, work) {
         if (parts[0]?.startsWith('[')) fail(`JSON-form COPY is not simulated: ${line}`);
         if (parts.length < 2) fail(`COPY needs a source and a destination: ${line}`);
         const dest = parts.pop();
-        if (parts.length > 1 && !dest.endsWith('/')) fail(`COPY with several sources needs a destination ending in /: ${line}`);
+        if (parts.length > 1 && !dest.endsWith('/'))
+          fail(`COPY with several sources needs a destination ending in /: ${line}`);
         const fromStage = from && (stages.get(from) ?? fail(`COPY --from=${from}: unknown stage`));
         for (const src of parts) {
           if (/[*?[]/.test(src)) fail(`COPY wildcards are not simulated: ${src}`);
           const rel = posix.normalize(src.replace(/^\/+/, '')).replace(/\/+$/, '');
-          if (!fromStage && (rel === '..' || rel.startsWith('../'))) fail(`COPY source outside the context: ${src}`);
+          if (!fromStage && (rel === '..' || rel.startsWith('../')))
+            fail(`COPY source outside the context: ${src}`);
           const srcPath = fromStage ? join(fromStage.root, posix.resolve('/', src)) : join(context, rel);
-          if (!existsSync(srcPath)) fail(`COPY source missing: ${src}${from ? ` (stage ${from})` : ' (in the build context)'}`);
+          if (!existsSync(srcPath))
+            fail(`COPY source missing: ${src}${from ? ` (stage ${from})` : ' (in the build context)'}`);
           const isDir = statSync(srcPath).isDirectory();
           const destBase = stage.inStage(dest);
           // A directory's contents go into dest; a file goes into dest/ or becomes dest.
-          const destPath = isDir || !(dest.endsWith('/') || existsSync(destBase) && statSync(destBase).isDirectory())
-            ? destBase
-            : join(destBase, basename(rel));
+          const destPath =
+            isDir || !(dest.endsWith('/') || (existsSync(destBase) && statSync(destBase).isDirectory()))
+              ? destBase
+              : join(destBase, basename(rel));
           if (fromStage) {
             mkdirSync(dirname(destPath), { recursive: true });
             cpSync(srcPath, destPath, { recursive: true, verbatimSymlinks: true });
@@ -351,9 +373,13 @@ function build(context, dockerfile, ignore, work) {
             if (rel !== '.' && isIgnored(ignore, rel) && !(isDir && mayReinclude(ignore, rel))) {
               fail(`COPY source ${src} is excluded by ${ignore.file} (the real build would fail: not found)`);
             }
-            const n = rel === '.'
-              ? readdirSync(context).reduce((a, name) => a + copyFromContext(context, ignore, name, join(destPath, name)), 0)
-              : copyFromContext(context, ignore, rel, destPath);
+            const n =
+              rel === '.'
+                ? readdirSync(context).reduce(
+                    (a, name) => a + copyFromContext(context, ignore, name, join(destPath, name)),
+                    0,
+                  )
+                : copyFromContext(context, ignore, rel, destPath);
             if (isDir && n === 0) warn(`COPY ${src}: .dockerignore leaves nothing of it`);
           }
         }
@@ -361,7 +387,8 @@ function build(context, dockerfile, ignore, work) {
       }
       case 'RUN': {
         if (rest.startsWith('[')) fail(`exec-form RUN is not simulated: ${line}`);
-        if (stage.user !== 'root' && stage.user !== '0') fail(`RUN after USER ${stage.user} is not simulated: ${line}`);
+        if (stage.user !== 'root' && stage.user !== '0')
+          fail(`RUN after USER ${stage.user} is not simulated: ${line}`);
         stage.runs.push(rest);
         say(`[${stage.name}] RUN ${rest}`);
         try {
@@ -372,7 +399,9 @@ function build(context, dockerfile, ignore, work) {
             shell: '/bin/bash',
           });
         } catch (err) {
-          fail(`[${stage.name}] RUN failed (${err.status !== null ? `exit ${err.status}` : err.signal}): ${rest}`);
+          fail(
+            `[${stage.name}] RUN failed (${err.status !== null ? `exit ${err.status}` : err.signal}): ${rest}`,
+          );
         }
         break;
       }
@@ -401,18 +430,24 @@ function checkRules(stages, final) {
   const problems = [];
   if (stages.size < 2) problems.push('not a multi-stage build');
   for (const s of stages.values()) {
-    if (!/^node:20/.test(s.image)) problems.push(`base image ${s.image} is not node:20 (the machine runs Node 20)`);
+    if (!/^node:20/.test(s.image))
+      problems.push(`base image ${s.image} is not node:20 (the machine runs Node 20)`);
   }
   if (/^(root|0)(:|$)/.test(final.user)) problems.push('the runtime stage runs as root (no USER)');
-  if (!final.expose.includes('8787') && !final.expose.includes('8787/tcp')) problems.push('the runtime stage does not EXPOSE 8787');
+  if (!final.expose.includes('8787') && !final.expose.includes('8787/tcp'))
+    problems.push('the runtime stage does not EXPOSE 8787');
   const ci = final.runs.some((r) => shellCommands(r).some(isProductionNpmCi));
   if (!ci) problems.push('no RUN of the runtime stage runs `npm ci` with --omit=dev as a command of its own');
-  if (!final.env.CC_RELAY_CONFIG) problems.push('the runtime stage sets no ENV CC_RELAY_CONFIG (the documented way to choose the config)');
+  if (!final.env.CC_RELAY_CONFIG)
+    problems.push('the runtime stage sets no ENV CC_RELAY_CONFIG (the documented way to choose the config)');
   if (!final.cmd) problems.push('no CMD');
   else if (!Array.isArray(final.cmd) || !final.cmd.every((a) => typeof a === 'string') || !final.cmd.length) {
-    problems.push(`CMD ${JSON.stringify(final.cmd)} is not exec form (a JSON array), so node would not get SIGTERM as PID 1`);
+    problems.push(
+      `CMD ${JSON.stringify(final.cmd)} is not exec form (a JSON array), so node would not get SIGTERM as PID 1`,
+    );
   }
-  if (existsSync(final.inStage('node_modules/typescript'))) problems.push('dev dependencies ended up in the runtime image');
+  if (existsSync(final.inStage('node_modules/typescript')))
+    problems.push('dev dependencies ended up in the runtime image');
   if (problems.length) fail(`the Dockerfile breaks the image's rules:\n  - ${problems.join('\n  - ')}`);
 }
 
@@ -432,7 +467,14 @@ function freePort() {
 function getLive(port, requestId) {
   return new Promise((ok) => {
     const req = request(
-      { host: '127.0.0.1', port, path: '/health/live', agent: false, headers: { 'x-request-id': requestId, connection: 'close' }, timeout: 2000 },
+      {
+        host: '127.0.0.1',
+        port,
+        path: '/health/live',
+        agent: false,
+        headers: { 'x-request-id': requestId, connection: 'close' },
+        timeout: 2000,
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -474,10 +516,17 @@ function startChild(argv, opts) {
   return state;
 }
 
-const exitText = (e) => (e.error ? `could not start: ${e.error}` : e.signal ? `was killed by ${e.signal}` : `exited with code ${e.code}`);
+const exitText = (e) =>
+  e.error
+    ? `could not start: ${e.error}`
+    : e.signal
+      ? `was killed by ${e.signal}`
+      : `exited with code ${e.code}`;
 const tail = (s) => {
   const lines = s.out.trimEnd().split('\n').slice(-40).join('\n');
-  return lines ? `\n--- the CMD's output (last lines) ---\n${lines.slice(-6000)}\n---` : '\n(the CMD printed nothing)';
+  return lines
+    ? `\n--- the CMD's output (last lines) ---\n${lines.slice(-6000)}\n---`
+    : '\n(the CMD printed nothing)';
 };
 
 /** Log records (JSON lines, else raw text lines) of the child's output. */
@@ -498,19 +547,22 @@ async function startAndProbe(final) {
   // The image's own config, found as CC_RELAY_CONFIG names it, listens on a free port instead of 8787.
   const cfgInImage = final.env.CC_RELAY_CONFIG;
   const cfgOnHost = cfgInImage.startsWith('/') ? join(final.root, cfgInImage) : resolve(cwd, cfgInImage);
-  if (!existsSync(cfgOnHost)) fail(`ENV CC_RELAY_CONFIG=${cfgInImage} names no file in the image (looked at ${cfgOnHost})`);
+  if (!existsSync(cfgOnHost))
+    fail(`ENV CC_RELAY_CONFIG=${cfgInImage} names no file in the image (looked at ${cfgOnHost})`);
   const port = await freePort();
   const original = readFileSync(cfgOnHost, 'utf8');
   const listenRe = /^(\s*listen\s*[:=]\s*)("[^"]*"|'[^']*'|[^\s#]+)/gm;
   const hits = original.match(listenRe) ?? [];
-  if (hits.length !== 1) fail(`${cfgInImage}: expected exactly one server listen setting to redirect, found ${hits.length}`);
+  if (hits.length !== 1)
+    fail(`${cfgInImage}: expected exactly one server listen setting to redirect, found ${hits.length}`);
   writeFileSync(cfgOnHost, original.replace(listenRe, `$1"127.0.0.1:${port}"`));
   say(`${cfgInImage} (the image's config, as ENV CC_RELAY_CONFIG names it) now listens on 127.0.0.1:${port}`);
 
   if (!wrap.fallback && user.uid !== 0) {
     chmodSync(dirname(final.root), 0o755); // mkdtemp made the scratch folder 0700; the image root itself is /
     const bad = unreadableBy(final.root, user.uid, user.gid);
-    if (bad.length) fail(`files of the image USER ${user.name} (uid ${user.uid}) cannot read:\n  ${bad.join('\n  ')}`);
+    if (bad.length)
+      fail(`files of the image USER ${user.name} (uid ${user.uid}) cannot read:\n  ${bad.join('\n  ')}`);
   }
   const home = join(final.root, user.home);
   mkdirSync(home, { recursive: true });
@@ -536,7 +588,9 @@ async function startAndProbe(final) {
   for (;;) {
     if (state.exit) dead(`before answering /health/live on 127.0.0.1:${port}`);
     if (Date.now() > deadline) {
-      fail(`the CMD did not answer /health/live on 127.0.0.1:${port} within ${START_TIMEOUT_MS / 1000} s (last: ${lastSeen})${tail(state)}`);
+      fail(
+        `the CMD did not answer /health/live on 127.0.0.1:${port} within ${START_TIMEOUT_MS / 1000} s (last: ${lastSeen})${tail(state)}`,
+      );
     }
     const res = await getLive(port, requestId);
     if (res) {
@@ -560,33 +614,44 @@ async function startAndProbe(final) {
     /* checked below */
   }
   const problems = [];
-  if (body?.status !== 'ok' || !body.info || !body.details) problems.push(`/health/live answered ${answer.body.slice(0, 200)}`);
-  if (answer.headers['x-request-id'] !== requestId) problems.push(`x-request-id came back as ${answer.headers['x-request-id']}, not ${requestId}`);
+  if (body?.status !== 'ok' || !body.info || !body.details)
+    problems.push(`/health/live answered ${answer.body.slice(0, 200)}`);
+  if (answer.headers['x-request-id'] !== requestId)
+    problems.push(`x-request-id came back as ${answer.headers['x-request-id']}, not ${requestId}`);
   const logs = records(state);
   const loaded = logs.find((r) => typeof r.msg === 'string' && r.msg.includes('configuration loaded'));
   const loadedPath = loaded?.raw ? (loaded.msg.includes(cfgOnHost) ? cfgOnHost : loaded.msg) : loaded?.config;
   if (!loaded) problems.push('its log has no "configuration loaded" line');
-  else if (loadedPath !== cfgOnHost) problems.push(`it loaded ${loadedPath}, not ${cfgOnHost} (ENV CC_RELAY_CONFIG=${cfgInImage})`);
+  else if (loadedPath !== cfgOnHost)
+    problems.push(`it loaded ${loadedPath}, not ${cfgOnHost} (ENV CC_RELAY_CONFIG=${cfgInImage})`);
   if (!logs.some((r) => typeof r.msg === 'string' && /listening/.test(r.msg) && r.msg.includes(`:${port}`))) {
     problems.push(`its log does not say it listens on port ${port}`);
   }
   try {
     const status = readFileSync(`/proc/${state.child.pid}/status`, 'utf8');
     const uid = Number(/^Uid:\s+(\d+)/m.exec(status)[1]);
-    if (!wrap.fallback && uid !== user.uid) problems.push(`it runs as uid ${uid}, not USER ${user.name} (uid ${user.uid})`);
+    if (!wrap.fallback && uid !== user.uid)
+      problems.push(`it runs as uid ${uid}, not USER ${user.name} (uid ${user.uid})`);
     const exe = basename(readlinkSync(`/proc/${state.child.pid}/exe`));
-    if (!wrap.forks && exe !== basename(cmd[0])) problems.push(`the started process is ${exe}, not ${cmd[0]} (the CMD must be what gets signals)`);
+    if (!wrap.forks && exe !== basename(cmd[0]))
+      problems.push(`the started process is ${exe}, not ${cmd[0]} (the CMD must be what gets signals)`);
   } catch (err) {
     warn(`cannot inspect /proc/${state.child.pid}: ${err.message}`);
   }
-  if (problems.length) fail(`the answer on 127.0.0.1:${port} does not prove the image works:\n  - ${problems.join('\n  - ')}${tail(state)}`);
-  say(`CMD serves /health/live on 127.0.0.1:${port} (pid ${state.child.pid}, ${wrap.note}), config ${cfgInImage}`);
+  if (problems.length)
+    fail(
+      `the answer on 127.0.0.1:${port} does not prove the image works:\n  - ${problems.join('\n  - ')}${tail(state)}`,
+    );
+  say(
+    `CMD serves /health/live on 127.0.0.1:${port} (pid ${state.child.pid}, ${wrap.note}), config ${cfgInImage}`,
+  );
 
   // A container stop is SIGTERM to PID 1 (the CMD itself, exec form): it must drain and exit 0 promptly.
   state.child.kill('SIGTERM');
   const stopped = await Promise.race([state.exited, sleep(STOP_TIMEOUT_MS).then(() => undefined)]);
   if (!stopped) fail(`the CMD did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM${tail(state)}`);
-  if (stopped.code !== 0) fail(`after SIGTERM the CMD ${exitText(stopped)}, not a clean exit 0${tail(state)}`);
+  if (stopped.code !== 0)
+    fail(`after SIGTERM the CMD ${exitText(stopped)}, not a clean exit 0${tail(state)}`);
   say('SIGTERM: the CMD exited 0');
   return wrap;
 }
@@ -629,7 +694,9 @@ async function main() {
 main().then(
   (code) => process.exit(code),
   (err) => {
-    console.error(`dockerfile-dry-run: FAILED: ${err instanceof DryRunError ? err.message : err?.stack ?? err}`);
+    console.error(
+      `dockerfile-dry-run: FAILED: ${err instanceof DryRunError ? err.message : (err?.stack ?? err)}`,
+    );
     process.exit(1);
   },
 );
