@@ -29,7 +29,6 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 5);
 const MODE = process.env.MODE === 'sse' ? 'sse' : 'json';
 const DISTINCT = process.env.DISTINCT === '1';
 
-
 interface GcLine {
   kind: string;
   pause: number;

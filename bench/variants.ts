@@ -41,7 +41,6 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const DISTINCT = process.env.DISTINCT === '1';
 
-
 interface Variant {
   name: string;
   level: string;

@@ -26,7 +26,8 @@ for (const f of files) {
       total++;
       if (t.status === 'passed') passed++;
       if (t.status === 'failed') failed++;
-      if (t.status !== 'passed' && t.status !== 'failed') skipped.push(`${file.name}: ${t.fullName} (${t.status})`);
+      if (t.status !== 'passed' && t.status !== 'failed')
+        skipped.push(`${file.name}: ${t.fullName} (${t.status})`);
     }
   }
 }
