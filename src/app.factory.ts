@@ -1,6 +1,6 @@
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { LogController, type FastifyRequest } from 'fastify';
+import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
@@ -11,7 +11,8 @@ import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
-import { setupAdminDocs } from './admin/admin-docs';
+import { AdminAuthGuard } from './admin/admin-auth.guard';
+import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
 import { AppModule } from './app.module';
 import type { RelayConfig } from './config/relay-config';
 import { DrainState } from './health/drain-state';
@@ -137,6 +138,13 @@ export async function createApp(
   const metrics = app.get(RelayMetrics);
   const accessLog = new AccessLog(fastify.log as Logger);
   const clientAuth = new ClientAuthenticator(config.server.auth);
+  const adminAuth = new AdminAuthGuard(config);
+  const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
+    void reply
+      .code(err.status)
+      .headers({ ...err.headers, 'content-type': 'application/json' })
+      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
+  };
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -162,10 +170,18 @@ export async function createApp(
         carrier.relayAuthenticated = true;
       } catch (err) {
         if (!(err instanceof RelayError)) return done(err as Error);
-        void reply
-          .code(err.status)
-          .header('content-type', 'application/json')
-          .send(JSON.stringify(errorBody(err.type, err.message, req.id)));
+        refuse(reply, req.id, err);
+        return;
+      }
+    } else if (
+      req.method !== 'GET' &&
+      req.url.startsWith('/admin/') &&
+      !req.url.startsWith(ADMIN_DOCS_PATH)
+    ) {
+      // An admin action's body is read only for a caller with the admin token (the route guard checks it again).
+      const refused = adminAuth.refusal(req.headers.authorization);
+      if (refused) {
+        refuse(reply, req.id, refused);
         return;
       }
     }

@@ -63,23 +63,33 @@ export class AdminAuthGuard implements CanActivate {
   }
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.check === undefined) throw new RelayError(RelayErrorCode.NotFound, 'not found');
     const req = context.switchToHttp().getRequest<FastifyRequest>();
-    const presented = bearerToken(req.headers.authorization);
+    const refused = this.refusal(req.headers.authorization);
+    if (refused) throw refused;
+    return true;
+  }
+
+  /**
+   * Why a request with this Authorization header may not use the admin API (404 when it is off, 401 without the
+   * right token), or undefined when it may. The `onRequest` hook asks it too, before a body is read.
+   */
+  refusal(authorization: string | undefined): RelayError | undefined {
+    if (this.check === undefined) return new RelayError(RelayErrorCode.NotFound, 'not found');
+    const presented = bearerToken(authorization);
     if (presented === undefined) {
-      throw new RelayError(
+      return new RelayError(
         RelayErrorCode.AdminUnauthorized,
         'admin API: send Authorization: Bearer <admin token>',
         unauthorizedHeaders(undefined),
       );
     }
     if (!this.check.matches(presented)) {
-      throw new RelayError(
+      return new RelayError(
         RelayErrorCode.AdminUnauthorized,
         'admin API: invalid admin token',
         unauthorizedHeaders('invalid_token'),
       );
     }
-    return true;
+    return undefined;
   }
 }

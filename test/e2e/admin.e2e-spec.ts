@@ -195,6 +195,24 @@ describe('admin API', () => {
     expect((await call(relay.url, 'GET', '/admin/providers/primary')).json().state).toBe('closed');
   });
 
+  it('refuses an admin action before reading its body: 401 (or 404 with the admin API off), never 400', async () => {
+    const bad = '{not json';
+    const unauthorized = await call(relay.url, 'POST', '/admin/providers/primary/open', {
+      token: null,
+      body: bad,
+    });
+    expectError(unauthorized, 401, 'authentication_error');
+    expect(unauthorized.headers['www-authenticate']).toBe('Bearer realm="cc-relay admin"');
+    const off = await call(noToken.url, 'POST', '/admin/providers/primary/open', { body: bad });
+    expectError(off, 404, 'not_found_error');
+    // With the token the body is read, and its fault named.
+    expectError(
+      await call(relay.url, 'POST', '/admin/providers/primary/open', { body: bad }),
+      400,
+      'invalid_request_error',
+    );
+  });
+
   it('names the answering replica and says no-store on every authenticated admin answer, errors included', async () => {
     const answers: Array<[string, AdminAnswer]> = [];
     for (const route of ROUTES.filter((r) => !r.path.startsWith('/admin/docs'))) {
