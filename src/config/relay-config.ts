@@ -385,6 +385,15 @@ export class MetricsConfig {
   @IsString()
   @Matches(/^\/\S*$/, { message: 'expected a path starting with /' })
   path = '/metrics';
+
+  /**
+   * Bearer token a scraper must send (Prometheus `authorization: { credentials: … }`). Unset or empty = the
+   * metrics are open to whoever reaches the listener, as most exporters are.
+   */
+  @IsOptional()
+  @IsString()
+  @MinLength(16)
+  token?: string;
 }
 
 export class RelayConfig {

@@ -1,16 +1,49 @@
-import { Controller, Get, Header, Res } from '@nestjs/common';
-import type { FastifyReply } from 'fastify';
+import { Controller, Get, Header, Req, Res } from '@nestjs/common';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { errorBody } from '../common/relay-error';
+import { SecretSet } from '../common/secret-set';
+import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from './relay-metrics.service';
 
-/** Prometheus scrape endpoint (path from `metrics.path`, registered in MetricsModule). */
+/**
+ * Prometheus scrape endpoint (path from `metrics.path`, registered in MetricsModule). With `metrics.token` set, a
+ * scrape must send it as `Authorization: Bearer` (compared in constant time); the series name providers, their
+ * breaker states and token totals, which not everyone who reaches the listener should read.
+ */
 @Controller()
 export class MetricsController {
-  constructor(private readonly metrics: RelayMetrics) {}
+  private readonly token: SecretSet | undefined;
+
+  constructor(
+    private readonly metrics: RelayMetrics,
+    config: RelayConfig,
+  ) {
+    const token = config.metrics.token;
+    this.token = token === undefined || token === '' ? undefined : new SecretSet([token]);
+  }
 
   @Get()
   @Header('cache-control', 'no-store')
-  async scrape(@Res() reply: FastifyReply): Promise<void> {
+  async scrape(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
+    if (this.token && !this.authorized(req.headers.authorization)) {
+      const body = errorBody(
+        'authentication_error',
+        'metrics: send Authorization: Bearer <metrics.token>',
+        req.id,
+      );
+      await reply
+        .code(401)
+        .header('www-authenticate', 'Bearer realm="cc-relay metrics"')
+        .type('application/json')
+        .send(JSON.stringify(body));
+      return;
+    }
     const body = await this.metrics.registry.metrics();
     await reply.type(this.metrics.registry.contentType).send(body);
+  }
+
+  private authorized(header: string | undefined): boolean {
+    if (typeof header !== 'string' || header.slice(0, 7).toLowerCase() !== 'bearer ') return false;
+    return this.token!.indexOf(header.slice(7).trim()) === 0;
   }
 }

@@ -120,3 +120,32 @@ describe('Prometheus metrics of the response cache', () => {
     expect(text).not.toMatch(/^# TYPE cc_relay_cache gauge/m);
   });
 });
+
+describe('Prometheus metrics behind metrics.token', () => {
+  const TOKEN = 'metrics-token-for-tests-0123456789';
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    relay = await startRelay(rawConfig(await fake.start(), { metrics: { token: TOKEN } }));
+  });
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  it('answers a scrape without the token with 401, and with it the exposition text', async () => {
+    for (const authorization of [undefined, 'Bearer wrong-token-0123456789', `Basic ${TOKEN}`]) {
+      const res = await request(`${relay.url}/metrics`, { headers: authorization ? { authorization } : {} });
+      const text = await res.body.text();
+      expect(res.statusCode, authorization).toBe(401);
+      expect(res.headers['www-authenticate']).toBe('Bearer realm="cc-relay metrics"');
+      expect(JSON.parse(text)).toMatchObject({ type: 'error', error: { type: 'authentication_error' } });
+      expect(text).not.toContain('cc_relay_');
+    }
+    const ok = await request(`${relay.url}/metrics`, { headers: { authorization: `Bearer ${TOKEN}` } });
+    expect(ok.statusCode).toBe(200);
+    expect(await ok.body.text()).toContain('cc_relay_http_requests_total');
+    expect(relay.logs.join('\n')).not.toContain(TOKEN);
+  });
+});
