@@ -283,7 +283,7 @@ export class ProxyService {
           baseUrl: rt.baseUrl,
           pathAndQuery: preq.pathAndQuery,
           method: 'POST',
-          headers: buildUpstreamHeaders(preq.headers, rt.auth, key, this.forwardsClientCredentials),
+          headers: buildUpstreamHeaders(preq.headers, rt.auth, key, this.forwardsClientCredentials, preq.id),
           body,
           signal: abort ?? preq.signal,
           // A stream's first content is due within ttft_timeout_ms of the request, its headers included.

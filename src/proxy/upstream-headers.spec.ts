@@ -54,6 +54,13 @@ describe('buildUpstreamHeaders', () => {
     expect(out.authorization).toBe('Bearer client-token');
   });
 
+  it('sends the relay’s own request id upstream in place of the client’s header', () => {
+    const withId = { ...client, 'x-request-id': 'bad id with spaces' };
+    const out = buildUpstreamHeaders(withId, 'x-api-key', 'provider-key', true, 'req-relay-1');
+    expect(out.filter((_, i) => i % 2 === 0 && out[i] === 'x-request-id')).toHaveLength(1);
+    expect(asObject(out)['x-request-id']).toBe('req-relay-1');
+  });
+
   it('never forwards a relay client key: where the relay checks client keys a keyless provider gets none', () => {
     const out = asObject(buildUpstreamHeaders(client, 'x-api-key', undefined, false));
     expect(out['x-api-key']).toBeUndefined();

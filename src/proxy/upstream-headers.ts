@@ -22,6 +22,8 @@ const HOP_BY_HOP = new Set([
  * cookies, and directives meant for the relay itself (its cache and debug controls).
  */
 const CLIENT_ONLY = new Set([
+  // Replaced by the relay's own id of the request (the client's, when it was usable), so both logs correlate.
+  'x-request-id',
   'x-api-key',
   'authorization',
   'cookie',
@@ -58,6 +60,7 @@ export function buildUpstreamHeaders(
   auth: ProviderAuthStyle,
   providerKey: string | undefined,
   forwardClientCredentials = true,
+  requestId?: string,
 ): HeaderList {
   const connectionTokens = listedInConnection(client.connection);
   const out: HeaderList = [];
@@ -70,6 +73,7 @@ export function buildUpstreamHeaders(
   }
   // The relay reads the body (usage, stream events); a compressed upstream answer would have to be inflated.
   out.push('accept-encoding', 'identity');
+  if (requestId !== undefined) out.push('x-request-id', requestId);
   if (providerKey !== undefined) {
     if (auth === 'bearer') out.push('authorization', `Bearer ${providerKey}`);
     else out.push('x-api-key', providerKey);

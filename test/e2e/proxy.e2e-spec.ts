@@ -2,7 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { parseSse } from '../fakes/sse-parse';
-import { post } from './support/http';
+import { MINIMAL, post } from './support/http';
 import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
 describe('proxy: the Messages API through the relay', () => {
@@ -133,6 +133,12 @@ describe('proxy: the Messages API through the relay', () => {
     expect(res.headers['x-internal-upstream']).toBeUndefined();
     expect(res.headers['x-request-id']).toBe('trace-abc-123');
     expect(relay.logs.some((l) => l.includes('"request_id":"trace-abc-123"'))).toBe(true);
+    // The upstream sees the same id: one id across client, relay and provider logs.
+    expect(fake.requests[0]?.headers['x-request-id']).toBe('trace-abc-123');
+    // An id the relay rejected (and replaced in its own logs) is replaced upstream too.
+    const bad = await post(relay.url, '/v1/messages', MINIMAL, { 'x-request-id': 'x'.repeat(500) });
+    await bad.body.text();
+    expect(fake.requests[1]?.headers['x-request-id']).toBe(bad.headers['x-request-id']);
   });
 
   it('passes an upstream 400 through unchanged, once', async () => {
