@@ -69,6 +69,21 @@ function expectError(res: AdminAnswer, status: number, type: string): { type: st
   return body.error;
 }
 
+/** The two providers these tests route between: primary first (failover), secondary behind it. */
+function twoProviders(primaryUrl: string, secondaryUrl: string, secondary: Record<string, unknown> = {}) {
+  return [
+    { name: 'primary', base_url: primaryUrl, priority: 10, keys: [{ key: PROVIDER_KEY }], models: MODELS },
+    {
+      name: 'secondary',
+      base_url: secondaryUrl,
+      priority: 5,
+      keys: [{ key: SECOND_KEY }],
+      models: MODELS,
+      ...secondary,
+    },
+  ];
+}
+
 /** Starts a relay as a replica whose pod is called `pod` (the admin module reads POD_NAME once, at boot). */
 async function startReplica(pod: string, raw: Record<string, unknown>): Promise<RunningRelay> {
   const before = process.env.POD_NAME;
@@ -107,21 +122,10 @@ describe('admin API', () => {
       POD,
       rawConfig(primaryUrl, {
         providers: [
-          {
-            name: 'primary',
-            base_url: primaryUrl,
-            priority: 10,
-            keys: [{ key: PROVIDER_KEY }],
-            models: MODELS,
-          },
-          {
-            name: 'secondary',
-            base_url: secondaryUrl,
-            priority: 5,
+          ...twoProviders(primaryUrl, secondaryUrl, {
             weight: 3,
             keys: [{ key: SECOND_KEY, rpm_limit: 100 }],
-            models: MODELS,
-          },
+          }),
           {
             name: 'dormant',
             enabled: false,
@@ -438,22 +442,7 @@ describe('admin API across replicas', () => {
     const primaryUrl = await primaryFake.start();
     const secondaryUrl = await secondaryFake.start();
     const raw = rawConfig(primaryUrl, {
-      providers: [
-        {
-          name: 'primary',
-          base_url: primaryUrl,
-          priority: 10,
-          keys: [{ key: PROVIDER_KEY }],
-          models: MODELS,
-        },
-        {
-          name: 'secondary',
-          base_url: secondaryUrl,
-          priority: 5,
-          keys: [{ key: SECOND_KEY }],
-          models: MODELS,
-        },
-      ],
+      providers: twoProviders(primaryUrl, secondaryUrl),
       routing: { strategy: 'failover' },
       cache: { mode: 'single' },
       admin: { token: ADMIN_TOKEN },

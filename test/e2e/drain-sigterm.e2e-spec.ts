@@ -13,6 +13,20 @@ import { connectionRefused, openStream, streamedText } from './support/sse-clien
 const SHORT_TEXT = 'alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu nu xi omicron pi rho';
 const LONG_TEXT = `${SHORT_TEXT} sigma tau upsilon phi chi psi omega ${SHORT_TEXT}`;
 
+/** The relay as its own process, one provider at `upstream`, with these shutdown settings. */
+function spawnDrainingRelay(
+  upstream: string,
+  shutdown: { delay_ms: number; grace_ms: number },
+): Promise<RelayProcess> {
+  return spawnRelay({
+    server: { listen: '127.0.0.1:0', auth: { api_keys: [CLIENT_KEY] }, shutdown },
+    providers: [{ name: 'primary', type: 'anthropic', base_url: upstream, keys: [{ key: PROVIDER_KEY }] }],
+    health: { health_check: { enabled: false } },
+    cache: { mode: 'disabled' },
+    logging: { level: 'info', format: 'json' },
+  });
+}
+
 async function readyStatus(base: string): Promise<number | 'refused'> {
   try {
     const res = await fetch(`${base}/health/ready`);
@@ -29,17 +43,7 @@ describe('graceful drain on SIGTERM (real process)', () => {
 
   beforeAll(async () => {
     const upstream = await fake.start();
-    relay = await spawnRelay({
-      server: {
-        listen: '127.0.0.1:0',
-        auth: { api_keys: [CLIENT_KEY] },
-        shutdown: { delay_ms: 500, grace_ms: 2_500 },
-      },
-      providers: [{ name: 'primary', type: 'anthropic', base_url: upstream, keys: [{ key: PROVIDER_KEY }] }],
-      health: { health_check: { enabled: false } },
-      cache: { mode: 'disabled' },
-      logging: { level: 'info', format: 'json' },
-    });
+    relay = await spawnDrainingRelay(upstream, { delay_ms: 500, grace_ms: 2_500 });
     await waitUntil('the relay to be ready', async () =>
       (await readyStatus(relay.url)) === 200 ? true : undefined,
     );
@@ -106,17 +110,7 @@ describe('a second signal during the drain (real process)', () => {
 
   beforeAll(async () => {
     const upstream = await fake.start();
-    relay = await spawnRelay({
-      server: {
-        listen: '127.0.0.1:0',
-        auth: { api_keys: [CLIENT_KEY] },
-        shutdown: { delay_ms: 0, grace_ms: 20_000 },
-      },
-      providers: [{ name: 'primary', type: 'anthropic', base_url: upstream, keys: [{ key: PROVIDER_KEY }] }],
-      health: { health_check: { enabled: false } },
-      cache: { mode: 'disabled' },
-      logging: { level: 'info', format: 'json' },
-    });
+    relay = await spawnDrainingRelay(upstream, { delay_ms: 0, grace_ms: 20_000 });
   });
   afterAll(async () => {
     await relay.cleanup();
