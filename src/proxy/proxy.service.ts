@@ -56,6 +56,10 @@ interface LoopState {
   step?: PlanStep;
   last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
   soonestKeyRetryMs?: number;
+  /** The first provider skipped because it had rejected every key of its pool (401 on each). */
+  keysRejectedBy?: string;
+  /** A provider was skipped for keys that are merely cooling down (rate limits): the answer is then a 429. */
+  keysCoolingElsewhere?: boolean;
 }
 
 /**
@@ -102,6 +106,8 @@ export class ProxyService {
       const lease = rt.keys.pick(estimate);
       if (lease.kind === 'exhausted') {
         if (permit) breaker?.record(permit, 'ignored');
+        if (rt.keys.allRejected()) state.keysRejectedBy ??= step.provider;
+        else state.keysCoolingElsewhere = true;
         state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
         if (
           stepIdx + 1 < plan.length ||
@@ -370,11 +376,19 @@ export class ProxyService {
       send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
       return;
     }
+    // The provider refused the relay's keys (now, or recently enough that every key is still out of rotation):
+    // the relay's configuration, not a rate limit and not the client's credentials.
+    const rejectedBy =
+      last?.outcome.kind === 'key_rejected'
+        ? state.step?.provider
+        : !last && !state.keysCoolingElsewhere
+          ? state.keysRejectedBy
+          : undefined;
     const error =
-      last?.outcome.kind === 'key_rejected' && state.step
+      rejectedBy !== undefined
         ? new RelayError(
             RelayErrorCode.ProviderKeyRejected,
-            `provider "${state.step.provider}" rejected the relay's own API key (401) and no other key or provider ` +
+            `provider "${rejectedBy}" rejected the relay's own API key (401) and no other key or provider ` +
               `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
           )
         : failureError({

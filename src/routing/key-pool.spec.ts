@@ -210,6 +210,17 @@ describe('KeyPool cooldown after 429', () => {
     expect(p.snapshot()[0]?.rejected).toBeNull();
   });
 
+  it('says when every key is out of rotation for a rejection, not merely cooling down', () => {
+    const { pool: p } = pool([key('k0-secret-x'), key('k1-secret-y')]);
+    p.recordResponse('anth#0', 401, {});
+    expect(p.allRejected()).toBe(false);
+    p.recordResponse('anth#1', 429, { 'retry-after': '30' });
+    expect(p.allRejected()).toBe(false); // one is only rate-limited
+    p.recordResponse('anth#1', 401, {});
+    expect(p.allRejected()).toBe(true);
+    expect(pool([]).pool.allRejected()).toBe(false);
+  });
+
   it('ignores statuses other than 429 and 401 for cooldowns, and unknown key ids', () => {
     const { pool: p } = pool([key('k0-secret-x')]);
     p.recordResponse('anth#0', 529, { 'retry-after': '30' });

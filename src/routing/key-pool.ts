@@ -196,6 +196,16 @@ export class KeyPool {
     return this.active().some((s) => this.waitMs(s, now, estimate) === 0);
   }
 
+  /**
+   * Whether every key of the pool is out of rotation because the provider rejected it (401): the pool is not
+   * "cooling down", it holds no key the provider accepts (false for a pass-through pool).
+   */
+  allRejected(): boolean {
+    if (this.states.length === 0) return false;
+    const now = this.clock.now();
+    return this.active().every((s) => s.rejectedAt > 0 && s.cooldownUntil > now);
+  }
+
   /** Milliseconds until some key can take a request (0 = now, also for a pass-through pool). */
   soonestAvailableMs(): number {
     if (this.states.length === 0) return 0;

@@ -179,6 +179,14 @@ describe('routing e2e: a key the provider rejects', () => {
     expect(apiErr.error).toMatchObject({ type: 'error', error: { type: 'api_error' } });
     expect(JSON.stringify(apiErr.error)).toContain('rejected the relay');
     expect(world.counts()).toEqual({ alpha: 1 });
+
+    // While the key is out of rotation the relay answers the same by itself, not "keys cooling down" (429).
+    const again = (await rejectionOf(world.client.messages.create(ask()))) as InstanceType<
+      typeof Anthropic.APIError
+    >;
+    expect(again.status).toBe(502);
+    expect(JSON.stringify(again.error)).toContain('rejected the relay');
+    expect(world.counts()).toEqual({ alpha: 1 });
   });
 });
 
