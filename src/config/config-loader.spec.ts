@@ -144,6 +144,17 @@ describe('environment expansion', () => {
     expect(err.problems.length).toBeGreaterThanOrEqual(6);
     expect(err.message).not.toContain('SECRETSECRET');
     expect(err.message).toContain('providers[0].keys[0].rpm_limit: got "${SK}" (from the environment)');
+    // Text written beside a reference, and defaults, are masked like any value.
+    const beside = configError(() =>
+      yaml(
+        `${ONE_PROVIDER}cache:\n  redis:\n    url: "http://admin:S3cretPw@\${H}:6379"\n` +
+          `routing:\n  strategy: \${STRATEGY:-sk-ant-DEFAULTSECRET-0000}\n`,
+        { H: 'h' },
+      ),
+    );
+    expect(beside.message).not.toContain('S3cretPw');
+    expect(beside.message).not.toContain('DEFAULTSECRET');
+    expect(beside.message).toContain('routing.strategy: got "${STRATEGY:-…}" (from the environment)');
     // A malformed reference names only the variable, never the default written after it.
     const malformed = configError(() =>
       yaml(`${ONE_PROVIDER}admin:\n  token: \${SK-sk-ant-DEFAULTLEAK-0000}\n`),

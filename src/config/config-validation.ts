@@ -77,7 +77,12 @@ class ProblemList {
    */
   private shown(path: string, segments: PathSegment[], value: unknown, expected: string): string {
     const written = this.written.get(path);
-    if (written !== undefined) return `${JSON.stringify(written)} (from the environment)`;
+    if (written !== undefined) {
+      // As written, masked like any value (a literal key or URL password may sit beside the reference), and with
+      // every `:-default` hidden (a default may be a secret too).
+      const references = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}/g, '${$1:-…}');
+      return `${renderValue(references, segments)} (from the environment)`;
+    }
     if (typeof value === 'string' && !isSecretPath(segments, value) && /^a (mapping|list)\b/.test(expected)) {
       return `a string of ${value.length} characters`;
     }

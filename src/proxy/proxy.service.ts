@@ -137,7 +137,9 @@ export class ProxyService {
       if (keyId) rt.keys.release(keyId);
 
       const input = outcomeInput(result);
-      if (keyId) input.relayKey = true;
+      // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself): a
+      // 401 is then the relay's configuration, not the client's key.
+      if (keyId || !this.forwardsClientCredentials) input.relayKey = true;
       const outcome = classifyOutcome(input);
       this.metrics.attempt(rt.name, outcome.kind);
       // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
@@ -384,12 +386,16 @@ export class ProxyService {
         : !last && !state.keysCoolingElsewhere
           ? state.keysRejectedBy
           : undefined;
+    const keyless = rejectedBy !== undefined && this.routing.runtime(rejectedBy)?.keys.size === 0;
     const error =
       rejectedBy !== undefined
         ? new RelayError(
             RelayErrorCode.ProviderKeyRejected,
-            `provider "${rejectedBy}" rejected the relay's own API key (401) and no other key or provider ` +
-              `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
+            keyless
+              ? `provider "${rejectedBy}" answered 401: it has no keys, and the relay never forwards its clients' ` +
+                  `relay keys, so it was called without credentials (give it keys in the config)`
+              : `provider "${rejectedBy}" rejected the relay's own API key (401) and no other key or provider ` +
+                  `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
           )
         : failureError({
             last: last?.result,

@@ -206,8 +206,20 @@ describe('KeyPool cooldown after 429', () => {
     expect(none).toMatchObject({ kind: 'exhausted', retryAfterMs: REJECTED_KEY_COOLDOWN_MS });
     clock.t += REJECTED_KEY_COOLDOWN_MS;
     expect(p.pick().kind).toBe('key');
-    p.recordResponse('anth#0', 200, {});
+    // Retried after the cooldown, a key that is now only rate-limited is no longer "rejected".
+    p.recordResponse('anth#0', 429, { 'retry-after': '30' });
     expect(p.snapshot()[0]?.rejected).toBeNull();
+    expect(p.allRejected()).toBe(false);
+  });
+
+  it('puts a rejected key back at once when a request of it that was in flight succeeds', () => {
+    const { pool: p } = pool([key('k0-secret-x')]);
+    p.recordResponse('anth#0', 401, {});
+    expect(p.pick().kind).toBe('exhausted');
+    p.recordResponse('anth#0', 200, {});
+    expect(p.snapshot()[0]).toMatchObject({ available: true, rejected: null });
+    expect(p.allRejected()).toBe(false);
+    expect(p.pick().kind).toBe('key');
   });
 
   it('says when every key is out of rotation for a rejection, not merely cooling down', () => {

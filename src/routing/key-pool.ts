@@ -95,8 +95,9 @@ class KeyState {
   reservedInput = 0;
   cooldownUntil = 0;
   consecutive429 = 0;
-  /** When the provider last rejected the key (401), 0 when it has not since its last success. */
+  /** When the provider last rejected the key (401), and until when it is out of rotation for it (0: not). */
   rejectedAt = 0;
+  rejectedUntil = 0;
   learned: Partial<Record<RateLimitFamily, Learned>> = {};
 
   constructor(
@@ -203,7 +204,7 @@ export class KeyPool {
   allRejected(): boolean {
     if (this.states.length === 0) return false;
     const now = this.clock.now();
-    return this.active().every((s) => s.rejectedAt > 0 && s.cooldownUntil > now);
+    return this.active().every((s) => s.rejectedUntil > now);
   }
 
   /** Milliseconds until some key can take a request (0 = now, also for a pass-through pool). */
@@ -231,7 +232,7 @@ export class KeyPool {
     if (status === 401) {
       // A revoked or mistyped key fails every request: out of rotation, so it stops failing one request in N.
       s.rejectedAt = now;
-      s.cooldownUntil = Math.max(s.cooldownUntil, now + REJECTED_KEY_COOLDOWN_MS);
+      s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
     } else if (status === 429) {
       s.consecutive429++;
       const hint = parseRetryAfterMs(headers, now);
@@ -242,7 +243,9 @@ export class KeyPool {
       s.cooldownUntil = Math.max(s.cooldownUntil, now + cooldown);
     } else if (status >= 200 && status < 300) {
       s.consecutive429 = 0;
+      // The key evidently works (a request of it that was in flight succeeded): back in rotation.
       s.rejectedAt = 0;
+      s.rejectedUntil = 0;
     }
   }
 
@@ -309,10 +312,7 @@ export class KeyPool {
         available: wait === 0,
         retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
         cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,
-        rejected:
-          s.rejectedAt > 0 && s.cooldownUntil > now
-            ? { status: 401, at: new Date(s.rejectedAt).toISOString() }
-            : null,
+        rejected: s.rejectedUntil > now ? { status: 401, at: new Date(s.rejectedAt).toISOString() } : null,
         limits: { rpm: s.config.rpm_limit, itpm: s.config.itpm_limit, otpm: s.config.otpm_limit },
         usage: {
           window_ms: this.windowMs,
@@ -336,7 +336,7 @@ export class KeyPool {
 
   /** 0 when the key can take the request now, else how long until it might. */
   private waitMs(s: KeyState, now: number, estimate: number): number {
-    let wait = Math.max(0, s.cooldownUntil - now);
+    let wait = Math.max(0, s.cooldownUntil - now, s.rejectedUntil - now);
     const { rpm_limit: rpm, itpm_limit: itpm, otpm_limit: otpm } = s.config;
     if (rpm > 0) wait = Math.max(wait, s.requests.msUntilFits(now, rpm, 1));
     if (itpm > 0) {

@@ -150,6 +150,16 @@ describe('providers without keys', () => {
       expect(fake.requests).toHaveLength(1);
       expect(fake.requests[0]!.headers['x-api-key']).toBeUndefined();
       expect(fake.requests[0]!.headers.authorization).toBeUndefined();
+      // Its upstream's 401 is the relay's configuration, not the client's key: a 502 that says so.
+      fake.enqueue({
+        kind: 'status',
+        status: 401,
+        errorType: 'authentication_error',
+        message: 'x-api-key required',
+      });
+      const refused = await post(relay.url, '/v1/messages', MINIMAL);
+      const error = await expectAnthropicError(refused, 502, 'api_error');
+      expect(error.message).toContain('it has no keys');
     } finally {
       await relay.close();
     }
