@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { errorBody, RELAY_ERROR_SHAPES, RelayError, RelayErrorCode } from '../common/relay-error';
+import { errorBody, RELAY_ERROR_SHAPES } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
@@ -10,7 +10,7 @@ import { fallbackRuleOf, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
-import { failureError, outcomeInput, send } from './failure-answer';
+import { failureError, keyRejectedError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders } from './upstream-headers';
@@ -386,17 +386,9 @@ export class ProxyService {
         : !last && !state.keysCoolingElsewhere
           ? state.keysRejectedBy
           : undefined;
-    const keyless = rejectedBy !== undefined && this.routing.runtime(rejectedBy)?.keys.size === 0;
     const error =
       rejectedBy !== undefined
-        ? new RelayError(
-            RelayErrorCode.ProviderKeyRejected,
-            keyless
-              ? `provider "${rejectedBy}" answered 401: it has no keys, and the relay never forwards its clients' ` +
-                  `relay keys, so it was called without credentials (give it keys in the config)`
-              : `provider "${rejectedBy}" rejected the relay's own API key (401) and no other key or provider ` +
-                  `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
-          )
+        ? keyRejectedError(rejectedBy, this.routing.runtime(rejectedBy)?.keys.size === 0)
         : failureError({
             last: last?.result,
             attemptsMade: state.attemptsMade,

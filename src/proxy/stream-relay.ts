@@ -26,6 +26,8 @@ export function relayStream(
   headers: Record<string, string>,
   abort: Cancellation,
   opts: AttemptOptions,
+  /** What is left of opts.ttftTimeoutMs once the response headers are in (no options copy per stream). */
+  ttftTimeoutMs = opts.ttftTimeoutMs,
 ): Promise<AttemptResult> {
   const { res } = opts;
   const scanner = new SseScanner(StreamProgress.readsDataOf);
@@ -57,7 +59,7 @@ export function relayStream(
   const ttftTimer = setTimeout(() => {
     timedOut = 'ttft_timeout';
     abort.abort();
-  }, opts.ttftTimeoutMs);
+  }, ttftTimeoutMs);
 
   const dropCapture = () => {
     captured = undefined;

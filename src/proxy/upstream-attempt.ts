@@ -118,7 +118,7 @@ export async function runAttempt(
   }
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
-  return relayStream(response.body, status, headers, abort ?? new Cancellation(), { ...opts, ttftTimeoutMs });
+  return relayStream(response.body, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 
 function failed(err: unknown, clientSignal: Cancellation): AttemptResult {
