@@ -5,7 +5,7 @@ import { Keyv } from 'keyv';
 import { Clock, systemClock } from '../common/clock';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
-import { maskUrlCredentials } from '../config/config-error';
+import { maskUrlPasswords } from '../common/mask';
 import { parseClusterNodes } from '../config/redis-seeds';
 import { CacheConfig } from '../config/relay-config';
 import {
@@ -436,7 +436,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
 
   /** An error as one line, with URL credentials masked and every credential of this cache blanked out. */
   private errorText(error: unknown): string {
-    let text = maskUrlCredentials(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    let text = maskUrlPasswords(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
     for (const secret of this.secrets) text = text.split(secret).join('****');
     return text;
   }

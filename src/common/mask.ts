@@ -7,3 +7,16 @@ export function maskSecret(secret: string): string {
   const prefix = secret.startsWith('sk-ant-') ? 'sk-ant-' : secret.slice(0, 2);
   return `${prefix}…${secret.slice(-4)}`;
 }
+
+// The password runs to the last `@` before the path: a raw `@` inside it (`u:p@ss@host`) is still the password.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s/]*)@/gi;
+
+/**
+ * Masks the password of every `scheme://user:password@` in free text (config values, driver error messages: Redis
+ * URLs carry them). For one URL shown whole, the admin view's `maskUrlCredentials` also masks query values.
+ */
+export function maskUrlPasswords(text: string): string {
+  return text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, password: string) => {
+    return `${scheme}${user}:${maskSecret(password)}@`;
+  });
+}

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, formatPath, maskUrlCredentials, renderValue } from './config-error';
+import { maskUrlPasswords } from '../common/mask';
+import { ConfigError, formatPath, renderValue } from './config-error';
 
 describe('formatPath', () => {
   it('writes paths the way users read them', () => {
@@ -33,11 +34,11 @@ describe('renderValue', () => {
   });
 
   it('masks passwords inside URLs anywhere', () => {
-    expect(maskUrlCredentials('redis://user:longpassword1@host:6379/0')).toBe(
+    expect(maskUrlPasswords('redis://user:longpassword1@host:6379/0')).toBe(
       'redis://user:lo…ord1@host:6379/0',
     );
-    expect(maskUrlCredentials('rediss://:pw@h:1')).toBe('rediss://:****@h:1');
-    expect(maskUrlCredentials('redis://u:longp@ssword1@h:1/0')).not.toContain('ssword1');
+    expect(maskUrlPasswords('rediss://:pw@h:1')).toBe('rediss://:****@h:1');
+    expect(maskUrlPasswords('redis://u:longp@ssword1@h:1/0')).not.toContain('ssword1');
     expect(renderValue('x redis://:hunter2hunter2@h:1', ['cache', 'redis', 'url'])).not.toContain(
       'hunter2hunter2',
     );

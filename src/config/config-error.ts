@@ -1,4 +1,4 @@
-import { maskSecret } from '../common/mask';
+import { maskSecret, maskUrlPasswords } from '../common/mask';
 
 /** One step of a path into the config tree: a key name, or a list index. */
 export type PathSegment = string | number;
@@ -66,16 +66,6 @@ export function isSecretPath(segments: readonly PathSegment[], value: unknown): 
   return field === 'keys' && typeof value === 'string';
 }
 
-// The password runs to the last `@` before the path: a raw `@` inside it (`u:p@ss@host`) is still the password.
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s/]*)@/gi;
-
-/** Masks the password of every `scheme://user:password@` in a string (Redis URLs carry them). */
-export function maskUrlCredentials(text: string): string {
-  return text.replace(URL_CREDENTIALS, (_m, scheme: string, user: string, password: string) => {
-    return `${scheme}${user}:${maskSecret(password)}@`;
-  });
-}
-
 const MAX_SHOWN = 80;
 
 /** Renders a bad value for an error message: scalars shown (masked where secret), structures only named. */
@@ -88,7 +78,7 @@ export function renderValue(value: unknown, segments: readonly PathSegment[]): s
   const scalar = typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint';
   if (scalar && isSecretPath(segments, value)) return JSON.stringify(maskSecret(String(value)));
   if (typeof value === 'string') {
-    const shown = isSecretPath(segments, value) ? maskSecret(value) : maskUrlCredentials(value);
+    const shown = isSecretPath(segments, value) ? maskSecret(value) : maskUrlPasswords(value);
     const cut = shown.length > MAX_SHOWN ? `${shown.slice(0, MAX_SHOWN)}…` : shown;
     return JSON.stringify(cut);
   }
