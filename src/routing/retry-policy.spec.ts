@@ -196,6 +196,22 @@ const rows: Row[] = [
     tellClient: true,
   },
   {
+    name: '529 overloaded, attempts used up: left to the client (Claude Code backs off and may switch model)',
+    outcome: s529,
+    state: { attemptsMade: 3, attemptsOnThisProvider: 1 },
+    action: 'give_up',
+    cause: 'max_attempts',
+    tellClient: false,
+  },
+  {
+    name: '529 overloaded, retry budget exhausted: left to the client too',
+    outcome: s529,
+    state: { budget: new FakeBudget(false) },
+    action: 'give_up',
+    cause: 'budget',
+    tellClient: false,
+  },
+  {
     name: 'retry budget exhausted',
     outcome: s500,
     state: { budget: new FakeBudget(false) },

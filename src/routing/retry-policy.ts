@@ -118,8 +118,8 @@ export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDec
  * Whether the relay's final error answer carries `x-should-retry: false`: yes when the relay gave up on a failure
  * it would itself have retried (it already spent its retries, failovers or budget, or the quota is gone), so SDK
  * and Claude Code retries do not multiply on top of the relay's. Permanent errors need no header (no client
- * retries them), and after the commit point there are no headers left to set. A 429 that names its retry-after is
- * left to the client and that retry-after.
+ * retries them), and after the commit point there are no headers left to set. A 429 that names its retry-after,
+ * and a 529 (overloaded), are left to the client.
  */
 export function shouldTellClientNotToRetry(decision: RetryDecision, outcome: AttemptOutcome): boolean {
   if (decision.action !== 'give_up' || decision.cause === 'committed') return false;
@@ -127,6 +127,11 @@ export function shouldTellClientNotToRetry(decision: RetryDecision, outcome: Att
   // retry-after, so their retry is delayed, not piled on), so it is not told to give up. A 429 without one (the
   // spend cap) is.
   if (outcome.kind === 'rate_limited' && outcome.retryAfterMs !== undefined) return false;
+  // An overload (529) goes to the client as the provider sent it: Claude Code retries it with backoff for minutes
+  // and after three in a row switches to its --fallback-model, while an overload spell outlasts the relay's own
+  // retries; "never retry" turned the first 529 into an error in front of the user and defeated that switch. The
+  // retry budget and the provider's breaker bound what the relay adds to such retries.
+  if (outcome.status === 529) return false;
   return outcome.kind === 'transient' || outcome.kind === 'rate_limited';
 }
 

@@ -55,6 +55,23 @@ describe('routing e2e: retries and failover of failed attempts', () => {
     expect(apiErr.headers?.get('x-cc-relay-provider')).toBe('beta');
   });
 
+  it('leaves a final 529 to the client: no x-should-retry: false, so Claude Code backs off and may switch model', async () => {
+    world = await startRoutingWorld([{ name: 'alpha' }, { name: 'beta' }], {
+      routing: { retry: { max_attempts: 3 } },
+    });
+    for (const name of ['alpha', 'beta']) {
+      world.fake(name).script(() => ({ kind: 'status', status: 529, message: `${name} overloaded` }));
+    }
+
+    const err = await rejectionOf(world.client.messages.create(ask()));
+
+    const apiErr = err as InstanceType<typeof Anthropic.APIError>;
+    expect(apiErr.status).toBe(529);
+    expect(apiErr.error).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    expect(apiErr.headers?.get('x-should-retry')).toBeNull();
+    expect(world.counts()).toEqual({ alpha: 2, beta: 1 });
+  });
+
   it('retries a connection reset before any response header and succeeds', async () => {
     world = await startRoutingWorld([{ name: 'alpha' }]);
     world.fake('alpha').enqueue({ kind: 'reset' }, { kind: 'json', text: 'after the reset' });
