@@ -10,6 +10,7 @@ import { AccessLog } from './common/access-log';
 import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
+import { answerFrameworkError, handleClientError } from './common/edge-errors';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
@@ -111,6 +112,9 @@ export async function createApp(
     forceCloseConnections: 'idle',
     // The relay uses no Express-style middleware; middie would add a hook to every request.
     skipMiddie: true,
+    // Errors raised before routing (unparsable requests, malformed URLs) get Anthropic's error shape too.
+    clientErrorHandler: (err, socket) => handleClientError(err, socket, randomUUID()),
+    frameworkErrors: answerFrameworkError,
   });
   const fastify = adapter.getInstance();
   fastify.removeContentTypeParser('application/json');

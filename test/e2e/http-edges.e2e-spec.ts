@@ -1,0 +1,91 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'undici';
+import { connect } from 'node:net';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { MINIMAL } from './support/http';
+import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+interface ErrorBody {
+  type: string;
+  error: { type: string; message: string };
+  request_id?: string;
+}
+
+/** Sends raw bytes on a fresh connection and returns everything the relay wrote before it closed. */
+function rawExchange(url: string, bytes: string): Promise<string> {
+  const { hostname, port } = new URL(url);
+  return new Promise((resolve, reject) => {
+    const socket = connect(Number(port), hostname, () => socket.end(bytes));
+    const chunks: Buffer[] = [];
+    socket.on('data', (c: Buffer) => chunks.push(c));
+    socket.on('error', reject);
+    socket.on('close', () => resolve(Buffer.concat(chunks).toString('utf8')));
+  });
+}
+
+/** Splits a raw HTTP/1.1 answer into its status, lower-cased headers and parsed JSON body. */
+function parseRaw(raw: string): { status: number; headers: Record<string, string>; body: ErrorBody } {
+  const [head = '', body = ''] = raw.split('\r\n\r\n');
+  const [statusLine = '', ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const i = line.indexOf(':');
+    headers[line.slice(0, i).trim().toLowerCase()] = line.slice(i + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: JSON.parse(body) as ErrorBody };
+}
+
+describe('HTTP edges a production relay meets', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    relay = await startRelay(rawConfig(await fake.start(), { routing: { retry: { max_attempts: 1 } } }));
+  });
+  afterEach(() => fake.reset());
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  describe('errors raised before routing have the Anthropic shape', () => {
+    it('answers headers over the size limit with 431 invalid_request_error', async () => {
+      const raw = await rawExchange(
+        relay.url,
+        `POST /v1/messages HTTP/1.1\r\nHost: relay\r\nx-api-key: ${CLIENT_KEY}\r\n` +
+          `anthropic-beta: ${'b'.repeat(20_000)}\r\ncontent-length: 2\r\n\r\n{}`,
+      );
+      const res = parseRaw(raw);
+      expect(res.status).toBe(431);
+      expect(res.body.type).toBe('error');
+      expect(res.body.error.type).toBe('invalid_request_error');
+      expect(res.body.request_id).toBe(res.headers['x-request-id']);
+      expect(fake.requests).toHaveLength(0);
+    });
+
+    it('answers an unparsable request with 400 invalid_request_error', async () => {
+      const res = parseRaw(await rawExchange(relay.url, 'GARBAGE\r\n\r\n'));
+      expect(res.status).toBe(400);
+      expect(res.body.error.type).toBe('invalid_request_error');
+    });
+
+    it('answers a URL with malformed percent-encoding with 400 invalid_request_error', async () => {
+      const res = await request(`${relay.url}/v1/models/%zz`, { headers: { 'x-api-key': CLIENT_KEY } });
+      expect(res.statusCode).toBe(400);
+      const body = (await res.body.json()) as ErrorBody;
+      expect(body.type).toBe('error');
+      expect(body.error.type).toBe('invalid_request_error');
+      expect(body.request_id).toBe(res.headers['x-request-id']);
+    });
+
+    it('still serves the next request after the malformed URL (the listener is unharmed)', async () => {
+      const res = await request(`${relay.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json' },
+        body: JSON.stringify(MINIMAL),
+      });
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+    });
+  });
+});
