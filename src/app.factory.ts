@@ -10,6 +10,7 @@ import { AccessLog } from './common/access-log';
 import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
+import { decodeRequestBody } from './common/body-decoding';
 import { answerFrameworkError, handleClientError } from './common/edge-errors';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
@@ -118,6 +119,13 @@ export async function createApp(
   });
   const fastify = adapter.getInstance();
   fastify.removeContentTypeParser('application/json');
+  fastify.addHook('preParsing', (req, _reply, payload, done) => {
+    try {
+      done(null, decodeRequestBody(payload, req.headers['content-encoding'], config.server.max_body_bytes));
+    } catch (err) {
+      done(err as Error);
+    }
+  });
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     const raw = body as Buffer;
     try {

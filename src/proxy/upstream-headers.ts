@@ -15,6 +15,8 @@ const HOP_BY_HOP = new Set([
   'host',
   'content-length',
   'expect',
+  // The relay decodes a compressed request body (body-decoding.ts) and forwards the decoded bytes.
+  'content-encoding',
 ]);
 
 /**

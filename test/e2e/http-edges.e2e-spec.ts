@@ -1,6 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { connect } from 'node:net';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { MINIMAL } from './support/http';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
@@ -40,7 +41,12 @@ describe('HTTP edges a production relay meets', () => {
   let relay: RunningRelay;
 
   beforeAll(async () => {
-    relay = await startRelay(rawConfig(await fake.start(), { routing: { retry: { max_attempts: 1 } } }));
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        server: { max_body_bytes: 64 * 1024 },
+        routing: { retry: { max_attempts: 1 } },
+      }),
+    );
   });
   afterEach(() => fake.reset());
   afterAll(async () => {
@@ -86,6 +92,55 @@ describe('HTTP edges a production relay meets', () => {
       });
       expect(res.statusCode).toBe(200);
       await res.body.dump();
+    });
+  });
+
+  describe('request bodies', () => {
+    const json = JSON.stringify(MINIMAL);
+    const postBytes = (body: Buffer, headers: Record<string, string> = {}) =>
+      request(`${relay.url}/v1/messages`, {
+        method: 'POST',
+        headers: { 'x-api-key': CLIENT_KEY, 'content-type': 'application/json', ...headers },
+        body,
+      });
+
+    it.each([
+      ['gzip', gzipSync],
+      ['deflate', deflateSync],
+      ['br', brotliCompressSync],
+    ])(
+      'decodes a %s request body and forwards it decoded, without content-encoding',
+      async (name, encode) => {
+        const res = await postBytes(encode(Buffer.from(json)), { 'content-encoding': name });
+        expect(res.statusCode).toBe(200);
+        await res.body.dump();
+        expect(fake.requests).toHaveLength(1);
+        expect(fake.requests[0]!.rawBody.toString('utf8')).toBe(json);
+        expect(fake.requests[0]!.headers['content-encoding']).toBeUndefined();
+      },
+    );
+
+    it('refuses a body that inflates past server.max_body_bytes with 413, and stays up', async () => {
+      const huge = { ...MINIMAL, messages: [{ role: 'user', content: 'x'.repeat(1024 * 1024) }] };
+      const bomb = gzipSync(Buffer.from(JSON.stringify(huge)));
+      expect(bomb.length).toBeLessThan(64 * 1024);
+      const res = await postBytes(bomb, { 'content-encoding': 'gzip' });
+      expect(res.statusCode).toBe(413);
+      expect(((await res.body.json()) as ErrorBody).error.type).toBe('request_too_large');
+      expect(fake.requests).toHaveLength(0);
+      const next = await postBytes(Buffer.from(json));
+      expect(next.statusCode).toBe(200);
+      await next.body.dump();
+    });
+
+    it('answers a corrupt compressed body with 400 and an unknown encoding with 415', async () => {
+      const corrupt = await postBytes(Buffer.from(json), { 'content-encoding': 'gzip' });
+      expect(corrupt.statusCode).toBe(400);
+      expect(((await corrupt.body.json()) as ErrorBody).error.type).toBe('invalid_request_error');
+      const unknown = await postBytes(Buffer.from(json), { 'content-encoding': 'compress' });
+      expect(unknown.statusCode).toBe(415);
+      expect(((await unknown.body.json()) as ErrorBody).error.message).toContain('content-encoding');
+      expect(fake.requests).toHaveLength(0);
     });
   });
 });
