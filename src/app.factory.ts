@@ -61,6 +61,10 @@ export function flushLogs(): void {
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
 
+function hasUtf8Bom(buf: Buffer): boolean {
+  return buf.length >= 3 && buf[0] === 0xef && buf[1] === 0xbb && buf[2] === 0xbf;
+}
+
 /** Echo a sane client X-Request-ID so logs correlate across hops; otherwise make one. */
 function genReqId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
@@ -127,7 +131,8 @@ export async function createApp(
     }
   });
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
-    const raw = body as Buffer;
+    // A UTF-8 byte order mark (editors on Windows write one) is not JSON; it is dropped, also from what is forwarded.
+    const raw = hasUtf8Bom(body as Buffer) ? (body as Buffer).subarray(3) : (body as Buffer);
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
       (req as FastifyRequest & RawBodyCarrier).rawBody = raw;

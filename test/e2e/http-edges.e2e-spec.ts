@@ -142,5 +142,12 @@ describe('HTTP edges a production relay meets', () => {
       expect(((await unknown.body.json()) as ErrorBody).error.message).toContain('content-encoding');
       expect(fake.requests).toHaveLength(0);
     });
+
+    it('accepts a body that starts with a UTF-8 byte order mark and forwards it without one', async () => {
+      const res = await postBytes(Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(json)]));
+      expect(res.statusCode).toBe(200);
+      await res.body.dump();
+      expect(fake.requests[0]!.rawBody.toString('utf8')).toBe(json);
+    });
   });
 });
