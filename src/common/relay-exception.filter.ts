@@ -14,6 +14,17 @@ const TYPE_BY_STATUS: Record<number, AnthropicErrorType> = {
   529: 'overloaded_error',
 };
 
+function isFastifyClientError(err: unknown): err is { statusCode: number; code: string } {
+  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
+  return (
+    typeof e?.code === 'string' &&
+    e.code.startsWith('FST_ERR_') &&
+    typeof e.statusCode === 'number' &&
+    e.statusCode >= 400 &&
+    e.statusCode < 500
+  );
+}
+
 /** Fastify's own errors that are really the client's fault, with a message that says what to fix. */
 function describeFastifyError(code: string | undefined, fallback: string, maxBytes?: number): string {
   switch (code) {
@@ -75,6 +86,11 @@ export class RelayExceptionFilter implements ExceptionFilter {
         message: exception.message,
         headers: exception.headers,
       };
+    }
+    // Nest's Fastify adapter wraps Fastify's own 4xx errors (body too large, unsupported content-type) in an
+    // HttpException whose cause is the original: its code picks the message that says what to fix.
+    if (exception instanceof HttpException && isFastifyClientError(exception.cause)) {
+      return this.describe(exception.cause);
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();

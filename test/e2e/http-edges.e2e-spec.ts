@@ -149,5 +149,17 @@ describe('HTTP edges a production relay meets', () => {
       await res.body.dump();
       expect(fake.requests[0]!.rawBody.toString('utf8')).toBe(json);
     });
+
+    it('says which relay limit a too large body broke, and what content-type to send', async () => {
+      const big = { ...MINIMAL, messages: [{ role: 'user', content: 'x'.repeat(100 * 1024) }] };
+      const tooLarge = await postBytes(Buffer.from(JSON.stringify(big)));
+      expect(tooLarge.statusCode).toBe(413);
+      expect(((await tooLarge.body.json()) as ErrorBody).error.message).toContain('server.max_body_bytes');
+      const xml = await postBytes(Buffer.from('<x/>'), { 'content-type': 'application/xml' });
+      expect(xml.statusCode).toBe(415);
+      const body = (await xml.body.json()) as ErrorBody;
+      expect(body.error.type).toBe('invalid_request_error');
+      expect(body.error.message).toContain('application/json');
+    });
   });
 });
