@@ -54,6 +54,22 @@ describe('ClientAuthGuard', () => {
     }
   });
 
+  it('accepts a request whose x-api-key or Bearer token is a relay key when the other one is not', () => {
+    const g = guard([KEY_A, KEY_B]);
+    const a = scope(g, { 'x-api-key': KEY_A });
+    // apiKeyHelper's placeholder x-api-key, or a leftover ANTHROPIC_API_KEY, beside the relay key as Bearer.
+    expect(scope(g, { 'x-api-key': 'placeholder', authorization: `Bearer ${KEY_A}` })).toBe(a);
+    expect(scope(g, { 'x-api-key': KEY_A, authorization: 'Bearer sk-ant-other' })).toBe(a);
+    const neither = scope(g, { 'x-api-key': 'placeholder', authorization: 'Bearer nope' });
+    expect(neither).toBeInstanceOf(RelayError);
+    expect((neither as RelayError).status).toBe(401);
+    expect((scope(g, { authorization: 'Bearer nope' }) as RelayError).message).toContain('Bearer');
+    // With allow_bearer off the token counts for nothing.
+    expect(
+      scope(guard([KEY_A], false), { 'x-api-key': 'placeholder', authorization: `Bearer ${KEY_A}` }),
+    ).toBeInstanceOf(RelayError);
+  });
+
   it('on an open relay, tells clients apart by every credential they send, whatever allow_bearer says', () => {
     for (const allowBearer of [true, false]) {
       const g = guard([], allowBearer);

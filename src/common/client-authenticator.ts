@@ -4,10 +4,18 @@ import type { RelayConfig } from '../config/relay-config';
 import { RelayError, RelayErrorCode } from './relay-error';
 import { SecretSet } from './secret-set';
 
-/** The credential a client presented, by either scheme the SDKs use. */
-export function presentedCredential(req: FastifyRequest, allowBearer: boolean): string | undefined {
+/**
+ * The credentials a client presented, by either scheme the SDKs use: `x-api-key`, then the Bearer token (when
+ * allowed). A client may send both, and they may differ: Claude Code's apiKeyHelper setups send a placeholder
+ * x-api-key beside the real token, and a shell's leftover ANTHROPIC_API_KEY travels beside ANTHROPIC_AUTH_TOKEN.
+ */
+export function presentedCredentials(
+  req: FastifyRequest,
+  allowBearer: boolean,
+): { apiKey?: string; bearer?: string } {
+  const out: { apiKey?: string; bearer?: string } = {};
   const apiKey = req.headers['x-api-key'];
-  if (typeof apiKey === 'string' && apiKey.length > 0) return apiKey;
+  if (typeof apiKey === 'string' && apiKey.length > 0) out.apiKey = apiKey;
   const auth = req.headers.authorization;
   if (
     allowBearer &&
@@ -15,9 +23,10 @@ export function presentedCredential(req: FastifyRequest, allowBearer: boolean): 
     auth.length > 7 &&
     auth.slice(0, 7).toLowerCase() === 'bearer '
   ) {
-    return auth.slice(7).trim();
+    const token = auth.slice(7).trim();
+    if (token.length > 0) out.bearer = token;
   }
-  return undefined;
+  return out;
 }
 
 /** A client's cache scope: a prefix of its credential's SHA-256, never the credential itself. */
@@ -70,8 +79,8 @@ export class ClientAuthenticator {
       const forwarded = forwardedCredentials(req);
       return withWorkspace(forwarded === undefined ? undefined : scopeOf(forwarded), req);
     }
-    const presented = presentedCredential(req, this.allowBearer);
-    if (presented === undefined) {
+    const { apiKey, bearer } = presentedCredentials(req, this.allowBearer);
+    if (apiKey === undefined && bearer === undefined) {
       throw new RelayError(
         RelayErrorCode.Unauthorized,
         this.allowBearer
@@ -79,8 +88,19 @@ export class ClientAuthenticator {
           : 'missing credentials: send x-api-key',
       );
     }
-    const matched = this.keys.indexOf(presented);
-    if (matched === -1) throw new RelayError(RelayErrorCode.Unauthorized, 'invalid x-api-key');
+    // Either credential that is a relay key authenticates the request; the other one is never forwarded.
+    let matched = apiKey === undefined ? -1 : this.keys.indexOf(apiKey);
+    if (matched === -1 && bearer !== undefined) matched = this.keys.indexOf(bearer);
+    if (matched === -1) {
+      throw new RelayError(
+        RelayErrorCode.Unauthorized,
+        apiKey === undefined
+          ? 'invalid Bearer token'
+          : bearer === undefined
+            ? 'invalid x-api-key'
+            : 'invalid credentials: neither the x-api-key nor the Bearer token is a key of this relay',
+      );
+    }
     return withWorkspace(this.scopes[matched], req);
   }
 }
