@@ -1,7 +1,8 @@
-import { Controller, Get, Param } from '@nestjs/common';
+import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ClientAuth } from '../common/client-auth.guard';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
+import { modelPage, type ModelPageQuery } from './model-page';
 
 /** One entry of Anthropic's model list. */
 interface ModelInfo {
@@ -38,13 +39,8 @@ export class ModelsController {
 
   @Get()
   @ClientAuth()
-  list() {
-    return {
-      data: this.models,
-      has_more: false,
-      first_id: this.models[0]?.id ?? null,
-      last_id: this.models[this.models.length - 1]?.id ?? null,
-    };
+  list(@Query() query: ModelPageQuery) {
+    return modelPage(this.models, query);
   }
 
   @Get(':id')

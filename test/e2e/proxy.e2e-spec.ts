@@ -75,6 +75,18 @@ describe('proxy: the Messages API through the relay', () => {
     await expect(client.models.retrieve('nope')).rejects.toMatchObject({ status: 404 });
   });
 
+  it('models.list pages with limit and after_id / before_id, as the SDK asks', async () => {
+    const first = await client.models.list({ limit: 2 });
+    expect(first.data.map((m) => m.id)).toEqual(['claude-sonnet-4-6', 'claude-haiku-4-5']);
+    expect(first.has_more).toBe(true);
+    const all: string[] = [];
+    for await (const m of client.models.list({ limit: 1 })) all.push(m.id);
+    expect(all).toEqual(['claude-sonnet-4-6', 'claude-haiku-4-5', 'claude-alias']);
+    const before = await client.models.list({ limit: 5, before_id: 'claude-alias' });
+    expect(before.data.map((m) => m.id)).toEqual(['claude-sonnet-4-6', 'claude-haiku-4-5']);
+    await expect(client.models.list({ limit: 0 })).rejects.toMatchObject({ status: 400 });
+  });
+
   it('forwards the query string (?beta=true) and applies model_mapping', async () => {
     const res = await post(relay.url, '/v1/messages?beta=true', {
       model: 'claude-alias',
