@@ -1,5 +1,7 @@
 import type { CaptureBudget } from './capture-budget';
 import type { ServerResponse } from 'node:http';
+import { pipeline, type Readable, type Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { Cancellation } from '../common/cancellation';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
@@ -92,11 +94,18 @@ export async function runAttempt(
   const headers = pickResponseHeaders(rawHeaders);
   const status = response.statusCode;
   const isSse = String(rawHeaders['content-type'] ?? '').startsWith('text/event-stream');
+  const decoder = decoderFor(rawHeaders['content-encoding']);
+  const upstreamBody = decoder ? decoded(response.body, decoder) : response.body;
 
   if (status < 200 || status >= 300 || !(opts.stream && isSse)) {
     let body: Buffer;
     try {
-      body = await readAll(response.body, MAX_BUFFERED_BODY, rawHeaders['content-length']);
+      body = await readAll(
+        upstreamBody,
+        MAX_BUFFERED_BODY,
+        // The length of compressed bytes says nothing about the decoded ones.
+        decoder ? undefined : rawHeaders['content-length'],
+      );
     } catch (err) {
       return failed(err, opts.clientSignal);
     }
@@ -118,7 +127,31 @@ export async function runAttempt(
   }
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
-  return relayStream(response.body, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
+  return relayStream(upstreamBody, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
+}
+
+const DECODERS: Readonly<Record<string, () => Transform>> = {
+  gzip: createGunzip,
+  'x-gzip': createGunzip,
+  deflate: createInflate,
+  br: createBrotliDecompress,
+};
+
+/**
+ * The decoder of an upstream answer compressed although the relay asked for `accept-encoding: identity` (some
+ * providers' front ends compress anyway). The relay reads the answer (usage, stream events) and passes it on
+ * without Content-Encoding, so compressed bytes would reach the client as garbage.
+ */
+function decoderFor(contentEncoding: string | string[] | undefined): Transform | undefined {
+  if (typeof contentEncoding !== 'string') return undefined;
+  return DECODERS[contentEncoding.trim().toLowerCase()]?.();
+}
+
+/** The decoded body; destroying it (an abort, a stall) destroys the upstream body too. */
+function decoded(body: Readable, decoder: Transform): Readable {
+  return pipeline(body, decoder, () => {
+    // Errors surface on the decoder, which the reader listens to.
+  });
 }
 
 function failed(err: unknown, clientSignal: Cancellation): AttemptResult {
@@ -128,12 +161,12 @@ function failed(err: unknown, clientSignal: Cancellation): AttemptResult {
 }
 
 async function readAll(
-  body: AsyncIterable<Buffer> & { arrayBuffer(): Promise<ArrayBuffer> },
+  body: AsyncIterable<Buffer> & { arrayBuffer?(): Promise<ArrayBuffer> },
   limit: number,
   contentLength: string | string[] | undefined,
 ): Promise<Buffer> {
   // With a length the upstream promised (the usual JSON answer), one consume is cheaper than iterating chunks.
-  if (typeof contentLength === 'string' && Number(contentLength) <= limit) {
+  if (body.arrayBuffer && typeof contentLength === 'string' && Number(contentLength) <= limit) {
     return Buffer.from(await body.arrayBuffer());
   }
   const chunks: Buffer[] = [];

@@ -1,7 +1,10 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'undici';
 import { connect } from 'node:net';
-import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { brotliCompressSync, constants, createGzip, deflateSync, gzipSync } from 'node:zlib';
+import Anthropic from '@anthropic-ai/sdk';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { MINIMAL } from './support/http';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
@@ -160,6 +163,98 @@ describe('HTTP edges a production relay meets', () => {
       const body = (await xml.body.json()) as ErrorBody;
       expect(body.error.type).toBe('invalid_request_error');
       expect(body.error.message).toContain('application/json');
+    });
+  });
+});
+
+describe('an upstream that compresses although the relay asked for identity', () => {
+  const ev = (name: string, data: Record<string, unknown>) =>
+    `event: ${name}\ndata: ${JSON.stringify({ type: name, ...data })}\n\n`;
+  const message = {
+    id: 'msg_gz',
+    type: 'message',
+    role: 'assistant',
+    model: 'claude-sonnet-4-6',
+    content: [{ type: 'text', text: 'zipped json' }],
+    stop_reason: 'end_turn',
+    stop_sequence: null,
+    usage: { input_tokens: 3, output_tokens: 2 },
+  };
+  let upstream: Server;
+  let relay: RunningRelay;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    upstream = createServer((req, res) => {
+      const chunks: Buffer[] = [];
+      req.on('data', (c: Buffer) => chunks.push(c));
+      req.on('end', () => {
+        const body = JSON.parse(Buffer.concat(chunks).toString('utf8')) as {
+          stream?: boolean;
+          model: string;
+        };
+        if (body.stream) {
+          res.writeHead(200, { 'content-type': 'text/event-stream', 'content-encoding': 'gzip' });
+          const gz = createGzip({ flush: constants.Z_SYNC_FLUSH });
+          gz.pipe(res);
+          gz.write(ev('message_start', { message: { ...message, content: [], stop_reason: null } }));
+          gz.write(ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }));
+          gz.write(
+            ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'zipped stream' } }),
+          );
+          gz.write(ev('content_block_stop', { index: 0 }));
+          gz.write(ev('message_delta', { delta: { stop_reason: 'end_turn' }, usage: { output_tokens: 2 } }));
+          gz.end(ev('message_stop', {}));
+          return;
+        }
+        const failing = body.model === 'claude-haiku-4-5';
+        const answer = gzipSync(
+          JSON.stringify(
+            failing
+              ? { type: 'error', error: { type: 'invalid_request_error', message: 'zipped error' } }
+              : message,
+          ),
+        );
+        res.writeHead(failing ? 400 : 200, {
+          'content-type': 'application/json',
+          'content-encoding': 'gzip',
+          'content-length': answer.length,
+        });
+        res.end(answer);
+      });
+    });
+    await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
+    const { port } = upstream.address() as AddressInfo;
+    relay = await startRelay(
+      rawConfig(`http://127.0.0.1:${port}`, { routing: { retry: { max_attempts: 1 } } }),
+    );
+    client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await relay.close();
+    await new Promise<void>((r) => upstream.close(() => r()));
+  });
+
+  const req = {
+    model: 'claude-sonnet-4-6',
+    max_tokens: 8,
+    messages: [{ role: 'user' as const, content: 'hi' }],
+  };
+
+  it('passes a compressed JSON answer on decoded', async () => {
+    const msg = await client.messages.create(req);
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: 'zipped json' });
+  });
+
+  it('relays a compressed stream decoded', async () => {
+    const msg = await client.messages.stream(req).finalMessage();
+    expect(msg.content[0]).toMatchObject({ type: 'text', text: 'zipped stream' });
+  });
+
+  it('passes a compressed error answer on decoded', async () => {
+    await expect(client.messages.create({ ...req, model: 'claude-haiku-4-5' })).rejects.toMatchObject({
+      status: 400,
+      error: { error: { message: 'zipped error' } },
     });
   });
 });
