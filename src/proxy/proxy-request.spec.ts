@@ -33,6 +33,13 @@ describe('toProxyRequest', () => {
     expect(req.body).toEqual({ messages: [] });
   });
 
+  it('says to send content-type: application/json when the body arrived as text', () => {
+    const req = fastifyRequest('{"model":"m","max_tokens":1,"messages":[]}');
+    expect(() => toProxyRequest(req, 'messages', new Cancellation())).toThrow(
+      /content-type: application\/json/,
+    );
+  });
+
   it('count_tokens is never a stream', () => {
     const req = fastifyRequest({ model: 'm', stream: true }, Buffer.from('{"model":"m","stream":true}'));
     expect(toProxyRequest(req, 'count_tokens', new Cancellation()).stream).toBe(false);

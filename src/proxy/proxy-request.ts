@@ -39,6 +39,13 @@ export interface RawBodyCarrier {
 
 /** Checks the parsed body enough to route it; the upstream validates the rest. */
 export function readProxyBody(body: unknown): { model: string; stream: boolean } {
+  // A text/plain body (fetch() with a string body and no content-type sends one) is read as text, not JSON.
+  if (typeof body === 'string') {
+    throw new RelayError(
+      RelayErrorCode.InvalidRequest,
+      'the request body must be JSON sent with content-type: application/json',
+    );
+  }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     throw new RelayError(RelayErrorCode.InvalidRequest, 'the request body must be a JSON object');
   }
