@@ -30,6 +30,20 @@ describe('sseFromMessage / messageFromSse', () => {
     expect(messageFromSse(sseFromMessage(message))).toEqual(message);
   });
 
+  it('carries stop_details in message_delta, where the SDK reads it', () => {
+    const withDetails = { ...message, stop_details: { type: 'refusal', category: 'cyber' } };
+    const events = parseSse(sseFromMessage(withDetails));
+    const start = events[0]!.data as { message: Record<string, unknown> };
+    expect(start.message.stop_details).toBeNull();
+    const delta = events.find((e) => e.event === 'message_delta')!.data as { delta: Record<string, unknown> };
+    expect(delta.delta.stop_details).toEqual({ type: 'refusal', category: 'cyber' });
+    expect(messageFromSse(sseFromMessage(withDetails))).toEqual(withDetails);
+    expect(messageFromSse(sseFromMessage({ ...message, stop_details: null }))).toEqual({
+      ...message,
+      stop_details: null,
+    });
+  });
+
   it('rebuilds a message from deltas split the way a real stream splits them', () => {
     const stream = [
       'event: message_start\ndata: {"type":"message_start","message":{"id":"msg_2","type":"message","role":"assistant","model":"m","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":5,"output_tokens":1}}}\n\n',

@@ -114,7 +114,10 @@ function applyDelta(
  * content, per block a start, one delta carrying the whole block, a stop, then message_delta and message_stop.
  */
 export function sseFromMessage(message: MessageJson): string {
-  const { content, stop_reason, stop_sequence, usage, ...rest } = message;
+  const { content, stop_reason, stop_sequence, stop_details, usage, ...rest } = message;
+  // The SDK takes stop_details from message_delta only (it overwrites the message's with the delta's, even when
+  // the delta has none), as the API sends it; a field the message lacks (older API versions) stays absent.
+  const stopDetails = stop_details === undefined ? {} : { stop_details };
   const parts: string[] = [];
   parts.push(
     formatSseEvent('message_start', {
@@ -124,6 +127,7 @@ export function sseFromMessage(message: MessageJson): string {
         content: [],
         stop_reason: null,
         stop_sequence: null,
+        ...(stop_details === undefined ? {} : { stop_details: null }),
         usage: { ...(usage ?? {}), output_tokens: 0 },
       },
     }),
@@ -141,7 +145,7 @@ export function sseFromMessage(message: MessageJson): string {
   parts.push(
     formatSseEvent('message_delta', {
       type: 'message_delta',
-      delta: { stop_reason: stop_reason ?? null, stop_sequence: stop_sequence ?? null },
+      delta: { stop_reason: stop_reason ?? null, stop_sequence: stop_sequence ?? null, ...stopDetails },
       usage: usage ?? {},
     }),
   );
