@@ -12,6 +12,7 @@ import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { decodeRequestBody } from './common/body-decoding';
 import { answerFrameworkError, handleClientError } from './common/edge-errors';
+import { originFormTarget } from './common/request-target';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
@@ -120,6 +121,8 @@ export async function createApp(
     // Errors raised before routing (unparsable requests, malformed URLs) get Anthropic's error shape too.
     clientErrorHandler: (err, socket) => handleClientError(err, socket, randomUUID()),
     frameworkErrors: answerFrameworkError,
+    // Everything after routing (the early credential check, the cache, the forwarded path) reads `/path?query`.
+    rewriteUrl: (req: IncomingMessage) => originFormTarget(req.url ?? '/'),
   });
   const fastify = adapter.getInstance();
   fastify.removeContentTypeParser('application/json');

@@ -15,11 +15,14 @@ interface ErrorBody {
   request_id?: string;
 }
 
-/** Sends raw bytes on a fresh connection and returns everything the relay wrote before it closed. */
+/**
+ * Sends raw bytes on a fresh connection and returns everything the relay wrote before it closed (the request
+ * must make it close: an error, or `connection: close`; half-closing first would read as a client gone away).
+ */
 function rawExchange(url: string, bytes: string): Promise<string> {
   const { hostname, port } = new URL(url);
   return new Promise((resolve, reject) => {
-    const socket = connect(Number(port), hostname, () => socket.end(bytes));
+    const socket = connect(Number(port), hostname, () => socket.write(bytes));
     const chunks: Buffer[] = [];
     socket.on('data', (c: Buffer) => chunks.push(c));
     socket.on('error', reject);
@@ -95,6 +98,37 @@ describe('HTTP edges a production relay meets', () => {
       });
       expect(res.statusCode).toBe(200);
       await res.body.dump();
+    });
+  });
+
+  describe('request targets', () => {
+    const body = JSON.stringify(MINIMAL);
+    const rawPost = (target: string, key: string | undefined) =>
+      rawExchange(
+        relay.url,
+        `POST ${target} HTTP/1.1\r\nHost: relay\r\n${key ? `x-api-key: ${key}\r\n` : ''}` +
+          `content-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n` +
+          `connection: close\r\n\r\n${body}`,
+      );
+
+    it('forwards an absolute-form target (a client using the relay as its HTTP proxy) by its path', async () => {
+      const raw = await rawPost(`${relay.url}/v1/messages?beta=true`, CLIENT_KEY);
+      expect(raw.startsWith('HTTP/1.1 200')).toBe(true);
+      expect(fake.requests).toHaveLength(1);
+      expect(fake.requests[0]!.path).toBe('/v1/messages');
+      expect(fake.requests[0]!.query).toBe('beta=true');
+    });
+
+    it('drops a fragment from the forwarded target', async () => {
+      const raw = await rawPost('/v1/messages/count_tokens#frag', CLIENT_KEY);
+      expect(raw.startsWith('HTTP/1.1 200')).toBe(true);
+      expect(fake.requests[0]!.path).toBe('/v1/messages/count_tokens');
+    });
+
+    it('checks the credentials of an absolute-form request like any other', async () => {
+      const raw = await rawPost(`${relay.url}/v1/messages`, undefined);
+      expect(raw.startsWith('HTTP/1.1 401')).toBe(true);
+      expect(fake.requests).toHaveLength(0);
     });
   });
 
