@@ -2,12 +2,18 @@ import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { RelayError, RelayErrorCode } from './relay-error';
 
+/** A decoder per `Content-Encoding` the relay undoes, in requests and in upstream answers alike. */
 const DECODERS: Readonly<Record<string, () => Transform>> = {
   gzip: createGunzip,
   'x-gzip': createGunzip,
   deflate: createInflate,
   br: createBrotliDecompress,
 };
+
+/** A fresh decoder for one `Content-Encoding` value (one coding, any case), or undefined when it is not one of ours. */
+export function contentDecoder(encoding: string): Transform | undefined {
+  return DECODERS[encoding.trim().toLowerCase()]?.();
+}
 
 /** A request body stream as Fastify's body reader takes it from a `preParsing` hook. */
 export type DecodedPayload = Readable & { receivedEncodedLength?: number };
@@ -28,7 +34,7 @@ export function decodeRequestBody(
     .trim()
     .toLowerCase();
   if (encoding === '' || encoding === 'identity') return payload;
-  const decoder = DECODERS[encoding]?.();
+  const decoder = contentDecoder(encoding);
   if (!decoder) {
     throw new RelayError(
       RelayErrorCode.UnsupportedMediaType,

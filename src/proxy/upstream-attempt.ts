@@ -1,8 +1,8 @@
 import type { CaptureBudget } from './capture-budget';
 import type { ServerResponse } from 'node:http';
 import { pipeline, type Readable, type Transform } from 'node:stream';
-import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import type { UpstreamErrorKind } from '../routing/outcome';
+import { contentDecoder } from '../common/body-decoding';
 import { Cancellation } from '../common/cancellation';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
@@ -130,13 +130,6 @@ export async function runAttempt(
   return relayStream(upstreamBody, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 
-const DECODERS: Readonly<Record<string, () => Transform>> = {
-  gzip: createGunzip,
-  'x-gzip': createGunzip,
-  deflate: createInflate,
-  br: createBrotliDecompress,
-};
-
 /**
  * The decoder of an upstream answer compressed although the relay asked for `accept-encoding: identity` (some
  * providers' front ends compress anyway). The relay reads the answer (usage, stream events) and passes it on
@@ -144,7 +137,7 @@ const DECODERS: Readonly<Record<string, () => Transform>> = {
  */
 function decoderFor(contentEncoding: string | string[] | undefined): Transform | undefined {
   if (typeof contentEncoding !== 'string') return undefined;
-  return DECODERS[contentEncoding.trim().toLowerCase()]?.();
+  return contentDecoder(contentEncoding);
 }
 
 /** The decoded body; destroying it (an abort, a stall) destroys the upstream body too. */
