@@ -4,6 +4,7 @@ import {
   fallbackModels,
   fallbackRuleOf,
   modelEntry,
+  MAX_REMEMBERED_MODEL_LENGTH,
   ModelTable,
   providerServesModel,
   type ModelEntry,
@@ -160,6 +161,19 @@ describe('ModelTable', () => {
     // The fourth name started the table over: m0 is computed afresh (an equal, new entry).
     expect(table.get('m0')).not.toBe(first);
     expect(table.get('m0')).toEqual(first);
+  });
+
+  it('never keeps a model name longer than MAX_REMEMBERED_MODEL_LENGTH (the client chooses its size)', () => {
+    const table = new ModelTable(providers, {});
+    const long = `claude-${'x'.repeat(MAX_REMEMBERED_MODEL_LENGTH)}`;
+    for (let i = 0; i < 50; i++) table.get(`${long}-${i}`);
+    expect(table.size).toBe(0);
+    // Still answered as modelEntry does, computed afresh each time.
+    expect(table.get(long)).toEqual(modelEntry(long, providers, {}));
+    expect(table.get(long)).not.toBe(table.get(long));
+    const longest = 'claude-'.padEnd(MAX_REMEMBERED_MODEL_LENGTH, 'y');
+    expect(table.get(longest)).toBe(table.get(longest));
+    expect(table.size).toBe(1);
   });
 
   it('gives buildRoutePlan the same plan as without it', () => {

@@ -140,9 +140,17 @@ export function modelEntry(
 }
 
 /**
+ * The longest model name ModelTable remembers. Real model ids are tens of characters; the name is the client's
+ * and only the body limit bounds it, so 1,024 remembered names of 1 MB each would have kept 1 GB alive (measured:
+ * 200 such requests, 200 MB of heap that no GC gave back). A longer name is planned without being remembered.
+ */
+export const MAX_REMEMBERED_MODEL_LENGTH = 256;
+
+/**
  * modelEntry remembered per model, so a request does not rebuild its candidate list. Bounded, since the model name
- * comes from the client: past `limit` names the table starts over (real deployments see a handful). The providers
- * and fallbacks are read once, like the rest of the config: a config reload would build a new table.
+ * comes from the client: past `limit` names the table starts over (real deployments see a handful), and a name
+ * longer than MAX_REMEMBERED_MODEL_LENGTH is never kept. The providers and fallbacks are read once, like the rest
+ * of the config: a config reload would build a new table.
  */
 export class ModelTable {
   private readonly entries = new Map<string, ModelEntry>();
@@ -153,11 +161,17 @@ export class ModelTable {
     private readonly limit = 1024,
   ) {}
 
+  /** How many model names the table remembers. */
+  get size(): number {
+    return this.entries.size;
+  }
+
   get(model: string): ModelEntry {
     let entry = this.entries.get(model);
     if (!entry) {
-      if (this.entries.size >= this.limit) this.entries.clear();
       entry = modelEntry(model, this.providers, this.fallbacks);
+      if (model.length > MAX_REMEMBERED_MODEL_LENGTH) return entry;
+      if (this.entries.size >= this.limit) this.entries.clear();
       this.entries.set(model, entry);
     }
     return entry;
