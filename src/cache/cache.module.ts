@@ -27,6 +27,10 @@ const CACHE_LEVELS: Record<string, { name: string; help: string }> = {
     name: 'cc_relay_cache_redis_connected',
     help: '1 while the ha cache is connected to Redis, else 0',
   },
+  backend_pending_write_bytes: {
+    name: 'cc_relay_cache_redis_pending_write_bytes',
+    help: 'Bytes of ha cache writes Redis has not answered yet (past 32 MiB further writes are dropped)',
+  },
 };
 
 function createBackend(config: RelayConfig): Cache {

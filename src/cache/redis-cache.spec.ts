@@ -266,6 +266,37 @@ describe.skipIf(!hasRedisBinaries)('RedisCache when Redis fails (harness redis-s
     expect(unhandled).toEqual([]);
   });
 
+  it('a stalled Redis: writes waiting for it hold at most maxPendingWriteBytes, the rest are dropped at once', async () => {
+    if (!server.running) await server.restart();
+    const cache = track(
+      new RedisCache(config({ url: server.url, key_prefix: `t:${randomUUID()}:`, timeout_ms: 50 }), {
+        logger: new RecordingLogger(),
+        maxPendingWriteBytes: 1024 * 1024,
+      }),
+    );
+    await cache.whenReady();
+    const value = Buffer.alloc(256 * 1024, 1);
+    const before = cache.stats();
+
+    // Long enough for the writes below to time out while Redis holds them; it then answers by itself.
+    await rawCommand(server.port, 'CLIENT PAUSE 3000 ALL');
+    // Each write times out (and resolves) while its command still waits in the client's queue, value and all.
+    await Promise.all(Array.from({ length: 8 }, (_, i) => cache.set(`big${i}`, value)));
+    const stalled = cache.stats();
+    expect(stalled.pending_write_bytes).toBe(4 * value.length);
+    expect(stalled.dropped_writes - before.dropped_writes).toBe(4);
+    await cache.setMultiWithTTL(new Map([['batch', value]]), 60_000);
+    expect(cache.stats().dropped_writes - before.dropped_writes).toBe(5);
+
+    // Once Redis answers, the queued writes land and give their bytes back.
+    await vi.waitFor(() => expect(cache.stats().pending_write_bytes).toBe(0), { timeout: 10_000 });
+    expect((await cache.get('big0')).length).toBe(value.length);
+    await cache.set('after', value);
+    expect(cache.stats().dropped_writes - before.dropped_writes).toBe(5);
+    expect((await cache.get('after')).length).toBe(value.length);
+    expect(unhandled).toEqual([]);
+  });
+
   it('does not wait for Redis at start: down at construction, misses at once, connects when Redis comes up', async () => {
     await server.stop();
     const { cache, logger } = onServer();

@@ -43,6 +43,8 @@ export interface RedisCacheDeps {
   clock?: Clock;
   /** Jitter of the reconnect backoff, in [0, 1). */
   random?: () => number;
+  /** Bytes of values written but not yet answered by Redis, past which writes are dropped (MAX_PENDING_WRITE_BYTES). */
+  maxPendingWriteBytes?: number;
 }
 
 /** The counters of the `ha` backend: the common ones plus what fail-open hides from callers. */
@@ -57,6 +59,8 @@ export interface RedisCacheStats extends CacheStats {
   connection_errors: number;
   /** 1 while connected, else 0. */
   connected: number;
+  /** Bytes of values sent to Redis and not yet answered (timed-out writes still wait in the client's queue). */
+  pending_write_bytes: number;
 }
 
 type StandaloneClient = ReturnType<typeof createClient>;
@@ -69,6 +73,15 @@ const RECONNECT_BASE_MS = 50;
 const RECONNECT_CAP_MS = 2_000;
 // A hung Redis must not let queued commands pile up in memory: past this, commands fail fast (= misses).
 const COMMAND_QUEUE_MAX = 10_000;
+/**
+ * Bytes of values sent and not yet answered, past which a write is dropped. A write that outlives timeout_ms
+ * stays in the client's queue, value included, until Redis answers or the connection closes, and a stalled Redis
+ * (paused, swapping, a network path that drops packets without a reset) closes nothing. Measured during a
+ * `CLIENT PAUSE`: 2,000 answers of 12 KB (24.7 MB of values) held 52 MB of heap (Keyv's base64 envelope, the
+ * command) and 25 MB of buffers until Redis answered, about 3x the values; the 10,000-command queue bound alone
+ * would let 100 KB answers hold 3 GB. 32 MiB of values is then ~100 MB at worst.
+ */
+export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024;
 const CONNECT_TIMEOUT_MS = 2_000;
 // ping() and flush() are admin/health paths, not the request path: they may wait a little longer.
 const ADMIN_TIMEOUT_FLOOR_MS = 1_000;
@@ -107,6 +120,8 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   private keyCount = 0;
   private bytesUsed = 0;
   private evictions = 0;
+  private pendingWriteBytes = 0;
+  private readonly maxPendingWriteBytes: number;
   private statsAt = Number.NEGATIVE_INFINITY;
   private statsRefresh: Promise<void> | undefined;
   /** At most one line per kind every 10 s, saying how many were swallowed in between. */
@@ -125,6 +140,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       LOG_INTERVAL_MS,
     );
     this.random = deps.random ?? Math.random;
+    this.maxPendingWriteBytes = deps.maxPendingWriteBytes ?? MAX_PENDING_WRITE_BYTES;
 
     // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
     // only time out, and a queued write would arrive late and unbounded.
@@ -223,7 +239,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
 
   async setWithTTL(key: string, value: Buffer, ttlMs: number): Promise<void> {
     this.assertOpen();
-    await this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)));
+    await this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)), value.length);
   }
 
   async delete(key: string): Promise<void> {
@@ -270,7 +286,9 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     if (items.size === 0) return;
     const ttl = wholeMs(ttlMs);
     const list = [...items].map(([key, value]) => ({ key, value, ttl }));
-    await this.write('set', () => this.manager.mset(list));
+    let bytes = 0;
+    for (const value of items.values()) bytes += value.length;
+    await this.write('set', () => this.manager.mset(list), bytes);
   }
 
   /**
@@ -329,6 +347,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
       dropped_writes: this.droppedWrites,
       connection_errors: this.connectionErrors,
       connected: this.connected() ? 1 : 0,
+      pending_write_bytes: this.pendingWriteBytes,
     };
   }
 
@@ -399,14 +418,27 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     return outcome.value;
   }
 
-  /** Fire-and-forget safe: resolves whatever happens; a failed write is counted, logged and dropped. */
-  private async write(what: string, op: () => Promise<unknown>): Promise<void> {
+  /**
+   * Fire-and-forget safe: resolves whatever happens; a failed write is counted, logged and dropped. `bytes` (the
+   * values' size) counts against MAX_PENDING_WRITE_BYTES until Redis answers the write, not just until it times out.
+   */
+  private async write(what: string, op: () => Promise<unknown>, bytes = 0): Promise<void> {
     if (!this.connected()) {
       this.dropWrite(what, new Error('redis is not connected'));
       return;
     }
+    if (bytes > 0 && this.pendingWriteBytes + bytes > this.maxPendingWriteBytes) {
+      this.dropWrite(what, new Error('too many bytes of earlier writes are still waiting for redis'));
+      return;
+    }
+    this.pendingWriteBytes += bytes;
+    const sent = op();
+    const answered = () => {
+      this.pendingWriteBytes -= bytes;
+    };
+    sent.then(answered, answered);
     // A write that outlives the timeout keeps going; if it then fails it is still counted as dropped.
-    const outcome = await within(op(), this.timeoutMs, (late) => this.dropWrite(what, late));
+    const outcome = await within(sent, this.timeoutMs, (late) => this.dropWrite(what, late));
     if (outcome.ok) return;
     if (outcome.timedOut) this.timeouts++;
     else this.dropWrite(what, outcome.error);
