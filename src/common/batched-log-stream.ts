@@ -1,4 +1,7 @@
-/** Where the batches go: process.stdout in production (its write is synchronous for files and pipes on Linux). */
+/**
+ * Where the batches go: process.stdout in production (synchronous to a file or a terminal, asynchronous to a pipe
+ * or a socket on POSIX).
+ */
 export interface LogSink {
   write(chunk: string): unknown;
   /** Bytes the sink has accepted but not yet written (asynchronous sinks); above the bound, batches are dropped. */
@@ -25,10 +28,10 @@ export const DEFAULT_LOG_BATCH: LogBatchOptions = {
  * first: a busy relay makes one write syscall per ~150 access lines. Measured at 32 connections (bench/variants.ts,
  * JSON): the access line cost ~11 µs of CPU per request through pino's sonic-boom destination in async mode (a
  * thread-pool write per 2–4 KiB, each a wake-up of another thread) and ~1 µs this way. Order is kept: every line of
- * the process goes through here. process.stdout writes to files and pipes synchronously on Linux, so a slow reader
- * there slows the writer, as pino's default destination does; an asynchronous sink (a socket) that stops keeping up
- * (more than 8 MiB pending) loses batches rather than the relay growing without bound, and the next batch that is
- * written starts with a line saying how many were lost.
+ * the process goes through here. process.stdout writes to a file or a terminal synchronously, so a slow disk slows
+ * the writer, as pino's default destination does; to a pipe or a socket (a container runtime's log pipe) it writes
+ * asynchronously, and a reader that stops keeping up (more than 8 MiB pending) loses batches rather than the relay
+ * growing without bound; the next batch that is written starts with a line saying how many were lost.
  * flushSync() writes what is held (at exit).
  */
 export class BatchedLogStream {
