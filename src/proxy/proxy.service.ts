@@ -6,7 +6,7 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import { fallbackRuleOf, type PlanStep } from '../routing/route-plan';
+import { fallbackRuleOf, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
@@ -174,7 +174,12 @@ export class ProxyService {
       }
       if (result.kind === 'cancelled') return undefined;
       preq.log.warn(
-        { provider: rt.name, model: step.model, attempt: state.attemptsMade, reason: outcome.reason },
+        {
+          provider: rt.name,
+          model: modelForLog(step.model),
+          attempt: state.attemptsMade,
+          reason: outcome.reason,
+        },
         'upstream attempt failed',
       );
 

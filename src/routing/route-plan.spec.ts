@@ -5,6 +5,7 @@ import {
   fallbackRuleOf,
   modelEntry,
   MAX_REMEMBERED_MODEL_LENGTH,
+  modelForLog,
   ModelTable,
   providerServesModel,
   type ModelEntry,
@@ -174,6 +175,14 @@ describe('ModelTable', () => {
     const longest = 'claude-'.padEnd(MAX_REMEMBERED_MODEL_LENGTH, 'y');
     expect(table.get(longest)).toBe(table.get(longest));
     expect(table.size).toBe(1);
+  });
+
+  it('shows a model name in logs whole when short, else its start and length', () => {
+    expect(modelForLog('claude-sonnet-4-5')).toBe('claude-sonnet-4-5');
+    const long = 'm'.repeat(1_000_000);
+    const shown = modelForLog(long);
+    expect(shown.length).toBeLessThan(MAX_REMEMBERED_MODEL_LENGTH + 40);
+    expect(shown).toMatch(/^m{256}… \(1000000 characters\)$/);
   });
 
   it('gives buildRoutePlan the same plan as without it', () => {

@@ -147,6 +147,16 @@ export function modelEntry(
 export const MAX_REMEMBERED_MODEL_LENGTH = 256;
 
 /**
+ * A client's model name as a log line shows it: whole up to MAX_REMEMBERED_MODEL_LENGTH characters, else its start
+ * and its length (a failed attempt logs the model, and a 1 MB name made a 1 MB log line).
+ */
+export function modelForLog(model: string): string {
+  return model.length <= MAX_REMEMBERED_MODEL_LENGTH
+    ? model
+    : `${model.slice(0, MAX_REMEMBERED_MODEL_LENGTH)}… (${model.length} characters)`;
+}
+
+/**
  * modelEntry remembered per model, so a request does not rebuild its candidate list. Bounded, since the model name
  * comes from the client: past `limit` names the table starts over (real deployments see a handful), and a name
  * longer than MAX_REMEMBERED_MODEL_LENGTH is never kept. The providers and fallbacks are read once, like the rest
