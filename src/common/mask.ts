@@ -8,8 +8,9 @@ export function maskSecret(secret: string): string {
   return `${prefix}…${secret.slice(-4)}`;
 }
 
-// The password runs to the last `@` before the path: a raw `@` inside it (`u:p@ss@host`) is still the password.
-const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):([^\s/]*)@/gi;
+// The password runs to the last `@` of the URL: a raw `@`, `/`, `?` or `#` inside it (`u:p@ss@host`, `u:a/b@host`,
+// the URL that does not parse) is still the password.
+const URL_CREDENTIALS = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s:@/]*):(\S*)@/gi;
 
 /**
  * Masks the password of every `scheme://user:password@` in free text (config values, driver error messages: Redis

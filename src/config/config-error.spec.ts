@@ -39,6 +39,14 @@ describe('renderValue', () => {
     );
     expect(maskUrlPasswords('rediss://:pw@h:1')).toBe('rediss://:****@h:1');
     expect(maskUrlPasswords('redis://u:longp@ssword1@h:1/0')).not.toContain('ssword1');
+    // A raw `/`, `?` or `#` in a password makes the URL unparsable; the error that says so must still mask it.
+    for (const raw of [
+      'redis://:ab/cdSECRET1@h:1',
+      'redis://u:ab?cdSECRET1@h:1',
+      'redis://:a#bSECRET1@h:1/0',
+    ]) {
+      expect(maskUrlPasswords(raw)).not.toContain('SECRET');
+    }
     expect(renderValue('x redis://:hunter2hunter2@h:1', ['cache', 'redis', 'url'])).not.toContain(
       'hunter2hunter2',
     );

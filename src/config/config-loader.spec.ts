@@ -281,6 +281,28 @@ describe('validation', () => {
     expect(err.message).toContain('http://user:re…CRET@host:1');
   });
 
+  it('refuses a Redis URL the client could not parse at start, and never shows its password', () => {
+    // A generated password with a raw "/" (or "?", "#", a stray "%") once passed `config validate` and then
+    // stopped the relay at start, printing the whole URL, password included.
+    const urls = [
+      'redis://:pa/ss-TOPSECRET@redis.internal:6379',
+      'redis://:pa#ss-TOPSECRET@redis.internal:6379',
+      'redis://:pa%zzTOPSECRET@redis.internal:6379',
+      'redis://:TOPSECRET-pw@redis.internal:99999',
+      'redis://:TOPSECRET-pw@redis.internal:6379/cache',
+    ];
+    for (const url of urls) {
+      const err = configError(() => yaml(`${ONE_PROVIDER}cache:\n  mode: ha\n  redis:\n    url: "${url}"\n`));
+      expect(err.problems.map((p) => p.path)).toEqual(['cache.redis.url']);
+      expect(err.problems[0]?.expected).toMatch(/^a URL /);
+      expect(err.message).not.toContain('TOPSECRET');
+    }
+    for (const url of ['redis://:p@ss:w%2Frd@h:6379', 'rediss://u:pw@[::1]:6380/2', 'redis://h']) {
+      const { config } = yaml(`${ONE_PROVIDER}cache:\n  redis:\n    url: "${url}"\n`);
+      expect(config.cache.redis.url).toBe(url);
+    }
+  });
+
   it('suggests the nearest known key, or lists the known keys when nothing is close', () => {
     const err = configError(() => yaml(`${ONE_PROVIDER}    prioritty: 1\nroutng: {}\nserver:\n  zzz: 1\n`));
     expect(err.message).toContain('- providers[0].prioritty: unknown key, did you mean priority?');

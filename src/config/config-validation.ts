@@ -18,7 +18,7 @@ import {
   schemaOf,
   type SectionClass,
 } from './config-schema';
-import { IS_REDIS_CLUSTER_SEEDS } from './redis-seeds';
+import { IS_REDIS_CLUSTER_SEEDS, IS_REDIS_URL } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
 import { CacheConfig, ProviderConfig, RelayConfig } from './relay-config';
 import {
@@ -328,6 +328,10 @@ function reportError(error: ValidationError, at: PathSegment[], list: ProblemLis
     // Every seed is well-formed on its own; together they disagree: the validator says how.
     const why = String(error.constraints?.[IS_REDIS_CLUSTER_SEEDS]);
     list.bad(at, value, `seed URLs that all give the same scheme, username and password (${why})`);
+    return;
+  }
+  if (failed.length === 1 && failed[0] === IS_REDIS_URL) {
+    list.bad(at, value, String(error.constraints?.[IS_REDIS_URL]));
     return;
   }
   const elements = Array.isArray(value) ? badElements(field, value) : [];

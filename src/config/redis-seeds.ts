@@ -7,6 +7,9 @@
 /** The class-validator constraint name of the agreement check (config errors quote its message). */
 export const IS_REDIS_CLUSTER_SEEDS = 'isRedisClusterSeeds';
 
+/** The class-validator constraint name of the `cache.redis.url` check (config errors quote its message). */
+export const IS_REDIS_URL = 'isRedisUrl';
+
 /** What the seeds give the cluster client. */
 export interface ClusterAccess {
   seeds: { host: string; port: number }[];
@@ -92,4 +95,32 @@ export function clusterNodesProblem(value: unknown): string | undefined {
   } catch (error) {
     return (error as Error).message;
   }
+}
+
+/**
+ * Why the Redis client cannot use `cache.redis.url`, or undefined when it can. The client parses the URL when the
+ * relay starts, so a password with a raw `/`, `?` or `#` (a generated secret pasted in) would otherwise pass
+ * `config validate` and then stop the relay at start, with the whole URL in the error. The messages never contain
+ * a credential.
+ */
+export function redisUrlProblem(value: unknown): string | undefined {
+  // Not a redis:// or rediss:// string: @IsString / @Matches say so.
+  if (typeof value !== 'string' || !/^rediss?:\/\//.test(value)) return undefined;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return 'a URL that parses as redis[s]://[user[:password]@]host[:port][/db] (port 1-65535; percent-encode "/", "?", "#" and "%" in a username or password)';
+  }
+  try {
+    decodeURIComponent(url.username);
+    decodeURIComponent(url.password);
+  } catch {
+    return 'a URL whose username and password are correctly percent-encoded';
+  }
+  if (url.hostname === '') return 'a URL with a host: redis[s]://[user[:password]@]host[:port][/db]';
+  if (url.pathname.length > 1 && !/^\/\d+$/.test(url.pathname)) {
+    return 'a URL whose path, if any, is a database number (redis://host:6379/0)';
+  }
+  return undefined;
 }

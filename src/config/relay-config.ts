@@ -15,7 +15,13 @@ import {
   ValidateBy,
   ValidateNested,
 } from 'class-validator';
-import { CLUSTER_SEED, clusterNodesProblem, IS_REDIS_CLUSTER_SEEDS } from './redis-seeds';
+import {
+  CLUSTER_SEED,
+  clusterNodesProblem,
+  IS_REDIS_CLUSTER_SEEDS,
+  IS_REDIS_URL,
+  redisUrlProblem,
+} from './redis-seeds';
 import { IsStringListRecord, IsStringRecord } from './record-validators';
 
 /**
@@ -301,6 +307,13 @@ export class RedisConfig {
   /** Standalone Redis. Ignored when cluster_nodes is set. */
   @IsString()
   @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL' })
+  @ValidateBy({
+    name: IS_REDIS_URL,
+    validator: {
+      validate: (value: unknown): boolean => redisUrlProblem(value) === undefined,
+      defaultMessage: (args) => redisUrlProblem(args?.value) ?? 'invalid url',
+    },
+  })
   url = 'redis://127.0.0.1:6379';
 
   /**
