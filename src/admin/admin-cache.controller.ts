@@ -4,9 +4,12 @@ import {
   ApiNoContentResponse,
   ApiOkResponse,
   ApiOperation,
+  ApiServiceUnavailableResponse,
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { maskUrlCredentials } from '../config/config-error';
 import { AdminAuth } from './admin-auth.guard';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
@@ -49,9 +52,22 @@ export class AdminCacheController {
   @ApiNoContentResponse({
     description: 'Flushed (or nothing to flush); X-CC-Relay-Instance names the replica that did it.',
   })
+  @ApiServiceUnavailableResponse({
+    type: ErrorBodyDto,
+    description: 'The backend (Redis, with `ha`) could not be reached: nothing, or only part, was flushed.',
+  })
   async flush(): Promise<void> {
     if (!this.cache) return;
-    await this.cache.flush();
+    try {
+      await this.cache.flush();
+    } catch (err) {
+      // Redis down or unreachable is the operator's next thing to fix, not an internal error of the relay.
+      const why = maskUrlCredentials(err instanceof Error ? err.message : String(err));
+      throw new RelayError(
+        RelayErrorCode.CacheUnavailable,
+        `cache not flushed (entries may remain; retry when the backend answers): ${why}`,
+      );
+    }
     this.logger.warn(`response cache (${this.cache.mode}) flushed by the admin API`);
   }
 }

@@ -15,6 +15,7 @@ export enum RelayErrorCode {
   RateLimited = 'rate_limited',
   Overloaded = 'overloaded',
   ShuttingDown = 'shutting_down',
+  CacheUnavailable = 'cache_unavailable',
   Internal = 'internal',
 }
 
@@ -52,6 +53,7 @@ export const RELAY_ERROR_SHAPES = {
   [RelayErrorCode.RateLimited]: { status: 429, type: 'rate_limit_error' },
   [RelayErrorCode.Overloaded]: { status: 529, type: 'overloaded_error' },
   [RelayErrorCode.ShuttingDown]: { status: 503, type: 'overloaded_error' },
+  [RelayErrorCode.CacheUnavailable]: { status: 503, type: 'api_error' },
   [RelayErrorCode.Internal]: { status: 500, type: 'api_error' },
 } satisfies Record<RelayErrorCode, ErrorShape>;
 

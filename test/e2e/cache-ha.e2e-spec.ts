@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseCache } from '../../src/cache/response-cache.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
@@ -117,5 +118,48 @@ describe.runIf(canSpawn)('ha cache: Redis dies under load', () => {
       await res.body.text();
       return res.headers['x-cc-relay-cache'] === 'HIT';
     });
+  });
+});
+
+describe.runIf(canSpawn)('ha cache: DELETE /admin/cache while Redis is down', () => {
+  const fake = new FakeUpstream();
+  const token = 'cache-ha-e2e-admin-token-0123456789';
+  let redis: RedisServer;
+  let relay: RunningRelay;
+
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        cache: { mode: 'ha', redis: { url: redis.url, key_prefix: 'e2e-flush:', timeout_ms: 50 } },
+        admin: { token },
+      }),
+    );
+    await until('relay connected to Redis', () => stats(relay).backend_connected === 1);
+  });
+  afterAll(async () => {
+    await relay.close();
+    await redis.dispose();
+    await fake.close();
+  });
+
+  const flush = () =>
+    request(`${relay.url}/admin/cache`, { method: 'DELETE', headers: { authorization: `Bearer ${token}` } });
+
+  it('says the flush did not happen and why (503), then flushes once Redis is back', async () => {
+    await redis.stop();
+    await until('relay saw Redis go', () => stats(relay).backend_connected === 0);
+    const refused = await flush();
+    expect(refused.statusCode).toBe(503);
+    const body = (await refused.body.json()) as { type: string; error: { type: string; message: string } };
+    expect(body.type).toBe('error');
+    expect(body.error.type).toBe('api_error');
+    expect(body.error.message).toMatch(/^cache not flushed .*redis is not connected/);
+
+    await redis.restart();
+    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    const done = await flush();
+    expect(done.statusCode).toBe(204);
+    await done.body.text();
   });
 });
