@@ -9,7 +9,7 @@ import {
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
-import { maskUrlCredentials } from '../config/config-error';
+import { maskUrlPasswords } from '../common/mask';
 import { AdminAuth } from './admin-auth.guard';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
@@ -62,7 +62,7 @@ export class AdminCacheController {
       await this.cache.flush();
     } catch (err) {
       // Redis down or unreachable is the operator's next thing to fix, not an internal error of the relay.
-      const why = maskUrlCredentials(err instanceof Error ? err.message : String(err));
+      const why = maskUrlPasswords(err instanceof Error ? err.message : String(err));
       throw new RelayError(
         RelayErrorCode.CacheUnavailable,
         `cache not flushed (entries may remain; retry when the backend answers): ${why}`,

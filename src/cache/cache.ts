@@ -76,6 +76,15 @@ export interface Finder {
   find(key: string): Buffer | undefined | Promise<Buffer | undefined>;
 }
 
+/**
+ * Optional: a write that says whether it reached the backend. A backend that fails open resolves set() whatever
+ * happened to the write; this is how the response cache still counts `stored` and `write_errors` as they went.
+ * A failure is already counted and logged (rate-limited) by the backend; only CacheClosedError rejects.
+ */
+export interface ReportingWriter {
+  trySetWithTTL(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
+}
+
 /** Optional: drop everything this cache holds (admin `DELETE /admin/cache`). */
 export interface Flusher {
   flush(): Promise<void>;
@@ -95,6 +104,9 @@ export function isMultiSetter(c: Cache): c is Cache & MultiSetter {
 }
 export function isFinder(c: Cache): c is Cache & Finder {
   return typeof (c as Partial<Finder>).find === 'function';
+}
+export function isReportingWriter(c: Cache): c is Cache & ReportingWriter {
+  return typeof (c as Partial<ReportingWriter>).trySetWithTTL === 'function';
 }
 export function isFlusher(c: Cache): c is Cache & Flusher {
   return typeof (c as Partial<Flusher>).flush === 'function';

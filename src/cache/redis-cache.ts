@@ -18,6 +18,7 @@ import {
   MultiGetter,
   MultiSetter,
   Pinger,
+  ReportingWriter,
   StatsProvider,
 } from './cache';
 
@@ -90,7 +91,9 @@ const LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1_000;
 
 /** The Redis-backed cache of `cache.mode: ha`. */
-export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGetter, MultiSetter, Flusher {
+export class RedisCache
+  implements Cache, Finder, StatsProvider, Pinger, MultiGetter, MultiSetter, Flusher, ReportingWriter
+{
   private readonly prefix: string;
   private readonly defaultTtlMs: number;
   private readonly timeoutMs: number;
@@ -239,12 +242,22 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
 
   async setWithTTL(key: string, value: Buffer, ttlMs: number): Promise<void> {
     this.assertOpen();
-    await this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)), value.length);
+    await this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)), value.length).settled;
+  }
+
+  /**
+   * setWithTTL() that resolves, once the write is over, whether it reached Redis: false when it was dropped
+   * (disconnected, failed, over the pending-bytes bound, or failed after outliving the timeout). Never rejects but
+   * with CacheClosedError.
+   */
+  async trySetWithTTL(key: string, value: Buffer, ttlMs: number): Promise<boolean> {
+    this.assertOpen();
+    return this.write('set', () => this.manager.set(key, value, wholeMs(ttlMs)), value.length).reached;
   }
 
   async delete(key: string): Promise<void> {
     this.assertOpen();
-    await this.write('delete', () => this.manager.del(key));
+    await this.write('delete', () => this.manager.del(key)).settled;
   }
 
   async exists(key: string): Promise<boolean> {
@@ -288,7 +301,7 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
     const list = [...items].map(([key, value]) => ({ key, value, ttl }));
     let bytes = 0;
     for (const value of items.values()) bytes += value.length;
-    await this.write('set', () => this.manager.mset(list), bytes);
+    await this.write('set', () => this.manager.mset(list), bytes).settled;
   }
 
   /**
@@ -419,29 +432,42 @@ export class RedisCache implements Cache, Finder, StatsProvider, Pinger, MultiGe
   }
 
   /**
-   * Fire-and-forget safe: resolves whatever happens; a failed write is counted, logged and dropped. `bytes` (the
+   * Fire-and-forget safe: `settled` resolves whatever happens, by the timeout at the latest; a failed write is
+   * counted, logged and dropped. `reached` resolves once the write is over: whether it reached Redis. `bytes` (the
    * values' size) counts against MAX_PENDING_WRITE_BYTES until Redis answers the write, not just until it times out.
    */
-  private async write(what: string, op: () => Promise<unknown>, bytes = 0): Promise<void> {
+  private write(
+    what: string,
+    op: () => Promise<unknown>,
+    bytes = 0,
+  ): { settled: Promise<void>; reached: Promise<boolean> } {
     if (!this.connected()) {
       this.dropWrite(what, new Error('redis is not connected'));
-      return;
+      return { settled: Promise.resolve(), reached: Promise.resolve(false) };
     }
     if (bytes > 0 && this.pendingWriteBytes + bytes > this.maxPendingWriteBytes) {
       this.dropWrite(what, new Error('too many bytes of earlier writes are still waiting for redis'));
-      return;
+      return { settled: Promise.resolve(), reached: Promise.resolve(false) };
     }
     this.pendingWriteBytes += bytes;
-    const sent = op();
-    const answered = () => {
-      this.pendingWriteBytes -= bytes;
-    };
-    sent.then(answered, answered);
+    const pending = op();
+    const reached = pending.then(
+      () => {
+        this.pendingWriteBytes -= bytes;
+        return true;
+      },
+      () => {
+        this.pendingWriteBytes -= bytes;
+        return false;
+      },
+    );
     // A write that outlives the timeout keeps going; if it then fails it is still counted as dropped.
-    const outcome = await within(sent, this.timeoutMs, (late) => this.dropWrite(what, late));
-    if (outcome.ok) return;
-    if (outcome.timedOut) this.timeouts++;
-    else this.dropWrite(what, outcome.error);
+    const settled = within(pending, this.timeoutMs, (late) => this.dropWrite(what, late)).then((outcome) => {
+      if (outcome.ok) return;
+      if (outcome.timedOut) this.timeouts++;
+      else this.dropWrite(what, outcome.error);
+    });
+    return { settled, reached };
   }
 
   private dropWrite(what: string, error: unknown): void {

@@ -2,7 +2,14 @@ import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/commo
 import { RelayConfig } from '../config/relay-config';
 import { CaptureBudget } from '../proxy/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
-import { CacheNotFoundError, isFinder, isFlusher, isStatsProvider, type Cache } from './cache';
+import {
+  CacheNotFoundError,
+  isFinder,
+  isFlusher,
+  isReportingWriter,
+  isStatsProvider,
+  type Cache,
+} from './cache';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
@@ -215,13 +222,20 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** Writes an entry in the background; a failure is logged and counted, never thrown. */
   store(key: string, answer: CachedAnswer, ttlMs: number): void {
-    this.backend.setWithTTL(key, encodeAnswer(answer), ttlMs).then(
-      () => this.counts.stored++,
-      (err: unknown) => {
-        this.counts.write_errors++;
-        this.logger.warn(`cache write dropped: ${(err as Error).message}`);
-      },
-    );
+    const failed = (err: unknown) => {
+      this.counts.write_errors++;
+      this.logger.warn(`cache write dropped: ${(err as Error).message}`);
+    };
+    const bytes = encodeAnswer(answer);
+    if (isReportingWriter(this.backend)) {
+      // A backend that fails open (ha) resolves every write; only its report says whether the entry is stored.
+      // It has logged a dropped write already (rate-limited), so only the count is kept here.
+      this.backend
+        .trySetWithTTL(key, bytes, ttlMs)
+        .then((reached) => (reached ? this.counts.stored++ : this.counts.write_errors++), failed);
+      return;
+    }
+    this.backend.setWithTTL(key, bytes, ttlMs).then(() => this.counts.stored++, failed);
   }
 
   /** Request-level counters plus the backend's own. */

@@ -121,7 +121,7 @@ describe.runIf(canSpawn)('ha cache: Redis dies under load', () => {
   });
 });
 
-describe.runIf(canSpawn)('ha cache: DELETE /admin/cache while Redis is down', () => {
+describe.runIf(canSpawn)('ha cache: what the admin API says while Redis is down', () => {
   const fake = new FakeUpstream();
   const token = 'cache-ha-e2e-admin-token-0123456789';
   let redis: RedisServer;
@@ -161,5 +161,27 @@ describe.runIf(canSpawn)('ha cache: DELETE /admin/cache while Redis is down', ()
     const done = await flush();
     expect(done.statusCode).toBe(204);
     await done.body.text();
+  });
+
+  it('counts an answer whose write never reached Redis as a write error, not as stored', async () => {
+    await redis.stop();
+    await until('relay saw Redis go', () => stats(relay).backend_connected === 0);
+    const before = stats(relay);
+    const miss = await post(relay.url, '/v1/messages', { ...MINIMAL, max_tokens: 23 });
+    expect(miss.statusCode).toBe(200);
+    await miss.body.text();
+    await until(
+      'the dropped write counted',
+      () => stats(relay).backend_dropped_writes! > before.backend_dropped_writes!,
+    );
+    await until('the write error counted', () => stats(relay).write_errors! > before.write_errors!);
+    expect(stats(relay).stored).toBe(before.stored);
+
+    await redis.restart();
+    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    const stored = await post(relay.url, '/v1/messages', { ...MINIMAL, max_tokens: 24 });
+    await stored.body.text();
+    await until('the write counted as stored', () => stats(relay).stored! > before.stored!);
+    expect(stats(relay).write_errors).toBe(before.write_errors! + 1);
   });
 });
