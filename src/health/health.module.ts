@@ -2,6 +2,7 @@ import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
 import { RelayConfig } from '../config/relay-config';
+import { BreakerLogService } from './breaker-log.service';
 import { BreakerRegistry } from './breaker-registry';
 import { DrainState } from './drain-state';
 import { HealthProbeJob } from './health-probe.job';
@@ -22,6 +23,7 @@ import { ProviderProber } from './provider-prober';
       useFactory: (config: RelayConfig) => BreakerRegistry.fromConfig(config),
       inject: [RelayConfig],
     },
+    BreakerLogService,
     DrainState,
     ProviderProber,
     HealthProbeJob,

@@ -146,11 +146,12 @@ export class ProxyService {
       // provider failing: it does not count against the breaker.
       const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
       if (permit && breaker) {
+        // The error first, so the log line of a circuit this failure opens names it.
+        if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
         breaker.record(
           permit,
           outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
         );
-        if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
       }
       if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
       if (outcome.kind === 'key_rejected') {

@@ -100,4 +100,34 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
       (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
     );
   });
+
+  it('logs each change of state an operator did not ask for: OPEN (with the last error), HALF_OPEN, OPEN again, CLOSED', async () => {
+    const from = env.relay.logs.length;
+    await openThenWaitForHalfOpen();
+    primary.script((_req, call) => (call === 0 ? { kind: 'status', status: 503 } : { kind: 'json' }));
+    await send(env.url);
+    await waitUntil('the reopened circuit to turn half_open', async () =>
+      (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
+    );
+    for (let i = 0; i < PROBES; i++) await send(env.url);
+    expect((await providerState(env.url, 'primary')).state).toBe('closed');
+
+    const lines = env.relay.logs
+      .slice(from)
+      .map((l) => JSON.parse(l) as { level: number; context?: string; msg: string })
+      .filter((l) => l.context === 'Breaker');
+    expect(lines.map((l) => [l.level, l.msg.replace(/\d{4}-\d\d-\d\dT[\d:.]+Z/, '<t>')])).toEqual([
+      [
+        40,
+        'provider primary circuit OPEN after 5 consecutive failures: routing skips it; last error: 503 upstream error; half-open at <t>',
+      ],
+      [30, `provider primary circuit HALF_OPEN: admitting ${PROBES} probe request(s)`],
+      [
+        40,
+        'provider primary circuit OPEN again: a half-open probe request failed; last error: 503 upstream error; half-open at <t>',
+      ],
+      [30, `provider primary circuit HALF_OPEN: admitting ${PROBES} probe request(s)`],
+      [30, `provider primary circuit CLOSED: ${PROBES} probe request(s) succeeded`],
+    ]);
+  });
 });
