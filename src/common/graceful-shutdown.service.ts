@@ -33,6 +33,8 @@ export class GracefulShutdown {
   private async doDrain(signal: string): Promise<void> {
     const { delay_ms, grace_ms } = this.config.server.shutdown;
     this.drain.startDraining();
+    // New requests get `Connection: close` from the onRequest hook; the answers already under way get it here.
+    this.inFlight.endKeepAlive();
     this.logger.log(
       `${signal}: draining (readiness 503; ${this.inFlight.count} in flight; delay ${delay_ms} ms, grace ${grace_ms} ms)`,
     );

@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type { ServerResponse } from 'node:http';
 
 /** One tracked request. */
 export interface InFlightHandle {
@@ -10,6 +11,8 @@ export interface InFlightHandle {
 /** A tracked request: one object per request (no closures), since every proxied request makes one. */
 class Tracked implements InFlightHandle {
   forceStop: (() => void) | undefined;
+  /** The response being written, when the caller gave it (so a drain can end its connection's keep-alive). */
+  res: ServerResponse | undefined;
   /** Its place in the owner's slots; -1 once released. */
   slot = -1;
 
@@ -43,9 +46,13 @@ export class InFlightService {
   private active = 0;
   private idleWaiters: Array<() => void> = [];
 
-  /** Registers one request; call release() exactly when it is over. */
-  track(): InFlightHandle {
+  /**
+   * Registers one request; call release() exactly when it is over. With its response, a drain that starts before
+   * the answer does makes that answer close its connection (see endKeepAlive).
+   */
+  track(res?: ServerResponse): InFlightHandle {
     const entry = new Tracked(this);
+    entry.res = res;
     const slot = this.free.length > 0 ? this.free.pop()! : this.slots.length;
     this.slots[slot] = entry;
     entry.slot = slot;
@@ -60,6 +67,7 @@ export class InFlightService {
     this.slots[slot] = undefined;
     entry.slot = -1;
     entry.forceStop = undefined;
+    entry.res = undefined;
     this.free.push(slot);
     this.active--;
     if (this.active === 0) {
@@ -87,6 +95,24 @@ export class InFlightService {
       };
       this.idleWaiters.push(done);
     });
+  }
+
+  /**
+   * A drain began: every tracked answer not started yet is sent with `Connection: close` and its connection closed
+   * after it. Otherwise an answer that was in flight at SIGTERM (a JSON answer may take minutes) said keep-alive,
+   * the client pooled the connection, and its next request on it met the drain's final close as a reset.
+   * Returns how many answers it changed.
+   */
+  endKeepAlive(): number {
+    let n = 0;
+    for (const entry of this.slots) {
+      const res = entry?.res;
+      if (res && !res.headersSent && res.shouldKeepAlive) {
+        res.shouldKeepAlive = false;
+        n++;
+      }
+    }
+    return n;
   }
 
   /** Ends everything still in flight (streams get their SSE error); returns how many were stopped. */

@@ -48,7 +48,7 @@ export class MessagesController {
     const preq = toProxyRequest(req, endpoint, abort);
     reply.hijack();
     const res = reply.raw;
-    const tracked = this.inFlight.track();
+    const tracked = this.inFlight.track(res);
     // A graceful stop whose grace period ends before the answer has started: a retryable error instead of a torn
     // connection. A started stream replaces this with its own SSE `error` event (onCommitted below).
     tracked.onForceStop(() => {

@@ -1,10 +1,11 @@
+import { Agent, request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
 import { InFlightService } from '../../src/common/in-flight.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { send, waitUntil } from './support/breaker-relay';
 import { MINIMAL, post } from './support/http';
-import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 import { connectionRefused, openStream, streamedText } from './support/sse-client';
 
 // Issue 4, "Graceful drain", run in-process through GracefulShutdown (drain-sigterm.e2e-spec.ts sends a real
@@ -116,5 +117,49 @@ describe('graceful drain (in-process)', () => {
     await fake.waitForAbort(0);
     await fake.waitForAbort(1);
     expect(relay.app.get(InFlightService).count).toBe(0);
+  });
+
+  it('answers that were under way at SIGTERM say Connection: close, so a pooled client does not reuse a doomed connection', async () => {
+    const upstream = await fake.start();
+    relay = await startRelay(rawConfig(upstream, { server: { shutdown: { delay_ms: 0, grace_ms: 5_000 } } }));
+    // Slow first bytes: neither answer has started when the drain begins.
+    fake.script((req) =>
+      (req.body as { stream?: boolean }).stream
+        ? { kind: 'sse', headersDelayMs: 600 }
+        : { kind: 'json', headersDelayMs: 600 },
+    );
+    // A keep-alive pool, as SDKs and Claude Code keep one.
+    const agent = new Agent({ keepAlive: true });
+    const { port } = new URL(relay.url);
+    const ask = (body: unknown) =>
+      new Promise<{ status?: number; connection?: string }>((resolve, reject) => {
+        const req = httpRequest(
+          {
+            host: '127.0.0.1',
+            port,
+            path: '/v1/messages',
+            method: 'POST',
+            agent,
+            headers: { 'content-type': 'application/json', 'x-api-key': CLIENT_KEY },
+          },
+          (res) => {
+            res.resume();
+            res.on('end', () => resolve({ status: res.statusCode, connection: res.headers.connection }));
+          },
+        );
+        req.on('error', reject);
+        req.end(JSON.stringify(body));
+      });
+    try {
+      const plain = ask(MINIMAL);
+      const streaming = ask({ ...MINIMAL, stream: true });
+      await fake.waitForRequests(2);
+      const drained = relay.app.get(GracefulShutdown).run('SIGTERM');
+      expect(await plain).toEqual({ status: 200, connection: 'close' });
+      expect(await streaming).toEqual({ status: 200, connection: 'close' });
+      await drained;
+    } finally {
+      agent.destroy();
+    }
   });
 });
