@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Inject, Logger, Optional, UseInterceptors } from '@nestjs/common';
+import { Controller, Delete, Get, HttpCode, Inject, Optional, Req, UseInterceptors } from '@nestjs/common';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -10,7 +10,9 @@ import {
 } from '@nestjs/swagger';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { maskUrlPasswords } from '../common/mask';
+import type { FastifyRequest } from 'fastify';
 import { AdminAuth } from './admin-auth.guard';
+import { adminLog } from './admin-log';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
 import { CacheStatsDto, ErrorBodyDto } from './provider-status.dto';
@@ -27,8 +29,6 @@ import { RelayInstance } from './relay-instance';
 @UseInterceptors(AdminResponseInterceptor)
 @Controller('admin/cache')
 export class AdminCacheController {
-  private readonly logger = new Logger('Admin');
-
   constructor(
     private readonly instance: RelayInstance,
     @Optional() @Inject(CACHE_ADMIN) private readonly cache?: CacheAdminPort,
@@ -56,7 +56,7 @@ export class AdminCacheController {
     type: ErrorBodyDto,
     description: 'The backend (Redis, with `ha`) could not be reached: nothing, or only part, was flushed.',
   })
-  async flush(): Promise<void> {
+  async flush(@Req() req: FastifyRequest): Promise<void> {
     if (!this.cache) return;
     try {
       await this.cache.flush();
@@ -68,6 +68,6 @@ export class AdminCacheController {
         `cache not flushed (entries may remain; retry when the backend answers): ${why}`,
       );
     }
-    this.logger.warn(`response cache (${this.cache.mode}) flushed by the admin API`);
+    adminLog(req).warn(`response cache (${this.cache.mode}) flushed by the admin API`);
   }
 }

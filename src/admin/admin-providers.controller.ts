@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Param, Post, UseInterceptors } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Param, Post, Req, UseInterceptors } from '@nestjs/common';
 import {
   ApiBadRequestResponse,
   ApiBearerAuth,
@@ -9,7 +9,9 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
+import type { FastifyRequest } from 'fastify';
 import { AdminAuth } from './admin-auth.guard';
+import { adminLog } from './admin-log';
 import { AdminProvidersService } from './admin-providers.service';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { AdminValidationPipe } from './admin-validation.pipe';
@@ -48,8 +50,8 @@ export class AdminProvidersController {
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
   @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider, now CLOSED.' })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  reset(@Param('name') name: string): ProviderAnswerDto {
-    return this.providers.reset(name);
+  reset(@Param('name') name: string, @Req() req: FastifyRequest): ProviderAnswerDto {
+    return this.providers.reset(name, adminLog(req));
   }
 
   @Post(':name/open')
@@ -64,7 +66,11 @@ export class AdminProvidersController {
     description: 'The body is invalid; the message lists every problem.',
   })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  open(@Param('name') name: string, @Body(AdminValidationPipe) body: ForceOpenDto): ProviderAnswerDto {
-    return this.providers.forceOpen(name, body.duration_ms, body.reason);
+  open(
+    @Param('name') name: string,
+    @Body(AdminValidationPipe) body: ForceOpenDto,
+    @Req() req: FastifyRequest,
+  ): ProviderAnswerDto {
+    return this.providers.forceOpen(name, body.duration_ms, body.reason, adminLog(req));
   }
 }

@@ -1,5 +1,6 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
+import type { AdminActionLog } from './admin-log';
 import { providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import type { CircuitBreaker } from '../health/circuit-breaker';
@@ -15,7 +16,6 @@ import { RelayInstance } from './relay-instance';
  */
 @Injectable()
 export class AdminProvidersService {
-  private readonly logger = new Logger('Admin');
   private readonly secrets: string[];
 
   constructor(
@@ -45,22 +45,25 @@ export class AdminProvidersService {
     return this.answer(provider, breaker);
   }
 
-  /** Manual recovery: CLOSED with a clean failure count. */
-  reset(name: string): ProviderAnswerDto {
+  /** Manual recovery: CLOSED with a clean failure count. `log` is the admin request's (it carries its id). */
+  reset(name: string, log: AdminActionLog): ProviderAnswerDto {
     const { provider, breaker } = this.find(name);
     breaker.reset();
-    this.logger.warn(`provider "${provider.name}" circuit reset to closed by the admin API`);
+    log.warn(`provider "${provider.name}" circuit reset to closed by the admin API`);
     return this.answer(provider, breaker);
   }
 
   /** The failover drill: OPEN for `durationMs`, whatever the provider's health. */
-  forceOpen(name: string, durationMs: number, reason: string | undefined): ProviderAnswerDto {
+  forceOpen(
+    name: string,
+    durationMs: number,
+    reason: string | undefined,
+    log: AdminActionLog,
+  ): ProviderAnswerDto {
     const { provider, breaker } = this.find(name);
     const why = reason?.trim() || 'admin API';
     breaker.forceOpen(durationMs, why);
-    this.logger.warn(
-      `provider "${provider.name}" circuit forced open for ${durationMs} ms by the admin API: ${why}`,
-    );
+    log.warn(`provider "${provider.name}" circuit forced open for ${durationMs} ms by the admin API: ${why}`);
     return this.answer(provider, breaker);
   }
 

@@ -376,6 +376,21 @@ describe('admin API', () => {
     expect(flush.headers['x-cc-relay-instance']).toBe(POD);
   });
 
+  it("logs each operator action with the admin request's id", async () => {
+    const open = await call(relay.url, 'POST', '/admin/providers/secondary/open', {
+      body: { duration_ms: 60_000, reason: 'drill' },
+    });
+    const reset = await call(relay.url, 'POST', '/admin/providers/secondary/reset');
+    const lines = relay.logs.map((l) => JSON.parse(l) as { request_id?: string; msg: string });
+    const lineOf = (text: string) => lines.filter((l) => l.msg.includes(text)).at(-1);
+    expect(lineOf('circuit forced open for 60000 ms by the admin API: drill')?.request_id).toBe(
+      open.headers['x-request-id'],
+    );
+    expect(lineOf('"secondary" circuit reset to closed by the admin API')?.request_id).toBe(
+      reset.headers['x-request-id'],
+    );
+  });
+
   it('serves the OpenAPI document and Swagger UI behind the admin token', async () => {
     const doc = await call(relay.url, 'GET', '/admin/docs-json');
     expect(doc.status).toBe(200);
