@@ -63,10 +63,7 @@ export class AdminCacheController {
     } catch (err) {
       // Redis down or unreachable is the operator's next thing to fix, not an internal error of the relay.
       const why = maskUrlPasswords(err instanceof Error ? err.message : String(err));
-      throw new RelayError(
-        RelayErrorCode.CacheUnavailable,
-        `cache not flushed (entries may remain; retry when the backend answers): ${why}`,
-      );
+      throw new RelayError(RelayErrorCode.CacheUnavailable, `cache not flushed (entries may remain): ${why}`);
     }
     adminLog(req).warn(`response cache (${this.cache.mode}) flushed by the admin API`);
   }
