@@ -44,6 +44,7 @@ export class InFlightService {
   private readonly slots: Array<Tracked | undefined> = [];
   private readonly free: number[] = [];
   private active = 0;
+  private forceStopped = false;
   private idleWaiters: Array<() => void> = [];
 
   /**
@@ -115,8 +116,17 @@ export class InFlightService {
     return n;
   }
 
+  /**
+   * True once forceStopAll() ran: the grace period is over, and a request that starts now (one that was waiting for
+   * an identical request in flight, whose leader was just stopped) must be answered at once, not sent upstream.
+   */
+  get stopped(): boolean {
+    return this.forceStopped;
+  }
+
   /** Ends everything still in flight (streams get their SSE error); returns how many were stopped. */
   forceStopAll(): number {
+    this.forceStopped = true;
     let n = 0;
     for (const entry of this.slots.slice()) {
       if (entry?.forceStop) {

@@ -51,19 +51,27 @@ export class MessagesController {
     const tracked = this.inFlight.track(res);
     // A graceful stop whose grace period ends before the answer has started: a retryable error instead of a torn
     // connection. A started stream replaces this with its own SSE `error` event (onCommitted below).
-    tracked.onForceStop(() => {
+    const stopBeforeAnswer = () => {
       abort.abort();
       const err = new RelayError(
         RelayErrorCode.ShuttingDown,
         'the relay is shutting down; retry the request',
       );
       writeRelayError(res, err, req.id, reply.getHeaders() as Record<string, string>, req.log);
-    });
+    };
+    tracked.onForceStop(stopBeforeAnswer);
     res.on('close', () => {
       // The client went away before the answer was complete: stop paying for tokens nobody will read.
       if (!res.writableFinished) abort.abort();
       tracked.release();
     });
+    // Past the grace period nothing new goes upstream: a request that waited for an identical one in flight (the
+    // cache's single-flight) arrives here once that leader was stopped, and the drain is about to close every
+    // connection, so it gets the same retryable answer instead of a reset.
+    if (this.inFlight.stopped) {
+      stopBeforeAnswer();
+      return undefined;
+    }
     try {
       return await this.proxy.forward(preq, {
         res,

@@ -119,6 +119,32 @@ describe('graceful drain (in-process)', () => {
     expect(relay.app.get(InFlightService).count).toBe(0);
   });
 
+  it('gives identical requests waiting on a stopped one the same retryable answer, not a reset', async () => {
+    const upstream = await fake.start();
+    relay = await startRelay(
+      rawConfig(upstream, {
+        server: { shutdown: { delay_ms: 0, grace_ms: 300 } },
+        cache: { mode: 'single' },
+      }),
+    );
+    fake.script(() => ({ kind: 'hang' }));
+    // One leader goes upstream; the two identical requests wait for its answer (the cache's single-flight).
+    const leader = post(relay.url, '/v1/messages', MINIMAL);
+    await fake.waitForRequests(1);
+    const followers = [post(relay.url, '/v1/messages', MINIMAL), post(relay.url, '/v1/messages', MINIMAL)];
+    await new Promise((r) => setTimeout(r, 100));
+
+    await relay.app.get(GracefulShutdown).run('SIGTERM');
+
+    for (const pending of [leader, ...followers]) {
+      const res = await pending;
+      expect(res.statusCode).toBe(503);
+      expect(await res.body.json()).toMatchObject({ type: 'error', error: { type: 'overloaded_error' } });
+    }
+    // Nothing new went upstream after the grace period.
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('answers that were under way at SIGTERM say Connection: close, so a pooled client does not reuse a doomed connection', async () => {
     const upstream = await fake.start();
     relay = await startRelay(rawConfig(upstream, { server: { shutdown: { delay_ms: 0, grace_ms: 5_000 } } }));
