@@ -179,6 +179,44 @@ describe.skipIf(!hasLocalRedis)('RedisCache on 127.0.0.1:6379', () => {
     expect(stats.evictions).toBeGreaterThanOrEqual(0);
     expect(stats.connected).toBe(1);
   });
+
+  it('counts keys in the background at most once a minute (a SCAN walks the whole database), INFO every 10 s', async () => {
+    const clock = new ManualClock();
+    const cache = track(
+      new RedisCache(
+        config({ url: `redis://127.0.0.1:${LOCAL_PORT}`, key_prefix: localPrefix('count-rate') }),
+        {
+          clock,
+        },
+      ),
+    );
+    await cache.whenReady();
+    const write = (from: number, n: number) =>
+      cache.setMultiWithTTL(
+        new Map(Array.from({ length: n }, (_, i) => [`k${from + i}`, Buffer.from('v')])),
+        60_000,
+      );
+    /** What a scrape would read once the background refresh it started is over. */
+    const scrape = async () => {
+      cache.stats();
+      await cache.refreshInFlight();
+      return cache.stats();
+    };
+
+    await write(0, 5);
+    expect((await scrape()).key_count).toBe(5);
+    await write(5, 5);
+    clock.t += 11_000;
+    const afterInfoOnly = await scrape();
+    expect(afterInfoOnly.key_count).toBe(5);
+    expect(afterInfoOnly.bytes_used).toBeGreaterThan(0);
+    clock.t += 50_000;
+    expect((await scrape()).key_count).toBe(10);
+    // An explicit refresh counts now.
+    await write(10, 1);
+    await cache.refreshStats();
+    expect(cache.stats().key_count).toBe(11);
+  });
 });
 
 describe.skipIf(!hasRedisBinaries)('RedisCache when Redis fails (harness redis-server)', () => {

@@ -87,6 +87,14 @@ const CONNECT_TIMEOUT_MS = 2_000;
 // ping() and flush() are admin/health paths, not the request path: they may wait a little longer.
 const ADMIN_TIMEOUT_FLOOR_MS = 1_000;
 const STATS_REFRESH_MS = 10_000;
+/**
+ * Counting the keys under the prefix is a SCAN of the whole database (MATCH filters after the walk): on a shared
+ * Redis of a million keys ~1,000 round trips, each replica, each refresh. The count is refreshed at most this
+ * often, and never more often than KEY_COUNT_COST_FACTOR times the last count took, so every replica together
+ * keeps Redis busy counting for a small share of its time whatever the database's size.
+ */
+const KEY_COUNT_REFRESH_MS = 60_000;
+const KEY_COUNT_COST_FACTOR = 100;
 const LOG_INTERVAL_MS = 10_000;
 const SCAN_COUNT = 1_000;
 
@@ -126,6 +134,9 @@ export class RedisCache
   private pendingWriteBytes = 0;
   private readonly maxPendingWriteBytes: number;
   private statsAt = Number.NEGATIVE_INFINITY;
+  private keyCountAt = Number.NEGATIVE_INFINITY;
+  private statsRefreshCounts = false;
+  private keyCountEveryMs = KEY_COUNT_REFRESH_MS;
   private statsRefresh: Promise<void> | undefined;
   /** At most one line per kind every 10 s, saying how many were swallowed in between. */
   private readonly warnings: RateLimitedWarn;
@@ -340,14 +351,16 @@ export class RedisCache
    * Counters of this instance (hits, misses, timeouts, errors, dropped_writes, connection_errors) plus three
    * best-effort numbers read from Redis, at most every 10 s, in the background (the returned values may be
    * that old; `refreshStats()` refreshes them now):
-   * - key_count: the keys under the prefix, counted by a SCAN of every master (O(keys in the database));
+   * - key_count: the keys under the prefix, counted by a SCAN of every master (O(keys in the database)), so in
+   *   the background at most every KEY_COUNT_REFRESH_MS (longer when a count is slow); refreshStats() counts now;
    * - bytes_used: `used_memory` of INFO memory, summed over masters: the whole server, Redis keeps no
    *   per-prefix account;
    * - evictions: `evicted_keys` of INFO stats, summed over masters (whole server, since its start).
    */
   stats(): RedisCacheStats {
-    if (!this.closed && this.clock.now() - this.statsAt >= STATS_REFRESH_MS) {
-      this.refreshStats().catch(() => undefined);
+    const now = this.clock.now();
+    if (!this.closed && now - this.statsAt >= STATS_REFRESH_MS) {
+      this.refreshServerStats(now - this.keyCountAt >= this.keyCountEveryMs).catch(() => undefined);
     }
     return {
       hits: this.hits,
@@ -364,13 +377,30 @@ export class RedisCache
     };
   }
 
+  /** Resolves when the stats refresh under way (if any) is over; for tests and the admin view. */
+  async refreshInFlight(): Promise<void> {
+    await this.statsRefresh?.catch(() => undefined);
+  }
+
   /** Reads key_count, bytes_used and evictions from Redis now; one refresh at a time. */
   async refreshStats(): Promise<void> {
     this.assertOpen();
-    this.statsRefresh ??= this.readServerStats().finally(() => {
-      this.statsRefresh = undefined;
-    });
-    return this.statsRefresh;
+    return this.refreshServerStats(true);
+  }
+
+  /** One refresh at a time; a refresh that must count keys waits for one under way that does not, then counts. */
+  private refreshServerStats(countKeys: boolean): Promise<void> {
+    const running = this.statsRefresh;
+    if (running && (this.statsRefreshCounts || !countKeys)) return running;
+    const start = running ? running.catch(() => undefined) : Promise.resolve();
+    const refresh = start
+      .then(() => this.readServerStats(countKeys))
+      .finally(() => {
+        if (this.statsRefresh === refresh) this.statsRefresh = undefined;
+      });
+    this.statsRefresh = refresh;
+    this.statsRefreshCounts = countKeys;
+    return refresh;
   }
 
   /** Disconnects; every later call rejects with CacheClosedError. In-flight writes get a short grace. */
@@ -389,21 +419,30 @@ export class RedisCache
     }
   }
 
-  private async readServerStats(): Promise<void> {
+  private async readServerStats(countKeys: boolean): Promise<void> {
     this.statsAt = this.clock.now();
     const masters = await this.masters();
+    countKeys &&= this.prefix !== '';
     let keys = 0;
     let bytes = 0;
     let evicted = 0;
+    const countStarted = this.clock.now();
     for (const node of masters) {
-      if (this.prefix !== '') {
+      if (countKeys) {
         for await (const batch of this.scanPrefix(node)) keys += batch.length;
       }
       const info = await node.info();
       bytes += infoField(info, 'used_memory');
       evicted += infoField(info, 'evicted_keys');
     }
-    this.keyCount = keys;
+    if (countKeys) {
+      this.keyCountAt = this.clock.now();
+      this.keyCountEveryMs = Math.max(
+        KEY_COUNT_REFRESH_MS,
+        KEY_COUNT_COST_FACTOR * (this.keyCountAt - countStarted),
+      );
+      this.keyCount = keys;
+    }
     this.bytesUsed = bytes;
     this.evictions = evicted;
   }
