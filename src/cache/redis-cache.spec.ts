@@ -304,6 +304,21 @@ describe.skipIf(!hasRedisBinaries)('RedisCache when Redis fails (harness redis-s
     expect(unhandled).toEqual([]);
   });
 
+  it('a stalled Redis: a flush gives up after the admin timeout, saying so, instead of waiting for ever', async () => {
+    if (!server.running) await server.restart();
+    const { cache } = onServer();
+    await cache.whenReady();
+    await cache.set('k', Buffer.from('v'));
+
+    await rawCommand(server.port, 'CLIENT PAUSE 4000 ALL');
+    await expect(cache.flush()).rejects.toThrow(/did not answer SCAN within 1000 ms/);
+
+    await vi.waitFor(async () => expect((await cache.get('k')).toString()).toBe('v'), { timeout: 8_000 });
+    await cache.flush();
+    await expectMiss(cache.get('k'));
+    expect(unhandled).toEqual([]);
+  });
+
   it('a stalled Redis: writes waiting for it hold at most maxPendingWriteBytes, the rest are dropped at once', async () => {
     if (!server.running) await server.restart();
     const cache = track(

@@ -328,7 +328,7 @@ export class RedisCache
       masters.map(async (node) => {
         for await (const keys of this.scanPrefix(node)) {
           // One key per UNLINK: on a cluster a multi-key UNLINK must stay within one hash slot.
-          await Promise.all(keys.map((key) => node.unlink(key)));
+          await this.answered(Promise.all(keys.map((key) => node.unlink(key))), 'UNLINK');
         }
       }),
     );
@@ -451,10 +451,24 @@ export class RedisCache
     const match = `${escapeGlob(this.prefix)}*`;
     let cursor = '0';
     do {
-      const reply = await node.scan(cursor, { MATCH: match, COUNT: SCAN_COUNT });
+      const reply = await this.answered(node.scan(cursor, { MATCH: match, COUNT: SCAN_COUNT }), 'SCAN');
       cursor = String(reply.cursor);
       if (reply.keys.length > 0) yield reply.keys;
     } while (cursor !== '0');
+  }
+
+  /**
+   * One step of an admin or stats walk (a SCAN page, a batch of UNLINKs) within the admin timeout: a Redis that
+   * keeps the connection but stops answering made DELETE /admin/cache wait forever. Rejects with what happened.
+   */
+  private async answered<T>(op: Promise<T>, what: string): Promise<T> {
+    const outcome = await within(op, this.adminTimeoutMs);
+    if (outcome.ok) return outcome.value;
+    throw new Error(
+      outcome.timedOut
+        ? `cache: redis did not answer ${what} within ${this.adminTimeoutMs} ms`
+        : `cache: redis ${what} failed: ${this.errorText(outcome.error)}`,
+    );
   }
 
   /** The clients of every master (the one client when standalone); rejects when Redis is unreachable. */
