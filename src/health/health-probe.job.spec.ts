@@ -4,7 +4,7 @@ import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProviderConfig, ProviderKeyConfig, RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
 import { HealthProbeJob } from './health-probe.job';
@@ -65,6 +65,11 @@ class FakeUpstream {
 function provider(name: string, baseUrl: string, type: ProviderConfig['type'] = 'anthropic'): ProviderConfig {
   const key = Object.assign(new ProviderKeyConfig(), { key: `key-of-${name}` });
   return Object.assign(new ProviderConfig(), { name, type, base_url: baseUrl, keys: [key] });
+}
+
+/** Milliseconds between consecutive timestamps. */
+function gaps(times: number[]): number[] {
+  return times.slice(1).map((t, i) => t - times[i]!);
 }
 
 function openCircuit(registry: BreakerRegistry, name: string): void {
@@ -217,6 +222,74 @@ describe('HealthProbeJob', () => {
     await app.close();
     app = undefined;
     expect(scheduler.getTimeouts()).toEqual([]);
+  });
+
+  it('runs every interval_ms counted from the start of a round, so a slow probe does not stretch the period', async () => {
+    // Spec: "헬스 체크는 health_check.interval_ms 밀리초마다 실행됩니다" (every interval_ms). A provider that blackholes
+    // its connections holds a round for the whole probe timeout; counting the interval from the round's end made a
+    // 10 s interval a 15 s one with the default 5 s timeout, and the 5 s interval the spec suggests a 10 s one.
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const started: number[] = [];
+      const blackholed = {
+        async probe(): Promise<ProbeOutcome> {
+          started.push(Date.now());
+          await new Promise((resolve) => setTimeout(resolve, 5_000));
+          return { error: 'timeout of 5000ms exceeded' };
+        },
+      } as unknown as ProviderProber;
+      const config = configWith([provider('p', upstream.baseUrl('p'))], true);
+      config.health.health_check.interval_ms = 10_000;
+      config.health.circuit_breaker.open_duration_ms = 600_000;
+      app = await boot(config, blackholed);
+      openCircuit(app.get(BreakerRegistry), 'p');
+      // After the boot (Nest itself draws random ids): no jitter from the second round on.
+      vi.spyOn(Math, 'random').mockReturnValue(0);
+
+      await vi.advanceTimersByTimeAsync(40_000);
+      expect(started.length).toBeGreaterThanOrEqual(4);
+      expect(gaps(started)).toEqual(gaps(started).map(() => 10_000));
+    } finally {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    }
+  });
+
+  it('starts the next round at once when a round took longer than the interval, never two at a time', async () => {
+    vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const started: number[] = [];
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const slow = {
+        async probe(): Promise<ProbeOutcome> {
+          started.push(Date.now());
+          inFlight += 1;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          await new Promise((resolve) => setTimeout(resolve, 1_500));
+          inFlight -= 1;
+          return { error: 'timeout of 1500ms exceeded' };
+        },
+      } as unknown as ProviderProber;
+      const config = configWith([provider('p', upstream.baseUrl('p'))], true);
+      config.health.health_check.interval_ms = 1_000;
+      config.health.circuit_breaker.open_duration_ms = 600_000;
+      app = await boot(config, slow);
+      openCircuit(app.get(BreakerRegistry), 'p');
+      vi.spyOn(Math, 'random').mockReturnValue(0);
+
+      await vi.advanceTimersByTimeAsync(4_600);
+      expect(started.length).toBe(3);
+      // The next round follows the slow one at once (a 0 ms timer fires after 1 ms).
+      for (const gap of gaps(started)) {
+        expect(gap).toBeGreaterThanOrEqual(1_500);
+        expect(gap).toBeLessThanOrEqual(1_501);
+      }
+      expect(maxInFlight).toBe(1);
+    } finally {
+      vi.useRealTimers();
+      vi.restoreAllMocks();
+    }
   });
 
   it('when disabled, schedules nothing', async () => {

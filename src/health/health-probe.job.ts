@@ -7,8 +7,9 @@ import { ProviderProber } from './provider-prober';
 
 /**
  * Probes providers whose circuit is OPEN every `health.health_check.interval_ms` (jittered) and moves a recovered
- * one to HALF_OPEN early. Each run is scheduled when the previous one has finished, so runs never overlap; a
- * run never throws.
+ * one to HALF_OPEN early. The interval counts from the start of a run, but the next one is scheduled only when the
+ * previous one has finished, so runs never overlap (one that outlasts the interval is followed at once); a run
+ * never throws.
  */
 @Injectable()
 export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
@@ -80,12 +81,15 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
     }
   }
 
-  private scheduleNext(): void {
+  /** `startedAt`: when the run that just ended started (Date.now()); the next one is due an interval after it. */
+  private scheduleNext(startedAt?: number): void {
     if (this.stopped) return;
-    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, Math.random);
+    const elapsed = startedAt === undefined ? 0 : Date.now() - startedAt;
+    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, Math.random, elapsed);
     const timer = setTimeout(() => {
       this.clearTimer();
-      void this.runOnce().finally(() => this.scheduleNext());
+      const runStartedAt = Date.now();
+      void this.runOnce().finally(() => this.scheduleNext(runStartedAt));
     }, delay);
     // The job must not keep a stopping process alive.
     timer.unref();

@@ -101,4 +101,12 @@ describe('nextProbeDelayMs', () => {
     expect(nextProbeDelayMs(10_000, () => 0.5)).toBe(9_500);
     expect(nextProbeDelayMs(10_000, () => 0.999999)).toBe(9_000);
   });
+
+  it('counts the interval from the start of the run that just ended: a slow run shortens the wait, never below 0', () => {
+    expect(nextProbeDelayMs(10_000, () => 0, 5_000)).toBe(5_000);
+    expect(nextProbeDelayMs(10_000, () => 0.5, 5_000)).toBe(4_500);
+    expect(nextProbeDelayMs(5_000, () => 0, 5_000)).toBe(0);
+    expect(nextProbeDelayMs(1_000, () => 0, 1_500)).toBe(0);
+    expect(nextProbeDelayMs(10_000, () => 0, -3)).toBe(10_000);
+  });
 });

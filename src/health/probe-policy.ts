@@ -59,9 +59,12 @@ export function isProbeSuccess(outcome: ProbeOutcome): boolean {
 }
 
 /**
- * Delay before the next run: the interval minus up to PROBE_JITTER_RATIO of it. Jitter only shortens the wait so
- * that a recovered provider is still noticed within one interval. `random` returns a number in [0, 1).
+ * Delay before the next run: the interval minus up to PROBE_JITTER_RATIO of it, counted from the start of the run
+ * that just ended (`elapsedMs` ago), so runs start every interval as the spec says however long a probe of a
+ * blackholed provider waits for its timeout; a run that took longer than that is followed at once (runs never
+ * overlap). Jitter only shortens the wait so that a recovered provider is still noticed within one interval.
+ * `random` returns a number in [0, 1).
  */
-export function nextProbeDelayMs(intervalMs: number, random: () => number): number {
-  return Math.round(intervalMs * (1 - PROBE_JITTER_RATIO * random()));
+export function nextProbeDelayMs(intervalMs: number, random: () => number, elapsedMs = 0): number {
+  return Math.max(0, Math.round(intervalMs * (1 - PROBE_JITTER_RATIO * random())) - Math.max(0, elapsedMs));
 }
