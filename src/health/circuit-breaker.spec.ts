@@ -187,6 +187,27 @@ describe('CircuitBreaker', () => {
       expect(breaker.snapshot().half_open_in_flight).toBe(3);
     });
 
+    it('admits no more than half_open_probes test requests in all: one that succeeded keeps its slot', () => {
+      // Spec: half_open_probes is "반열림 상태에서 허용되는 프로브 수" (the probes allowed while half-open). Two probes
+      // that succeeded and one in flight are the three: a fourth and a fifth would load a provider under test.
+      const probes = [acquire(breaker), acquire(breaker), acquire(breaker)];
+      breaker.record(probes[0]!, 'success');
+      breaker.record(probes[1]!, 'success');
+      expect(breaker.snapshot()).toMatchObject({ half_open_in_flight: 1, half_open_successes: 2 });
+      expect(breaker.tryAcquire()).toBeUndefined();
+      expect(breaker.isRoutable()).toBe(false);
+      breaker.record(probes[2]!, 'success');
+      expect(breaker.state).toBe('closed');
+    });
+
+    it('after a probe without a verdict, admits only as many as are still needed to close', () => {
+      const probes = [acquire(breaker), acquire(breaker), acquire(breaker)];
+      breaker.record(probes[0]!, 'success');
+      breaker.record(probes[1]!, 'ignored');
+      expect(breaker.tryAcquire()?.kind).toBe('probe');
+      expect(breaker.tryAcquire()).toBeUndefined();
+    });
+
     it('frees a probe slot when a probe ends without a verdict', () => {
       const probes = [acquire(breaker), acquire(breaker), acquire(breaker)];
       breaker.record(probes[0]!, 'ignored');

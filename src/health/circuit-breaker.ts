@@ -98,12 +98,12 @@ export class CircuitBreaker {
 
   /**
    * Admits one request, or refuses it so the router sends it elsewhere: always in CLOSED, never in OPEN, and in
-   * HALF_OPEN only while fewer than `half_open_probes` test requests are in flight.
+   * HALF_OPEN only while it has a free test slot (see hasProbeSlot).
    */
   tryAcquire(): Permit | undefined {
     this.refresh();
     if (this.current === 'closed') return new IssuedPermit('normal', this, this.generation);
-    if (this.current === 'half_open' && this.halfOpenInFlight < this.config.half_open_probes) {
+    if (this.current === 'half_open' && this.hasProbeSlot()) {
       this.halfOpenInFlight += 1;
       return new IssuedPermit('probe', this, this.generation);
     }
@@ -173,7 +173,17 @@ export class CircuitBreaker {
   isRoutable(): boolean {
     this.refresh();
     if (this.current === 'closed') return true;
-    return this.current === 'half_open' && this.halfOpenInFlight < this.config.half_open_probes;
+    return this.current === 'half_open' && this.hasProbeSlot();
+  }
+
+  /**
+   * HALF_OPEN admits `half_open_probes` test requests in all (spec: the probes allowed while half-open), and as
+   * many successes close it: a probe that succeeded keeps its slot, one in flight holds it, and only a probe that
+   * ended without a verdict (a client cancel, a 4xx) gives it back. So a provider under test never carries more
+   * than `half_open_probes` requests, and none beyond those its closing still needs.
+   */
+  private hasProbeSlot(): boolean {
+    return this.halfOpenInFlight + this.halfOpenSuccesses < this.config.half_open_probes;
   }
 
   /** The state as the admin API and GET /health show it. */
