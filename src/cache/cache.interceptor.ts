@@ -2,6 +2,7 @@ import { type CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMet
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, of, type Observable, tap } from 'rxjs';
+import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { CaptureBudget } from '../proxy/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
@@ -46,11 +47,21 @@ export const Cacheable = () => SetMetadata(CACHEABLE, true);
 export class CacheInterceptor implements NestInterceptor {
   private readonly marks = new WeakMap<object, boolean>();
 
+  /** With routing.debug, the X-CC-Relay-* headers of a hit: the spec sends them on every answer. */
+  private readonly debugHeaders: string[];
+
   constructor(
     private readonly cache: ResponseCache,
     private readonly metrics: RelayMetrics,
     private readonly reflector: Reflector,
-  ) {}
+    config: RelayConfig,
+  ) {
+    const { debug, strategy } = config.routing;
+    // No provider was asked: "cache" stands where the provider's name goes, and no attempt was made.
+    this.debugHeaders = debug
+      ? ['x-cc-relay-provider', 'cache', 'x-cc-relay-strategy', strategy, 'x-cc-relay-attempts', '0']
+      : [];
+  }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const handler = context.getHandler();
@@ -174,6 +185,7 @@ export class CacheInterceptor implements NestInterceptor {
     headers.push(CACHE_HEADER, 'HIT', 'content-type', rendered.contentType);
     headers.push('content-length', String(Buffer.byteLength(rendered.body)));
     if (stream) headers.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
+    if (this.debugHeaders.length > 0) headers.push(...this.debugHeaders);
     reply.hijack();
     reply.raw.writeHead(200, headers);
     reply.raw.end(rendered.body);

@@ -202,6 +202,36 @@ describe('response cache (single mode) through the relay', () => {
   });
 });
 
+describe('response cache with routing.debug', () => {
+  const fake = new FakeUpstream();
+  let relay: RunningRelay;
+  beforeAll(async () => {
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        cache: { mode: 'single' },
+        routing: { debug: true, strategy: 'round_robin' },
+      }),
+    );
+  });
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  it('sends the debug headers on a hit too, naming the cache where the provider goes', async () => {
+    const miss = await post(relay.url, '/v1/messages', MINIMAL);
+    await miss.body.text();
+    expect(miss.headers['x-cc-relay-provider']).toBe('primary');
+    const hit = await post(relay.url, '/v1/messages', MINIMAL);
+    await hit.body.text();
+    expect(hit.headers['x-cc-relay-cache']).toBe('HIT');
+    expect(hit.headers['x-cc-relay-provider']).toBe('cache');
+    expect(hit.headers['x-cc-relay-strategy']).toBe('round_robin');
+    expect(hit.headers['x-cc-relay-attempts']).toBe('0');
+    expect(fake.requests).toHaveLength(1);
+  });
+});
+
 describe('response cache with streams not opted in', () => {
   const fake = new FakeUpstream();
   let relay: RunningRelay;
