@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
 import type { Clock } from '../common/clock';
 import { CircuitBreakerConfig, ProviderConfig, RelayConfig } from '../config/relay-config';
-import { BreakerRegistry } from './breaker-registry';
+import { BreakerRegistry, HALF_OPEN_RETRY_HINT_MS } from './breaker-registry';
 
 class ManualClock implements Clock {
   constructor(private ms = Date.parse('2026-01-01T00:00:00.000Z')) {}
@@ -41,6 +41,21 @@ describe('BreakerRegistry', () => {
       ['backup', 'closed'],
       ['off', 'closed'],
     ]);
+  });
+
+  it('tells a turned-away client the soonest OPEN circuit retry, or a short wait while one is HALF_OPEN', () => {
+    const clock = new ManualClock();
+    const registry = new BreakerRegistry(new CircuitBreakerConfig(), ['a', 'b'], clock);
+    expect(registry.soonestRetryMs()).toBeUndefined();
+    openCircuit(registry, 'a');
+    expect(registry.soonestRetryMs()).toBe(30_000);
+    clock.advance(10_000);
+    openCircuit(registry, 'b');
+    expect(registry.soonestRetryMs()).toBe(20_000);
+    clock.advance(20_000);
+    // a is HALF_OPEN now: its test requests decide within moments, not another open duration.
+    expect(registry.get('a')!.snapshot().state).toBe('half_open');
+    expect(registry.soonestRetryMs()).toBe(HALF_OPEN_RETRY_HINT_MS);
   });
 
   it('answers undefined / not routable for an unknown provider', () => {

@@ -14,6 +14,9 @@ export type ProviderTransitionListener = (provider: string, transition: BreakerT
  * One circuit breaker per provider name. Routing asks only `isRoutable(name)`; the attempt loop records outcomes on
  * `get(name)`; the admin API and GET /health read `snapshot()`.
  */
+/** The wait a client turned away is told while a circuit is HALF_OPEN. */
+export const HALF_OPEN_RETRY_HINT_MS = 1_000;
+
 export class BreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly unsubscribers = new Map<string, () => void>();
@@ -52,6 +55,23 @@ export class BreakerRegistry {
   /** Provider names in configuration order. */
   names(): string[] {
     return [...this.breakers.keys()];
+  }
+
+  /**
+   * When a client turned away because no circuit admits it should come back, in ms: the soonest OPEN circuit's
+   * move to HALF_OPEN, or HALF_OPEN_RETRY_HINT_MS while a circuit is HALF_OPEN (its test requests decide soon; the
+   * open duration, the answer before, sent clients away for 30 s from a provider about to close). Undefined when
+   * no breaker says.
+   */
+  soonestRetryMs(): number | undefined {
+    const now = this.clock.now();
+    let soonest = Infinity;
+    for (const breaker of this.breakers.values()) {
+      const snap = breaker.snapshot();
+      if (snap.state === 'half_open') soonest = Math.min(soonest, HALF_OPEN_RETRY_HINT_MS);
+      else if (snap.retry_at) soonest = Math.min(soonest, Math.max(0, Date.parse(snap.retry_at) - now));
+    }
+    return Number.isFinite(soonest) ? soonest : undefined;
   }
 
   /** Every provider's breaker, in configuration order. */

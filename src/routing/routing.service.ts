@@ -84,14 +84,7 @@ export class RoutingService {
 
   /** Milliseconds until the first open circuit among the providers will admit a request again. */
   soonestBreakerRetryMs(): number {
-    const now = Date.now();
-    let soonest = Infinity;
-    for (const snap of this.breakers.snapshot()) {
-      if (snap.retry_at) soonest = Math.min(soonest, Date.parse(snap.retry_at) - now);
-    }
-    return Number.isFinite(soonest)
-      ? Math.max(0, soonest)
-      : this.config.health.circuit_breaker.open_duration_ms;
+    return this.breakers.soonestRetryMs() ?? this.config.health.circuit_breaker.open_duration_ms;
   }
 
   runtime(name: string): ProviderRuntime | undefined {
