@@ -163,6 +163,9 @@ function splitBlock(block: Record<string, unknown>): {
       const deltas: Array<Record<string, unknown>> = [{ type: 'text_delta', text: text ?? '' }];
       if (Array.isArray(citations))
         for (const citation of citations) deltas.push({ type: 'citations_delta', citation });
+      // The SDK only creates `citations` from a citations_delta: a `null` or `[]` the answer carries must come in
+      // the start event, or the replayed block lacks a field the SDK's types say is always there.
+      if (citations !== undefined) start.citations = Array.isArray(citations) ? [] : citations;
       return { start: { ...start, text: '' }, deltas };
     }
     case 'tool_use':
