@@ -32,12 +32,24 @@ async function sdkFinalMessage(sse: string): Promise<Record<string, unknown>> {
   return message;
 }
 
+/** The JSON body a non-streaming client gets from a stored stream (what `messages.create()` returns). */
+function jsonFromStoredStream(sse: string): unknown {
+  const answer: CachedAnswer = { kind: 'sse', body: Buffer.from(sse), storedAt: 0 };
+  const rendered = renderAnswer(answer, false);
+  if (!rendered) throw new Error('the stored stream was not rendered as JSON');
+  return JSON.parse(rendered.body.toString());
+}
+
 /** The SSE a streaming client gets from a stored JSON answer. */
 function sseFromStoredJson(message: MessageJson): string {
   const answer: CachedAnswer = { kind: 'json', body: Buffer.from(JSON.stringify(message)), storedAt: 0 };
   const rendered = renderAnswer(answer, true);
   if (!rendered) throw new Error('the stored JSON answer was not rendered as SSE');
   return rendered.body.toString();
+}
+
+function ev(event: string, data: Record<string, unknown>): string {
+  return `event: ${event}\ndata: ${JSON.stringify({ type: event, ...data })}\n\n`;
 }
 
 const base = {
@@ -273,4 +285,153 @@ describe('stored JSON answer replayed to a streaming client (sseFromMessage)', (
     for (const message of Object.values(shapes))
       expect(messageFromSse(sseFromMessage(message))).toEqual(message);
   });
+});
+
+/** Streams as the API sends them, split into several deltas. */
+const streams: Record<string, string> = {
+  'text, thinking, tool_use, citations, as the API splits them': [
+    ev('message_start', {
+      message: {
+        ...base,
+        content: [],
+        stop_reason: null,
+        usage: { ...usage, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'thinking', thinking: '', signature: '' } }),
+    ev('ping', {}),
+    ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'Hmm, ' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'thinking_delta', thinking: 'yes.' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'signature_delta', signature: 'EqQBCgIYAhIM' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('content_block_start', { index: 1, content_block: { type: 'text', text: '', citations: null } }),
+    ev('content_block_delta', { index: 1, delta: { type: 'citations_delta', citation } }),
+    ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'The sky ' } }),
+    ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'is blue.' } }),
+    ev('content_block_stop', { index: 1 }),
+    ev('content_block_start', {
+      index: 2,
+      content_block: { type: 'tool_use', id: 't1', name: 'f', input: {} },
+    }),
+    ev('content_block_delta', { index: 2, delta: { type: 'input_json_delta', partial_json: '' } }),
+    ev('content_block_delta', {
+      index: 2,
+      delta: { type: 'input_json_delta', partial_json: '{"city": "Se' },
+    }),
+    ev('content_block_delta', { index: 2, delta: { type: 'input_json_delta', partial_json: 'oul"}' } }),
+    ev('content_block_stop', { index: 2 }),
+    ev('content_block_start', {
+      index: 3,
+      content_block: { type: 'tool_use', id: 't2', name: 'g', input: {} },
+    }),
+    ev('content_block_delta', { index: 3, delta: { type: 'input_json_delta', partial_json: '' } }),
+    ev('content_block_stop', { index: 3 }),
+    ev('content_block_start', { index: 4, content_block: { type: 'redacted_thinking', data: 'EmwK' } }),
+    ev('content_block_stop', { index: 4 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null, container: null },
+      usage: {
+        input_tokens: 2095,
+        cache_creation_input_tokens: 120,
+        cache_read_input_tokens: 2048,
+        output_tokens: 503,
+        server_tool_use: { web_search_requests: 1, web_fetch_requests: 0 },
+      },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'message_delta with null usage counters (omitted when they do not apply)': [
+    ev('message_start', {
+      message: { ...base, content: [], stop_reason: null, usage: { ...usage, output_tokens: 1 } },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hi' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
+      usage: {
+        input_tokens: null,
+        cache_creation_input_tokens: null,
+        cache_read_input_tokens: null,
+        output_tokens: 7,
+        server_tool_use: null,
+        output_tokens_details: null,
+      },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'a container in message_start, none repeated in message_delta': [
+    ev('message_start', {
+      message: {
+        ...base,
+        container: { id: 'container_1', expires_at: '2026-12-03T15:00:00Z' },
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'hi' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
+      usage: { output_tokens: 2 },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'stop_sequence and refusal stop_details': [
+    ev('message_start', {
+      message: { ...base, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'one two' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'stop_sequence', stop_sequence: 'THREE', stop_details: null },
+      usage: { output_tokens: 2 },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'one text_delta longer than the scanner line bound': [
+    ev('message_start', {
+      message: { ...base, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'head ' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'x'.repeat(5 * 1024 * 1024) } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: ' tail' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null },
+      usage: { output_tokens: 2 },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'an unknown block type and unknown event': [
+    ev('message_start', {
+      message: {
+        ...base,
+        future: 1,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'hologram', payload: { x: 1 } } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('future_event', { whatever: true }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null },
+      usage: { output_tokens: 2 },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+};
+
+describe('stored stream answered to a JSON client (messageFromSse)', () => {
+  for (const [name, sse] of Object.entries(streams)) {
+    it(`equals the SDK's finalMessage() of the stored stream: ${name}`, async () => {
+      expect(jsonFromStoredStream(sse)).toStrictEqual(await sdkFinalMessage(sse));
+    });
+  }
 });

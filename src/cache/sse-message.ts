@@ -17,7 +17,8 @@ export interface MessageJson {
  * Rebuilds the final Message from a complete SSE stream, the way the SDK's MessageStream accumulates it:
  * message_start gives the message, content blocks are built from their start event plus deltas (text, thinking
  * and signature appended or replaced, tool input JSON concatenated and parsed at the block's stop), and
- * message_delta's cumulative stop fields and usage overwrite. Returns undefined for a stream without message_stop.
+ * message_delta's cumulative stop fields and non-null usage counters overwrite. Returns undefined for a stream
+ * without message_stop.
  */
 export function messageFromSse(raw: Buffer | string): MessageJson | undefined {
   const scanner = new SseScanner();
@@ -63,9 +64,15 @@ export function messageFromSse(raw: Buffer | string): MessageJson | undefined {
       case 'message_delta': {
         if (!message) return undefined;
         const delta = (data.delta ?? {}) as Record<string, unknown>;
-        for (const [k, v] of Object.entries(delta)) message[k] = v;
-        if (data.usage)
-          message.usage = { ...(message.usage ?? {}), ...(data.usage as Record<string, unknown>) };
+        // As the SDK: a null container means "none new", not "none" (the one message_start named stays).
+        for (const [k, v] of Object.entries(delta)) if (k !== 'container' || v !== null) message[k] = v;
+        if (data.usage) {
+          // Cumulative counters, omitted or null when they do not apply: a null never erases a message_start count.
+          const usage = { ...(message.usage ?? {}) };
+          for (const [k, v] of Object.entries(data.usage as Record<string, unknown>))
+            if (v !== null) usage[k] = v;
+          message.usage = usage;
+        }
         break;
       }
       case 'message_stop':
