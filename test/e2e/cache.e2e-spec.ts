@@ -158,6 +158,117 @@ describe('response cache (single mode) through the relay', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
+  it('a stored JSON answer replayed to a streaming SDK client gives back that answer, field for field', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const stored = {
+      id: 'msg_fidelity_1',
+      type: 'message',
+      role: 'assistant',
+      model: MINIMAL.model,
+      container: null,
+      content: [
+        { type: 'thinking', thinking: 'Think first.', signature: 'EqQBCgIYAhIM' },
+        { type: 'redacted_thinking', data: 'EmwKAhgB' },
+        { type: 'text', text: 'Plain, ', citations: null },
+        {
+          type: 'text',
+          text: 'cited.',
+          citations: [{ type: 'char_location', cited_text: 'c', document_index: 0 }],
+        },
+        { type: 'tool_use', id: 'toolu_1', name: 'now', input: {} },
+        { type: 'hologram', payload: { future: true } },
+      ],
+      stop_reason: 'stop_sequence',
+      stop_sequence: 'STOP',
+      stop_details: null,
+      usage: {
+        input_tokens: 40,
+        output_tokens: 12,
+        cache_creation_input_tokens: 0,
+        cache_read_input_tokens: 32,
+        cache_creation: { ephemeral_5m_input_tokens: 0, ephemeral_1h_input_tokens: 0 },
+        server_tool_use: null,
+        service_tier: 'standard',
+      },
+    };
+    fake.enqueue({ kind: 'status', status: 200, body: stored });
+    const params = {
+      model: MINIMAL.model,
+      max_tokens: 65,
+      messages: [{ role: 'user' as const, content: 'fidelity' }],
+    };
+    const created = await client.messages.create(params);
+    expect(JSON.parse(JSON.stringify(created))).toStrictEqual(stored);
+    const { parsed_output: _parsed, ...replayed } = await client.messages.stream(params).finalMessage();
+    expect(JSON.parse(JSON.stringify(replayed))).toStrictEqual(stored);
+    expect(fake.requests).toHaveLength(1);
+  });
+
+  it('a stored stream answered to a JSON SDK client equals what finalMessage() made of it', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const event = (type: string, data: Record<string, unknown>) =>
+      `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const sse = [
+      event('message_start', {
+        message: {
+          id: 'msg_fidelity_2',
+          type: 'message',
+          role: 'assistant',
+          model: MINIMAL.model,
+          container: null,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          stop_details: null,
+          usage: {
+            input_tokens: 40,
+            output_tokens: 1,
+            cache_creation_input_tokens: 8,
+            cache_read_input_tokens: 32,
+          },
+        },
+      }),
+      event('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'Hello ' } }),
+      event('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'again.' } }),
+      event('content_block_stop', { index: 0 }),
+      event('content_block_start', {
+        index: 1,
+        content_block: { type: 'tool_use', id: 't', name: 'f', input: {} },
+      }),
+      event('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '{"a":' } }),
+      event('content_block_delta', { index: 1, delta: { type: 'input_json_delta', partial_json: '[1]}' } }),
+      event('content_block_stop', { index: 1 }),
+      event('message_delta', {
+        delta: { stop_reason: 'tool_use', stop_sequence: null, stop_details: null, container: null },
+        usage: {
+          input_tokens: null,
+          cache_creation_input_tokens: null,
+          cache_read_input_tokens: null,
+          output_tokens: 9,
+          server_tool_use: null,
+        },
+      }),
+      event('message_stop', {}),
+    ].join('');
+    fake.enqueue({
+      kind: 'status',
+      status: 200,
+      body: sse,
+      headers: { 'content-type': 'text/event-stream' },
+    });
+    const params = {
+      model: MINIMAL.model,
+      max_tokens: 66,
+      messages: [{ role: 'user' as const, content: 'fidelity' }],
+    };
+    const { parsed_output: _parsed, ...streamed } = await client.messages.stream(params).finalMessage();
+    const created = await client.messages.create(params);
+    expect(JSON.parse(JSON.stringify(created))).toStrictEqual(JSON.parse(JSON.stringify(streamed)));
+    expect(created.usage.input_tokens).toBe(40);
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('shows its counters in the admin API and empties on DELETE /admin/cache', async () => {
     await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
     await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
