@@ -32,6 +32,13 @@ async function sdkFinalMessage(sse: string): Promise<Record<string, unknown>> {
   return message;
 }
 
+/** The same through `client.beta.messages.stream(...)` (BetaMessageStream, which knows the beta-only fields). */
+async function sdkBetaFinalMessage(sse: string): Promise<Record<string, unknown>> {
+  const final = await clientAnswering(sse, 'text/event-stream').beta.messages.stream(PARAMS).finalMessage();
+  const { parsed_output: _parsed, ...message } = JSON.parse(JSON.stringify(final)) as Record<string, unknown>;
+  return message;
+}
+
 /** The JSON body a non-streaming client gets from a stored stream (what `messages.create()` returns). */
 function jsonFromStoredStream(sse: string): unknown {
   const answer: CachedAnswer = { kind: 'sse', body: Buffer.from(sse), storedAt: 0 };
@@ -432,6 +439,66 @@ describe('stored stream answered to a JSON client (messageFromSse)', () => {
   for (const [name, sse] of Object.entries(streams)) {
     it(`equals the SDK's finalMessage() of the stored stream: ${name}`, async () => {
       expect(jsonFromStoredStream(sse)).toStrictEqual(await sdkFinalMessage(sse));
+    });
+  }
+});
+
+/** Beta streams: fields BetaMessageStream reads from outside message_delta's delta and usage. */
+const betaStreams: Record<string, string> = {
+  'context_management and input_transformations on message_delta': [
+    ev('message_start', {
+      message: {
+        ...base,
+        context_management: null,
+        content: [],
+        stop_reason: null,
+        usage: { input_tokens: 3, output_tokens: 1 },
+      },
+    }),
+    ev('content_block_start', { index: 0, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 0, delta: { type: 'text_delta', text: 'ok' } }),
+    ev('content_block_stop', { index: 0 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
+      context_management: {
+        applied_edits: [
+          { type: 'clear_tool_uses_20250919', cleared_tool_uses: 2, cleared_input_tokens: 900 },
+        ],
+      },
+      input_transformations: [{ type: 'thinking_dropped', message_index: 1, block_index: 0 }],
+      usage: { output_tokens: 2, iterations: null },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'a server-side model fallback block relabels the model': [
+    ev('message_start', {
+      message: { ...base, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+    }),
+    ev('content_block_start', {
+      index: 0,
+      content_block: {
+        type: 'fallback',
+        from: { model: 'claude-sonnet-4-6' },
+        to: { model: 'claude-haiku-4-5-20251001' },
+        trigger: { type: 'refusal' },
+      },
+    }),
+    ev('content_block_stop', { index: 0 }),
+    ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'from the fallback' } }),
+    ev('content_block_stop', { index: 1 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null },
+      usage: { output_tokens: 2 },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+};
+
+describe('stored beta stream answered to a JSON client (messageFromSse)', () => {
+  for (const [name, sse] of Object.entries(betaStreams)) {
+    it(`equals BetaMessageStream's finalMessage() of the stored stream: ${name}`, async () => {
+      expect(jsonFromStoredStream(sse)).toStrictEqual(await sdkBetaFinalMessage(sse));
     });
   }
 });

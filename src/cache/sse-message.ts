@@ -39,7 +39,14 @@ export function messageFromSse(raw: Buffer | string): MessageJson | undefined {
         break;
       case 'content_block_start': {
         if (!message) return undefined;
-        message.content[data.index as number] = { ...(data.content_block as Record<string, unknown>) };
+        const block = { ...(data.content_block as Record<string, unknown>) };
+        message.content[data.index as number] = block;
+        // A server-side model fallback (beta): the content after it comes from `to.model`, and the API's JSON
+        // answer (and the SDK's BetaMessageStream) names that model.
+        if (block.type === 'fallback') {
+          const to = block.to as { model?: unknown } | null | undefined;
+          if (typeof to?.model === 'string') message.model = to.model;
+        }
         break;
       }
       case 'content_block_delta': {
@@ -73,6 +80,9 @@ export function messageFromSse(raw: Buffer | string): MessageJson | undefined {
             if (v !== null) usage[k] = v;
           message.usage = usage;
         }
+        // Fields beside delta and usage (beta: context_management, input_transformations) belong to the message.
+        for (const [k, v] of Object.entries(data))
+          if (k !== 'type' && k !== 'delta' && k !== 'usage' && v !== null && v !== undefined) message[k] = v;
         break;
       }
       case 'message_stop':
