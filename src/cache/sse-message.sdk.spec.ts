@@ -223,6 +223,22 @@ const shapes: Record<string, MessageJson> = {
     stop_reason: 'end_turn',
     usage: { ...usage, speed: 'fast', future_usage_field: 3 },
   },
+  'beta: a server-side fallback block and a compaction block': {
+    ...base,
+    model: 'claude-haiku-4-5-20251001',
+    content: [
+      { type: 'compaction', content: 'Summary so far.', encrypted_content: 'Eo8B' },
+      {
+        type: 'fallback',
+        from: { model: 'claude-sonnet-4-6' },
+        to: { model: 'claude-haiku-4-5-20251001' },
+        trigger: { type: 'refusal' },
+      },
+      { type: 'text', text: 'from the fallback' },
+    ],
+    stop_reason: 'end_turn',
+    usage,
+  },
   stop_sequence: {
     ...base,
     content: [{ type: 'text', text: 'one two' }],
@@ -287,6 +303,11 @@ describe('stored JSON answer replayed to a streaming client (sseFromMessage)', (
       expect(await sdkFinalMessage(sseFromStoredJson(message))).toStrictEqual(message);
     });
   }
+
+  it("BetaMessageStream's finalMessage() equals the stored answer too, for every shape", async () => {
+    for (const message of Object.values(shapes))
+      expect(await sdkBetaFinalMessage(sseFromStoredJson(message))).toStrictEqual(message);
+  });
 
   it('the relay folds its own replay back into the stored answer', () => {
     for (const message of Object.values(shapes))
@@ -467,6 +488,32 @@ const betaStreams: Record<string, string> = {
       },
       input_transformations: [{ type: 'thinking_dropped', message_index: 1, block_index: 0 }],
       usage: { output_tokens: 2, iterations: null },
+    }),
+    ev('message_stop', {}),
+  ].join(''),
+  'a compaction block, its value in one compaction_delta': [
+    ev('message_start', {
+      message: { ...base, content: [], stop_reason: null, usage: { input_tokens: 3, output_tokens: 1 } },
+    }),
+    ev('content_block_start', {
+      index: 0,
+      content_block: { type: 'compaction', content: null, encrypted_content: null },
+    }),
+    ev('content_block_delta', {
+      index: 0,
+      delta: {
+        type: 'compaction_delta',
+        content: 'Summary of the conversation so far.',
+        encrypted_content: 'Eo8B',
+      },
+    }),
+    ev('content_block_stop', { index: 0 }),
+    ev('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
+    ev('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'continuing' } }),
+    ev('content_block_stop', { index: 1 }),
+    ev('message_delta', {
+      delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null },
+      usage: { output_tokens: 2 },
     }),
     ev('message_stop', {}),
   ].join(''),

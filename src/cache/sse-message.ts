@@ -16,7 +16,8 @@ export interface MessageJson {
 /**
  * Rebuilds the final Message from a complete SSE stream, the way the SDK's MessageStream accumulates it:
  * message_start gives the message, content blocks are built from their start event plus deltas (text, thinking
- * and signature appended or replaced, tool input JSON concatenated and parsed at the block's stop), and
+ * and signature appended or replaced, a compaction's value assigned, tool input JSON concatenated and parsed at
+ * the block's stop), and
  * message_delta's cumulative stop fields and non-null usage counters overwrite. Returns undefined for a stream
  * without message_stop.
  */
@@ -123,6 +124,11 @@ function applyDelta(
       block.citations = [...list, delta.citation];
       break;
     }
+    case 'compaction_delta':
+      // A compaction block (beta) gets its final value in one delta: assigned, not appended.
+      block.content = delta.content;
+      if ('encrypted_content' in delta) block.encrypted_content = delta.encrypted_content;
+      break;
   }
 }
 
