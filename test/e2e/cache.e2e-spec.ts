@@ -269,6 +269,64 @@ describe('response cache (single mode) through the relay', () => {
     expect(fake.requests).toHaveLength(1);
   });
 
+  it('a stored beta stream answered to client.beta.messages.create keeps compaction and context_management', async () => {
+    const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+    const event = (type: string, data: Record<string, unknown>) =>
+      `event: ${type}\ndata: ${JSON.stringify({ type, ...data })}\n\n`;
+    const sse = [
+      event('message_start', {
+        message: {
+          id: 'msg_fidelity_3',
+          type: 'message',
+          role: 'assistant',
+          model: MINIMAL.model,
+          container: null,
+          context_management: null,
+          content: [],
+          stop_reason: null,
+          stop_sequence: null,
+          stop_details: null,
+          usage: { input_tokens: 40, output_tokens: 1 },
+        },
+      }),
+      event('content_block_start', {
+        index: 0,
+        content_block: { type: 'compaction', content: null, encrypted_content: null },
+      }),
+      event('content_block_delta', {
+        index: 0,
+        delta: { type: 'compaction_delta', content: 'The story so far.', encrypted_content: 'Eo8B' },
+      }),
+      event('content_block_stop', { index: 0 }),
+      event('content_block_start', { index: 1, content_block: { type: 'text', text: '' } }),
+      event('content_block_delta', { index: 1, delta: { type: 'text_delta', text: 'Onwards.' } }),
+      event('content_block_stop', { index: 1 }),
+      event('message_delta', {
+        delta: { stop_reason: 'end_turn', stop_sequence: null, stop_details: null, container: null },
+        context_management: { applied_edits: [{ type: 'clear_tool_uses_20250919', cleared_tool_uses: 1 }] },
+        usage: { output_tokens: 9 },
+      }),
+      event('message_stop', {}),
+    ].join('');
+    fake.enqueue({
+      kind: 'status',
+      status: 200,
+      body: sse,
+      headers: { 'content-type': 'text/event-stream' },
+    });
+    const params = {
+      model: MINIMAL.model,
+      max_tokens: 67,
+      messages: [{ role: 'user' as const, content: 'fidelity' }],
+      betas: ['compact-2026-01-12', 'context-management-2025-06-27'],
+    };
+    const { parsed_output: _parsed, ...streamed } = await client.beta.messages.stream(params).finalMessage();
+    const created = await client.beta.messages.create(params);
+    expect(JSON.parse(JSON.stringify(created))).toStrictEqual(JSON.parse(JSON.stringify(streamed)));
+    expect(created.content[0]).toMatchObject({ type: 'compaction', content: 'The story so far.' });
+    expect(fake.requests).toHaveLength(1);
+  });
+
   it('shows its counters in the admin API and empties on DELETE /admin/cache', async () => {
     await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
     await (await post(relay.url, '/v1/messages', MINIMAL)).body.text();
