@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
 import { ProviderConfig, ProviderKeyConfig } from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
+import { classifyOutcome } from '../routing/outcome';
 import { buildProbeRequest, isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
 
 function provider(fields: Partial<ProviderConfig> & { name: string }): ProviderConfig {
@@ -82,13 +83,27 @@ describe('buildProbeRequest', () => {
 });
 
 describe('isProbeSuccess', () => {
-  it.each([200, 204, 301, 400, 401, 403, 404, 499])('HTTP %i means the host is up', (status) => {
+  it.each([200, 204, 400, 401, 403, 404, 405, 408, 409, 499])('HTTP %i means the host is up', (status) => {
     expect(isProbeSuccess({ status })).toBe(true);
   });
 
   it.each([429, 500, 502, 503, 504, 529])('HTTP %i is still a failure', (status) => {
     expect(isProbeSuccess({ status })).toBe(false);
   });
+
+  // Real traffic counts these against the breaker (outcome.ts): a probe that took them for "up" would move a
+  // redirecting provider to HALF_OPEN every interval only for its next request to open the circuit again.
+  it.each([101, 301, 302, 307, 308])('HTTP %i is a failure, as it is for real traffic', (status) => {
+    expect(isProbeSuccess({ status })).toBe(false);
+  });
+
+  it.each([200, 301, 302, 401, 404, 405, 429, 503])(
+    'agrees with the breaker classification of real traffic for HTTP %i',
+    (status) => {
+      const traffic = classifyOutcome({ status, relayKey: true });
+      expect(isProbeSuccess({ status })).toBe(!traffic.breakerFailure);
+    },
+  );
 
   it('a transport error is a failure', () => {
     expect(isProbeSuccess({ error: 'connect ECONNREFUSED 127.0.0.1:1' })).toBe(false);

@@ -1,5 +1,6 @@
 import { providerAuthStyle, providerBaseUrl } from '../config/provider-defaults';
 import type { ProviderConfig } from '../config/relay-config';
+import { classifyOutcome } from '../routing/outcome';
 import type { BreakerSnapshot } from './circuit-breaker';
 
 /** The `anthropic-version` every Anthropic-compatible upstream accepts. */
@@ -50,12 +51,16 @@ export function buildProbeRequest(provider: ProviderConfig): ProbeRequest {
 }
 
 /**
- * A probe shows the host is up when any HTTP answer below 500 arrives, except 429: a 401 or 404 still proves the
- * host serves (the breaker only cares about availability), while 429 and 5xx are the failures that opened it.
+ * A probe shows the host is up when its answer is one real traffic would not hold against the breaker
+ * (classifyOutcome, the one classification): a 2xx, or a 4xx other than 429, since a 401 or 404 still proves the
+ * host serves (the breaker only cares about availability) and a provider without `GET /v1/models` answers 404 or
+ * 405 there. 429, 5xx and 1xx/3xx are failures: a base URL that redirects fails every messages call, so a
+ * redirect must not move its circuit to HALF_OPEN only for the next request to open it again.
  */
 export function isProbeSuccess(outcome: ProbeOutcome): boolean {
   if (!('status' in outcome)) return false;
-  return outcome.status < 500 && outcome.status !== 429;
+  // relayKey: the probe sends the provider's own key, so a 401 is that key's fault, not the host's.
+  return !classifyOutcome({ status: outcome.status, relayKey: true }).breakerFailure;
 }
 
 /**

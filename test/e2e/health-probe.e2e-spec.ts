@@ -74,6 +74,29 @@ describe('health probe job', () => {
     expect(probes(secondary)).toHaveLength(0);
   });
 
+  it('moves a provider without GET /v1/models (404 there) to HALF_OPEN once its host is back', async () => {
+    await openPrimary();
+    // z.ai-, MiniMax- or Ollama-style gateway: messages work again, the models route does not exist.
+    primary.script((rec) => (rec.method === 'GET' ? { kind: 'status', status: 404 } : undefined));
+    await waitUntil('the primary to turn half_open on a 404 probe', async () =>
+      (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
+    );
+    for (let i = 0; i < 3; i++) expect((await send(env.url)).provider).toBe('primary');
+    expect((await providerState(env.url, 'primary')).state).toBe('closed');
+  });
+
+  it('keeps a provider whose base URL redirects OPEN: a 3xx fails real traffic, so it fails the probe too', async () => {
+    await openPrimary();
+    primary.script(() => ({ kind: 'status', status: 302, headers: { location: 'https://example.invalid/' } }));
+    const seen = probes(primary).length;
+    await waitUntil('three more probes of the primary', () =>
+      probes(primary).length >= seen + 3 ? true : undefined,
+    );
+    expect((await providerState(env.url, 'primary')).state).toBe('open');
+    // No flapping: no request was let through to be failed again.
+    expect(messageRequests(primary)).toHaveLength(5);
+  });
+
   it('leaves a force-opened circuit alone: the operator chose its duration', async () => {
     const forced = await adminAction(env.url, 'secondary', 'open', {
       duration_ms: 60_000,
