@@ -87,7 +87,11 @@ describe('health probe job', () => {
 
   it('keeps a provider whose base URL redirects OPEN: a 3xx fails real traffic, so it fails the probe too', async () => {
     await openPrimary();
-    primary.script(() => ({ kind: 'status', status: 302, headers: { location: 'https://example.invalid/' } }));
+    primary.script(() => ({
+      kind: 'status',
+      status: 302,
+      headers: { location: 'https://example.invalid/' },
+    }));
     const seen = probes(primary).length;
     await waitUntil('three more probes of the primary', () =>
       probes(primary).length >= seen + 3 ? true : undefined,
