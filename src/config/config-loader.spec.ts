@@ -192,6 +192,14 @@ describe('environment expansion', () => {
     expect(err.message).toContain('- logging.level: got "loud", expected one of trace, debug, info, warn');
   });
 
+  it('warns that a keyless provider of another vendor never gets a client’s Anthropic key', () => {
+    const { warnings } = yaml('providers:\n  - name: glm\n    type: zai\n    keys: []\n');
+    expect(warnings).toContain(
+      `provider "glm" has no keys: it forwards each client's own credentials (pass-through), ` +
+        `except an Anthropic key (sk-ant-…), which never leaves for zai`,
+    );
+  });
+
   it('drops a key that expands to nothing, with a warning that the provider passes client credentials through', () => {
     const { config, warnings } = yaml(
       'providers:\n  - name: solo\n    keys:\n      - key: ${ANTHROPIC_API_KEY:-}\n        rpm_limit: 5\n',

@@ -152,7 +152,10 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     if (p.enabled && p.keys.length === 0) {
       warnings.push(
         config.server.auth.api_keys.length === 0
-          ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)`
+          ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)` +
+              (p.type === 'anthropic'
+                ? ''
+                : `, except an Anthropic key (sk-ant-…), which never leaves for ${p.type}`)
           : `provider "${p.name}" has no keys: it is called without credentials (with server.auth.api_keys set, ` +
               `what clients present are relay keys, never forwarded upstream)`,
       );

@@ -95,14 +95,15 @@ export function failureError(f: FailureFacts): RelayError {
 
 /**
  * The provider refused the relay's credentials (a 401 to a key of its pool, or to no credential at all where the
- * relay keeps client keys to itself) and nothing else was left: the relay's configuration, not the client's key.
+ * relay keeps client keys to itself or kept a client's Anthropic key from another vendor) and nothing else was left: the relay's configuration, not the client's key.
  */
 export function keyRejectedError(provider: string, keyless: boolean): RelayError {
   return new RelayError(
     RelayErrorCode.ProviderKeyRejected,
     keyless
       ? `provider "${provider}" answered 401: it has no keys, and the relay never forwards its clients' ` +
-          `relay keys, so it was called without credentials (give it keys in the config)`
+          `relay keys, nor an Anthropic key to another vendor's provider, so it was called without credentials ` +
+          `(give it keys in the config)`
       : `provider "${provider}" rejected the relay's own API key (401) and no other key or provider ` +
           `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
   );

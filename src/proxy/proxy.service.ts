@@ -13,7 +13,7 @@ import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import { failureError, keyRejectedError, outcomeInput, send } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
-import { appendHeaders, buildUpstreamHeaders } from './upstream-headers';
+import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
 
 /** A delivered answer with where it came from (the cache stores it; metrics label it). */
 export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
@@ -137,9 +137,16 @@ export class ProxyService {
       if (keyId) rt.keys.release(keyId);
 
       const input = outcomeInput(result);
-      // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself): a
-      // 401 is then the relay's configuration, not the client's key.
-      if (keyId || !this.forwardsClientCredentials) input.relayKey = true;
+      // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
+      // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
+      // the client's key.
+      if (
+        keyId ||
+        !this.forwardsClientCredentials ||
+        withholdsClientCredential(preq.headers, rt.config.type)
+      ) {
+        input.relayKey = true;
+      }
       const outcome = classifyOutcome(input);
       this.metrics.attempt(rt.name, outcome.kind);
       // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
@@ -297,7 +304,13 @@ export class ProxyService {
           baseUrl: rt.baseUrl,
           pathAndQuery: preq.pathAndQuery,
           method: 'POST',
-          headers: buildUpstreamHeaders(preq.headers, rt.auth, key, this.forwardsClientCredentials, preq.id),
+          headers: buildUpstreamHeaders(
+            preq.headers,
+            rt.auth,
+            key,
+            this.forwardsClientCredentials ? rt.config.type : undefined,
+            preq.id,
+          ),
           body,
           signal: abort ?? preq.signal,
           // A stream's first content is due within ttft_timeout_ms of the request, its headers included.

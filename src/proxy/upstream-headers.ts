@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import type { ProviderAuthStyle } from '../config/provider-defaults';
+import type { ProviderType } from '../config/relay-config';
 
 /** Headers that describe one hop, never the message (RFC 9110 §7.6.1), plus what the relay recomputes itself. */
 const HOP_BY_HOP = new Set([
@@ -50,18 +51,42 @@ const PASS_BACK_EXACT = new Set([
  */
 export type HeaderList = string[];
 
+/** Anthropic's own credentials: API keys (`sk-ant-api…`) and OAuth tokens (`sk-ant-oat…`), bare or as a Bearer token. */
+const ANTHROPIC_CREDENTIAL = /^(?:bearer\s+)?sk-ant-/i;
+
+/**
+ * Whether a client's credential may be passed through to a keyless provider of this type. An Anthropic key or
+ * token (what Claude Code sends from ANTHROPIC_API_KEY or its login) never goes to another vendor's gateway: on a
+ * failover from a pass-through Anthropic provider it would hand the client's Anthropic key to z.ai, MiniMax or an
+ * Ollama host. Any other credential may be that gateway's own key, and travels.
+ */
+export function mayPassThrough(type: ProviderType, credential: string): boolean {
+  return type === 'anthropic' || !ANTHROPIC_CREDENTIAL.test(credential.trim());
+}
+
+/** Whether pass-through to a provider of this type leaves out a credential the client sent (see mayPassThrough). */
+export function withholdsClientCredential(client: IncomingHttpHeaders, type: ProviderType): boolean {
+  const { authorization } = client;
+  const apiKey = client['x-api-key'];
+  return (
+    (typeof apiKey === 'string' && !mayPassThrough(type, apiKey)) ||
+    (typeof authorization === 'string' && !mayPassThrough(type, authorization))
+  );
+}
+
 /**
  * Builds the upstream request headers: every end-to-end client header (all `anthropic-*` byte-exact, SDK telemetry),
  * minus hop-by-hop headers and the client's own credentials, plus the provider key. When `providerKey` is
  * undefined the provider runs in pass-through mode and the client's own credential is forwarded instead, but only
- * on an open relay (`forwardClientCredentials`): where the relay checks client keys, what a client presents is a
- * relay key, which never leaves the relay.
+ * on an open relay (`passThroughTo`, the provider's type, is then set): where the relay checks client keys, what a
+ * client presents is a relay key, which never leaves the relay. Nor does an Anthropic credential reach a provider
+ * of another type (mayPassThrough).
  */
 export function buildUpstreamHeaders(
   client: IncomingHttpHeaders,
   auth: ProviderAuthStyle,
   providerKey: string | undefined,
-  forwardClientCredentials = true,
+  passThroughTo: ProviderType | undefined,
   requestId?: string,
 ): HeaderList {
   const connectionTokens = listedInConnection(client.connection);
@@ -79,9 +104,13 @@ export function buildUpstreamHeaders(
   if (providerKey !== undefined) {
     if (auth === 'bearer') out.push('authorization', `Bearer ${providerKey}`);
     else out.push('x-api-key', providerKey);
-  } else if (forwardClientCredentials) {
-    if (typeof client['x-api-key'] === 'string') out.push('x-api-key', client['x-api-key']);
-    if (typeof client.authorization === 'string') out.push('authorization', client.authorization);
+  } else if (passThroughTo !== undefined) {
+    const apiKey = client['x-api-key'];
+    const { authorization } = client;
+    if (typeof apiKey === 'string' && mayPassThrough(passThroughTo, apiKey)) out.push('x-api-key', apiKey);
+    if (typeof authorization === 'string' && mayPassThrough(passThroughTo, authorization)) {
+      out.push('authorization', authorization);
+    }
   }
   return out;
 }

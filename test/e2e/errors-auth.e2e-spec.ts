@@ -175,4 +175,49 @@ describe('providers without keys', () => {
       await relay.close();
     }
   });
+
+  it('never pass a client’s Anthropic key through to another vendor’s provider on failover', async () => {
+    const gateway = new FakeUpstream();
+    await gateway.start();
+    const config = rawConfig(fake.url, {
+      server: { auth: { api_keys: [] } },
+      routing: { strategy: 'failover' },
+      providers: [
+        { name: 'anthropic', type: 'anthropic', base_url: fake.url, priority: 10, keys: [] },
+        { name: 'zai', type: 'zai', base_url: gateway.url, priority: 0, keys: [] },
+      ],
+    });
+    const relay = await startRelay(config);
+    try {
+      // Anthropic is overloaded: the request fails over to the z.ai provider, which has no keys of its own.
+      fake.script(() => ({ kind: 'status', status: 529 }));
+      const claudeCode = {
+        'x-api-key': 'sk-ant-api03-users-own-key',
+        authorization: 'Bearer sk-ant-oat01-tok',
+      };
+      const served = await post(relay.url, '/v1/messages', MINIMAL, claudeCode);
+      await served.body.text();
+      expect(fake.requests[0]!.apiKey).toBe('sk-ant-api03-users-own-key');
+      expect(gateway.requests).toHaveLength(1);
+      expect(gateway.requests[0]!.headers['x-api-key']).toBeUndefined();
+      expect(gateway.requests[0]!.headers.authorization).toBeUndefined();
+
+      // Its 401 to the missing credential is the relay's configuration, and the client is told so.
+      gateway.script(() => ({ kind: 'status', status: 401, errorType: 'authentication_error' }));
+      const refused = await post(relay.url, '/v1/messages', MINIMAL, claudeCode);
+      const error = await expectAnthropicError(refused, 502, 'api_error');
+      expect(error.message).toContain('provider "zai" answered 401: it has no keys');
+
+      // A credential that is not Anthropic's (the gateway's own key) still passes through to it.
+      gateway.script(undefined);
+      const own = await post(relay.url, '/v1/messages', MINIMAL, {
+        authorization: 'Bearer 0a1b2c.zai-own-key',
+      });
+      await own.body.text();
+      expect(gateway.requests.at(-1)!.headers.authorization).toBe('Bearer 0a1b2c.zai-own-key');
+    } finally {
+      await relay.close();
+      await gateway.close();
+    }
+  });
 });
