@@ -29,7 +29,7 @@ export class RelayMetrics {
   ).registerIn(this.registry);
   private readonly attempts = new TallyCounter(
     'cc_relay_upstream_attempts_total',
-    'Upstream attempts by provider and outcome (success, permanent, transient, rate_limited, key_rejected, client_cancelled)',
+    'Upstream attempts by provider and outcome (success, permanent, transient, rate_limited, key_rejected, unsupported, client_cancelled)',
     ['provider', 'outcome'],
   ).registerIn(this.registry);
   private readonly retries = new TallyCounter(

@@ -137,6 +137,7 @@ export class ProxyService {
       if (keyId) rt.keys.release(keyId);
 
       const input = outcomeInput(result);
+      if (preq.endpoint === 'count_tokens') input.countTokens = true;
       // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
       // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
       // the client's key.

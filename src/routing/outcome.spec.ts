@@ -49,6 +49,26 @@ describe('classifyOutcome by status', () => {
   });
 });
 
+describe('classifyOutcome of count_tokens', () => {
+  it.each([404, 405])(
+    'a %i to count_tokens means the provider lacks the endpoint, not a failure',
+    (status) => {
+      expect(classifyOutcome({ status, countTokens: true })).toMatchObject({
+        kind: 'unsupported',
+        status,
+        breakerFailure: false,
+      });
+    },
+  );
+
+  it('leaves every other count_tokens answer, and a 404 to messages, as they were', () => {
+    expect(classifyOutcome({ status: 404 }).kind).toBe('permanent');
+    expect(classifyOutcome({ status: 400, countTokens: true }).kind).toBe('permanent');
+    expect(classifyOutcome({ status: 200, countTokens: true }).kind).toBe('success');
+    expect(classifyOutcome({ status: 503, countTokens: true }).kind).toBe('transient');
+  });
+});
+
 describe('classifyOutcome by transport error', () => {
   const kinds: UpstreamErrorKind[] = [
     'connect_refused',

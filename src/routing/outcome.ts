@@ -18,9 +18,17 @@ export type UpstreamErrorKind =
 /**
  * The classes an attempt falls into. `key_rejected`: the upstream refused the key the relay itself injected (401),
  * a fault of the relay's configuration, not of the client's request: another key or provider is tried.
+ * `unsupported`: the provider has no such endpoint (a 404 or 405 to count_tokens, which Anthropic-compatible
+ * gateways such as Ollama's do not all serve): the request moves to another provider, the breaker is not told.
  */
 export type OutcomeKind =
-  'success' | 'permanent' | 'transient' | 'rate_limited' | 'key_rejected' | 'client_cancelled';
+  | 'success'
+  | 'permanent'
+  | 'transient'
+  | 'rate_limited'
+  | 'key_rejected'
+  | 'unsupported'
+  | 'client_cancelled';
 
 /** Response headers as Node and undici hand them over (names may arrive in any case). */
 export type HeaderBag = Record<string, string | string[] | undefined>;
@@ -33,6 +41,8 @@ export interface OutcomeInput {
   clientCancelled?: boolean;
   /** The relay sent a key of its own pool (not the client's credential, as a pass-through provider does). */
   relayKey?: boolean;
+  /** The attempt was a `POST /v1/messages/count_tokens`, an endpoint some compatible gateways lack. */
+  countTokens?: boolean;
   /** Only needed to turn an HTTP-date `retry-after` into a delay; without it such a date is ignored. */
   nowMs?: number;
 }
@@ -52,6 +62,9 @@ export interface AttemptOutcome {
 
 // Retried by the official SDKs although they are 4xx: a timed-out or conflicting request may well pass next time.
 const RETRYABLE_4XX = new Set([408, 409]);
+
+// What a server answers for a route it does not have (Not Found, Method Not Allowed).
+const ENDPOINT_MISSING = new Set([404, 405]);
 
 const ERROR_REASONS: Record<UpstreamErrorKind, string> = {
   connect_refused: 'connection refused',
@@ -104,6 +117,15 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
       status,
       breakerFailure: false,
       reason: "401 the provider rejected the relay's key",
+    };
+  }
+  if (input.countTokens && ENDPOINT_MISSING.has(status)) {
+    // The gateway implements the Messages API only; another provider may well count the tokens.
+    return {
+      kind: 'unsupported',
+      status,
+      breakerFailure: false,
+      reason: `${status} the provider does not serve count_tokens`,
     };
   }
   if (RETRYABLE_4XX.has(status)) {

@@ -373,6 +373,25 @@ describe('decideNext', () => {
     expect(budget.asked).toBe(1);
   });
 
+  it('moves count_tokens on from a provider without the endpoint at once, without spending the retry budget', () => {
+    const missing = classifyOutcome({ status: 404, countTokens: true });
+    const budget = new FakeBudget(false);
+    expect(decideNext(missing, state({ budget }))).toMatchObject({ action: 'next_candidate', delayMs: 0 });
+    expect(budget.asked).toBe(0);
+    // With no other provider, or no attempts left, the provider's own answer goes to the client.
+    expect(decideNext(missing, state({ hasOtherCandidate: false }))).toMatchObject({
+      action: 'give_up',
+      cause: 'not_retryable',
+    });
+    expect(decideNext(missing, state({ attemptsMade: 3 }))).toMatchObject({
+      action: 'give_up',
+      cause: 'max_attempts',
+    });
+    expect(
+      shouldTellClientNotToRetry(decideNext(missing, state({ hasOtherCandidate: false })), missing),
+    ).toBe(false);
+  });
+
   it('503 forever over two providers: bounded by max_attempts', () => {
     const actions: RetryAction[] = [];
     let attemptsMade = 0;

@@ -76,6 +76,8 @@ export const MAX_ATTEMPTS_PER_PROVIDER = 2;
  *   error, goes to the client as it is);
  * - transient: retry the same provider after jittered backoff while it has had fewer than 2 attempts, then fail over
  *   to the next candidate at once;
+ * - unsupported (the provider lacks the endpoint): the next candidate at once, without asking the retry budget;
+ *   with none left its answer goes to the client;
  * - key_rejected (the provider refused the relay's own key, which the pool has parked): the next key, else the next
  *   candidate, at once;
  * - rate_limited: the next key of the provider at once, else the next candidate at once; with neither, sleep the
@@ -89,6 +91,7 @@ export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDec
   if (outcome.kind === 'success') return stop('success', 'the attempt succeeded');
   if (state.committed) return stop('committed', `${outcome.reason} after bytes reached the client`);
   if (outcome.kind === 'permanent') return stop('not_retryable', `${outcome.reason}: passed to the client`);
+  if (outcome.kind === 'unsupported') return afterUnsupported(outcome, state);
 
   const proposal =
     outcome.kind === 'transient'
@@ -153,6 +156,25 @@ function afterTransient(outcome: AttemptOutcome, state: RetryState): RetryDecisi
     return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; failing over` };
   }
   return stop('no_candidate', `${outcome.reason}; no other provider or fallback left`);
+}
+
+/**
+ * The provider lacks the endpoint: the next candidate at once, else its answer goes to the client. Not a retry of a
+ * failure (the provider is healthy, and asking it again would get the same answer), so the retry budget, which
+ * guards struggling upstreams against retry storms, is not asked; max_attempts and the deadline still bound it.
+ */
+function afterUnsupported(outcome: AttemptOutcome, state: RetryState): RetryDecision {
+  if (!state.hasOtherCandidate) {
+    return stop('not_retryable', `${outcome.reason}; no other provider left: passed to the client`);
+  }
+  if (state.attemptsMade >= state.maxAttempts) {
+    return stop(
+      'max_attempts',
+      `${outcome.reason}; ${state.attemptsMade} of ${state.maxAttempts} attempts used`,
+    );
+  }
+  if (state.deadlineRemainingMs <= 0) return stop('deadline', `${outcome.reason}; no time left`);
+  return { action: 'next_candidate', delayMs: 0, reason: `${outcome.reason}; trying the next provider` };
 }
 
 /** A rejected key is parked by the key pool: another key of the provider at once, else the next candidate. */

@@ -1,0 +1,84 @@
+import Anthropic from '@anthropic-ai/sdk';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RecordedRequest } from '../fakes/fake-upstream';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import type { Scenario } from '../fakes/fake-scenario';
+import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+// A local Ollama in front of Anthropic: Ollama's Anthropic compatibility serves POST /v1/messages only
+// (docs.ollama.com/api/anthropic-compatibility, "Endpoints"), and its router answers any other path with a
+// text/plain "404 page not found".
+function ollamaRoutes(req: RecordedRequest): Scenario | undefined {
+  if (req.path === '/v1/messages') return undefined;
+  return {
+    kind: 'status',
+    status: 404,
+    body: '404 page not found',
+    headers: { 'content-type': 'text/plain' },
+  };
+}
+
+const MODEL = 'qwen3-coder';
+const COUNT = { model: MODEL, messages: [{ role: 'user' as const, content: 'count me' }] };
+
+describe('mixed providers: an Ollama without count_tokens in front of Anthropic', () => {
+  const ollama = new FakeUpstream();
+  const anthropic = new FakeUpstream();
+  let relay: RunningRelay;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    await ollama.start();
+    await anthropic.start();
+    relay = await startRelay(
+      rawConfig(ollama.url, {
+        routing: { strategy: 'failover', debug: true, retry: { max_attempts: 3, budget_ratio: 0 } },
+        providers: [
+          { name: 'local', type: 'ollama', base_url: ollama.url, priority: 10, keys: [{ key: 'ollama' }] },
+          {
+            name: 'cloud',
+            type: 'anthropic',
+            base_url: anthropic.url,
+            priority: 0,
+            keys: [{ key: PROVIDER_KEY }],
+          },
+        ],
+      }),
+    );
+    client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+  });
+  afterEach(() => {
+    ollama.reset();
+    anthropic.reset();
+  });
+  afterAll(async () => {
+    await relay.close();
+    await ollama.close();
+    await anthropic.close();
+  });
+
+  it('counts tokens on the next provider when the first has no count_tokens endpoint', async () => {
+    ollama.script(ollamaRoutes);
+    // budget_ratio 0: no retries at all, yet moving past a provider without the endpoint is not a retry.
+    const { data, response } = await client.messages.countTokens(COUNT).withResponse();
+    expect(data.input_tokens).toBeGreaterThan(0);
+    expect(response.headers.get('x-cc-relay-provider')).toBe('cloud');
+    expect(ollama.requests.map((r) => r.path)).toEqual(['/v1/messages/count_tokens']);
+    expect(anthropic.requests.map((r) => r.path)).toEqual(['/v1/messages/count_tokens']);
+
+    // Messages still go to the local provider, whose circuit the 404s never touched.
+    const { response: msg } = await client.messages.create({ ...COUNT, max_tokens: 8 }).withResponse();
+    expect(msg.headers.get('x-cc-relay-provider')).toBe('local');
+  });
+
+  it('still passes a 404 to messages through: there it is about the request, not a missing endpoint', async () => {
+    ollama.script(() => ({
+      kind: 'status',
+      status: 404,
+      errorType: 'not_found_error',
+      message: 'model not found',
+    }));
+    await expect(client.messages.create({ ...COUNT, max_tokens: 8 })).rejects.toMatchObject({ status: 404 });
+    expect(anthropic.requests).toHaveLength(0);
+  });
+});
