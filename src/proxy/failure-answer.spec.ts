@@ -1,6 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { classifyOutcome } from '../routing/outcome';
-import { outcomeInput, statusOfErrorType, streamErrorAnswer } from './failure-answer';
+import {
+  isUnexpectedStatus,
+  outcomeInput,
+  statusOfErrorType,
+  streamErrorAnswer,
+  unexpectedStatusError,
+} from './failure-answer';
 
 describe('statusOfErrorType', () => {
   it('maps every documented error type to its status, and an unknown one to 500', () => {
@@ -68,5 +74,24 @@ describe('streamErrorAnswer', () => {
   it('passes a retry-after the stream carried to the retry policy', () => {
     const o = classifyOutcome(outcomeInput(streamErrorAnswer('overloaded_error', 'm', headers, 'r')));
     expect(o.retryAfterMs).toBe(3_000);
+  });
+});
+
+describe('unexpected upstream statuses', () => {
+  it.each([100, 101, 300, 301, 302, 307, 308, 399])('HTTP %i is no answer for the client', (status) => {
+    expect(isUnexpectedStatus(status)).toBe(true);
+  });
+
+  it.each([200, 204, 400, 404, 429, 500, 529])('HTTP %i is passed through as it is', (status) => {
+    expect(isUnexpectedStatus(status)).toBe(false);
+  });
+
+  it('a redirect becomes a 502 that names the provider and its base_url', () => {
+    const error = unexpectedStatusError('zai', 302);
+    expect(error.status).toBe(502);
+    expect(error.message).toBe(
+      'provider "zai" answered HTTP 302, a redirect, which the relay does not follow: check its base_url ' +
+        '(scheme, host and path)',
+    );
   });
 });

@@ -109,6 +109,25 @@ export function keyRejectedError(provider: string, keyless: boolean): RelayError
   );
 }
 
+/** Whether an upstream status is no answer a client can read: an informational or a redirect one (1xx, 3xx). */
+export function isUnexpectedStatus(status: number): boolean {
+  return status < 200 || (status >= 300 && status < 400);
+}
+
+/**
+ * The last provider answered with a redirect (or a 1xx): the relay never follows one (the provider's key would go
+ * wherever it points), and an SDK given a bare 3xx without its Location reports an empty "302 status code". A 502
+ * that names the provider and the likely cause instead.
+ */
+export function unexpectedStatusError(provider: string | undefined, status: number): RelayError {
+  const who = provider === undefined ? 'the provider' : `provider "${provider}"`;
+  const hint =
+    status >= 300 && status < 400
+      ? 'a redirect, which the relay does not follow: check its base_url (scheme, host and path)'
+      : 'not an answer';
+  return new RelayError(RelayErrorCode.UpstreamProtocol, `${who} answered HTTP ${status}, ${hint}`);
+}
+
 /** The outcome classifier's input for an attempt result. */
 export function outcomeInput(result: AttemptResult): OutcomeInput {
   switch (result.kind) {

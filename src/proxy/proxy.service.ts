@@ -10,7 +10,14 @@ import { fallbackRuleOf, modelForLog, type PlanStep } from '../routing/route-pla
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
-import { failureError, keyRejectedError, outcomeInput, send } from './failure-answer';
+import {
+  failureError,
+  isUnexpectedStatus,
+  keyRejectedError,
+  outcomeInput,
+  send,
+  unexpectedStatusError,
+} from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -392,7 +399,9 @@ export class ProxyService {
     const last = state.last;
     const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
     if (noMoreRetries) headers['x-should-retry'] = 'false';
-    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected') {
+    // A redirect is no answer for the client: it gets the relay's own error below.
+    const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
+    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
       send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
@@ -406,8 +415,9 @@ export class ProxyService {
         : !last && !state.keysCoolingElsewhere
           ? state.keysRejectedBy
           : undefined;
-    const error =
-      rejectedBy !== undefined
+    const error = redirected
+      ? unexpectedStatusError(state.step?.provider, last.outcome.status ?? 0)
+      : rejectedBy !== undefined
         ? keyRejectedError(rejectedBy, this.routing.runtime(rejectedBy)?.keys.size === 0)
         : failureError({
             last: last?.result,

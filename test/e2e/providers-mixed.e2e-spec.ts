@@ -81,4 +81,23 @@ describe('mixed providers: an Ollama without count_tokens in front of Anthropic'
     await expect(client.messages.create({ ...COUNT, max_tokens: 8 })).rejects.toMatchObject({ status: 404 });
     expect(anthropic.requests).toHaveLength(0);
   });
+
+  it('answers a redirecting base URL with a 502 that names the provider, never a bare 3xx', async () => {
+    const redirect = (): Scenario => ({
+      kind: 'status',
+      status: 301,
+      body: '',
+      headers: { location: 'https://elsewhere.invalid/v1/messages' },
+    });
+    ollama.script(redirect);
+    anthropic.script(redirect);
+    const err = await client.messages.create({ ...COUNT, max_tokens: 8 }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.APIError);
+    const apiError = err as InstanceType<typeof Anthropic.APIError>;
+    expect(apiError.status).toBe(502);
+    const body = apiError.error as { error: { type: string; message: string } };
+    expect(body.error.type).toBe('api_error');
+    expect(body.error.message).toContain('provider "cloud" answered HTTP 301, a redirect');
+    expect(apiError.headers?.get('location')).toBeNull();
+  });
 });
