@@ -6,7 +6,7 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import { fallbackRuleOf, modelForLog, type PlanStep } from '../routing/route-plan';
+import { fallbackRuleOf, mappedModel, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
@@ -298,7 +298,7 @@ export class ProxyService {
     limits: AttemptLimits,
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
-    const upstreamModel = rt.config.model_mapping[step.model] ?? step.model;
+    const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
     const body = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON

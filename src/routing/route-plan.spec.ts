@@ -7,6 +7,7 @@ import {
   MAX_REMEMBERED_MODEL_LENGTH,
   modelForLog,
   ModelTable,
+  mappedModel,
   providerServesModel,
   type ModelEntry,
   type PlannedProvider,
@@ -119,6 +120,26 @@ describe('providerServesModel', () => {
     const p = provider('zai', { models: ['glm-4.6'], model_mapping: { [SONNET]: 'glm-4.6' } });
     expect(providerServesModel(p, SONNET)).toBe(true);
     expect(providerServesModel(p, 'toString')).toBe(false);
+  });
+});
+
+describe('mappedModel', () => {
+  const zai = provider('zai', {
+    models: ['glm-4.6'],
+    model_mapping: { [SONNET]: 'glm-4.6-exact', 'claude-sonnet-*': 'glm-4.6', 'claude-*': 'glm-4.5-air' },
+  });
+
+  it('prefers the exact key, then the longest * prefix, as models and fallbacks match', () => {
+    expect(mappedModel(zai, SONNET)).toBe('glm-4.6-exact');
+    expect(mappedModel(zai, 'claude-sonnet-4-5-20250929')).toBe('glm-4.6');
+    expect(mappedModel(zai, 'claude-haiku-4-5-20251001')).toBe('glm-4.5-air');
+    expect(mappedModel(zai, 'glm-4.6')).toBeUndefined();
+    expect(mappedModel(zai, 'constructor')).toBeUndefined();
+  });
+
+  it('makes a provider serve the dated ids its prefix mapping covers', () => {
+    expect(providerServesModel(zai, 'claude-opus-4-1-20250805')).toBe(true);
+    expect(providerServesModel(zai, 'gpt-5')).toBe(false);
   });
 });
 

@@ -69,8 +69,21 @@ export function providerServesModel(
   model: string,
 ): boolean {
   if (provider.models.length === 0) return true;
-  if (Object.hasOwn(provider.model_mapping, model)) return true;
+  if (mappedModel(provider, model) !== undefined) return true;
   return provider.models.some((m) => (m.endsWith('*') ? model.startsWith(m.slice(0, -1)) : m === model));
+}
+
+/**
+ * The upstream model a provider's model_mapping gives a client model: the exact key, else the longest `prefix*`
+ * key it starts with (as `models` and routing.fallbacks match), so `claude-sonnet-4-5*: glm-4.6` also maps the
+ * dated ids Claude Code sends (`claude-sonnet-4-5-20250929`). Undefined when the mapping does not name it.
+ */
+export function mappedModel(
+  provider: Pick<PlannedProvider, 'model_mapping'>,
+  model: string,
+): string | undefined {
+  const rule = patternKeyOf(model, provider.model_mapping);
+  return rule === undefined ? undefined : provider.model_mapping[rule];
 }
 
 /**
@@ -93,9 +106,14 @@ export function fallbackRuleOf(
   model: string,
   fallbacks: Readonly<Record<string, readonly string[]>>,
 ): string | undefined {
-  if (Object.hasOwn(fallbacks, model)) return model;
+  return patternKeyOf(model, fallbacks);
+}
+
+/** The key of a model-keyed config record that applies to a model: its exact name, else the longest `prefix*`. */
+function patternKeyOf(model: string, record: Readonly<Record<string, unknown>>): string | undefined {
+  if (Object.hasOwn(record, model)) return model;
   let best: string | undefined;
-  for (const key of Object.keys(fallbacks)) {
+  for (const key of Object.keys(record)) {
     if (
       key.endsWith('*') &&
       model.startsWith(key.slice(0, -1)) &&

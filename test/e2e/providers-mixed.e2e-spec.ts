@@ -101,3 +101,48 @@ describe('mixed providers: an Ollama without count_tokens in front of Anthropic'
     expect(apiError.headers?.get('location')).toBeNull();
   });
 });
+
+describe('mixed providers: a z.ai provider mapping Claude model families by prefix', () => {
+  const zai = new FakeUpstream();
+  let relay: RunningRelay;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    await zai.start();
+    relay = await startRelay(
+      rawConfig(zai.url, {
+        routing: { debug: true },
+        providers: [
+          {
+            name: 'zai',
+            type: 'zai',
+            base_url: `${zai.url}/`,
+            keys: [{ key: PROVIDER_KEY }],
+            models: ['glm-4.6'],
+            model_mapping: { 'claude-sonnet-*': 'glm-4.6', 'claude-haiku-*': 'glm-4.5-air' },
+          },
+        ],
+      }),
+    );
+    client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await relay.close();
+    await zai.close();
+  });
+
+  it('maps the dated ids Claude Code sends and calls z.ai with its bearer key only', async () => {
+    const msg = await client.messages.create({
+      model: 'claude-sonnet-4-5-20250929',
+      max_tokens: 8,
+      messages: [{ role: 'user', content: 'hi' }],
+    });
+    expect(msg.type).toBe('message');
+    const [seen] = zai.requests;
+    expect(seen?.path).toBe('/v1/messages');
+    expect(seen?.body).toMatchObject({ model: 'glm-4.6' });
+    expect(seen?.headers.authorization).toBe(`Bearer ${PROVIDER_KEY}`);
+    expect(seen?.headers['x-api-key']).toBeUndefined();
+    expect(JSON.stringify(seen?.headers)).not.toContain(CLIENT_KEY);
+  });
+});
