@@ -200,6 +200,18 @@ describe('environment expansion', () => {
     );
   });
 
+  it('warns about a base_url ending in /v1 (requests would go to /v1/v1/messages), not about other paths', () => {
+    const { warnings } = yaml(
+      'providers:\n' +
+        '  - name: a\n    base_url: https://gw.example/v1/\n    keys: [{ key: k1 }]\n' +
+        '  - name: b\n    base_url: https://gw.example/v1/anthropic\n    keys: [{ key: k2 }]\n',
+    );
+    expect(warnings.filter((w) => w.includes('/v1/v1/messages'))).toEqual([
+      "providers[0].base_url ends in /v1: the relay appends the client's path (/v1/messages), so requests would " +
+        'go to …/v1/v1/messages; leave the /v1 out',
+    ]);
+  });
+
   it('drops a key that expands to nothing, with a warning that the provider passes client credentials through', () => {
     const { config, warnings } = yaml(
       'providers:\n  - name: solo\n    keys:\n      - key: ${ANTHROPIC_API_KEY:-}\n        rpm_limit: 5\n',

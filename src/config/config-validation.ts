@@ -161,6 +161,16 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
       );
     }
   });
+  config.providers.forEach((p, i) => {
+    // The relay appends the client's path (/v1/messages…) to base_url: a base_url that already ends in /v1 (the
+    // OpenAI-style habit) sends every request to …/v1/v1/messages, a 404 for ever.
+    if (p.base_url !== undefined && /\/v1\/*$/i.test(p.base_url)) {
+      warnings.push(
+        `providers[${i}].base_url ends in /v1: the relay appends the client's path (/v1/messages), so requests ` +
+          `would go to …/v1/v1/messages; leave the /v1 out`,
+      );
+    }
+  });
   if (config.server.auth.api_keys.length === 0) {
     warnings.push(
       `server.auth.api_keys is empty: anyone who can reach ${config.server.listen} can use the relay`,
