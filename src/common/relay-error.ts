@@ -31,6 +31,22 @@ export type AnthropicErrorType =
   | 'timeout_error'
   | 'overloaded_error';
 
+const TYPE_BY_STATUS: Readonly<Record<number, AnthropicErrorType>> = {
+  400: 'invalid_request_error',
+  401: 'authentication_error',
+  403: 'permission_error',
+  404: 'not_found_error',
+  413: 'request_too_large',
+  429: 'rate_limit_error',
+  504: 'timeout_error',
+  529: 'overloaded_error',
+};
+
+/** The Anthropic error type an HTTP error status stands for (another 5xx: api_error; another 4xx: invalid_request_error). */
+export function errorTypeOfStatus(status: number): AnthropicErrorType {
+  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
 interface ErrorShape {
   status: number;
   type: AnthropicErrorType;

@@ -1,18 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formatSseEvent } from '../proxy/sse-scanner';
-import { errorBody, RelayError, type AnthropicErrorType } from './relay-error';
-
-const TYPE_BY_STATUS: Record<number, AnthropicErrorType> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
-};
+import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from './relay-error';
 
 function isFastifyClientError(err: unknown): err is { statusCode: number; code: string } {
   const e = err as { statusCode?: unknown; code?: unknown } | undefined;
@@ -97,7 +86,7 @@ export class RelayExceptionFilter implements ExceptionFilter {
       const message = status === 404 ? 'not found' : exception.message;
       return {
         status,
-        type: TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error'),
+        type: errorTypeOfStatus(status),
         message,
         headers: {},
       };
@@ -114,7 +103,7 @@ export class RelayExceptionFilter implements ExceptionFilter {
         fastifyErr.message ?? 'bad request',
         this.maxBodyBytes,
       );
-      return { status, type: TYPE_BY_STATUS[status] ?? 'invalid_request_error', message, headers: {} };
+      return { status, type: errorTypeOfStatus(status), message, headers: {} };
     }
     return { status: 500, type: 'api_error', message: 'internal relay error', headers: {} };
   }

@@ -6,6 +6,7 @@ import {
   statusOfErrorType,
   streamErrorAnswer,
   unexpectedStatusError,
+  upstreamErrorAnswer,
 } from './failure-answer';
 
 describe('statusOfErrorType', () => {
@@ -93,5 +94,42 @@ describe('unexpected upstream statuses', () => {
       'provider "zai" answered HTTP 302, a redirect, which the relay does not follow: check its base_url ' +
         '(scheme, host and path)',
     );
+  });
+});
+
+describe('upstreamErrorAnswer', () => {
+  const headers = { 'content-type': 'text/html', 'request-id': 'req_up' };
+
+  it('passes an Anthropic error body through byte for byte', () => {
+    const body = Buffer.from(' {"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}');
+    const answer = upstreamErrorAnswer(529, { 'content-type': 'application/json' }, body, 'a', 'rid');
+    expect(answer.body).toBe(body);
+  });
+
+  it('wraps plain text, HTML and foreign JSON in the shape, typed by status, with the start of the text', () => {
+    const html = upstreamErrorAnswer(
+      502,
+      headers,
+      Buffer.from('<html><body><h1>502 Bad Gateway</h1>\n<hr>nginx</body></html>'),
+      'gw',
+      'rid',
+    );
+    expect(JSON.parse(html.body.toString())).toEqual({
+      type: 'error',
+      error: { type: 'api_error', message: 'provider "gw" answered HTTP 502: 502 Bad Gateway nginx' },
+      request_id: 'rid',
+    });
+    expect(html.headers).toEqual({ 'content-type': 'application/json', 'request-id': 'req_up' });
+    const foreign = upstreamErrorAnswer(429, headers, Buffer.from('{"error":"slow down"}'), undefined, 'rid');
+    expect(JSON.parse(foreign.body.toString()).error).toEqual({
+      type: 'rate_limit_error',
+      message: 'the provider answered HTTP 429: {"error":"slow down"}',
+    });
+    const long = upstreamErrorAnswer(400, headers, Buffer.from('x'.repeat(5_000)), 'gw', 'rid');
+    expect((JSON.parse(long.body.toString()) as { error: { message: string } }).error.message).toHaveLength(
+      'provider "gw" answered HTTP 400: '.length + 201,
+    );
+    const empty = upstreamErrorAnswer(503, headers, Buffer.alloc(0), 'gw', 'rid');
+    expect(JSON.parse(empty.body.toString()).error.message).toBe('provider "gw" answered HTTP 503');
   });
 });

@@ -1,5 +1,5 @@
 import type { ServerResponse } from 'node:http';
-import { errorBody, RelayError, RelayErrorCode } from '../common/relay-error';
+import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../common/relay-error';
 import type { OutcomeInput } from '../routing/outcome';
 import type { AttemptResult } from './upstream-attempt';
 
@@ -147,6 +147,49 @@ export function outcomeInput(result: AttemptResult): OutcomeInput {
       return { error: result.error };
     case 'cancelled':
       return { clientCancelled: true };
+  }
+}
+
+const SHOWN_UPSTREAM_TEXT = 200;
+
+/**
+ * The last upstream error answer as the client gets it. Anthropic's own error body (`{"type":"error","error":…}`)
+ * goes through byte for byte; anything else — a compatible gateway's plain-text "404 page not found", a load
+ * balancer's HTML 502 page, an OpenAI-style `{"error":"…"}` — is wrapped into that shape, with the status's error
+ * type and the start of the upstream's text, so SDKs and Claude Code read a typed error and its message.
+ */
+export function upstreamErrorAnswer(
+  status: number,
+  headers: Record<string, string>,
+  body: Buffer,
+  provider: string | undefined,
+  requestId: string,
+): { headers: Record<string, string>; body: Buffer } {
+  if (status < 400 || isAnthropicErrorBody(body)) return { headers, body };
+  const text = body
+    .toString('utf8', 0, 4 * SHOWN_UPSTREAM_TEXT)
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/\s+/g, ' ')
+    .trim();
+  const shown = text.length > SHOWN_UPSTREAM_TEXT ? `${text.slice(0, SHOWN_UPSTREAM_TEXT)}…` : text;
+  const who = provider === undefined ? 'the provider' : `provider "${provider}"`;
+  const message = `${who} answered HTTP ${status}${shown === '' ? '' : `: ${shown}`}`;
+  return {
+    headers: { ...headers, 'content-type': 'application/json' },
+    body: Buffer.from(JSON.stringify(errorBody(errorTypeOfStatus(status), message, requestId))),
+  };
+}
+
+function isAnthropicErrorBody(body: Buffer): boolean {
+  let i = 0;
+  while (i < body.length && (body[i] === 0x20 || body[i] === 0x0a || body[i] === 0x0d || body[i] === 0x09))
+    i++;
+  if (body[i] !== 0x7b) return false; // '{'
+  try {
+    const parsed = JSON.parse(body.toString('utf8')) as { type?: unknown; error?: unknown };
+    return parsed.type === 'error' && typeof parsed.error === 'object' && parsed.error !== null;
+  } catch {
+    return false;
   }
 }
 

@@ -17,6 +17,7 @@ import {
   outcomeInput,
   send,
   unexpectedStatusError,
+  upstreamErrorAnswer,
 } from './failure-answer';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
@@ -404,7 +405,8 @@ export class ProxyService {
     if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
-      send(opts.res, r.status, { ...r.headers, ...retryHint, ...headers }, r.body);
+      const answer = upstreamErrorAnswer(r.status, r.headers, r.body, state.step?.provider, preq.id);
+      send(opts.res, r.status, { ...answer.headers, ...retryHint, ...headers }, answer.body);
       return;
     }
     // The provider refused the relay's keys (now, or recently enough that every key is still out of rotation):

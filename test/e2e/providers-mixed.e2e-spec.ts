@@ -82,6 +82,19 @@ describe('mixed providers: an Ollama without count_tokens in front of Anthropic'
     expect(anthropic.requests).toHaveLength(0);
   });
 
+  it("wraps a non-Anthropic error body (plain text) into Anthropic's shape when no provider is left", async () => {
+    ollama.script(ollamaRoutes);
+    anthropic.script(ollamaRoutes);
+    const err = await client.messages.countTokens(COUNT).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(Anthropic.NotFoundError);
+    const apiError = err as InstanceType<typeof Anthropic.APIError>;
+    expect(apiError.error).toMatchObject({
+      type: 'error',
+      error: { type: 'not_found_error', message: 'provider "cloud" answered HTTP 404: 404 page not found' },
+    });
+    expect(apiError.headers?.get('content-type')).toBe('application/json');
+  });
+
   it('answers a redirecting base URL with a 502 that names the provider, never a bare 3xx', async () => {
     const redirect = (): Scenario => ({
       kind: 'status',
