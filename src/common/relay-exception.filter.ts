@@ -3,15 +3,10 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formatSseEvent } from '../proxy/sse-scanner';
 import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from './relay-error';
 
-function isFastifyClientError(err: unknown): err is { statusCode: number; code: string } {
-  const e = err as { statusCode?: unknown; code?: unknown } | undefined;
-  return (
-    typeof e?.code === 'string' &&
-    e.code.startsWith('FST_ERR_') &&
-    typeof e.statusCode === 'number' &&
-    e.statusCode >= 400 &&
-    e.statusCode < 500
-  );
+/** An error of Fastify's own that is the client's fault (a 4xx `statusCode`: body too large, bad content-type). */
+function isFastifyClientError(err: unknown): err is { statusCode: number; code?: string; message?: string } {
+  const status = (err as { statusCode?: unknown } | undefined)?.statusCode;
+  return typeof status === 'number' && status >= 400 && status < 500;
 }
 
 /** Fastify's own errors that are really the client's fault, with a message that says what to fix. */
@@ -78,8 +73,15 @@ export class RelayExceptionFilter implements ExceptionFilter {
     }
     // Nest's Fastify adapter wraps Fastify's own 4xx errors (body too large, unsupported content-type) in an
     // HttpException whose cause is the original: its code picks the message that says what to fix.
-    if (exception instanceof HttpException && isFastifyClientError(exception.cause)) {
-      return this.describe(exception.cause);
+    const fastifyErr = exception instanceof HttpException ? exception.cause : exception;
+    if (isFastifyClientError(fastifyErr)) {
+      const status = fastifyErr.statusCode;
+      const message = describeFastifyError(
+        fastifyErr.code,
+        fastifyErr.message ?? 'bad request',
+        this.maxBodyBytes,
+      );
+      return { status, type: errorTypeOfStatus(status), message, headers: {} };
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
@@ -90,20 +92,6 @@ export class RelayExceptionFilter implements ExceptionFilter {
         message,
         headers: {},
       };
-    }
-    const fastifyErr = exception as { statusCode?: unknown; code?: string; message?: string };
-    if (
-      typeof fastifyErr?.statusCode === 'number' &&
-      fastifyErr.statusCode >= 400 &&
-      fastifyErr.statusCode < 500
-    ) {
-      const status = fastifyErr.statusCode;
-      const message = describeFastifyError(
-        fastifyErr.code,
-        fastifyErr.message ?? 'bad request',
-        this.maxBodyBytes,
-      );
-      return { status, type: errorTypeOfStatus(status), message, headers: {} };
     }
     return { status: 500, type: 'api_error', message: 'internal relay error', headers: {} };
   }
