@@ -2,15 +2,12 @@
 import 'reflect-metadata';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createApp, flushLogs, parseListen } from './app.factory';
-import { warmCache } from './cache/cache-warmup';
+import { ADMIN_USAGE, EXIT_USAGE, parseAdminCommand, runAdminCommand } from './admin-cli/admin-cli';
+import { writeStarterConfig } from './admin-cli/config-init';
 import { parseCommandLine, USAGE } from './cli';
-import { GracefulShutdown } from './common/graceful-shutdown.service';
-import { InFlightService } from './common/in-flight.service';
 import { ConfigError } from './config/config-error';
 import { loadConfig, resolveConfigPath } from './config/config-loader';
 import { runConfigValidate } from './config/config-validate.command';
-import { DrainState } from './health/drain-state';
 
 /** After a second signal, how long the error events and log lines get to leave before the process exits. */
 const FORCED_EXIT_FLUSH_MS = 200;
@@ -26,6 +23,9 @@ function packageVersion(): string {
     return 'unknown';
   }
 }
+
+/** Flushes the buffered log lines once the app's modules are loaded (before that there are none). */
+let flushLogs: () => void = () => undefined;
 
 async function main(): Promise<number | undefined> {
   const command = parseCommandLine(process.argv.slice(2));
@@ -43,9 +43,33 @@ async function main(): Promise<number | undefined> {
       const path = command.path ?? resolveConfigPath([], process.env);
       return runConfigValidate(path, process.env, (line) => process.stdout.write(line + '\n'));
     }
+    case 'init':
+      return writeStarterConfig(command.path, command.force, {
+        stdout: (text) => process.stdout.write(text),
+        stderr: (text) => process.stderr.write(text),
+      });
+    case 'admin': {
+      const parsed = parseAdminCommand(command.argv, process.env);
+      if ('error' in parsed) {
+        process.stderr.write(`cc-relay: ${parsed.error}\n${ADMIN_USAGE}\n`);
+        return EXIT_USAGE;
+      }
+      const result = await runAdminCommand(parsed.command, parsed.options);
+      process.stdout.write(result.stdout);
+      process.stderr.write(result.stderr);
+      return result.code;
+    }
     case 'serve':
       break;
   }
+  // The app's modules load only to serve: the admin and config commands above start in a fraction of the time.
+  const factory = await import('./app.factory');
+  const { createApp, parseListen } = factory;
+  flushLogs = factory.flushLogs;
+  const { warmCache } = await import('./cache/cache-warmup');
+  const { GracefulShutdown } = await import('./common/graceful-shutdown.service');
+  const { InFlightService } = await import('./common/in-flight.service');
+  const { DrainState } = await import('./health/drain-state');
 
   let loaded: ReturnType<typeof loadConfig>;
   try {

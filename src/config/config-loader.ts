@@ -40,7 +40,8 @@ export function resolveConfigPath(argv: readonly string[], env: Env, cwd: string
   return existsSync(local) ? local : join(packageRoot(), DEFAULT_CONFIG_PATH);
 }
 
-function packageRoot(): string {
+/** The directory of the package.json above this file (the checkout, or /app in the image). */
+export function packageRoot(): string {
   let dir = __dirname;
   while (!existsSync(join(dir, 'package.json'))) {
     const parent = dirname(dir);
