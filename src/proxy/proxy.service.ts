@@ -49,6 +49,9 @@ interface AttemptLimits {
   cut: boolean;
 }
 
+/** The shortest retry hint of a 429 the relay answers for its own keys (its default cooldown after a bare 429). */
+const MIN_KEY_RETRY_HINT_MS = 1_000;
+
 const TIMEOUT_ERRORS = new Set(['headers_timeout', 'body_timeout', 'ttft_timeout']);
 
 /** Whether an attempt failed by running out of the time it was given. */
@@ -423,18 +426,22 @@ export class ProxyService {
 
   /**
    * When every key of every provider in the plan is cooling down, the wait until the soonest one frees up, as
-   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed.
+   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed. The relay
+   * cools a key down itself after a 429 without retry-after, so it always knows this wait for providers with keys;
+   * a key that is already back (its cooldown ran out while the request waited on another provider) is told as one
+   * second, the shortest cooldown the relay gives. Pass-through providers (no keys) give no hint.
    */
   private poolRetryAfter(plan: PlanStep[]): Record<string, string> {
     let soonest = Infinity;
     for (const name of new Set(plan.map((s) => s.provider))) {
       const rt = this.routing.runtime(name);
-      if (rt) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
+      if (rt && rt.keys.size > 0) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
     }
-    if (!Number.isFinite(soonest) || soonest <= 0) return {};
+    if (!Number.isFinite(soonest)) return {};
+    const ms = Math.max(soonest, MIN_KEY_RETRY_HINT_MS);
     return {
-      'retry-after': String(Math.max(1, Math.ceil(soonest / 1000))),
-      'retry-after-ms': String(soonest),
+      'retry-after': String(Math.ceil(ms / 1000)),
+      'retry-after-ms': String(ms),
     };
   }
 
