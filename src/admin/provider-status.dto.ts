@@ -99,6 +99,13 @@ export class ProviderKeyDto {
   @ApiProperty({ type: 'integer' })
   in_flight!: number;
 
+  @ApiProperty({
+    type: 'integer',
+    description:
+      'Estimated input tokens of its in-flight requests, held against itpm_limit until their usage is known.',
+  })
+  reserved_input_tokens!: number;
+
   @ApiProperty({ description: 'Whether the key can take a request now.' })
   available!: boolean;
 

@@ -176,6 +176,12 @@ export class CircuitBreaker {
     return this.current === 'half_open' && this.hasProbeSlot();
   }
 
+  /** CLOSED with no failure since its last success: a provider the relay has no reason to think is struggling. */
+  isFresh(): boolean {
+    this.refresh();
+    return this.current === 'closed' && this.consecutiveFailures === 0;
+  }
+
   /**
    * HALF_OPEN admits `half_open_probes` test requests in all (spec: the probes allowed while half-open), and as
    * many successes close it: a probe that succeeded keeps its slot, one in flight holds it, and only a probe that

@@ -76,6 +76,7 @@ export function failureError(f: FailureFacts): RelayError {
   if (f.soonestKeyRetryMs !== undefined) {
     return new RelayError(RelayErrorCode.RateLimited, 'every key of every provider is cooling down', {
       'retry-after': String(Math.max(1, Math.ceil(f.soonestKeyRetryMs / 1000))),
+      'retry-after-ms': String(Math.max(1, Math.ceil(f.soonestKeyRetryMs))),
     });
   }
   if (f.unservedModel !== undefined) {
@@ -94,17 +95,21 @@ export function failureError(f: FailureFacts): RelayError {
 }
 
 /**
- * The provider refused the relay's credentials (a 401 to a key of its pool, or to no credential at all where the
- * relay keeps client keys to itself or kept a client's Anthropic key from another vendor) and nothing else was left: the relay's configuration, not the client's key.
+ * The providers refused the relay's credentials (a 401 to a key of their pool, or to no credential at all where the
+ * relay keeps client keys to itself or kept a client's Anthropic key from another vendor) and nothing else was left:
+ * the relay's configuration, not the client's key. Every provider that refused is named, in the order met.
  */
-export function keyRejectedError(provider: string, keyless: boolean): RelayError {
+export function keyRejectedError(providers: readonly string[], keyless: boolean): RelayError {
+  const names = providers.map((p) => `"${p}"`).join(', ');
+  const who = providers.length === 1 ? `provider ${names}` : `providers ${names}`;
   return new RelayError(
     RelayErrorCode.ProviderKeyRejected,
     keyless
-      ? `provider "${provider}" answered 401: it has no keys, and the relay never forwards its clients' ` +
-          `relay keys, nor an Anthropic key to another vendor's provider, so it was called without credentials ` +
-          `(give it keys in the config)`
-      : `provider "${provider}" rejected the relay's own API key (401) and no other key or provider ` +
+      ? `${who} answered 401: ${providers.length === 1 ? 'it has' : 'they have'} no keys, and the relay never ` +
+          `forwards its clients' relay keys, nor an Anthropic key to another vendor's provider, so ` +
+          `${providers.length === 1 ? 'it was' : 'they were'} called without credentials (give ` +
+          `${providers.length === 1 ? 'it' : 'them'} keys in the config)`
+      : `${who} rejected the relay's own API key (401) and no other key or provider ` +
           `was left: a relay configuration problem (check the provider's keys), not the client's credentials`,
   );
 }

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../common/cancellation';
 import { RelayError } from '../common/relay-error';
-import { bodyWithModel, toProxyRequest } from './proxy-request';
+import { bodyWithModel, jsonNestsDeeperThan, MAX_JSON_NESTING, toProxyRequest } from './proxy-request';
 
 function fastifyRequest(body: unknown, rawBody?: Buffer): FastifyRequest {
   return {
@@ -54,5 +54,25 @@ describe('bodyWithModel', () => {
     expect(bodyWithModel(raw, 'claude-haiku-4-5')).toBe(
       '{"model":"claude-haiku-4-5","max_tokens":5,"messages":[{"role":"user","content":"é"}],"x":{"y":[1]}}',
     );
+  });
+});
+
+describe('jsonNestsDeeperThan', () => {
+  const nested = (n: number) => Buffer.from(`{"a":${'['.repeat(n)}${']'.repeat(n)}}`);
+
+  it('counts arrays and objects, up to the limit included', () => {
+    expect(jsonNestsDeeperThan(nested(MAX_JSON_NESTING - 1), MAX_JSON_NESTING)).toBe(false);
+    expect(jsonNestsDeeperThan(nested(MAX_JSON_NESTING), MAX_JSON_NESTING)).toBe(true);
+    expect(jsonNestsDeeperThan(nested(10_000), MAX_JSON_NESTING)).toBe(true);
+    expect(jsonNestsDeeperThan(Buffer.from('{"a":[{"b":[1,{"c":{}}]}],"d":[[]]}'), 6)).toBe(false);
+    expect(jsonNestsDeeperThan(Buffer.from('{"a":[{"b":[1,{"c":{}}]}],"d":[[]]}'), 5)).toBe(true);
+  });
+
+  it('ignores brackets inside strings, escaped quotes included', () => {
+    const text = JSON.stringify({ a: '['.repeat(2_000), b: '\\"{{{{', c: '\\' });
+    expect(jsonNestsDeeperThan(Buffer.from(text), 1)).toBe(false);
+    const tail = Buffer.from(JSON.stringify({ x: '\\', y: [[[]]] }));
+    expect(jsonNestsDeeperThan(tail, 4)).toBe(false);
+    expect(jsonNestsDeeperThan(tail, 3)).toBe(true);
   });
 });

@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { errorBody, RELAY_ERROR_SHAPES } from '../common/relay-error';
+import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
@@ -49,6 +49,9 @@ interface AttemptLimits {
   cut: boolean;
 }
 
+/** The shortest retry hint of a 429 the relay answers for its own keys (its default cooldown after a bare 429). */
+const MIN_KEY_RETRY_HINT_MS = 1_000;
+
 const TIMEOUT_ERRORS = new Set(['headers_timeout', 'body_timeout', 'ttft_timeout']);
 
 /** Whether an attempt failed by running out of the time it was given. */
@@ -64,8 +67,10 @@ interface LoopState {
   step?: PlanStep;
   last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
   soonestKeyRetryMs?: number;
-  /** The first provider skipped because it had rejected every key of its pool (401 on each). */
-  keysRejectedBy?: string;
+  /** Every provider that refused the relay's key in this request (a 401), or was skipped for having refused all. */
+  keysRejectedBy: string[];
+  /** The one move to a fresh provider the retry budget does not pay for has been made (see isFreshFailover). */
+  freeFailoverUsed?: boolean;
   /** A provider was skipped for keys that are merely cooling down (rate limits): the answer is then a 429. */
   keysCoolingElsewhere?: boolean;
 }
@@ -95,7 +100,13 @@ export class ProxyService {
     const deadlineAt = preq.startedAt + routing.deadline_ms;
     this.routing.budget.recordRequest();
     const plan = this.routing.plan(preq.model);
-    const state: LoopState = { attemptsMade: 0, keyWaits: 0, attemptsOnProvider: 0, retryIndex: 0 };
+    const state: LoopState = {
+      attemptsMade: 0,
+      keyWaits: 0,
+      attemptsOnProvider: 0,
+      retryIndex: 0,
+      keysRejectedBy: [],
+    };
 
     // count_tokens answers say how many tokens the prompt has; they spend none (Anthropic limits them apart).
     const spendsTokens = preq.endpoint === 'messages';
@@ -111,122 +122,158 @@ export class ProxyService {
         state.attemptsOnProvider = 0;
         continue;
       }
-      const lease = rt.keys.pick(estimate);
-      if (lease.kind === 'exhausted') {
-        if (permit) breaker?.record(permit, 'ignored');
-        if (rt.keys.allRejected()) state.keysRejectedBy ??= step.provider;
-        else state.keysCoolingElsewhere = true;
-        state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
+      // Every lease this step takes (the breaker's permit, the key's in-flight count and token reservation) is
+      // given back in the finally below whatever is thrown on the way, so no failure can starve a key or hold a
+      // HALF_OPEN test slot for good. A permit or key already settled is not settled twice.
+      let keyId: string | undefined;
+      let keyHeld = false;
+      try {
+        const lease = rt.keys.pick(estimate);
+        if (lease.kind === 'exhausted') {
+          if (permit) breaker?.record(permit, 'ignored');
+          if (rt.keys.allRejected()) addOnce(state.keysRejectedBy, step.provider);
+          else state.keysCoolingElsewhere = true;
+          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
+          if (
+            stepIdx + 1 < plan.length ||
+            !(await this.waitForKey(preq, state, lease.retryAfterMs, deadlineAt))
+          ) {
+            stepIdx++;
+            state.attemptsOnProvider = 0;
+          }
+          continue;
+        }
+        state.step = step;
+        state.attemptsMade++;
+        state.attemptsOnProvider++;
+        keyId = lease.kind === 'key' ? lease.keyId : undefined;
+        keyHeld = keyId !== undefined;
+        // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
+        // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
+        const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
+        const result = await this.attempt(
+          preq,
+          opts,
+          rt,
+          step,
+          lease.kind === 'key' ? lease.key : undefined,
+          state,
+          limits,
+        );
+        if (keyId) {
+          rt.keys.release(keyId);
+          keyHeld = false;
+        }
+
+        const input = outcomeInput(result);
+        if (preq.endpoint === 'count_tokens') input.countTokens = true;
+        // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
+        // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
+        // the client's key.
         if (
-          stepIdx + 1 < plan.length ||
-          !(await this.waitForKey(preq, state, lease.retryAfterMs, deadlineAt))
+          keyId ||
+          !this.forwardsClientCredentials ||
+          withholdsClientCredential(preq.headers, rt.config.type)
         ) {
+          input.relayKey = true;
+        }
+        const outcome = classifyOutcome(input);
+        this.metrics.attempt(rt.name, outcome.kind);
+        // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
+        // provider failing: it does not count against the breaker.
+        const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
+        if (permit && breaker) {
+          // The error first, so the log line of a circuit this failure opens names it.
+          if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
+          breaker.record(
+            permit,
+            outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
+          );
+        }
+        if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
+        if (outcome.kind === 'key_rejected') {
+          addOnce(state.keysRejectedBy, rt.name);
+          preq.log.error(
+            { provider: rt.name, key: keyId, status: outcome.status },
+            'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+          );
+        }
+        if (result.kind === 'delivered') {
+          if (spendsTokens)
+            this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
+          if (step.fallbackIndex > 0) {
+            // Labelled with the config's rule, never the client's model string (unbounded label values).
+            const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
+            this.metrics.fallbackAnswer(rule, step.model);
+          }
+          // The result is this attempt's own object: labelled in place rather than copied.
+          const answer = result as DeliveredAnswer;
+          answer.provider = rt.name;
+          answer.model = step.model;
+          return answer;
+        }
+        if (result.kind === 'cancelled') return undefined;
+        preq.log.warn(
+          {
+            provider: rt.name,
+            model: modelForLog(step.model),
+            attempt: state.attemptsMade,
+            reason: outcome.reason,
+          },
+          'upstream attempt failed',
+        );
+
+        const nextStep = plan[stepIdx + 1];
+        const decision = decideNext(outcome, {
+          attemptsMade: state.attemptsMade,
+          maxAttempts: routing.retry.max_attempts,
+          attemptsOnThisProvider: state.attemptsOnProvider,
+          hasOtherCandidate: nextStep !== undefined,
+          freeFailover: !state.freeFailoverUsed && this.isFreshFailover(step, nextStep),
+          hasOtherKeyOnProvider: rt.keys.hasAvailableKey(estimate),
+          deadlineRemainingMs: deadlineAt - Date.now(),
+          committed: false,
+          retryIndex: state.retryIndex,
+          budget: this.routing.budget,
+          config: routing.retry,
+          rng: Math.random,
+        });
+        state.last = { result, outcome, decision };
+        this.metrics.retryDecision(decision.action);
+        if (decision.action === 'give_up') {
+          preq.log.debug(
+            { provider: rt.name, cause: decision.cause, reason: decision.reason },
+            'giving up on the request',
+          );
+          break;
+        }
+        if (decision.free) state.freeFailoverUsed = true;
+        state.retryIndex++;
+        if (decision.action === 'next_candidate') {
           stepIdx++;
           state.attemptsOnProvider = 0;
         }
-        continue;
+        if (decision.delayMs > 0 && !(await sleepUnlessCancelled(decision.delayMs, preq.signal)))
+          return undefined;
+      } finally {
+        // Settled above on every ordinary path; these only act when something threw in between.
+        if (keyHeld && keyId) rt.keys.release(keyId);
+        if (permit && breaker) breaker.record(permit, 'ignored');
       }
-      state.step = step;
-      state.attemptsMade++;
-      state.attemptsOnProvider++;
-      const keyId = lease.kind === 'key' ? lease.keyId : undefined;
-      // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
-      // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
-      const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
-      const result = await this.attempt(
-        preq,
-        opts,
-        rt,
-        step,
-        lease.kind === 'key' ? lease.key : undefined,
-        state,
-        limits,
-      );
-      if (keyId) rt.keys.release(keyId);
-
-      const input = outcomeInput(result);
-      if (preq.endpoint === 'count_tokens') input.countTokens = true;
-      // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
-      // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
-      // the client's key.
-      if (
-        keyId ||
-        !this.forwardsClientCredentials ||
-        withholdsClientCredential(preq.headers, rt.config.type)
-      ) {
-        input.relayKey = true;
-      }
-      const outcome = classifyOutcome(input);
-      this.metrics.attempt(rt.name, outcome.kind);
-      // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
-      // provider failing: it does not count against the breaker.
-      const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
-      if (permit && breaker) {
-        // The error first, so the log line of a circuit this failure opens names it.
-        if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
-        breaker.record(
-          permit,
-          outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
-        );
-      }
-      if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
-      if (outcome.kind === 'key_rejected') {
-        preq.log.error(
-          { provider: rt.name, key: keyId, status: outcome.status },
-          'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
-        );
-      }
-      if (result.kind === 'delivered') {
-        if (spendsTokens) this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
-        if (step.fallbackIndex > 0) {
-          // Labelled with the config's rule, never the client's model string (unbounded label values).
-          const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
-          this.metrics.fallbackAnswer(rule, step.model);
-        }
-        // The result is this attempt's own object: labelled in place rather than copied.
-        const answer = result as DeliveredAnswer;
-        answer.provider = rt.name;
-        answer.model = step.model;
-        return answer;
-      }
-      if (result.kind === 'cancelled') return undefined;
-      preq.log.warn(
-        {
-          provider: rt.name,
-          model: modelForLog(step.model),
-          attempt: state.attemptsMade,
-          reason: outcome.reason,
-        },
-        'upstream attempt failed',
-      );
-
-      const decision = decideNext(outcome, {
-        attemptsMade: state.attemptsMade,
-        maxAttempts: routing.retry.max_attempts,
-        attemptsOnThisProvider: state.attemptsOnProvider,
-        hasOtherCandidate: stepIdx + 1 < plan.length,
-        hasOtherKeyOnProvider: rt.keys.hasAvailableKey(estimate),
-        deadlineRemainingMs: deadlineAt - Date.now(),
-        committed: false,
-        retryIndex: state.retryIndex,
-        budget: this.routing.budget,
-        config: routing.retry,
-        rng: Math.random,
-      });
-      state.last = { result, outcome, decision };
-      this.metrics.retryDecision(decision.action);
-      if (decision.action === 'give_up') break;
-      state.retryIndex++;
-      if (decision.action === 'next_candidate') {
-        stepIdx++;
-        state.attemptsOnProvider = 0;
-      }
-      if (decision.delayMs > 0 && !(await sleepUnlessCancelled(decision.delayMs, preq.signal)))
-        return undefined;
     }
     if (preq.signal.aborted) return undefined;
     this.answerFailure(preq, opts, state, plan);
     return undefined;
+  }
+
+  /**
+   * Whether moving from `step` to `next` goes to another provider that is healthy as far as the relay knows: its
+   * circuit CLOSED with no failure since its last success. Such a move is no retry of a struggling upstream, so
+   * the retry budget does not pay for it (see RetryState.freeFailover).
+   */
+  private isFreshFailover(step: PlanStep, next: PlanStep | undefined): boolean {
+    if (!next || next.provider === step.provider) return false;
+    return this.routing.breakers.get(next.provider)?.isFresh() ?? false;
   }
 
   /**
@@ -243,6 +290,7 @@ export class ProxyService {
     const outcome = keyPoolExhaustedOutcome(waitMs);
     // Giving up here ends the request, so the final answer must carry this decision, not the earlier "retry".
     const giveUp = (decision: RetryDecision) => {
+      preq.log.debug({ cause: decision.cause, reason: decision.reason }, 'giving up on the request');
       if (state.last) state.last.decision = decision;
       return false;
     };
@@ -378,18 +426,22 @@ export class ProxyService {
 
   /**
    * When every key of every provider in the plan is cooling down, the wait until the soonest one frees up, as
-   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed.
+   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed. The relay
+   * cools a key down itself after a 429 without retry-after, so it always knows this wait for providers with keys;
+   * a key that is already back (its cooldown ran out while the request waited on another provider) is told as one
+   * second, the shortest cooldown the relay gives. Pass-through providers (no keys) give no hint.
    */
   private poolRetryAfter(plan: PlanStep[]): Record<string, string> {
     let soonest = Infinity;
     for (const name of new Set(plan.map((s) => s.provider))) {
       const rt = this.routing.runtime(name);
-      if (rt) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
+      if (rt && rt.keys.size > 0) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
     }
-    if (!Number.isFinite(soonest) || soonest <= 0) return {};
+    if (!Number.isFinite(soonest)) return {};
+    const ms = Math.max(soonest, MIN_KEY_RETRY_HINT_MS);
     return {
-      'retry-after': String(Math.max(1, Math.ceil(soonest / 1000))),
-      'retry-after-ms': String(soonest),
+      'retry-after': String(Math.ceil(ms / 1000)),
+      'retry-after-ms': String(ms),
     };
   }
 
@@ -405,22 +457,26 @@ export class ProxyService {
     if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
+      // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes
+      // back: the client is told to wait that long, not to give up (Claude Code would fail at once).
+      if (retryHint['retry-after'] !== undefined) delete headers['x-should-retry'];
       const answer = upstreamErrorAnswer(r.status, r.headers, r.body, state.step?.provider, preq.id);
       send(opts.res, r.status, { ...answer.headers, ...retryHint, ...headers }, answer.body);
       return;
     }
-    // The provider refused the relay's keys (now, or recently enough that every key is still out of rotation):
-    // the relay's configuration, not a rate limit and not the client's credentials.
+    // The providers refused the relay's keys (now, or recently enough that every key is still out of rotation):
+    // the relay's configuration, not a rate limit and not the client's credentials. Each one is named.
     const rejectedBy =
-      last?.outcome.kind === 'key_rejected'
-        ? state.step?.provider
-        : !last && !state.keysCoolingElsewhere
-          ? state.keysRejectedBy
-          : undefined;
+      last?.outcome.kind === 'key_rejected' || (!last && !state.keysCoolingElsewhere)
+        ? state.keysRejectedBy
+        : [];
     const error = redirected
       ? unexpectedStatusError(state.step?.provider, last.outcome.status ?? 0)
-      : rejectedBy !== undefined
-        ? keyRejectedError(rejectedBy, this.routing.runtime(rejectedBy)?.keys.size === 0)
+      : rejectedBy.length > 0
+        ? keyRejectedError(
+            rejectedBy,
+            rejectedBy.every((name) => this.routing.runtime(name)?.keys.size === 0),
+          )
         : failureError({
             last: last?.result,
             attemptsMade: state.attemptsMade,
@@ -429,6 +485,9 @@ export class ProxyService {
               plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
             soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
           });
+    // A refused key stays refused until someone fixes the config: retrying only delays the error in front of the
+    // user (Claude Code retried for minutes).
+    if (error.code === RelayErrorCode.ProviderKeyRejected) headers['x-should-retry'] = 'false';
     send(
       opts.res,
       error.status,
@@ -436,4 +495,8 @@ export class ProxyService {
       JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
     );
   }
+}
+
+function addOnce(list: string[], name: string): void {
+  if (!list.includes(name)) list.push(name);
 }

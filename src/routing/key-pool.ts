@@ -46,6 +46,8 @@ export interface KeySnapshot {
   key: string;
   weight: number;
   in_flight: number;
+  /** Estimated input tokens of its in-flight requests, held against itpm until their usage is known. */
+  reserved_input_tokens: number;
   available: boolean;
   /** Milliseconds until the key can take a request again (0 = now). */
   retry_after_ms: number;
@@ -309,6 +311,7 @@ export class KeyPool {
         key: maskSecret(s.config.key),
         weight: s.config.weight,
         in_flight: s.inFlight,
+        reserved_input_tokens: Math.ceil(s.reservedInput),
         available: wait === 0,
         retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
         cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,

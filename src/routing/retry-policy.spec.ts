@@ -417,4 +417,60 @@ describe('decideNext', () => {
     expect(attemptsMade).toBe(3);
     expect(actions).toEqual(['retry_same', 'next_candidate', 'give_up']);
   });
+
+  describe('a first move to a fresh provider (freeFailover) is not paid for by the retry budget', () => {
+    it('fails over to it instead of giving up when the budget refuses a retry of the struggling one', () => {
+      const budget = new FakeBudget(false);
+      const d = decideNext(s500, state({ budget, freeFailover: true }));
+      expect(d).toMatchObject({ action: 'next_candidate', delayMs: 0, free: true });
+      expect(shouldTellClientNotToRetry(d, s500)).toBe(false);
+      // Without a fresh provider to go to, the budget still stops the retry.
+      expect(decideNext(s500, state({ budget: new FakeBudget(false) }))).toMatchObject({
+        action: 'give_up',
+        cause: 'budget',
+      });
+    });
+
+    it('does not spend the budget on the move itself', () => {
+      const budget = new FakeBudget(true);
+      const d = decideNext(
+        s500,
+        state({ budget, attemptsMade: 2, attemptsOnThisProvider: 2, freeFailover: true }),
+      );
+      expect(d).toMatchObject({ action: 'next_candidate', free: true });
+      expect(budget.asked).toBe(0);
+      // A rate-limited provider moves on free of charge too.
+      expect(decideNext(r429, state({ budget, freeFailover: true }))).toMatchObject({
+        action: 'next_candidate',
+        free: true,
+      });
+      expect(budget.asked).toBe(0);
+    });
+
+    it('is still bounded by max_attempts and the deadline', () => {
+      const budget = new FakeBudget(false);
+      expect(decideNext(s500, state({ budget, freeFailover: true, attemptsMade: 3 }))).toMatchObject({
+        action: 'give_up',
+        cause: 'max_attempts',
+      });
+      expect(
+        decideNext(
+          s500,
+          state({
+            budget,
+            freeFailover: true,
+            attemptsMade: 2,
+            attemptsOnThisProvider: 2,
+            deadlineRemainingMs: 0,
+          }),
+        ),
+      ).toMatchObject({ action: 'give_up', cause: 'deadline' });
+    });
+
+    it('retries the struggling provider when the budget allows, as before (the move stays free for later)', () => {
+      const budget = new FakeBudget(true);
+      expect(decideNext(s500, state({ budget, freeFailover: true }))).toMatchObject({ action: 'retry_same' });
+      expect(budget.asked).toBe(1);
+    });
+  });
 });

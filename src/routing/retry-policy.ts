@@ -25,6 +25,8 @@ export interface RetryDecision {
   reason: string;
   /** Set when action is give_up. */
   cause?: GiveUpCause;
+  /** A move to a fresh provider the retry budget did not pay for (RetryState.freeFailover). */
+  free?: boolean;
 }
 
 /** The retry settings the policy reads (a RetryConfig satisfies it). */
@@ -45,6 +47,13 @@ export interface RetryState {
   attemptsOnThisProvider: number;
   /** Another provider or fallback model is still left in the plan. */
   hasOtherCandidate: boolean;
+  /**
+   * The next candidate is another provider whose circuit is CLOSED with no recent failure, and this request has
+   * not made such a move yet: moving there is not a retry of a struggling upstream, so the retry budget does not
+   * pay for it (max_attempts and the deadline still bound it). When the budget refuses a retry of this provider,
+   * the request moves there instead of failing.
+   */
+  freeFailover?: boolean;
   /** The same provider has another key usable now (the caller has already cooled the one that got the 429). */
   hasOtherKeyOnProvider: boolean;
   /** Time left of the request's deadline. */
@@ -84,7 +93,8 @@ export const MAX_ATTEMPTS_PER_PROVIDER = 2;
  *   retry-after if it is at most max_retry_after_ms (a longer one means the quota is gone), or back off
  *   exponentially when there is no retry-after (at least half of base * 2^(retryIndex+1)), never hammering.
  * Every retry also needs attemptsMade < maxAttempts, a delay shorter than the deadline's remainder, and a retry
- * from the budget (asked last, so a refused retry never spends it).
+ * from the budget (asked last, so a refused retry never spends it) — except a first move to a fresh provider
+ * (state.freeFailover), which the budget does not pay for and which is also taken when the budget refuses a retry.
  */
 export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDecision {
   if (outcome.kind === 'client_cancelled') return stop('client_cancelled', 'the client went away');
@@ -113,8 +123,19 @@ export function decideNext(outcome: AttemptOutcome, state: RetryState): RetryDec
       `${outcome.reason}; waiting ${proposal.delayMs} ms does not fit the ${state.deadlineRemainingMs} ms left`,
     );
   }
-  if (!state.budget.tryAcquireRetry()) return stop('budget', `${outcome.reason}; retry budget exhausted`);
-  return proposal;
+  // A first move to a healthy provider is not a retry the budget guards against (it adds no load to the
+  // struggling one): nothing fails while such a provider is left.
+  if (state.freeFailover && proposal.action === 'next_candidate') return { ...proposal, free: true };
+  if (state.budget.tryAcquireRetry()) return proposal;
+  if (state.freeFailover && state.hasOtherCandidate) {
+    return {
+      action: 'next_candidate',
+      delayMs: 0,
+      reason: `${outcome.reason}; retry budget exhausted, failing over to a healthy provider`,
+      free: true,
+    };
+  }
+  return stop('budget', `${outcome.reason}; retry budget exhausted`);
 }
 
 /**

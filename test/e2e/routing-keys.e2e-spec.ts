@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import { FakeUpstream } from '../fakes/fake-upstream';
+import { expectLeasesReleased } from './support/leases';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 import {
   ask,
@@ -16,6 +17,7 @@ import {
 describe('routing e2e: key pools under 429s', () => {
   let world: RoutingWorld | undefined;
   afterEach(async () => {
+    if (world) await expectLeasesReleased(world.relay.url, world.adminToken);
     await world?.close();
     world = undefined;
   });
@@ -68,10 +70,11 @@ describe('routing e2e: key pools under 429s', () => {
     const err = await rejectionOf(world.client.messages.create(ask()));
 
     expect(err).toBeInstanceOf(Anthropic.RateLimitError);
-    // The relay has already waited and retried on the client's behalf: the client must not multiply that.
-    expect((err as InstanceType<typeof Anthropic.RateLimitError>).headers?.get('x-should-retry')).toBe(
-      'false',
-    );
+    // The relay cooled the key down itself, so it tells the client when the key is back instead of "do not retry"
+    // (issue 18.2: Claude Code gave up at once); the client waits that out rather than piling on.
+    const rateErr = err as InstanceType<typeof Anthropic.RateLimitError>;
+    expect(rateErr.headers?.get('x-should-retry')).toBeNull();
+    expect(retryAfterOf(rateErr)).toBeGreaterThan(0);
     const seen = messagesOf(fake);
     // Ten attempts were allowed; waiting out the key's backoff leaves room for only a few inside the deadline.
     expect(seen.length).toBeGreaterThanOrEqual(1);
@@ -128,6 +131,7 @@ describe('routing e2e: key pools under 429s', () => {
 describe('routing e2e: a key the provider rejects', () => {
   let world: RoutingWorld | undefined;
   afterEach(async () => {
+    if (world) await expectLeasesReleased(world.relay.url, world.adminToken);
     await world?.close();
     world = undefined;
   });

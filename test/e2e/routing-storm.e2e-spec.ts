@@ -1,6 +1,7 @@
 import { DEFAULT_MIN_RETRIES } from '../../src/routing/retry-budget';
 import Anthropic from '@anthropic-ai/sdk';
 import { afterEach, describe, expect, it } from 'vitest';
+import { expectLeasesReleased } from './support/leases';
 import { CLIENT_KEY } from './support/relay-harness';
 import { ask, rejectionOf, startRoutingWorld, type RoutingWorld } from './support/routing-world';
 
@@ -8,14 +9,24 @@ const RATIO = 0.2;
 /** The retry budget's floor of retries per window. */
 const MIN_RETRIES = DEFAULT_MIN_RETRIES;
 
-/** The most upstream attempts N client requests may cause: one each, plus the budget's retries. */
-function attemptCap(n: number): number {
-  return n + Math.max(MIN_RETRIES, Math.floor(RATIO * n));
+/** The retries the budget grants N client requests in one window. */
+function budgetOf(n: number): number {
+  return Math.max(MIN_RETRIES, Math.floor(RATIO * n));
+}
+
+/**
+ * The most upstream attempts N client requests may cause: one each, the budget's retries, and `freeMoves` first
+ * moves to another provider that had no recent failure when the move was decided (the budget does not pay for
+ * those: issue 17.3).
+ */
+function attemptCap(n: number, freeMoves: number): number {
+  return n + budgetOf(n) + freeMoves;
 }
 
 describe('routing e2e: a retry storm stays within the retry budget', () => {
   let world: RoutingWorld | undefined;
   afterEach(async () => {
+    if (world) await expectLeasesReleased(world.relay.url, world.adminToken);
     await world?.close();
     world = undefined;
   });
@@ -46,9 +57,12 @@ describe('routing e2e: a retry storm stays within the retry budget', () => {
       expect(apiErr.status).toBe(503);
       expect(apiErr.headers?.get('x-should-retry')).toBe('false');
     }
-    // Without the budget each request would take max_attempts = 3: 60 attempts.
+    // Without the budget each request would take max_attempts = 3: 60 attempts. In a burst every request may see
+    // beta before its first failure is known, so each may move there once for free; the struggling provider that
+    // failed first (alpha) still gets no more than its share of the budget.
     expect(totalAttempts(world)).toBeGreaterThanOrEqual(n);
-    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n));
+    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n, n));
+    expect(world.counts().alpha).toBeLessThanOrEqual(n + budgetOf(n));
   });
 
   it('does not let the SDK’s own retries multiply the relay’s, request after request', async () => {
@@ -62,7 +76,8 @@ describe('routing e2e: a retry storm stays within the retry budget', () => {
       expect(err).toBeInstanceOf(Anthropic.InternalServerError);
     }
 
+    // One request after another, beta's first failure is known after the first request: one free move in all.
     expect(totalAttempts(world)).toBeGreaterThanOrEqual(n);
-    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n));
+    expect(totalAttempts(world)).toBeLessThanOrEqual(attemptCap(n, 1));
   });
 });

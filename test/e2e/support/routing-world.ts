@@ -20,6 +20,8 @@ export interface RoutingWorld {
   fake(name: string): FakeUpstream;
   /** How many Messages requests each provider's fake received, by provider name. */
   counts(): Record<string, number>;
+  /** The admin API's bearer token (WORLD_ADMIN_TOKEN unless the test's patch set another). */
+  adminToken: string;
   close(): Promise<void>;
 }
 
@@ -27,6 +29,9 @@ export interface RoutingWorld {
 export function keyOf(provider: string, keyName: string): string {
   return `sk-ant-${provider}-${keyName}-0123456789abcdef`;
 }
+
+/** The admin token of every routing world (a patch may set another), so tests can read /admin/providers. */
+export const WORLD_ADMIN_TOKEN = 'routing-world-admin-token-0123456789';
 
 /** Models every test provider serves unless its spec says otherwise. */
 export const WORLD_MODELS = ['claude-sonnet-4-6', 'claude-haiku-4-5'];
@@ -46,6 +51,7 @@ const FAST: Record<string, unknown> = {
   },
   health: { health_check: { enabled: false }, circuit_breaker: { failure_threshold: 10_000 } },
   logging: { level: 'warn' },
+  admin: { token: WORLD_ADMIN_TOKEN },
 };
 
 /** Starts one fake per provider and a relay routing over them; `patch` deep-merges over the fast defaults. */
@@ -76,6 +82,7 @@ export async function startRoutingWorld(
     return {
       relay,
       client,
+      adminToken: relay.config.admin.token ?? WORLD_ADMIN_TOKEN,
       fake(name) {
         const fake = fakes.get(name);
         if (!fake) throw new Error(`no fake provider ${name}`);
