@@ -27,6 +27,7 @@ export interface UpstreamRequest {
 export type UpstreamResponse = Dispatcher.ResponseData;
 
 interface PoolEntry {
+  baseUrl: string;
   pool: Pool;
   basePath: string;
   /** Holds the requests beyond the provider's connections, so undici never queues one (see ConnectionGate). */
@@ -100,10 +101,14 @@ export class UpstreamClient implements OnApplicationShutdown {
   // Keyed by provider, not by origin: two providers on one base URL (two accounts, say) each have their own limit.
   private poolFor(req: UpstreamRequest): PoolEntry {
     let entry = this.pools.get(req.provider);
-    if (!entry) {
+    if (entry?.baseUrl !== req.baseUrl || entry.gate.limit !== req.maxConnections) {
+      // A provider whose address or limit changed (a config reload) gets a new pool; the old one lets its
+      // exchanges finish.
+      void entry?.pool.close().catch(() => undefined);
       const url = new URL(req.baseUrl);
       const gate = new ConnectionGate(req.maxConnections);
       entry = {
+        baseUrl: req.baseUrl,
         pool: new Pool(url.origin, {
           connections: req.maxConnections,
           pipelining: 1,
