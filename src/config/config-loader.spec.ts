@@ -395,6 +395,7 @@ describe('validation', () => {
       listen: '0.0.0.0:8787',
       timeout_ms: 600_000,
       max_body_bytes: 33_554_432,
+      max_connections_per_provider: 4096,
       auth: { api_keys: [], allow_bearer: true },
       shutdown: { delay_ms: 0, grace_ms: 30_000 },
     });
@@ -408,6 +409,7 @@ describe('validation', () => {
       model_mapping: {},
     });
     expect(config.providers[0]?.base_url).toBeUndefined();
+    expect(config.providers[0]?.max_connections).toBeUndefined();
     expect(config.routing).toEqual({
       strategy: 'failover',
       debug: false,
@@ -439,6 +441,21 @@ describe('validation', () => {
     expect(config.logging).toEqual({ level: 'info', format: 'json' });
     expect(config.admin.token).toBeUndefined();
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
+  });
+
+  it('takes upstream connection limits of at least one, per provider or as the default', () => {
+    const { config } = validateConfig({
+      server: { max_connections_per_provider: 64 },
+      providers: [{ name: 'a', max_connections: 2 }],
+    });
+    expect(config.server.max_connections_per_provider).toBe(64);
+    expect(config.providers[0]?.max_connections).toBe(2);
+    expect(() => validateConfig({ providers: [{ name: 'a', max_connections: 0 }] })).toThrow(
+      /providers\[0\]\.max_connections/,
+    );
+    expect(() =>
+      validateConfig({ server: { max_connections_per_provider: 1.5 }, providers: [{ name: 'a' }] }),
+    ).toThrow(/server\.max_connections_per_provider/);
   });
 
   it('rejects a duration no timer can wait (over 2^31 - 1 ms a Node timer fires after 1 ms)', () => {

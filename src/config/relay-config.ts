@@ -80,6 +80,9 @@ export class ShutdownConfig {
   grace_ms = 30_000;
 }
 
+/** The most upstream connections one provider may hold (about the ephemeral ports towards one address). */
+export const MAX_PROVIDER_CONNECTIONS = 65_535;
+
 export class ServerConfig {
   /** host:port to listen on. */
   @IsString()
@@ -95,6 +98,16 @@ export class ServerConfig {
   @IsInt()
   @Min(1)
   max_body_bytes = 32 * 1024 * 1024;
+
+  /**
+   * Upstream connections per provider, unless the provider sets max_connections. Each request in flight holds one
+   * for its whole answer (a stream for minutes), so the default fits thousands of concurrent streams. A provider
+   * at its limit is passed over while another can serve the request now.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PROVIDER_CONNECTIONS)
+  max_connections_per_provider = 4096;
 
   @ValidateNested()
   @Type(() => AuthConfig)
@@ -169,6 +182,13 @@ export class ProviderConfig {
   /** Client model name -> upstream model name. */
   @IsStringRecord()
   model_mapping: Record<string, string> = {};
+
+  /** Upstream connections to this provider; default server.max_connections_per_provider. */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(MAX_PROVIDER_CONNECTIONS)
+  max_connections?: number;
 }
 
 export class RetryConfig {

@@ -5,6 +5,7 @@ import type { AttemptResult } from './upstream-attempt';
 
 const TIMEOUT_KINDS = new Set([
   'headers_timeout',
+  'pool_timeout',
   'body_timeout',
   'ttft_timeout',
   'connect_timeout',

@@ -6,7 +6,13 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import { fallbackRuleOf, mappedModel, modelForLog, type PlanStep } from '../routing/route-plan';
+import {
+  fallbackRuleOf,
+  laterStepCanServeNow,
+  mappedModel,
+  modelForLog,
+  type PlanStep,
+} from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
@@ -84,6 +90,7 @@ interface LoopState {
 export class ProxyService {
   /** Only an open relay forwards client credentials to keyless providers (see buildUpstreamHeaders). */
   private readonly forwardsClientCredentials: boolean;
+  private readonly canServeNow = (provider: string): boolean => this.routing.canServeNow(provider);
 
   constructor(
     private readonly config: RelayConfig,
@@ -115,6 +122,13 @@ export class ProxyService {
     while (stepIdx < plan.length && !preq.signal.aborted) {
       const step = plan[stepIdx]!;
       const rt = this.routing.runtime(step.provider);
+      // Every connection of the provider is taken: pass it over while a later step can serve the request now. When
+      // none can, the request waits here for a connection, on its TTFT / timeout (see UpstreamClient).
+      if (rt && this.routing.isFull(rt) && laterStepCanServeNow(plan, stepIdx, this.canServeNow)) {
+        stepIdx++;
+        state.attemptsOnProvider = 0;
+        continue;
+      }
       const breaker = this.routing.breakers.get(step.provider);
       const permit = breaker?.tryAcquire();
       if (!rt || (breaker && !permit)) {
@@ -358,6 +372,8 @@ export class ProxyService {
       return await runAttempt(
         this.upstream,
         {
+          provider: rt.name,
+          maxConnections: rt.maxConnections,
           baseUrl: rt.baseUrl,
           pathAndQuery: preq.pathAndQuery,
           method: 'POST',

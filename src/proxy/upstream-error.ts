@@ -56,6 +56,8 @@ export function describeUpstreamError(kind: UpstreamErrorKind): string {
       return 'the upstream closed the connection';
     case 'headers_timeout':
       return 'the upstream did not answer in time';
+    case 'pool_timeout':
+      return "no connection to the upstream came free in time (all of the provider's max_connections were busy)";
     case 'body_timeout':
       return 'the upstream stopped sending its answer';
     case 'ttft_timeout':

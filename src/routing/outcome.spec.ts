@@ -86,6 +86,14 @@ describe('classifyOutcome by transport error', () => {
     expect(outcome).toMatchObject({ kind: 'transient', error, breakerFailure: true });
   });
 
+  it('a request that never got a free connection of the relay is retried elsewhere but not held against the breaker', () => {
+    expect(classifyOutcome({ error: 'pool_timeout' })).toMatchObject({
+      kind: 'transient',
+      error: 'pool_timeout',
+      breakerFailure: false,
+    });
+  });
+
   it('an error after a 200 (stream stalled) is still a failed attempt', () => {
     expect(classifyOutcome({ status: 200, error: 'stall' })).toMatchObject({
       kind: 'transient',

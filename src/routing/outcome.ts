@@ -10,6 +10,8 @@ export type UpstreamErrorKind =
   | 'dns'
   | 'reset'
   | 'headers_timeout'
+  /** Every upstream connection of the provider stayed taken (its max_connections) for the whole time allowed. */
+  | 'pool_timeout'
   | 'body_timeout'
   | 'ttft_timeout'
   | 'stall'
@@ -72,6 +74,7 @@ const ERROR_REASONS: Record<UpstreamErrorKind, string> = {
   dns: 'DNS lookup failed',
   reset: 'connection reset',
   headers_timeout: 'no response headers in time',
+  pool_timeout: 'no free upstream connection in time',
   body_timeout: 'response body timed out',
   ttft_timeout: 'no first token in time',
   stall: 'stream stalled',
@@ -89,7 +92,9 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
 
   // A transport error wins over a status: a 200 whose stream then stalls or resets is still a failed attempt.
   if (error !== undefined) {
-    return { kind: 'transient', status, error, breakerFailure: true, reason: ERROR_REASONS[error] };
+    // A request that never left the relay's own connection queue says nothing about the provider's health.
+    const breakerFailure = error !== 'pool_timeout';
+    return { kind: 'transient', status, error, breakerFailure, reason: ERROR_REASONS[error] };
   }
 
   if (status === undefined) {

@@ -73,6 +73,7 @@ const FAIL_OVER_AT_ONCE = new Set<UpstreamErrorKind>([
   'connect_timeout',
   'dns',
   'headers_timeout',
+  'pool_timeout',
   'ttft_timeout',
 ]);
 

@@ -3,6 +3,8 @@ import {
   buildRoutePlan,
   fallbackModels,
   fallbackRuleOf,
+  fullLast,
+  laterStepCanServeNow,
   modelEntry,
   MAX_REMEMBERED_MODEL_LENGTH,
   modelForLog,
@@ -13,6 +15,7 @@ import {
   type PlannedProvider,
 } from './route-plan';
 import { FailoverStrategy } from './strategies/failover.strategy';
+import { LeastLoadedStrategy } from './strategies/least-loaded.strategy';
 import { ModelBasedStrategy } from './strategies/model-based.strategy';
 import { RoundRobinStrategy } from './strategies/round-robin.strategy';
 import type { RoutingContext } from './strategies/routing-strategy';
@@ -100,6 +103,53 @@ describe('buildRoutePlan', () => {
       ctx(),
     );
     expect(steps(plan)).toEqual([`a/${SONNET}/0`, `a/${HAIKU}/2`]);
+  });
+});
+
+describe('providers whose connections are all taken', () => {
+  const full = (names: string[], load: Record<string, number> = {}): RoutingContext => ({
+    model: 'ignored',
+    isRoutable: () => true,
+    inFlight: (n) => load[n] ?? 0,
+    hasRoom: (n) => !names.includes(n),
+  });
+  const routing = { fallbacks: { [SONNET]: [HAIKU] } };
+
+  it('go after every provider that can serve the request now, in plan order', () => {
+    const list = [provider('a', { priority: 10 }), provider('b', { priority: 5 }), provider('c')];
+    const plan = buildRoutePlan(SONNET, list, { fallbacks: {} }, new FailoverStrategy(), full(['a']));
+    expect(steps(plan)).toEqual([`b/${SONNET}/0`, `c/${SONNET}/0`, `a/${SONNET}/0`]);
+  });
+
+  it('are busy for least_loaded even when another provider has more requests in flight', () => {
+    const list = [provider('small'), provider('big')];
+    const ctx = full(['small'], { small: 2, big: 40 });
+    const plan = buildRoutePlan(SONNET, list, { fallbacks: {} }, new LeastLoadedStrategy(), ctx);
+    expect(plan.map((s) => s.provider)).toEqual(['big', 'small']);
+  });
+
+  it('come after a fallback model a free provider serves, as unavailable providers would', () => {
+    const list = [provider('a', { priority: 10, models: [SONNET] }), provider('b', { models: [HAIKU] })];
+    const plan = buildRoutePlan(SONNET, list, routing, new FailoverStrategy(), full(['a']));
+    expect(steps(plan)).toEqual([`b/${HAIKU}/1`, `a/${SONNET}/0`]);
+  });
+
+  it('stay in the plan, in order, when every provider is full: the request then waits for a connection', () => {
+    const list = [provider('a', { priority: 10 }), provider('b')];
+    const plan = buildRoutePlan(SONNET, list, { fallbacks: {} }, new FailoverStrategy(), full(['a', 'b']));
+    expect(steps(plan)).toEqual([`a/${SONNET}/0`, `b/${SONNET}/0`]);
+  });
+
+  it('leave the plan as it was when the context knows nothing of connections', () => {
+    const plan = [{ provider: 'a', model: SONNET, fallbackIndex: 0 }];
+    expect(fullLast(plan, {})).toBe(plan);
+  });
+
+  it('are passed over while a later step can serve the request now', () => {
+    const plan = ['a', 'b', 'c'].map((provider) => ({ provider, model: SONNET, fallbackIndex: 0 }));
+    expect(laterStepCanServeNow(plan, 0, (p) => p === 'c')).toBe(true);
+    expect(laterStepCanServeNow(plan, 0, (p) => p === 'a')).toBe(false);
+    expect(laterStepCanServeNow(plan, 2, () => true)).toBe(false);
   });
 });
 

@@ -39,7 +39,7 @@ export function buildRoutePlan(
   const primary = strategy.order(entry.candidates, contextFor(model, ctx));
   const steps: PlanStep[] = primary.map((c) => ({ provider: c.name, model, fallbackIndex: 0 }));
   const fallbacks = entry.fallbacks;
-  if (fallbacks.length === 0) return steps; // the usual case, and on every request: nothing more to build
+  if (fallbacks.length === 0) return fullLast(steps, ctx); // the usual case, and on every request: nothing more to build
 
   const rank = new Map(primary.map((c, i) => [c.name, i]));
   const failover = new FailoverStrategy();
@@ -57,7 +57,34 @@ export function buildRoutePlan(
             .sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
     for (const c of ordered) steps.push({ provider: c.name, model: fallback, fallbackIndex: i + 1 });
   });
-  return steps;
+  return fullLast(steps, ctx);
+}
+
+/**
+ * The steps whose provider has a free upstream connection first, then those whose provider is full, each group in
+ * plan order. A full provider is passed over like an unavailable one while another step can serve the request now
+ * (a fallback model's included); when none can, the request still goes to one and waits there for a connection.
+ */
+export function fullLast(steps: PlanStep[], ctx: Pick<RoutingContext, 'hasRoom'>): PlanStep[] {
+  const hasRoom = (name: string) => ctx.hasRoom?.(name) ?? true;
+  if (steps.every((s) => hasRoom(s.provider))) return steps;
+  const free: PlanStep[] = [];
+  const full: PlanStep[] = [];
+  for (const s of steps) (hasRoom(s.provider) ? free : full).push(s);
+  return free.concat(full);
+}
+
+/**
+ * Whether a step after `index` goes to a provider that can take the request at once: the attempt loop then passes
+ * over a provider that filled up after the plan was made instead of waiting for its connections.
+ */
+export function laterStepCanServeNow(
+  plan: readonly PlanStep[],
+  index: number,
+  canServeNow: (provider: string) => boolean,
+): boolean {
+  for (let i = index + 1; i < plan.length; i++) if (canServeNow(plan[i]!.provider)) return true;
+  return false;
 }
 
 /**
@@ -138,7 +165,12 @@ function candidatesFor(model: string, providers: readonly PlannedProvider[]): Pr
 // A wrapper rather than a spread: the caller's context may keep its methods on a prototype.
 function contextFor(model: string, ctx: RoutingContext): RoutingContext {
   if (ctx.model === model) return ctx;
-  return { model, isRoutable: (name) => ctx.isRoutable(name), inFlight: (name) => ctx.inFlight(name) };
+  return {
+    model,
+    isRoutable: (name) => ctx.isRoutable(name),
+    inFlight: (name) => ctx.inFlight(name),
+    hasRoom: (name) => ctx.hasRoom?.(name) ?? true,
+  };
 }
 
 /** What the plan needs to know of a model that depends on the config alone. */

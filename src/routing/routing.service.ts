@@ -23,6 +23,9 @@ export interface ProviderRuntime {
   readonly baseUrl: string;
   readonly auth: ProviderAuthStyle;
   readonly keys: KeyPool;
+  /** Upstream connections the provider may hold: its max_connections, else server.max_connections_per_provider. */
+  readonly maxConnections: number;
+  /** Attempts on the provider now, those waiting for a free connection included. */
   inFlight: number;
 }
 
@@ -54,6 +57,7 @@ export class RoutingService {
         baseUrl: providerBaseUrl(p),
         auth: providerAuthStyle(p),
         keys: new KeyPool(p.name, p.keys, systemClock, Math.random),
+        maxConnections: p.max_connections ?? config.server.max_connections_per_provider,
         inFlight: 0,
       });
     }
@@ -74,6 +78,17 @@ export class RoutingService {
   /** Live in-flight count of a provider (least_loaded routing). */
   inFlightOf(name: string): number {
     return this.runtimes.get(name)?.inFlight ?? 0;
+  }
+
+  /** Whether every upstream connection the provider may hold is taken: a request sent now would wait for one. */
+  isFull(rt: ProviderRuntime): boolean {
+    return rt.inFlight >= rt.maxConnections;
+  }
+
+  /** Whether the provider can take a request at once: enabled, its circuit not OPEN, a connection free. */
+  canServeNow(name: string): boolean {
+    const rt = this.runtimes.get(name);
+    return rt !== undefined && !this.isFull(rt) && this.breakers.isRoutable(name);
   }
 
   /** Whether any enabled provider serves the model or one of its fallbacks, routable or not. */
@@ -109,5 +124,10 @@ class ServiceContext implements RoutingContext {
 
   inFlight(name: string): number {
     return this.service.inFlightOf(name);
+  }
+
+  hasRoom(name: string): boolean {
+    const rt = this.service.runtime(name);
+    return rt === undefined || !this.service.isFull(rt);
   }
 }

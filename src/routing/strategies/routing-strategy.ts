@@ -17,6 +17,11 @@ export interface RoutingContext {
   /** False while the provider's circuit is OPEN (routing never learns why). */
   isRoutable(name: string): boolean;
   inFlight(name: string): number;
+  /**
+   * False while every upstream connection of the provider is taken (its max_connections): a request sent there now
+   * would wait for one. Absent = always room.
+   */
+  hasRoom?(name: string): boolean;
 }
 
 /** One routing strategy. */

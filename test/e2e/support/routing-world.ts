@@ -10,6 +10,7 @@ export interface ProviderSpec {
   priority?: number;
   weight?: number;
   models?: string[];
+  max_connections?: number;
 }
 
 /** Several fake providers behind one relay, with an SDK client pointed at the relay. */
@@ -74,6 +75,7 @@ export async function startRoutingWorld(
         models: spec.models ?? WORLD_MODELS,
         ...(spec.priority === undefined ? {} : { priority: spec.priority }),
         ...(spec.weight === undefined ? {} : { weight: spec.weight }),
+        ...(spec.max_connections === undefined ? {} : { max_connections: spec.max_connections }),
       });
     }
     const raw = rawConfig('http://unused.invalid', FAST);
