@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
+import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
@@ -79,6 +80,8 @@ interface LoopState {
 export class ProxyService {
   /** Only an open relay forwards client credentials to keyless providers (see buildUpstreamHeaders). */
   private readonly forwardsClientCredentials: boolean;
+  /** Every provider key (and relay key), masked in upstream error text before it reaches clients or logs. */
+  private readonly masker: SecretMasker;
 
   constructor(
     private readonly config: RelayConfig,
@@ -87,6 +90,10 @@ export class ProxyService {
     private readonly metrics: RelayMetrics,
   ) {
     this.forwardsClientCredentials = config.server.auth.api_keys.length === 0;
+    this.masker = new SecretMasker([
+      ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
+      ...config.server.auth.api_keys,
+    ]);
   }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
@@ -344,6 +351,7 @@ export class ProxyService {
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,
+          masker: this.masker,
         },
       );
     } finally {

@@ -203,7 +203,7 @@ export function relayStream(
             finish(
               streamErrorAnswer(
                 progress.errorType,
-                progress.errorMessage ?? 'upstream stream error',
+                opts.masker?.mask(progress.errorMessage ?? '') || 'upstream stream error',
                 headers,
                 opts.requestId,
               ),
