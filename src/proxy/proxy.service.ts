@@ -20,6 +20,7 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
+import { KeyVerifier } from './key-verifier';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -82,6 +83,8 @@ export class ProxyService {
   private readonly forwardsClientCredentials: boolean;
   /** Every provider key (and relay key), masked in upstream error text before it reaches clients or logs. */
   private readonly masker: SecretMasker;
+  /** Confirms a 401 before a key is parked (one request must not take the keys out for everyone). */
+  private readonly keyVerifier: KeyVerifier;
 
   constructor(
     private readonly config: RelayConfig,
@@ -94,6 +97,7 @@ export class ProxyService {
       ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
       ...config.server.auth.api_keys,
     ]);
+    this.keyVerifier = new KeyVerifier(upstream);
   }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
@@ -150,6 +154,8 @@ export class ProxyService {
         limits,
       );
       if (keyId) rt.keys.release(keyId);
+      const clientCaused401 =
+        lease.kind === 'key' && (await this.keyVerifier.settle401(rt, lease, preq, result));
 
       const input = outcomeInput(result);
       if (preq.endpoint === 'count_tokens') input.countTokens = true;
@@ -163,6 +169,7 @@ export class ProxyService {
       ) {
         input.relayKey = true;
       }
+      if (clientCaused401) input.relayKey = false;
       const outcome = classifyOutcome(input);
       this.metrics.attempt(rt.name, outcome.kind);
       // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
