@@ -25,11 +25,16 @@ describe('a 401 parks a provider key only once confirmed', () => {
     return world;
   }
 
-  async function keyView(w: RoutingWorld): Promise<{ available: boolean; rejected: unknown }> {
+  async function keyView(
+    w: RoutingWorld,
+  ): Promise<{ available: boolean; rejected: unknown; retry_after_ms: number }> {
     const res = await request(`${w.relay.url}/admin/providers/alpha`, {
       headers: { authorization: `Bearer ${ADMIN}` },
     });
-    return ((await res.body.json()) as { keys: Array<{ available: boolean; rejected: unknown }> }).keys[0]!;
+    const view = (await res.body.json()) as {
+      keys: Array<{ available: boolean; rejected: unknown; retry_after_ms: number }>;
+    };
+    return view.keys[0]!;
   }
 
   const modelChecks = (w: RoutingWorld) => w.fake('alpha').requests.filter((r) => r.path === '/v1/models');
@@ -54,6 +59,23 @@ describe('a 401 parks a provider key only once confirmed', () => {
       expect(messagesOf(w.fake('alpha'))).toHaveLength(2);
     });
   }
+
+  it('when the check says nothing (no /v1/models), holds the key briefly instead of parking it', async () => {
+    world = await startRoutingWorld([{ name: 'alpha' }], { admin: { token: ADMIN } });
+    const w = world;
+    w.fake('alpha').script((req) =>
+      req.path === '/v1/models' ? { kind: 'status', status: 404 } : { kind: 'status', status: 401 },
+    );
+    const res = await post(w.relay.url, '/v1/messages', ask());
+    const body = (await res.body.json()) as { error: { message: string } };
+    expect(body.error.message).toContain('rejected the relay');
+    expect(modelChecks(w)).toHaveLength(1);
+    // Skipped for a few seconds, not parked for 10 minutes.
+    const view = await keyView(w);
+    expect(view.rejected).toBeNull();
+    expect(view.retry_after_ms).toBeGreaterThan(0);
+    expect(view.retry_after_ms).toBeLessThanOrEqual(5_000);
+  });
 
   it('parks the key after the check confirms a 401 to everything', async () => {
     const w = await start(() => true);
