@@ -65,6 +65,9 @@ describe('KeyVerifier', () => {
     expect(up.sent[0]).toMatchObject({ method: 'GET', pathAndQuery: '/v1/models?limit=1' });
     expect(up.sent[0]?.headers).toContain('Bearer sk-ant-key-0000');
     expect(rt.keys.snapshot()[0]).toMatchObject({ available: true, rejected: null });
+    // Found working just now: the next such 401 reuses that, no second call.
+    expect(await v.settle401(rt, lease, req('r2'), unauthorized)).toBe(true);
+    expect(up.sent).toHaveLength(1);
   });
 
   it('parks the key when the check answers 401, with one check for concurrent 401s of the key', async () => {

@@ -2,6 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import { Cancellation } from '../common/cancellation';
 import {
   decideKey401,
+  KEY_CHECK_REUSE_MS,
   KEY_CONFIRM_HOLD_MS,
   keyCheckOfStatus,
   needsKeyCheck,
@@ -24,6 +25,8 @@ export class KeyVerifier {
   private readonly checks = new Map<string, Promise<KeyCheck>>();
   /** The last unconfirmed 401 of each key: when, and from which request. */
   private readonly unconfirmed = new Map<string, { at: number; requestId: string }>();
+  /** When the check last found each key working (reused for KEY_CHECK_REUSE_MS). */
+  private readonly acceptedAt = new Map<string, number>();
 
   constructor(private readonly upstream: UpstreamClient) {}
 
@@ -42,8 +45,15 @@ export class KeyVerifier {
     const explainedByRequest = requestExplains401(request.headers);
     let check: KeyCheck | undefined;
     if (needsKeyCheck(explainedByRequest)) {
-      rt.keys.hold(keyId, KEY_CONFIRM_HOLD_MS);
-      check = await this.check(rt, lease);
+      const acceptedAt = this.acceptedAt.get(keyId);
+      if (acceptedAt !== undefined && Date.now() - acceptedAt < KEY_CHECK_REUSE_MS) {
+        check = 'accepted';
+      } else {
+        rt.keys.hold(keyId, KEY_CONFIRM_HOLD_MS);
+        check = await this.check(rt, lease);
+        if (check === 'accepted') this.acceptedAt.set(keyId, Date.now());
+        else this.acceptedAt.delete(keyId);
+      }
     }
     const earlier = this.unconfirmed.get(keyId);
     const nowMs = Date.now();

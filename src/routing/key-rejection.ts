@@ -9,6 +9,11 @@ import type { IncomingHttpHeaders } from 'node:http';
 
 /** How long a key is skipped while its 401 is being confirmed: a few seconds, never the 10 minutes of parking. */
 export const KEY_CONFIRM_HOLD_MS = 5_000;
+/**
+ * A key the check found working is taken as working for this long without another check: a client repeating a
+ * request the provider refuses does not make the relay call the provider twice per request.
+ */
+export const KEY_CHECK_REUSE_MS = 30_000;
 /** An unconfirmed 401 of the key from another request within this long confirms (when the check said nothing). */
 export const SECOND_401_WINDOW_MS = 60_000;
 
