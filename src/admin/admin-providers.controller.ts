@@ -16,7 +16,7 @@ import { AdminProvidersService } from './admin-providers.service';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { AdminValidationPipe } from './admin-validation.pipe';
 import { ForceOpenDto } from './force-open.dto';
-import { ErrorBodyDto, ProviderAnswerDto, ProviderListDto } from './provider-status.dto';
+import { ErrorBodyDto, ProviderAnswerDto, ProviderListDto, ResetAnswerDto } from './provider-status.dto';
 
 /** Provider health for operators, and the two manual breaker actions (recovery and the failover drill). */
 @ApiTags('providers')
@@ -46,11 +46,17 @@ export class AdminProvidersController {
 
   @Post(':name/reset')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Force the circuit CLOSED (manual recovery).' })
+  @ApiOperation({
+    summary:
+      'Manual recovery: the circuit CLOSED, every key back in rotation (401 parking, 429 cooldowns) and the last error cleared.',
+  })
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
-  @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider, now CLOSED.' })
+  @ApiOkResponse({
+    type: ResetAnswerDto,
+    description: 'The provider, now CLOSED, and what the reset cleared.',
+  })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  reset(@Param('name') name: string, @Req() req: FastifyRequest): ProviderAnswerDto {
+  reset(@Param('name') name: string, @Req() req: FastifyRequest): ResetAnswerDto {
     return this.providers.reset(name, adminLog(req));
   }
 

@@ -5,7 +5,12 @@ import { providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import type { CircuitBreaker } from '../health/circuit-breaker';
 import { RoutingService } from '../routing/routing.service';
-import type { ProviderAnswerDto, ProviderListDto, ProviderStatusDto } from './provider-status.dto';
+import type {
+  ProviderAnswerDto,
+  ProviderListDto,
+  ProviderStatusDto,
+  ResetAnswerDto,
+} from './provider-status.dto';
 import { providerView, scrubSecrets, type ProviderLoad } from './provider-view';
 import { RelayInstance } from './relay-instance';
 
@@ -45,12 +50,27 @@ export class AdminProvidersService {
     return this.answer(provider, breaker);
   }
 
-  /** Manual recovery: CLOSED with a clean failure count. `log` is the admin request's (it carries its id). */
-  reset(name: string, log: AdminActionLog): ProviderAnswerDto {
+  /**
+   * Manual recovery, for an operator who fixed the provider or its keys: the circuit CLOSED with a clean failure
+   * count, every key back in rotation (401 parking and 429 cooldowns cleared) and the last error forgotten.
+   * `log` is the admin request's (it carries its id).
+   */
+  reset(name: string, log: AdminActionLog): ResetAnswerDto {
     const { provider, breaker } = this.find(name);
+    const before = breaker.snapshot();
     breaker.reset();
-    log.warn(`provider "${provider.name}" circuit reset to closed by the admin API`);
-    return this.answer(provider, breaker);
+    const keys = this.routing.runtime(provider.name)?.keys.clearPenalties() ?? { parked: 0, cooling: 0 };
+    const cleared = {
+      circuit: before.state !== 'closed' || before.forced || before.consecutive_failures > 0,
+      parked_keys: keys.parked,
+      cooling_keys: keys.cooling,
+      last_error: breaker.clearLastError(),
+    };
+    log.warn(
+      `provider "${provider.name}" circuit reset to closed by the admin API` +
+        ` (${keys.parked} parked and ${keys.cooling} cooling keys back in rotation)`,
+    );
+    return { ...this.answer(provider, breaker), cleared };
   }
 
   /** The failover drill: OPEN for `durationMs`, whatever the provider's health. */

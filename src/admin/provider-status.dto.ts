@@ -270,3 +270,29 @@ export class ErrorBodyDto {
   @ApiProperty()
   request_id!: string;
 }
+
+/** What POST /admin/providers/:name/reset cleared. */
+export class ResetClearedDto {
+  @ApiProperty({
+    description: 'The circuit was open, half-open, forced or counting failures; it is CLOSED now.',
+  })
+  circuit!: boolean;
+
+  @ApiProperty({
+    type: 'integer',
+    description: 'Keys that were out of rotation after a 401, back in rotation now.',
+  })
+  parked_keys!: number;
+
+  @ApiProperty({ type: 'integer', description: 'Keys that were cooling down after a 429, available now.' })
+  cooling_keys!: number;
+
+  @ApiProperty({ description: 'The provider had a last error; it is cleared.' })
+  last_error!: boolean;
+}
+
+/** Body of POST /admin/providers/:name/reset: the provider after the reset, and what the reset cleared. */
+export class ResetAnswerDto extends ProviderAnswerDto {
+  @ApiProperty({ type: ResetClearedDto })
+  cleared!: ResetClearedDto;
+}

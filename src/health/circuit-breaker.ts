@@ -162,6 +162,13 @@ export class CircuitBreaker {
     this.close('reset');
   }
 
+  /** Forgets the last upstream error (admin reset); returns whether there was one. */
+  clearLastError(): boolean {
+    const had = this.lastError !== null;
+    this.lastError = null;
+    return had;
+  }
+
   /** The health job saw the provider answer: OPEN → HALF_OPEN before the open timer ends. No-op otherwise. */
   markProbeSucceeded(): void {
     this.refresh();

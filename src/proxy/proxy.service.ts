@@ -1,6 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
+import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
@@ -25,6 +26,7 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
+import { KeyVerifier } from './key-verifier';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -91,6 +93,10 @@ export class ProxyService {
   /** Only an open relay forwards client credentials to keyless providers (see buildUpstreamHeaders). */
   private readonly forwardsClientCredentials: boolean;
   private readonly canServeNow = (provider: string): boolean => this.routing.canServeNow(provider);
+  /** Every provider key (and relay key), masked in upstream error text before it reaches clients or logs. */
+  private readonly masker: SecretMasker;
+  /** Confirms a 401 before a key is parked (one request must not take the keys out for everyone). */
+  private readonly keyVerifier: KeyVerifier;
 
   constructor(
     private readonly config: RelayConfig,
@@ -99,6 +105,11 @@ export class ProxyService {
     private readonly metrics: RelayMetrics,
   ) {
     this.forwardsClientCredentials = config.server.auth.api_keys.length === 0;
+    this.masker = new SecretMasker([
+      ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
+      ...config.server.auth.api_keys,
+    ]);
+    this.keyVerifier = new KeyVerifier(upstream);
   }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
@@ -178,6 +189,8 @@ export class ProxyService {
           rt.keys.release(keyId);
           keyHeld = false;
         }
+        const clientCaused401 =
+          lease.kind === 'key' && (await this.keyVerifier.settle401(rt, lease, preq, result));
 
         const input = outcomeInput(result);
         if (preq.endpoint === 'count_tokens') input.countTokens = true;
@@ -191,6 +204,7 @@ export class ProxyService {
         ) {
           input.relayKey = true;
         }
+        if (clientCaused401) input.relayKey = false;
         const outcome = classifyOutcome(input);
         this.metrics.attempt(rt.name, outcome.kind);
         // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
@@ -408,6 +422,7 @@ export class ProxyService {
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,
+          masker: this.masker,
         },
       );
     } finally {

@@ -203,7 +203,7 @@ export function relayStream(
             finish(
               streamErrorAnswer(
                 progress.errorType,
-                progress.errorMessage ?? 'upstream stream error',
+                maskedMessage(progress.errorMessage, opts),
                 headers,
                 opts.requestId,
               ),
@@ -286,4 +286,10 @@ export function relayStream(
       finish(delivered(forcedStop ? undefined : kind));
     });
   });
+}
+
+/** A pre-content error event's message as passed on: the relay's keys an upstream echoed in it masked. */
+function maskedMessage(message: string | undefined, opts: AttemptOptions): string {
+  const text = message ?? 'upstream stream error';
+  return opts.masker ? opts.masker.mask(text) : text;
 }

@@ -4,6 +4,7 @@ import { pipeline, type Readable, type Transform } from 'node:stream';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { contentDecoder } from '../common/body-decoding';
 import { Cancellation } from '../common/cancellation';
+import type { SecretMasker } from '../common/mask';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
@@ -69,6 +70,8 @@ export interface AttemptOptions {
   requestId: string;
   /** Cancelled when the client goes away. */
   clientSignal: Cancellation;
+  /** Masks the relay's keys in what an upstream error says (bodies of error statuses, pre-content error events). */
+  masker?: SecretMasker;
 }
 
 /**
@@ -109,7 +112,11 @@ export async function runAttempt(
     } catch (err) {
       return failed(err, opts.clientSignal);
     }
-    if (status < 200 || status >= 300) return { kind: 'status', status, headers, rawHeaders, body };
+    if (status < 200 || status >= 300) {
+      // An upstream may echo the key the relay sent in its error text; only error bodies are scanned.
+      if (opts.masker) body = opts.masker.maskBytes(body);
+      return { kind: 'status', status, headers, rawHeaders, body };
+    }
     if (opts.res.destroyed) return { kind: 'cancelled' };
     const out = headerList(headers);
     opts.addHeaders(out);

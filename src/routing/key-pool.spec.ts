@@ -193,15 +193,44 @@ describe('KeyPool cooldown after 429', () => {
     expect(p.soonestAvailableMs()).toBe(1_000);
   });
 
+  it('parks nothing on a 401 by itself: the request may have caused it (the rejection policy decides)', () => {
+    const { pool: p } = pool([key('k0-secret-x')]);
+    p.recordResponse('anth#0', 401, {});
+    expect(p.snapshot()[0]).toMatchObject({ available: true, rejected: null });
+    expect(p.pick().kind).toBe('key');
+  });
+
+  it('skips a held key (a 401 being confirmed) only for the hold, and hold(0) puts it back', () => {
+    const { pool: p, clock } = pool([key('k0-secret-x'), key('k1-secret-y')]);
+    p.hold('anth#0', 5_000);
+    expect(distribution(p, 4)).toEqual({ 'anth#1': 4 });
+    expect(p.snapshot()[0]?.rejected).toBeNull();
+    clock.t += 5_000;
+    expect(p.snapshot()[0]?.available).toBe(true);
+    p.hold('anth#1', 5_000);
+    p.hold('anth#1', 0);
+    expect(p.snapshot()[1]?.available).toBe(true);
+  });
+
+  it('clearPenalties (admin reset) brings back parked, held and cooling keys and counts them', () => {
+    const { pool: p } = pool([key('k0-secret-x'), key('k1-secret-y'), key('k2-secret-z')]);
+    p.reject('anth#0');
+    p.recordResponse('anth#1', 429, { 'retry-after': '30' });
+    p.hold('anth#2', 5_000);
+    expect(p.clearPenalties()).toEqual({ parked: 1, cooling: 1 });
+    expect(p.snapshot().map((k) => k.available)).toEqual([true, true, true]);
+    expect(p.clearPenalties()).toEqual({ parked: 0, cooling: 0 });
+  });
+
   it('takes a key the provider rejected (401) out of rotation for REJECTED_KEY_COOLDOWN_MS, and shows why', () => {
     const { pool: p, clock } = pool([key('k0-secret-x'), key('k1-secret-y')]);
-    p.recordResponse('anth#0', 401, {});
+    p.reject('anth#0');
     expect(distribution(p, 10)).toEqual({ 'anth#1': 10 });
     const [k0, k1] = p.snapshot();
     expect(k0).toMatchObject({ available: false, rejected: { status: 401, at: iso(T0) } });
     expect(k1?.rejected).toBeNull();
     // Alone, it is still exhausted until the cooldown ends, then tried again.
-    p.recordResponse('anth#1', 401, {});
+    p.reject('anth#1');
     const none = p.pick();
     expect(none).toMatchObject({ kind: 'exhausted', retryAfterMs: REJECTED_KEY_COOLDOWN_MS });
     clock.t += REJECTED_KEY_COOLDOWN_MS;
@@ -214,7 +243,7 @@ describe('KeyPool cooldown after 429', () => {
 
   it('puts a rejected key back at once when a request of it that was in flight succeeds', () => {
     const { pool: p } = pool([key('k0-secret-x')]);
-    p.recordResponse('anth#0', 401, {});
+    p.reject('anth#0');
     expect(p.pick().kind).toBe('exhausted');
     p.recordResponse('anth#0', 200, {});
     expect(p.snapshot()[0]).toMatchObject({ available: true, rejected: null });
@@ -224,11 +253,11 @@ describe('KeyPool cooldown after 429', () => {
 
   it('says when every key is out of rotation for a rejection, not merely cooling down', () => {
     const { pool: p } = pool([key('k0-secret-x'), key('k1-secret-y')]);
-    p.recordResponse('anth#0', 401, {});
+    p.reject('anth#0');
     expect(p.allRejected()).toBe(false);
     p.recordResponse('anth#1', 429, { 'retry-after': '30' });
     expect(p.allRejected()).toBe(false); // one is only rate-limited
-    p.recordResponse('anth#1', 401, {});
+    p.reject('anth#1');
     expect(p.allRejected()).toBe(true);
     expect(pool([]).pool.allRejected()).toBe(false);
   });

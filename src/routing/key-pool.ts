@@ -100,6 +100,8 @@ class KeyState {
   /** When the provider last rejected the key (401), and until when it is out of rotation for it (0: not). */
   rejectedAt = 0;
   rejectedUntil = 0;
+  /** Skipped until then while a 401 of the key is being confirmed (0: not). */
+  heldUntil = 0;
   learned: Partial<Record<RateLimitFamily, Learned>> = {};
 
   constructor(
@@ -219,9 +221,9 @@ export class KeyPool {
   }
 
   /**
-   * Learns from a response of the key: `anthropic-ratelimit-*` limits, remainings and resets on every status, a
-   * cooldown on 429 for its retry-after (or a doubling default when it has none), and on 401 (the provider does not
-   * know the key) REJECTED_KEY_COOLDOWN_MS out of rotation.
+   * Learns from a response of the key: `anthropic-ratelimit-*` limits, remainings and resets on every status, and a
+   * cooldown on 429 for its retry-after (or a doubling default when it has none). A 401 parks nothing here: the
+   * request may have caused it (see KeyRejectionPolicy); {@link reject} parks a key once the 401 is confirmed.
    */
   recordResponse(keyId: string, status: number, headers: HeaderBag): void {
     const s = this.find(keyId);
@@ -231,11 +233,7 @@ export class KeyPool {
     // them the twelve lookups.
     if (hasRateLimitHeaders(headers)) for (const family of FAMILIES) this.learn(s, family, headers, now);
 
-    if (status === 401) {
-      // A revoked or mistyped key fails every request: out of rotation, so it stops failing one request in N.
-      s.rejectedAt = now;
-      s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
-    } else if (status === 429) {
+    if (status === 429) {
       s.consecutive429++;
       const hint = parseRetryAfterMs(headers, now);
       const cooldown =
@@ -248,7 +246,28 @@ export class KeyPool {
       // The key evidently works (a request of it that was in flight succeeded): back in rotation.
       s.rejectedAt = 0;
       s.rejectedUntil = 0;
+      s.heldUntil = 0;
     }
+  }
+
+  /**
+   * The provider confirmed it does not know the key (a 401 confirmed): a revoked or mistyped key fails every
+   * request, so it is out of rotation for REJECTED_KEY_COOLDOWN_MS and stops failing one request in N.
+   */
+  reject(keyId: string): void {
+    const s = this.find(keyId);
+    if (!s) return;
+    const now = this.clock.now();
+    s.rejectedAt = now;
+    s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
+    s.heldUntil = 0;
+  }
+
+  /** Skips the key for `ms` (a 401 of it is being confirmed); 0 puts it back at once. */
+  hold(keyId: string, ms: number): void {
+    const s = this.find(keyId);
+    if (!s) return;
+    s.heldUntil = ms > 0 ? this.clock.now() + ms : 0;
   }
 
   /**
@@ -273,6 +292,26 @@ export class KeyPool {
     s.reservedInput -= s.reservedInput / s.inFlight;
     s.inFlight--;
     if (s.inFlight === 0) s.reservedInput = 0;
+  }
+
+  /**
+   * The operator fixed the provider's keys (admin reset): every key back in rotation now, its 401 parking and 429
+   * cooldown gone. Returns how many keys were parked and how many cooling down. Windows and learned limits stay.
+   */
+  clearPenalties(): { parked: number; cooling: number } {
+    const now = this.clock.now();
+    let parked = 0;
+    let cooling = 0;
+    for (const s of this.states) {
+      if (s.rejectedUntil > now) parked++;
+      if (s.cooldownUntil > now) cooling++;
+      s.rejectedAt = 0;
+      s.rejectedUntil = 0;
+      s.heldUntil = 0;
+      s.cooldownUntil = 0;
+      s.consecutive429 = 0;
+    }
+    return { parked, cooling };
   }
 
   /**
@@ -339,7 +378,7 @@ export class KeyPool {
 
   /** 0 when the key can take the request now, else how long until it might. */
   private waitMs(s: KeyState, now: number, estimate: number): number {
-    let wait = Math.max(0, s.cooldownUntil - now, s.rejectedUntil - now);
+    let wait = Math.max(0, s.cooldownUntil - now, s.rejectedUntil - now, s.heldUntil - now);
     const { rpm_limit: rpm, itpm_limit: itpm, otpm_limit: otpm } = s.config;
     if (rpm > 0) wait = Math.max(wait, s.requests.msUntilFits(now, rpm, 1));
     if (itpm > 0) {

@@ -309,6 +309,47 @@ describe('admin API', () => {
     expect(reset.json()).toMatchObject({ name: 'primary', state: 'closed', consecutive_failures: 0 });
   });
 
+  it('reset brings back keys parked after a 401 or cooling after a 429, clears the last error and says so', async () => {
+    // The operator's situation: primary's key was revoked (401 on everything), secondary's is rate limited.
+    primaryFake.script(() => ({ kind: 'status', status: 401 }));
+    secondaryFake.script(() => ({ kind: 'status', status: 429, headers: { 'retry-after': '600' } }));
+    const failed = await post(relay.url, '/v1/messages', MINIMAL);
+    await failed.body.text();
+    expect(failed.statusCode).not.toBe(200);
+
+    const parked = (await call(relay.url, 'GET', '/admin/providers/primary')).json();
+    expect(parked.keys[0].rejected).toMatchObject({ status: 401 });
+    const cooling = (await call(relay.url, 'GET', '/admin/providers/secondary')).json();
+    expect(cooling.keys[0].cooldown_until).not.toBeNull();
+    expect(cooling.last_error).toMatchObject({ status: 429 });
+
+    // Both fixed: the operator resets, and need not wait out the parking nor restart.
+    primaryFake.script(undefined);
+    secondaryFake.script(undefined);
+    const primary = await call(relay.url, 'POST', '/admin/providers/primary/reset');
+    expect(primary.status).toBe(200);
+    expect(primary.json()).toMatchObject({
+      name: 'primary',
+      state: 'closed',
+      cleared: { circuit: false, parked_keys: 1, cooling_keys: 0, last_error: false },
+    });
+    expect(primary.json().keys[0]).toMatchObject({ rejected: null, available: true });
+    const secondary = await call(relay.url, 'POST', '/admin/providers/secondary/reset');
+    expect(secondary.json()).toMatchObject({
+      name: 'secondary',
+      state: 'closed',
+      last_error: null,
+      cleared: { circuit: true, parked_keys: 0, cooling_keys: 1, last_error: true },
+    });
+    expect(secondary.json().keys[0]).toMatchObject({ cooldown_until: null, available: true });
+
+    const before = primaryFake.requests.length;
+    const after = await post(relay.url, '/v1/messages', MINIMAL);
+    expect(after.statusCode).toBe(200);
+    await after.body.text();
+    expect(primaryFake.requests.length).toBeGreaterThan(before);
+  });
+
   it('force-open moves traffic to the next provider until reset (the failover drill)', async () => {
     const before = Date.now();
     const opened = await call(relay.url, 'POST', '/admin/providers/primary/open', {

@@ -161,6 +161,12 @@ export function isScenario(value: unknown): value is Scenario {
 /** Default `afterEvents` of the stream faults: message_start, content_block_start and one delta. */
 export const DEFAULT_AFTER_EVENTS = 3;
 
+/**
+ * Written anywhere in a status scenario's body or message, or an error_event's message, it is replaced by the
+ * credential the request carried (x-api-key, else the Bearer token): an upstream that echoes the key in its error.
+ */
+export const ECHO_KEY = '{{api_key}}';
+
 /** Default assistant text. */
 export const DEFAULT_TEXT = 'Hello from the fake upstream.';
 

@@ -12,6 +12,7 @@ import {
   compileErrorFrame,
   compileMessage,
   DEFAULT_AFTER_EVENTS,
+  ECHO_KEY,
   errorTypeFor,
   estimateTokens,
   isScenario,
@@ -521,7 +522,7 @@ export class FakeUpstream {
     } else {
       body = typeof s.body === 'string' ? s.body : JSON.stringify(s.body);
     }
-    this.send(ex, s.status, this.headers(rec, JSON_CONTENT_TYPE, s), body);
+    this.send(ex, s.status, this.headers(rec, JSON_CONTENT_TYPE, s), echoKey(body, rec));
   }
 
   /** A stream fault on a non-streaming answer: the same failure, applied to the JSON body. */
@@ -610,7 +611,8 @@ export class FakeUpstream {
         return this.stall(ex, fault);
       case 'error_event': {
         const [type, message] = errorTypeFor(529);
-        res.end(render(compileErrorFrame(fault.errorType ?? type, fault.message ?? message), values));
+        const frame = render(compileErrorFrame(fault.errorType ?? type, fault.message ?? message), values);
+        res.end(echoKey(frame, rec));
         return;
       }
       case 'malformed':
@@ -676,4 +678,10 @@ function modelOf(body: unknown): string | undefined {
 
 function isStream(body: unknown): boolean {
   return (body as { stream?: unknown } | undefined)?.stream === true;
+}
+
+/** The body with ECHO_KEY replaced by the request's credential (JSON-escaped, so it fits in a string value too). */
+function echoKey(body: string, rec: RecordedRequest): string {
+  if (!body.includes(ECHO_KEY)) return body;
+  return body.split(ECHO_KEY).join(JSON.stringify(rec.apiKey ?? '').slice(1, -1));
 }
