@@ -339,11 +339,14 @@ export class ProxyService {
           stream: preq.stream,
           ttftTimeoutMs: limits.ttftTimeoutMs,
           stallTimeoutMs: routing.stall_timeout_ms,
+          clientStallTimeoutMs: routing.client_stall_timeout_ms,
           captureLimitBytes: opts.captureLimitBytes,
           captureBudget: opts.captureBudget,
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,
+          provider: rt.name,
+          log: preq.log,
         },
       );
     } finally {

@@ -60,6 +60,8 @@ export interface AttemptOptions {
   stream: boolean;
   ttftTimeoutMs: number;
   stallTimeoutMs: number;
+  /** Streams: how long a client may take no byte (the relay waiting on its back-pressure) before it is let go. */
+  clientStallTimeoutMs?: number;
   /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
   captureLimitBytes: number;
   /** Shared by every capture in flight; a stream that does not fit is not captured. */
@@ -69,6 +71,10 @@ export interface AttemptOptions {
   requestId: string;
   /** Cancelled when the client goes away. */
   clientSignal: Cancellation;
+  /** The provider's name, for the log line of a stream cut after its commit. */
+  provider?: string;
+  /** The request's logger: a stream cut after its commit (upstream failure, client stopped reading) says so there. */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /**
