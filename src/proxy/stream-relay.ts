@@ -299,14 +299,18 @@ export function relayStream(
 
     /**
      * Ends the stream of a client that stopped reading: the written bytes end on a whole event, so the error
-     * event is queued after them and reaches the client should it read again. One that takes nothing more for
-     * another such timeout is disconnected, so its socket and the bytes queued for it are freed.
+     * event is queued after them and reaches the client should it read again (none after message_stop: the
+     * answer is then whole). One that takes nothing more for another such timeout is disconnected, so its socket
+     * and the bytes queued for it are freed.
      */
     const letClientGo = () => {
-      endWithError(
-        'timeout_error',
-        `the client read nothing for ${clientStallMs} ms; the relay ended the stream`,
-      );
+      if (answered()) endCleanly();
+      else {
+        endWithError(
+          'timeout_error',
+          `the client read nothing for ${clientStallMs} ms; the relay ended the stream`,
+        );
+      }
       let mark = writeProgress(res);
       let markAt = Date.now();
       const timer = setInterval(() => {
