@@ -12,7 +12,7 @@ import { ask, sleep, startRoutingWorld, type RoutingWorld } from './support/rout
 const BIG_TEXT = 'abcdefghijklmnopqrstuvwxyz0123456789'.repeat(170_000);
 const BIG = { kind: 'sse' as const, text: BIG_TEXT, deltas: 6_000 };
 const STALL_MS = 1_000;
-const CLIENT_STALL_MS = 1_000;
+const CLIENT_STALL_MS = 2_000;
 
 interface ReadPlan {
   /** Bytes taken per read while reading slowly. */
@@ -131,7 +131,8 @@ describe('a slow client of a fast stream', () => {
       everyMs: 100,
       slowForMs: 0,
       pauseAfterBytes: 0,
-      pauseForMs: 1.5 * CLIENT_STALL_MS,
+      // Past the client's timeout, and back before the relay gives up on it (another timeout later).
+      pauseForMs: 1.6 * CLIENT_STALL_MS,
     });
     const events = parseSse(text);
     // Every event whole (no data cut mid-JSON), the error event last, the answer not complete.
