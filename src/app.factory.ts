@@ -6,7 +6,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClientAuthenticator } from './common/client-authenticator';
-import { AccessLog } from './common/access-log';
+import { AccessLog, streamEndOf } from './common/access-log';
 import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
@@ -191,7 +191,8 @@ export async function createApp(
       // The route pattern, not the raw URL, keeps metric label sets bounded.
       const route = req.routeOptions.url ?? 'unmatched';
       metrics.httpRequest(route, req.method, status, ms / 1000);
-      accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted });
+      const streamEnd = streamEndOf(reply.raw);
+      accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted, streamEnd });
     });
     // Every /v1/ route needs a client key: checked before the body is read, so an unauthenticated client cannot
     // make the relay parse a 32 MiB body first. The route guard then only confirms it.

@@ -69,6 +69,35 @@ describe('AccessLog', () => {
     expect(JSON.parse(lines[0]!)).toMatchObject({ zone: 'eu-1', request_id: 'req-1', msg: 'request' });
   });
 
+  it('says how a cut stream ended, as pino would, and calls it aborted', async () => {
+    const streamEnd = {
+      stream_end: 'upstream_error' as const,
+      reason: 'the upstream closed the "connection"',
+    };
+    const ours = captured();
+    new AccessLog(ours.logger).write({ ...entry, streamEnd });
+    const theirs = captured();
+    theirs.logger.info(
+      {
+        request_id: 'req-1',
+        method: 'POST',
+        route: '/v1/messages',
+        status: 200,
+        ms: 12.3,
+        aborted: true,
+        stream_end: 'upstream_error',
+        reason: 'the upstream closed the "connection"',
+      },
+      'request',
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(ours.lines[0]).toBe(theirs.lines[0]);
+    const viaPino = captured({ mixin: () => ({}) });
+    new AccessLog(viaPino.logger).write({ ...entry, streamEnd });
+    await new Promise((r) => setImmediate(r));
+    expect(JSON.parse(viaPino.lines[0]!)).toMatchObject({ aborted: true, ...streamEnd });
+  });
+
   it('uses the message key the logger was built with', async () => {
     const { logger, lines } = captured({ messageKey: 'message' });
     new AccessLog(logger).write(entry);

@@ -10,6 +10,29 @@ export interface AccessEntry {
   ms: number;
   /** The response did not finish (the client went away, or a stream was cut). */
   aborted: boolean;
+  /** How a stream that stopped short after its commit ended (see markStreamEnd); such a line is `aborted`. */
+  streamEnd?: StreamEnd;
+}
+
+/** Why a stream stopped short after content had reached the client. */
+export type StreamEndKind = 'upstream_error' | 'upstream_stall' | 'upstream_error_event' | 'client_stalled';
+
+/** How a stream stopped short: the access line's `stream_end` and `reason`. */
+export interface StreamEnd {
+  stream_end: StreamEndKind;
+  reason: string;
+}
+
+const STREAM_END = Symbol('cc-relay.streamEnd');
+
+/** Records on the response how its stream stopped short, for the access line written when it closes. */
+export function markStreamEnd(res: object, end: StreamEnd): void {
+  (res as { [STREAM_END]?: StreamEnd })[STREAM_END] = end;
+}
+
+/** What markStreamEnd recorded on the response, if anything. */
+export function streamEndOf(res: object): StreamEnd | undefined {
+  return (res as { [STREAM_END]?: StreamEnd })[STREAM_END];
 }
 
 /** The part of a pino logger the access line uses (pino keeps these under its exported symbols). */
@@ -49,6 +72,8 @@ export class AccessLog {
   write(e: AccessEntry): void {
     if (!this.logger.isLevelEnabled('info')) return;
     const ms = Math.round(e.ms * 10) / 10;
+    const end = e.streamEnd;
+    const aborted = e.aborted || end !== undefined;
     if (!this.stream) {
       this.logger.info(
         {
@@ -57,14 +82,15 @@ export class AccessLog {
           route: e.route,
           status: e.status,
           ms,
-          aborted: e.aborted,
+          aborted,
+          ...(end ? { stream_end: end.stream_end, reason: end.reason } : {}),
         },
         'request',
       );
       return;
     }
     this.stream.write(
-      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${ms},"aborted":${e.aborted},${this.messageKey}:"request"}\n`,
+      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${ms},"aborted":${aborted},${end ? `"stream_end":${JSON.stringify(end.stream_end)},"reason":${JSON.stringify(end.reason)},` : ''}${this.messageKey}:"request"}\n`,
     );
   }
 }

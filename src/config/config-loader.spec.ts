@@ -425,6 +425,7 @@ describe('validation', () => {
       deadline_ms: 120_000,
       ttft_timeout_ms: 30_000,
       stall_timeout_ms: 60_000,
+      client_stall_timeout_ms: 300_000,
     });
     expect(config.health).toEqual({
       health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000 },

@@ -262,6 +262,16 @@ export class RoutingConfig {
   @Min(1)
   @Max(MAX_TIMER_MS)
   stall_timeout_ms = 60_000;
+
+  /**
+   * Streams: a client that takes no byte of its stream for this long (the relay waiting on its back-pressure) is
+   * let go with event: error. Longer than stall_timeout_ms: the kernel's socket buffers (megabytes) show a slow
+   * reader's progress only in steps of a third of them, so a client that reads slowly looks idle for a while.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMER_MS)
+  client_stall_timeout_ms = 300_000;
 }
 
 export class HealthCheckConfig {

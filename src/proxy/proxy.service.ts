@@ -417,12 +417,15 @@ export class ProxyService {
           stream: preq.stream,
           ttftTimeoutMs: limits.ttftTimeoutMs,
           stallTimeoutMs: routing.stall_timeout_ms,
+          clientStallTimeoutMs: routing.client_stall_timeout_ms,
           captureLimitBytes: opts.captureLimitBytes,
           captureBudget: opts.captureBudget,
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,
           masker: this.masker,
+          provider: rt.name,
+          log: preq.log,
         },
       );
     } finally {

@@ -2,6 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { PassThrough, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { parseSse } from '../../test/fakes/sse-parse';
+import { streamEndOf } from '../common/access-log';
 import { Cancellation } from '../common/cancellation';
 import { classifyOutcome } from '../routing/outcome';
 import { outcomeInput } from './failure-answer';
@@ -43,6 +44,7 @@ const delta = (text: string) =>
   });
 const STOP = frame('message_delta', { type: 'message_delta', delta: { stop_reason: 'end_turn' } });
 const MESSAGE_STOP = frame('message_stop', { type: 'message_stop' });
+const PING = frame('ping', { type: 'ping' });
 const SOCKET_CLOSED = Object.assign(new Error('other side closed'), { code: 'UND_ERR_SOCKET' });
 
 interface Relay {
@@ -260,10 +262,40 @@ class StuckResponse extends SinkResponse {
   override _write(): void {}
 }
 
+/** A client that reads, slowly: each write is taken 20 ms after it was handed over. */
+class SlowResponse extends SinkResponse {
+  constructor() {
+    super({ highWaterMark: 16 });
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
+    setTimeout(() => {
+      this.chunks.push(chunk);
+      done();
+    }, 20);
+  }
+}
+
+/** A logger that keeps its warn lines. */
+function warnings(): {
+  log: { warn(obj: object, msg: string): void };
+  lines: { obj: object; msg: string }[];
+} {
+  const lines: { obj: object; msg: string }[] = [];
+  return { log: { warn: (obj, msg) => lines.push({ obj, msg }) }, lines };
+}
+
 describe('relayStream with a client that stops reading', () => {
-  it('lets the client go when it has not read for the stall timeout, without blaming the provider', async () => {
+  it('lets the client go when it has not read for its timeout, says why, and ends on an error event', async () => {
     const res = new StuckResponse();
-    const r = relay({ res: res as unknown as ServerResponse, stallTimeoutMs: 30 });
+    const { log, lines } = warnings();
+    const r = relay({
+      res: res as unknown as ServerResponse,
+      stallTimeoutMs: 30,
+      clientStallTimeoutMs: 30,
+      log,
+      provider: 'alpha',
+    });
     r.body.write(START + BLOCK + delta('hi'));
     await tick();
     r.body.write(delta(' there'));
@@ -271,7 +303,55 @@ describe('relayStream with a client that stops reading', () => {
 
     expect(result.kind).toBe('cancelled');
     expect(outcomeOf(result)).toMatchObject({ kind: 'client_cancelled', breakerFailure: false });
+    expect(lines).toEqual([
+      {
+        msg: 'stream ended: the client stopped reading',
+        obj: expect.objectContaining({
+          provider: 'alpha',
+          events: 4,
+          stream_end: 'client_stalled',
+          reason: expect.stringMatching(/^the client read nothing for \d+ ms$/),
+        }),
+      },
+    ]);
+    expect(streamEndOf(res)).toMatchObject({ stream_end: 'client_stalled' });
+    // The error event is queued after the whole events written so far; a client that still takes nothing is
+    // then disconnected.
+    expect(res.writableEnded).toBe(true);
+    for (let i = 0; i < 50 && !res.destroyed; i++) await new Promise((r) => setTimeout(r, 10));
     expect(res.destroyed).toBe(true);
+  });
+
+  it('never cuts a client that keeps reading, however long the relay waits on it', async () => {
+    const res = new SlowResponse();
+    const { log, lines } = warnings();
+    const r = relay({
+      res: res as unknown as ServerResponse,
+      stallTimeoutMs: 30,
+      clientStallTimeoutMs: 1_000,
+      log,
+    });
+    // Eight chunks held until the first content, then written at once: the client takes 160 ms over them, far
+    // longer than the upstream's stall timeout, and the upstream is paused meanwhile.
+    for (const part of [START, BLOCK, PING, PING, PING, PING, PING]) {
+      r.body.write(part);
+      await tick();
+    }
+    r.body.write(delta('hi'));
+    await tick();
+    r.body.write(delta(' there'));
+    await tick();
+    r.body.end(STOP + MESSAGE_STOP);
+    const result = await r.result;
+
+    expect(result).toMatchObject({ kind: 'delivered', completed: true, failure: undefined });
+    await new Promise<void>((resolve) => res.once('finish', resolve));
+    expect(
+      parseSse(res.text)
+        .map((e) => e.event)
+        .at(-1),
+    ).toBe('message_stop');
+    expect(lines).toEqual([]);
   });
 
   it('still calls a silent upstream a stall while the client keeps up', async () => {
@@ -285,6 +365,38 @@ describe('relayStream with a client that stops reading', () => {
 });
 
 describe('relayStream endings', () => {
+  it('logs a stream the upstream drops mid-answer, with how far it got and why, and marks its access line', async () => {
+    const { log, lines } = warnings();
+    const r = relay({ log, provider: 'alpha' });
+    const sent = START + BLOCK + delta('hi');
+    r.body.write(sent);
+    await tick();
+    r.body.destroy(SOCKET_CLOSED);
+    const result = await r.result;
+
+    expect(result).toMatchObject({ kind: 'delivered', failure: 'reset' });
+    expect(parseSse(r.res.text).at(-1)).toMatchObject({
+      event: 'error',
+      data: { error: { type: 'api_error' } },
+    });
+    expect(lines).toEqual([
+      {
+        msg: 'upstream stream failed after content was sent',
+        obj: {
+          provider: 'alpha',
+          bytes: Buffer.byteLength(sent),
+          events: 3,
+          stream_end: 'upstream_error',
+          reason: 'the upstream closed the connection',
+        },
+      },
+    ]);
+    expect(streamEndOf(r.res)).toEqual({
+      stream_end: 'upstream_error',
+      reason: 'the upstream closed the connection',
+    });
+  });
+
   it('ends the client’s response soon after message_stop when the upstream keeps its own open', async () => {
     const r = relay({ stallTimeoutMs: 60_000 });
     const started = Date.now();

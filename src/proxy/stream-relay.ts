@@ -1,4 +1,7 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
+import { markStreamEnd, type StreamEndKind } from '../common/access-log';
 import type { Cancellation } from '../common/cancellation';
 import { errorBody } from '../common/relay-error';
 import type { UpstreamErrorKind } from '../routing/outcome';
@@ -11,6 +14,17 @@ import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
 
 /** How long the upstream may keep its response open after message_stop before the relay ends the client's. */
 export const UPSTREAM_END_GRACE_MS = 1_000;
+
+/**
+ * A value that changes whenever the client takes bytes off the relay's socket: the bytes queued in the response
+ * and the socket's stream, and libuv's write queue, which shrinks with every partial write the kernel accepts
+ * (Node's own socket timeout watches the same field to tell a slow writer from a stuck one). While back-pressure
+ * holds the relay writes nothing, so a change can only be the client reading.
+ */
+function writeProgress(res: ServerResponse): string {
+  const socket: (Socket & { _handle?: { writeQueueSize?: number } }) | null = res.socket;
+  return `${res.writableLength}:${socket?.writableLength ?? 0}:${socket?._handle?.writeQueueSize ?? 0}`;
+}
 
 /**
  * Relays one upstream SSE stream to the client, event-driven (no async iterator: one promise per chunk was a
@@ -50,6 +64,15 @@ export function relayStream(
   // Set while the client does not read (back-pressure has paused the upstream): silence then is the client's.
   let clientBehind = false;
   let clientStalled = false;
+  // While back-pressure holds, the upstream's stall timer waits (its silence is the relay's doing) and the client
+  // is watched instead, a quarter of its own timeout at a time, for any byte it takes.
+  let clientWatch: NodeJS.Timeout | undefined;
+  let clientMark = '';
+  let clientMarkAt = 0;
+  const clientStallMs = opts.clientStallTimeoutMs ?? opts.stallTimeoutMs;
+  const watchEveryMs = Math.max(1, Math.ceil(clientStallMs / 4));
+  // Bytes written to the client so far (the log line of a failed stream says how far it got).
+  let sentBytes = 0;
   // Set while the answer's last bytes (message_stop seen) wait corked for the upstream's end: the final write and
   // the chunked terminator then leave in one syscall instead of two (a loopback write costs tens of µs).
   let lastFlush: NodeJS.Immediate | undefined;
@@ -73,6 +96,18 @@ export function relayStream(
       res.end(formatSseEvent('error', errorBody(type, message, opts.requestId)));
     }
   };
+  /** A stream that stopped short after its commit: one warn line, and the access line says how it ended. */
+  const reportCut = (end: StreamEndKind, reason: string, message: string) => {
+    markStreamEnd(res, { stream_end: end, reason });
+    opts.log?.warn(
+      { provider: opts.provider, bytes: sentBytes, events: progress.events, stream_end: end, reason },
+      message,
+    );
+  };
+  const write = (chunk: Buffer): boolean => {
+    sentBytes += chunk.length;
+    return res.write(chunk);
+  };
   // After message_stop (and no error event) the client holds the whole answer: whatever goes wrong later must not
   // turn it into an error the SDK throws and Claude Code re-sends, paying for the answer twice.
   const answered = () => progress.completed && !progress.errorType;
@@ -84,7 +119,7 @@ export function relayStream(
    * the rest. Returns what res.write returned (true when nothing was written).
    */
   const forward = (chunk: Buffer, eventEnd: number): boolean => {
-    if (tailBytes === 0 && eventEnd === chunk.length) return res.write(chunk);
+    if (tailBytes === 0 && eventEnd === chunk.length) return write(chunk);
     if (eventEnd < 0) {
       if (tailBytes + chunk.length <= MAX_LINE_BYTES) {
         tail.push(chunk);
@@ -98,7 +133,7 @@ export function relayStream(
     const out = tailBytes === 0 ? head : Buffer.concat([...tail, head]);
     tail = eventEnd === chunk.length ? [] : [chunk.subarray(eventEnd)];
     tailBytes = chunk.length - eventEnd;
-    return out.length === 0 || res.write(out);
+    return out.length === 0 || write(out);
   };
   const delivered = (failure: UpstreamErrorKind | 'upstream_error_event' | undefined): AttemptResult => ({
     kind: 'delivered',
@@ -140,6 +175,7 @@ export function relayStream(
       settled = true;
       clearTimeout(ttftTimer);
       if (stallTimer) clearTimeout(stallTimer);
+      if (clientWatch) clearTimeout(clientWatch);
       if (endGrace) clearTimeout(endGrace);
       // What was captured now belongs to the result (the cache stores it at once): off the in-flight budget.
       budget?.give(capturedBytes);
@@ -160,16 +196,17 @@ export function relayStream(
       });
       clearTimeout(ttftTimer);
       stallTimer = setTimeout(() => {
-        // A client that has stopped reading for the whole stall timeout: it is let go, not the provider blamed.
-        if (clientBehind) clientStalled = true;
-        else timedOut = 'stall';
+        // The upstream is paused while the client is behind: its silence is the relay's doing, and the client
+        // watch judges the client.
+        if (clientBehind) return stallTimer?.refresh();
+        timedOut = 'stall';
         abort.abort();
       }, opts.stallTimeoutMs);
       res.cork();
       // The commit comes with an event completed in the last chunk: the earlier ones are whole events, or parts
       // of events that end in it.
       const last = held.length - 1;
-      for (let i = 0; i < last; i++) res.write(held[i]);
+      for (let i = 0; i < last; i++) write(held[i]!);
       forward(held[last]!, eventEnd);
       if (progress.completed) holdLast();
       res.uncork();
@@ -227,12 +264,67 @@ export function relayStream(
         // Back-pressure: a slow client slows the upstream read instead of growing the relay's memory.
         body.pause();
         clientBehind = true;
+        clientMark = writeProgress(res);
+        clientMarkAt = Date.now();
+        if (clientWatch) clientWatch.refresh();
+        else clientWatch = setTimeout(watchClient, watchEveryMs);
         res.once('drain', () => {
           clientBehind = false;
           stallTimer?.refresh();
           body.resume();
         });
       }
+    };
+
+    // Only a client that took no byte for its whole timeout is let go: one that reads, however slowly, is not.
+    const watchClient = () => {
+      if (settled || !clientBehind) return;
+      const now = Date.now();
+      const mark = writeProgress(res);
+      if (mark !== clientMark) {
+        clientMark = mark;
+        clientMarkAt = now;
+      } else if (now - clientMarkAt >= clientStallMs) {
+        clientStalled = true;
+        reportCut(
+          'client_stalled',
+          `the client read nothing for ${now - clientMarkAt} ms`,
+          'stream ended: the client stopped reading',
+        );
+        abort.abort();
+        return;
+      }
+      clientWatch?.refresh();
+    };
+
+    /**
+     * Ends the stream of a client that stopped reading: the written bytes end on a whole event, so the error
+     * event is queued after them and reaches the client should it read again (none after message_stop: the
+     * answer is then whole). One that takes nothing more for another such timeout is disconnected, so its socket
+     * and the bytes queued for it are freed.
+     */
+    const letClientGo = () => {
+      if (answered()) endCleanly();
+      else {
+        endWithError(
+          'timeout_error',
+          `the client read nothing for ${clientStallMs} ms; the relay ended the stream`,
+        );
+      }
+      let mark = writeProgress(res);
+      let markAt = Date.now();
+      const timer = setInterval(() => {
+        if (res.writableFinished || res.destroyed) return clearInterval(timer);
+        const now = Date.now();
+        const next = writeProgress(res);
+        if (next !== mark) {
+          mark = next;
+          markAt = now;
+        } else if (now - markAt >= clientStallMs) {
+          clearInterval(timer);
+          res.destroy();
+        }
+      }, watchEveryMs);
     };
 
     body.on('data', (chunk: Buffer) => {
@@ -251,11 +343,19 @@ export function relayStream(
       }
       if (progress.completed || progress.errorType) {
         // What follows the last event can only be trailing blank lines or a comment: the upstream's own end.
+        if (progress.errorType && !progress.completed) {
+          markStreamEnd(res, { stream_end: 'upstream_error_event', reason: progress.errorType });
+        }
         if (tailBytes > 0) res.end(Buffer.concat(tail));
         else res.end();
         flushLast();
         return finish(delivered(progress.errorType ? 'upstream_error_event' : undefined));
       }
+      reportCut(
+        'upstream_error',
+        'the upstream stream ended before message_stop',
+        'upstream stream failed after content was sent',
+      );
       endWithError('api_error', 'the upstream stream ended before message_stop');
       finish(delivered('reset'));
     });
@@ -264,7 +364,7 @@ export function relayStream(
       if (settled) return;
       if (opts.clientSignal.aborted && !forcedStop) return finish({ kind: 'cancelled' });
       if (clientStalled) {
-        res.destroy();
+        letClientGo();
         return finish({ kind: 'cancelled' });
       }
       const kind = timedOut ?? upstreamErrorKind(err);
@@ -278,11 +378,18 @@ export function relayStream(
       }
       if (progress.errorType) {
         // The upstream's own `event: error` already reached the client: that is how this stream ended.
+        markStreamEnd(res, { stream_end: 'upstream_error_event', reason: progress.errorType });
         endCleanly();
         return finish(delivered('upstream_error_event'));
       }
-      if (!forcedStop)
+      if (!forcedStop) {
+        reportCut(
+          kind === 'stall' ? 'upstream_stall' : 'upstream_error',
+          describeUpstreamError(kind),
+          'upstream stream failed after content was sent',
+        );
         endWithError(kind === 'stall' ? 'timeout_error' : 'api_error', describeUpstreamError(kind));
+      }
       finish(delivered(forcedStop ? undefined : kind));
     });
   });

@@ -61,6 +61,8 @@ export interface AttemptOptions {
   stream: boolean;
   ttftTimeoutMs: number;
   stallTimeoutMs: number;
+  /** Streams: how long a client may take no byte (the relay waiting on its back-pressure) before it is let go. */
+  clientStallTimeoutMs?: number;
   /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
   captureLimitBytes: number;
   /** Shared by every capture in flight; a stream that does not fit is not captured. */
@@ -72,6 +74,10 @@ export interface AttemptOptions {
   clientSignal: Cancellation;
   /** Masks the relay's keys in what an upstream error says (bodies of error statuses, pre-content error events). */
   masker?: SecretMasker;
+  /** The provider's name, for the log line of a stream cut after its commit. */
+  provider?: string;
+  /** The request's logger: a stream cut after its commit (upstream failure, client stopped reading) says so there. */
+  log?: { warn(obj: object, msg: string): void };
 }
 
 /**
