@@ -23,6 +23,8 @@ function snapshot(state: BreakerSnapshot['state'], forced = false): BreakerSnaps
     half_open_successes: 0,
     last_error: null,
     forced,
+    open_duration_ms: 30_000,
+    reopens: 0,
   };
 }
 
