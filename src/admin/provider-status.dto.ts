@@ -186,6 +186,22 @@ export class ProviderStatusDto {
   })
   retry_at!: string | null;
 
+  @ApiProperty({
+    type: 'integer',
+    description:
+      'While OPEN: how long this open period lasts. Otherwise: how long the next one will. It doubles on every ' +
+      're-open from HALF_OPEN, up to circuit_breaker.max_open_duration_ms, and a close resets it.',
+    example: 30_000,
+  })
+  open_duration_ms!: number;
+
+  @ApiProperty({
+    type: 'integer',
+    description:
+      'Re-opens from HALF_OPEN since the circuit last closed (the open duration is doubled this often).',
+  })
+  reopens!: number;
+
   @ApiProperty({ description: 'OPEN by an operator (force-open), not by failures.' })
   forced!: boolean;
 

@@ -18,7 +18,12 @@ class ManualClock {
   }
 }
 
-const breakerConfig = { failure_threshold: 2, open_duration_ms: 30_000, half_open_probes: 1 };
+const breakerConfig = {
+  failure_threshold: 2,
+  open_duration_ms: 30_000,
+  max_open_duration_ms: 300_000,
+  half_open_probes: 1,
+};
 
 describe('maskUrlCredentials', () => {
   it('masks user and password before the host', () => {

@@ -72,6 +72,8 @@ export function providerView(
     consecutive_failures: breaker.consecutive_failures,
     opened_at: breaker.opened_at,
     retry_at: breaker.retry_at,
+    open_duration_ms: breaker.open_duration_ms,
+    reopens: breaker.reopens,
     forced: breaker.forced,
     half_open_in_flight: breaker.half_open_in_flight,
     half_open_successes: breaker.half_open_successes,

@@ -428,9 +428,15 @@ describe('validation', () => {
       client_stall_timeout_ms: 300_000,
     });
     expect(config.health).toEqual({
-      health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000 },
-      circuit_breaker: { failure_threshold: 5, open_duration_ms: 30_000, half_open_probes: 3 },
+      health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000, probe: 'messages' },
+      circuit_breaker: {
+        failure_threshold: 5,
+        open_duration_ms: 30_000,
+        max_open_duration_ms: 300_000,
+        half_open_probes: 3,
+      },
     });
+    expect(config.providers[0]?.health_check.probe).toBeUndefined();
     expect(config.cache).toEqual({
       mode: 'single',
       ttl_ms: 3_600_000,
@@ -457,6 +463,28 @@ describe('validation', () => {
     expect(() =>
       validateConfig({ server: { max_connections_per_provider: 1.5 }, providers: [{ name: 'a' }] }),
     ).toThrow(/server\.max_connections_per_provider/);
+  });
+
+  it('takes a per-provider health_check.probe and rejects an unknown probe kind', () => {
+    const { config } = validateConfig({
+      providers: [{ name: 'a', health_check: { probe: 'count_tokens' } }],
+      health: { health_check: { probe: 'models' } },
+    });
+    expect(config.providers[0]?.health_check.probe).toBe('count_tokens');
+    expect(config.health.health_check.probe).toBe('models');
+    let err: unknown;
+    try {
+      validateConfig({ providers: [{ name: 'a', health_check: { probe: 'ping' } }] });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toContainEqual(
+      expect.objectContaining({
+        path: 'providers[0].health_check.probe',
+        expected: 'one of messages, count_tokens, models',
+      }),
+    );
   });
 
   it('rejects a duration no timer can wait (over 2^31 - 1 ms a Node timer fires after 1 ms)', () => {

@@ -46,6 +46,14 @@ export const ROUTING_STRATEGIES = [
 ] as const;
 export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
 
+/**
+ * What the health probe sends: `messages` (the smallest Messages request: max_tokens 1, so it meets an overload
+ * the way real traffic does), `count_tokens` (no tokens spent) or `models` (GET /v1/models, which stays 200
+ * while inference is overloaded).
+ */
+export const PROBE_KINDS = ['messages', 'count_tokens', 'models'] as const;
+export type ProbeKind = (typeof PROBE_KINDS)[number];
+
 export const CACHE_MODES = ['single', 'ha', 'disabled'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
 
@@ -143,6 +151,13 @@ export class ProviderKeyConfig {
   weight = 1;
 }
 
+/** Per-provider health check settings; an unset key takes health.health_check's. */
+export class ProviderHealthCheckConfig {
+  @IsOptional()
+  @IsIn(PROBE_KINDS)
+  probe?: ProbeKind;
+}
+
 export class ProviderConfig {
   @IsString()
   @Matches(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, { message: 'expected a name of letters, digits, ".", "_" or "-"' })
@@ -189,6 +204,10 @@ export class ProviderConfig {
   @Min(1)
   @Max(MAX_PROVIDER_CONNECTIONS)
   max_connections?: number;
+  /** Overrides of health.health_check for this provider. */
+  @ValidateNested()
+  @Type(() => ProviderHealthCheckConfig)
+  health_check: ProviderHealthCheckConfig = new ProviderHealthCheckConfig();
 }
 
 export class RetryConfig {
@@ -289,6 +308,10 @@ export class HealthCheckConfig {
   @Min(1)
   @Max(MAX_TIMER_MS)
   timeout_ms = 5_000;
+
+  /** What a probe sends (see PROBE_KINDS); a provider's own health_check.probe overrides it. */
+  @IsIn(PROBE_KINDS)
+  probe: ProbeKind = 'messages';
 }
 
 export class CircuitBreakerConfig {
@@ -300,6 +323,15 @@ export class CircuitBreakerConfig {
   @Min(1)
   @Max(MAX_TIMER_MS)
   open_duration_ms = 30_000;
+
+  /**
+   * Each re-open from HALF_OPEN doubles the open duration up to this (Envoy's max_ejection_time); a close resets
+   * it. A value below open_duration_ms means no growth.
+   */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMER_MS)
+  max_open_duration_ms = 300_000;
 
   @IsInt()
   @Min(1)

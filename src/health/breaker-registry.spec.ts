@@ -79,6 +79,8 @@ describe('BreakerRegistry', () => {
         half_open_successes: 0,
         last_error: null,
         forced: false,
+        open_duration_ms: 30_000,
+        reopens: 0,
       },
     ]);
   });

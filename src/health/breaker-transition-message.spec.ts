@@ -11,6 +11,8 @@ const OPEN: BreakerSnapshot = {
   half_open_successes: 0,
   last_error: { status: 502, message: '502 upstream error', at: '2026-01-01T00:00:00.000Z' },
   forced: false,
+  open_duration_ms: 30_000,
+  reopens: 0,
 };
 
 const t = (reason: BreakerTransition['reason'], to: BreakerTransition['to']): BreakerTransition => ({

@@ -2,7 +2,7 @@ import 'reflect-metadata';
 import { beforeEach, describe, expect, it } from 'vitest';
 import type { Clock } from '../common/clock';
 import { CircuitBreakerConfig } from '../config/relay-config';
-import { CircuitBreaker, type BreakerTransition, type Permit } from './circuit-breaker';
+import { CircuitBreaker, openDurationMs, type BreakerTransition, type Permit } from './circuit-breaker';
 
 class ManualClock implements Clock {
   constructor(private ms = Date.parse('2026-01-01T00:00:00.000Z')) {}
@@ -42,9 +42,14 @@ describe('CircuitBreaker', () => {
     breaker.onTransition((t) => transitions.push(t));
   });
 
-  it('uses the spec defaults: 5 failures, 30 s open, 3 half-open probes', () => {
+  it('uses the spec defaults: 5 failures, 30 s open (growing to at most 300 s), 3 half-open probes', () => {
     const defaults = new CircuitBreakerConfig();
-    expect(defaults).toEqual({ failure_threshold: 5, open_duration_ms: 30_000, half_open_probes: 3 });
+    expect(defaults).toEqual({
+      failure_threshold: 5,
+      open_duration_ms: 30_000,
+      max_open_duration_ms: 300_000,
+      half_open_probes: 3,
+    });
   });
 
   describe('CLOSED', () => {
@@ -258,13 +263,14 @@ describe('CircuitBreaker', () => {
         to: 'open',
         reason: 'half_open_failure',
       });
+      // A re-open: twice the open duration (see 'growing open duration').
       expect(breaker.snapshot()).toMatchObject({
         opened_at: '2026-01-01T00:00:32.000Z',
-        retry_at: '2026-01-01T00:01:02.000Z',
+        retry_at: '2026-01-01T00:01:32.000Z',
         half_open_in_flight: 0,
         half_open_successes: 0,
       });
-      clock.advance(29_999);
+      clock.advance(59_999);
       expect(breaker.tryAcquire()).toBeUndefined();
       clock.advance(1);
       expect(breaker.state).toBe('half_open');
@@ -273,7 +279,7 @@ describe('CircuitBreaker', () => {
     it('a late success of a probe from the previous test round does not count in the next one', () => {
       const probes = [acquire(breaker), acquire(breaker)];
       breaker.record(probes[0]!, 'failure');
-      clock.advance(30_000);
+      clock.advance(60_000);
       expect(breaker.state).toBe('half_open');
       breaker.record(probes[1]!, 'success');
       expect(breaker.snapshot()).toMatchObject({ half_open_successes: 0, half_open_in_flight: 0 });
@@ -393,6 +399,77 @@ describe('CircuitBreaker', () => {
       });
       breaker.reset();
       expect(breaker.snapshot().last_error?.message).toBe('connect ECONNREFUSED');
+    });
+  });
+
+  describe('growing open duration', () => {
+    /** Moves an OPEN breaker to HALF_OPEN by its timer and fails one test request there. */
+    function reopen(b: CircuitBreaker): void {
+      const retryAt = Date.parse(b.snapshot().retry_at!);
+      clock.advance(retryAt - clock.now());
+      expect(b.state).toBe('half_open');
+      b.record(acquire(b), 'failure');
+      expect(b.state).toBe('open');
+    }
+
+    it('doubles the open duration on every re-open, up to max_open_duration_ms', () => {
+      breaker = new CircuitBreaker(config({ open_duration_ms: 1_000, max_open_duration_ms: 5_000 }), clock);
+      fail(breaker, 5);
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', open_duration_ms: 1_000, reopens: 0 });
+      const seen: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        reopen(breaker);
+        const snap = breaker.snapshot();
+        expect(Date.parse(snap.retry_at!) - Date.parse(snap.opened_at!)).toBe(snap.open_duration_ms);
+        seen.push(snap.open_duration_ms);
+      }
+      expect(seen).toEqual([2_000, 4_000, 5_000, 5_000, 5_000]);
+      expect(breaker.snapshot().reopens).toBe(5);
+      // One ms short of the grown duration it is still OPEN: the doubling is real, not only displayed.
+      clock.advance(4_999);
+      expect(breaker.tryAcquire()).toBeUndefined();
+    });
+
+    it('says, while HALF_OPEN, how long a re-open would last, and while CLOSED, how long a first opening', () => {
+      breaker = new CircuitBreaker(config({ open_duration_ms: 1_000 }), clock);
+      expect(breaker.snapshot()).toMatchObject({ state: 'closed', open_duration_ms: 1_000, reopens: 0 });
+      fail(breaker, 5);
+      reopen(breaker);
+      clock.advance(2_000);
+      expect(breaker.snapshot()).toMatchObject({ state: 'half_open', open_duration_ms: 4_000, reopens: 1 });
+    });
+
+    it('starts again from open_duration_ms once the circuit closes (or is reset)', () => {
+      breaker = new CircuitBreaker(config({ open_duration_ms: 1_000, half_open_probes: 1 }), clock);
+      fail(breaker, 5);
+      reopen(breaker);
+      reopen(breaker);
+      expect(breaker.snapshot().open_duration_ms).toBe(4_000);
+      clock.advance(4_000);
+      breaker.record(acquire(breaker), 'success');
+      expect(breaker.state).toBe('closed');
+      fail(breaker, 5);
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', open_duration_ms: 1_000, reopens: 0 });
+      reopen(breaker);
+      breaker.reset();
+      fail(breaker, 5);
+      expect(breaker.snapshot()).toMatchObject({ open_duration_ms: 1_000, reopens: 0 });
+    });
+
+    it('never shortens a long open_duration_ms to a smaller cap', () => {
+      expect(openDurationMs({ open_duration_ms: 600_000, max_open_duration_ms: 300_000 }, 0)).toBe(600_000);
+      expect(openDurationMs({ open_duration_ms: 600_000, max_open_duration_ms: 300_000 }, 3)).toBe(600_000);
+      expect(openDurationMs({ open_duration_ms: 1, max_open_duration_ms: 2_147_483_647 }, 1_000)).toBe(
+        2_147_483_647,
+      );
+    });
+
+    it('a probe that moved the circuit to HALF_OPEN early does not spare the next re-open its growth', () => {
+      breaker = new CircuitBreaker(config({ open_duration_ms: 1_000 }), clock);
+      fail(breaker, 5);
+      breaker.markProbeSucceeded();
+      breaker.record(acquire(breaker), 'failure');
+      expect(breaker.snapshot()).toMatchObject({ state: 'open', open_duration_ms: 2_000, reopens: 1 });
     });
   });
 

@@ -44,6 +44,28 @@ export interface BreakerSnapshot {
   half_open_successes: number;
   last_error: { status?: number; message: string; at: string } | null;
   forced: boolean;
+  /**
+   * While OPEN: how long this open period lasts. Otherwise: how long the next one will (it doubles on every re-open
+   * from HALF_OPEN, up to the cap, and a close brings it back to open_duration_ms).
+   */
+  open_duration_ms: number;
+  /** Re-opens from HALF_OPEN since the circuit last closed: the exponent of the open duration's growth. */
+  reopens: number;
+}
+
+/**
+ * The open duration after `reopens` re-opens in a row, as Envoy's outlier detection grows its ejection time:
+ * `base × 2^reopens`, capped at `max_open_duration_ms`, or at the base itself when that is the larger (so a cap
+ * below a long open_duration_ms never shortens it).
+ */
+export function openDurationMs(
+  config: Pick<CircuitBreakerConfig, 'open_duration_ms' | 'max_open_duration_ms'>,
+  reopens: number,
+): number {
+  const base = config.open_duration_ms;
+  const cap = Math.max(base, config.max_open_duration_ms);
+  // 2^31 already exceeds any cap a timer allows; stop doubling there rather than overflow to Infinity.
+  return Math.min(cap, base * 2 ** Math.min(Math.max(0, reopens), 31));
 }
 
 /** Proof that the breaker admitted one request; hand it back to record() exactly once. */
@@ -83,12 +105,18 @@ export class CircuitBreaker {
   private halfOpenSuccesses = 0;
   private lastError: { status?: number; message: string; at: number } | null = null;
   private forced = false;
+  /** Re-opens from HALF_OPEN since the last close; the open duration doubles with each. */
+  private reopens = 0;
+  /** Length of the current (or last) open period. */
+  private currentOpenMs: number;
   private readonly listeners: Array<(transition: BreakerTransition) => void> = [];
 
   constructor(
     private readonly config: CircuitBreakerConfig,
     private readonly clock: Clock,
-  ) {}
+  ) {
+    this.currentOpenMs = config.open_duration_ms;
+  }
 
   /** The current state, after applying an elapsed open timer. */
   get state(): BreakerState {
@@ -124,7 +152,10 @@ export class CircuitBreaker {
         if (this.halfOpenSuccesses >= this.config.half_open_probes) this.close('half_open_succeeded');
       } else if (result === 'failure') {
         this.consecutiveFailures += 1;
-        this.open(this.config.open_duration_ms, 'half_open_failure', false);
+        // The provider was given its open duration and failed again: back off longer (Envoy's ejection time
+        // grows the same way), so an outage that outlasts it costs fewer and fewer failed test requests.
+        this.reopens += 1;
+        this.open(openDurationMs(this.config, this.reopens), 'half_open_failure', false);
       }
       return;
     }
@@ -134,7 +165,7 @@ export class CircuitBreaker {
     } else if (result === 'failure') {
       this.consecutiveFailures += 1;
       if (this.consecutiveFailures >= this.config.failure_threshold) {
-        this.open(this.config.open_duration_ms, 'failure_threshold', false);
+        this.open(openDurationMs(this.config, this.reopens), 'failure_threshold', false);
       }
     }
   }
@@ -213,6 +244,11 @@ export class CircuitBreaker {
         ? { ...this.lastError, at: new Date(this.lastError.at).toISOString() }
         : null,
       forced: this.forced,
+      open_duration_ms:
+        this.current === 'open'
+          ? this.currentOpenMs
+          : openDurationMs(this.config, this.reopens + (this.current === 'half_open' ? 1 : 0)),
+      reopens: this.reopens,
     };
   }
 
@@ -238,6 +274,7 @@ export class CircuitBreaker {
     this.generation += 1;
     this.openedAt = now;
     this.retryAt = now + durationMs;
+    this.currentOpenMs = durationMs;
     this.halfOpenInFlight = 0;
     this.halfOpenSuccesses = 0;
     this.forced = forced;
@@ -260,6 +297,7 @@ export class CircuitBreaker {
     this.current = 'closed';
     this.generation += 1;
     this.consecutiveFailures = 0;
+    this.reopens = 0;
     this.openedAt = null;
     this.retryAt = null;
     this.halfOpenInFlight = 0;

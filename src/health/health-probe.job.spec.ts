@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { DynamicModule, Global, INestApplicationContext, Module } from '@nestjs/common';
+import { DynamicModule, Global, INestApplicationContext, Logger, Module } from '@nestjs/common';
 import { ScheduleModule, SchedulerRegistry } from '@nestjs/schedule';
 import { Test } from '@nestjs/testing';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
@@ -28,9 +28,13 @@ interface SeenRequest {
   method: string | undefined;
   url: string | undefined;
   headers: IncomingHttpHeaders;
+  body: string;
 }
 
-/** A tiny upstream: /<name>/v1/models answers with the status set for <name>. */
+/**
+ * A tiny upstream: /<name>/… answers with the status set for `<name> <METHOD>` (say `p POST`), else for <name>,
+ * else 200.
+ */
 class FakeUpstream {
   readonly seen: SeenRequest[] = [];
   readonly statuses = new Map<string, number>();
@@ -39,11 +43,17 @@ class FakeUpstream {
 
   async start(): Promise<void> {
     this.server = createServer((req, res) => {
-      this.seen.push({ method: req.method, url: req.url, headers: req.headers });
-      const name = req.url?.split('/')[1] ?? '';
-      res.writeHead(this.statuses.get(name) ?? 200, { 'content-type': 'application/json' });
-      res.end('{"data":[]}');
-      this.waiters.splice(0).forEach((w) => w());
+      const chunks: Buffer[] = [];
+      req.on('data', (chunk: Buffer) => chunks.push(chunk));
+      req.on('end', () => {
+        const body = Buffer.concat(chunks).toString('utf8');
+        this.seen.push({ method: req.method, url: req.url, headers: req.headers, body });
+        const name = req.url?.split('/')[1] ?? '';
+        const status = this.statuses.get(`${name} ${req.method}`) ?? this.statuses.get(name) ?? 200;
+        res.writeHead(status, { 'content-type': 'application/json' });
+        res.end('{"data":[]}');
+        this.waiters.splice(0).forEach((w) => w());
+      });
     });
     await new Promise<void>((resolve) => this.server.listen(0, '127.0.0.1', resolve));
   }
@@ -146,6 +156,68 @@ describe('HealthProbeJob', () => {
       ['testing', 'half_open'],
       ['drill', 'open'],
     ]);
+  });
+
+  it('probes with a one-token Messages request by default, so an overload that spares /v1/models keeps it OPEN', async () => {
+    const overloaded = provider('overloaded', upstream.baseUrl('overloaded'));
+    overloaded.models = ['claude-sonnet-4-6', 'claude-haiku-4-5'];
+    const tokenless = provider('tokenless', upstream.baseUrl('tokenless'));
+    tokenless.models = ['claude-haiku-4-5'];
+    tokenless.health_check.probe = 'count_tokens';
+    const config = configWith([overloaded, tokenless]);
+    // Inference is overloaded on both hosts; their models lists (GET) still answer 200.
+    upstream.statuses.set('overloaded POST', 529);
+    upstream.statuses.set('tokenless POST', 529);
+    app = await boot(config);
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'overloaded');
+    openCircuit(registry, 'tokenless');
+
+    await app.get(HealthProbeJob).runOnce();
+
+    expect(upstream.seen.map((r) => `${r.method} ${r.url}`).sort()).toEqual([
+      'POST /overloaded/v1/messages',
+      'POST /tokenless/v1/messages/count_tokens',
+    ]);
+    const probe = upstream.seen.find((r) => r.url?.startsWith('/overloaded'))!;
+    expect(JSON.parse(probe.body)).toEqual({
+      model: 'claude-haiku-4-5',
+      max_tokens: 1,
+      messages: [{ role: 'user', content: 'ping' }],
+    });
+    expect(probe.headers['x-api-key']).toBe('key-of-overloaded');
+    expect(probe.headers['content-type']).toBe('application/json');
+    expect(registry.get('overloaded')!.state).toBe('open');
+    expect(registry.get('tokenless')!.state).toBe('open');
+
+    // Inference is back: the next round sees it.
+    upstream.statuses.clear();
+    await app.get(HealthProbeJob).runOnce();
+    expect(registry.get('overloaded')!.state).toBe('half_open');
+    expect(registry.get('tokenless')!.state).toBe('half_open');
+  });
+
+  it('falls back to GET /v1/models for a provider that names no model, and says so once', async () => {
+    const warn = vi.spyOn(Logger.prototype, 'warn');
+    try {
+      const config = configWith([provider('any', upstream.baseUrl('any'))]);
+      upstream.statuses.set('any', 503);
+      app = await boot(config);
+      const registry = app.get(BreakerRegistry);
+      openCircuit(registry, 'any');
+      await app.get(HealthProbeJob).runOnce();
+      await app.get(HealthProbeJob).runOnce();
+
+      expect(upstream.seen.map((r) => `${r.method} ${r.url}`)).toEqual([
+        'GET /any/v1/models',
+        'GET /any/v1/models',
+      ]);
+      const lines = warn.mock.calls.map((c) => String(c[0])).filter((l) => l.includes('instead'));
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatch(/GET \/v1\/models instead: it serves any model/);
+    } finally {
+      warn.mockRestore();
+    }
   });
 
   it('a 401 from the probe still proves the host is up; a refused connection does not', async () => {

@@ -19,6 +19,8 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(HealthProbeJob.name);
   private running = false;
   private stopped = false;
+  /** Providers whose probe fallback was logged already: once per provider, not every interval. */
+  private readonly fallbackLogged = new Set<string>();
 
   constructor(
     private readonly config: RelayConfig,
@@ -63,18 +65,25 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async probeOne(provider: ProviderConfig): Promise<void> {
     try {
-      const request = buildProbeRequest(provider);
+      const request = buildProbeRequest(provider, this.config.health.health_check.probe);
+      if (request.fallback !== undefined && !this.fallbackLogged.has(provider.name)) {
+        this.fallbackLogged.add(provider.name);
+        this.logger.warn(
+          `provider ${provider.name} is probed with GET /v1/models instead: ${request.fallback}. That route ` +
+            `answers while inference is overloaded, so its circuit may go HALF_OPEN every interval during an overload`,
+        );
+      }
       const outcome = await this.prober.probe(request, this.config.health.health_check.timeout_ms);
       const answer = 'status' in outcome ? `HTTP ${outcome.status}` : outcome.error;
       if (!isProbeSuccess(outcome)) {
-        this.logger.debug(`provider ${provider.name} still down: ${answer}`);
+        this.logger.debug(`provider ${provider.name} still down (${request.kind} probe): ${answer}`);
         return;
       }
       const breaker = this.registry.get(provider.name);
       if (breaker?.state !== 'open') return;
       breaker.markProbeSucceeded();
       this.logger.log(
-        `provider ${provider.name} answered the health probe (${answer}): circuit ${breaker.state}`,
+        `provider ${provider.name} answered the ${request.kind} health probe (${answer}): circuit ${breaker.state}`,
       );
     } catch (err) {
       this.logger.warn(`probe of provider ${provider.name} failed: ${messageOf(err)}`);

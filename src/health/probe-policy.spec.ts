@@ -1,9 +1,21 @@
 import 'reflect-metadata';
 import { describe, expect, it } from 'vitest';
-import { ProviderConfig, ProviderKeyConfig } from '../config/relay-config';
+import {
+  HealthCheckConfig,
+  ProviderConfig,
+  ProviderHealthCheckConfig,
+  ProviderKeyConfig,
+} from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
 import { classifyOutcome } from '../routing/outcome';
-import { buildProbeRequest, isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
+import {
+  buildProbeRequest,
+  isProbeSuccess,
+  nextProbeDelayMs,
+  probeKindOf,
+  probeModelOf,
+  selectProvidersToProbe,
+} from './probe-policy';
 
 function provider(fields: Partial<ProviderConfig> & { name: string }): ProviderConfig {
   return Object.assign(new ProviderConfig(), fields);
@@ -23,6 +35,8 @@ function snapshot(state: BreakerSnapshot['state'], forced = false): BreakerSnaps
     half_open_successes: 0,
     last_error: null,
     forced,
+    open_duration_ms: 30_000,
+    reopens: 0,
   };
 }
 
@@ -48,37 +62,152 @@ describe('selectProvidersToProbe', () => {
 });
 
 describe('buildProbeRequest', () => {
-  it('probes GET {base_url}/v1/models with x-api-key for anthropic providers', () => {
-    const request = buildProbeRequest(
-      provider({
-        name: 'a',
-        type: 'anthropic',
-        base_url: 'https://relay.example/',
-        keys: [key('k1'), key('k2')],
-      }),
-    );
-    expect(request).toEqual({
-      provider: 'a',
-      url: 'https://relay.example/v1/models',
-      headers: { 'anthropic-version': '2023-06-01', 'x-api-key': 'k1' },
+  const UA = { 'user-agent': 'cc-relay-health-probe' };
+
+  describe('models', () => {
+    it('probes GET {base_url}/v1/models with x-api-key for anthropic providers', () => {
+      const request = buildProbeRequest(
+        provider({
+          name: 'a',
+          type: 'anthropic',
+          base_url: 'https://relay.example/',
+          keys: [key('k1'), key('k2')],
+        }),
+        'models',
+      );
+      expect(request).toEqual({
+        provider: 'a',
+        kind: 'models',
+        method: 'GET',
+        url: 'https://relay.example/v1/models',
+        headers: { 'anthropic-version': '2023-06-01', ...UA, 'x-api-key': 'k1' },
+      });
+    });
+
+    it('keeps a base path and uses a Bearer token for other provider types', () => {
+      const request = buildProbeRequest(
+        provider({ name: 'z', type: 'zai', base_url: 'https://api.z.ai/api/anthropic', keys: [key('zk')] }),
+        'models',
+      );
+      expect(request.url).toBe('https://api.z.ai/api/anthropic/v1/models');
+      expect(request.headers).toEqual({
+        'anthropic-version': '2023-06-01',
+        ...UA,
+        authorization: 'Bearer zk',
+      });
+    });
+
+    it('falls back to the type default base URL and sends no auth header without keys', () => {
+      expect(buildProbeRequest(provider({ name: 'o', type: 'ollama' }), 'models')).toEqual({
+        provider: 'o',
+        kind: 'models',
+        method: 'GET',
+        url: 'http://127.0.0.1:11434/v1/models',
+        headers: { 'anthropic-version': '2023-06-01', ...UA },
+      });
+      expect(buildProbeRequest(provider({ name: 'a' }), 'models').url).toBe(
+        'https://api.anthropic.com/v1/models',
+      );
     });
   });
 
-  it('keeps a base path and uses a Bearer token for other provider types', () => {
-    const request = buildProbeRequest(
-      provider({ name: 'z', type: 'zai', base_url: 'https://api.z.ai/api/anthropic', keys: [key('zk')] }),
-    );
-    expect(request.url).toBe('https://api.z.ai/api/anthropic/v1/models');
-    expect(request.headers).toEqual({ 'anthropic-version': '2023-06-01', authorization: 'Bearer zk' });
+  describe('messages (the default)', () => {
+    it('sends the smallest Messages request: max_tokens 1, one word, not streamed, the cheapest model', () => {
+      const request = buildProbeRequest(
+        provider({
+          name: 'a',
+          base_url: 'https://relay.example',
+          keys: [key('k1')],
+          models: ['claude-opus-*', 'claude-sonnet-4-6', 'claude-haiku-4-5'],
+        }),
+      );
+      expect(request).toEqual({
+        provider: 'a',
+        kind: 'messages',
+        method: 'POST',
+        url: 'https://relay.example/v1/messages',
+        headers: {
+          'anthropic-version': '2023-06-01',
+          ...UA,
+          'x-api-key': 'k1',
+          'content-type': 'application/json',
+        },
+        body: expect.any(String) as string,
+      });
+      expect(JSON.parse(request.body!)).toEqual({
+        model: 'claude-haiku-4-5',
+        max_tokens: 1,
+        messages: [{ role: 'user', content: 'ping' }],
+      });
+    });
+
+    it('is what health.health_check.probe defaults to', () => {
+      expect(new HealthCheckConfig().probe).toBe('messages');
+      const p = provider({ name: 'a', keys: [key('k1')], models: ['claude-sonnet-4-6'] });
+      expect(buildProbeRequest(p).kind).toBe('messages');
+    });
+
+    it('names the model as the upstream knows it, preferring the target of a haiku mapping', () => {
+      const zai = provider({
+        name: 'z',
+        type: 'zai',
+        keys: [key('zk')],
+        models: ['claude-sonnet-4-5', 'claude-haiku-4-5'],
+        model_mapping: { 'claude-sonnet-4-5': 'glm-4.6', 'claude-haiku-4-5': 'glm-4.5-air' },
+      });
+      expect(probeModelOf(zai)).toBe('glm-4.5-air');
+      expect(JSON.parse(buildProbeRequest(zai).body!)).toMatchObject({ model: 'glm-4.5-air' });
+      // Mapping targets alone, no haiku anywhere: the first.
+      expect(probeModelOf({ models: [], model_mapping: { 'claude-*': 'glm-4.6', x: 'glm-4.5' } })).toBe(
+        'glm-4.6',
+      );
+      expect(probeModelOf({ models: ['claude-opus-4-6', 'claude-sonnet-4-6'], model_mapping: {} })).toBe(
+        'claude-opus-4-6',
+      );
+    });
+
+    it('falls back to GET /v1/models, saying why, when the provider serves any model and names none', () => {
+      const request = buildProbeRequest(provider({ name: 'any', keys: [key('k1')], models: ['claude-*'] }));
+      expect(request).toMatchObject({
+        kind: 'models',
+        method: 'GET',
+        url: 'https://api.anthropic.com/v1/models',
+      });
+      expect(request.fallback).toMatch(/serves any model/);
+      expect(request.body).toBeUndefined();
+    });
+
+    it('falls back to GET /v1/models for a provider without keys (an unauthenticated probe only meets a 401)', () => {
+      const request = buildProbeRequest(provider({ name: 'o', type: 'ollama', models: ['qwen3'] }));
+      expect(request).toMatchObject({ kind: 'models', method: 'GET' });
+      expect(request.fallback).toMatch(/no keys/);
+    });
   });
 
-  it('falls back to the type default base URL and sends no auth header without keys', () => {
-    expect(buildProbeRequest(provider({ name: 'o', type: 'ollama' }))).toEqual({
-      provider: 'o',
-      url: 'http://127.0.0.1:11434/v1/models',
-      headers: { 'anthropic-version': '2023-06-01' },
+  it('count_tokens: POST /v1/messages/count_tokens with the same prompt and model, no max_tokens', () => {
+    const request = buildProbeRequest(
+      provider({ name: 'a', keys: [key('k1')], models: ['claude-haiku-4-5'] }),
+      'count_tokens',
+    );
+    expect(request).toMatchObject({
+      kind: 'count_tokens',
+      method: 'POST',
+      url: 'https://api.anthropic.com/v1/messages/count_tokens',
     });
-    expect(buildProbeRequest(provider({ name: 'a' })).url).toBe('https://api.anthropic.com/v1/models');
+    expect(JSON.parse(request.body!)).toEqual({
+      model: 'claude-haiku-4-5',
+      messages: [{ role: 'user', content: 'ping' }],
+    });
+  });
+
+  it("a provider's own health_check.probe overrides the global default", () => {
+    const p = provider({ name: 'a', keys: [key('k1')], models: ['claude-haiku-4-5'] });
+    p.health_check = Object.assign(new ProviderHealthCheckConfig(), { probe: 'models' });
+    expect(probeKindOf(p, 'messages')).toBe('models');
+    expect(buildProbeRequest(p, 'messages')).toMatchObject({ kind: 'models', method: 'GET' });
+    expect(buildProbeRequest(p, 'messages').fallback).toBeUndefined();
+    p.health_check = new ProviderHealthCheckConfig();
+    expect(buildProbeRequest(p, 'count_tokens').kind).toBe('count_tokens');
   });
 });
 

@@ -16,8 +16,11 @@ export class ProviderProber {
   async probe(request: ProbeRequest, timeoutMs: number): Promise<ProbeOutcome> {
     try {
       const response = await firstValueFrom(
-        this.http.get<Readable>(request.url, {
+        this.http.request<Readable>({
+          method: request.method,
+          url: request.url,
           headers: request.headers,
+          ...(request.body === undefined ? {} : { data: request.body }),
           timeout: timeoutMs,
           // The socket timeout alone does not bound a slow TLS handshake or DNS lookup.
           signal: AbortSignal.timeout(timeoutMs),

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { classifyOutcome } from '../routing/outcome';
+import { shouldTellClientNotToRetry } from '../routing/retry-policy';
 import {
+  finalDecision,
   isUnexpectedStatus,
   outcomeInput,
   statusOfErrorType,
@@ -131,5 +133,22 @@ describe('upstreamErrorAnswer', () => {
     );
     const empty = upstreamErrorAnswer(503, headers, Buffer.alloc(0), 'gw', 'rid');
     expect(JSON.parse(empty.body.toString()).error.message).toBe('provider "gw" answered HTTP 503');
+  });
+});
+
+describe('finalDecision', () => {
+  it('keeps a give-up as it is', () => {
+    const giveUp = { action: 'give_up' as const, delayMs: 0, reason: '400', cause: 'not_retryable' as const };
+    expect(finalDecision(giveUp)).toBe(giveUp);
+  });
+
+  it('reads a retry the breaker refused (the loop ran out of candidates) as giving up for want of one', () => {
+    const retry = { action: 'retry_same' as const, delayMs: 120, reason: '503 retryable; retrying' };
+    expect(finalDecision(retry)).toEqual({ ...retry, action: 'give_up', delayMs: 0, cause: 'no_candidate' });
+    // So the 503 that reopened a circuit says x-should-retry: false like the 503s before it; a 529 still does not.
+    const unavailable = classifyOutcome({ status: 503 });
+    expect(shouldTellClientNotToRetry(retry, unavailable)).toBe(false);
+    expect(shouldTellClientNotToRetry(finalDecision(retry), unavailable)).toBe(true);
+    expect(shouldTellClientNotToRetry(finalDecision(retry), classifyOutcome({ status: 529 }))).toBe(false);
   });
 });

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../common/relay-error';
 import type { OutcomeInput } from '../routing/outcome';
+import type { RetryDecision } from '../routing/retry-policy';
 import type { AttemptResult } from './upstream-attempt';
 
 const TIMEOUT_KINDS = new Set([
@@ -50,6 +51,17 @@ export function streamErrorAnswer(
     rawHeaders: headers,
     body: Buffer.from(JSON.stringify(errorBody(type, message, requestId))),
   };
+}
+
+/**
+ * The retry decision a final answer stands for. The attempt loop also ends when a breaker refuses the retry or
+ * failover the policy asked for (the failure just recorded opened the circuit, or reopened it under test): then the
+ * relay gave up for want of a candidate, and its answer says so like any other give-up (`x-should-retry: false`
+ * after a 5xx), instead of passing the upstream's own `x-should-retry: true` on between the relay's `false`s.
+ */
+export function finalDecision(decision: RetryDecision): RetryDecision {
+  if (decision.action === 'give_up') return decision;
+  return { ...decision, action: 'give_up', delayMs: 0, cause: 'no_candidate' };
 }
 
 /** What the attempt loop knows when nothing was delivered and no upstream answer can be passed through. */

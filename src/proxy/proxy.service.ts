@@ -19,6 +19,7 @@ import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import {
   failureError,
+  finalDecision,
   isUnexpectedStatus,
   keyRejectedError,
   outcomeInput,
@@ -484,7 +485,9 @@ export class ProxyService {
     const headers: Record<string, string> = { ...opts.baseHeaders() };
     this.addDebugHeaders((name, value) => (headers[name] = value), state, state.step);
     const last = state.last;
-    const noMoreRetries = last?.decision ? shouldTellClientNotToRetry(last.decision, last.outcome) : false;
+    const noMoreRetries = last?.decision
+      ? shouldTellClientNotToRetry(finalDecision(last.decision), last.outcome)
+      : false;
     if (noMoreRetries) headers['x-should-retry'] = 'false';
     // A redirect is no answer for the client: it gets the relay's own error below.
     const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);

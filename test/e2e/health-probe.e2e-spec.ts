@@ -11,7 +11,9 @@ import {
 import { PROVIDER_KEY } from './support/relay-harness';
 
 // Spec: health-and-circuit-breaker.md, "헬스 체크 프로브": every interval_ms, OPEN circuits only, a light HTTP
-// request, a success moves the circuit to HALF_OPEN before open_duration_ms ends.
+// request, a success moves the circuit to HALF_OPEN before open_duration_ms ends. These providers serve any model
+// and name none, so the default messages probe falls back to GET /v1/models (health-overload.e2e-spec.ts covers
+// the messages probe).
 
 const OPEN_MS = 60_000;
 
