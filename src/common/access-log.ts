@@ -6,6 +6,8 @@ export interface AccessEntry {
   method: string;
   /** The route pattern (`/v1/messages`), or `unmatched`. */
   route: string;
+  /** The request path (no query string) when no route matched, so a 404 in the log says what was asked. */
+  path?: string;
   status: number;
   ms: number;
   /** The response did not finish (the client went away, or a stream was cut). */
@@ -55,6 +57,7 @@ export class AccessLog {
           request_id: e.requestId,
           method: e.method,
           route: e.route,
+          ...(e.path === undefined ? {} : { path: e.path }),
           status: e.status,
           ms,
           aborted: e.aborted,
@@ -64,7 +67,7 @@ export class AccessLog {
       return;
     }
     this.stream.write(
-      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${ms},"aborted":${e.aborted},${this.messageKey}:"request"}\n`,
+      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)}${e.path === undefined ? '' : `,"path":${JSON.stringify(e.path)}`},"status":${e.status},"ms":${ms},"aborted":${e.aborted},${this.messageKey}:"request"}\n`,
     );
   }
 }
