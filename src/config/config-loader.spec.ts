@@ -109,7 +109,9 @@ describe('YAML and TOML', () => {
     expect(yamlErr.problems[0]?.path).toMatch(/^line 2, column \d+$/);
     expect(yamlErr.message).not.toContain('LEAKED');
     // An alias whose anchor is missing (or comes later) fails after parsing: it still has its line and column.
-    const alias = configError(() => yaml('x-a: &a { priority: 1 }\nproviders:\n  - { name: a, priority: *b }\n'));
+    const alias = configError(() =>
+      yaml('x-a: &a { priority: 1 }\nproviders:\n  - { name: a, priority: *b }\n'),
+    );
     expect(alias.problems).toEqual([
       {
         path: 'line 3, column 26',
