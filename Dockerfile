@@ -10,8 +10,11 @@ RUN npm run build
 
 # Runtime stage: production dependencies only, non-root user.
 FROM node:20-bookworm-slim AS runtime
+# A container must listen on every interface to be reachable; the bundled config then refuses to start an open
+# relay (no server.auth.api_keys) unless CC_RELAY_ALLOW_OPEN=true says it is meant (README, "Docker").
 ENV NODE_ENV=production \
-    CC_RELAY_CONFIG=/app/config/cc-relay.yaml
+    CC_RELAY_CONFIG=/app/config/cc-relay.yaml \
+    CC_RELAY_LISTEN=0.0.0.0:8787
 WORKDIR /app
 COPY package.json package-lock.json ./
 # --omit=optional too: npm keeps a dev dependency that a production package names as an optional peer (TypeScript,

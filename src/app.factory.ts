@@ -13,6 +13,8 @@ import { PinoNestLogger } from './common/pino-nest-logger';
 import { decodeRequestBody } from './common/body-decoding';
 import { answerFrameworkError, handleClientError } from './common/edge-errors';
 import { originFormTarget } from './common/request-target';
+import { pathOfUrl } from './common/not-found';
+import { registerStatusReasons } from './common/status-reasons';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
@@ -105,6 +107,7 @@ export async function createApp(
   config: RelayConfig,
   options: CreateAppOptions = {},
 ): Promise<NestFastifyApplication> {
+  registerStatusReasons();
   const adapter = new FastifyAdapter({
     bodyLimit: config.server.max_body_bytes,
     logger: loggerOptions(config, options.logStream),
@@ -192,7 +195,9 @@ export async function createApp(
       const route = req.routeOptions.url ?? 'unmatched';
       metrics.httpRequest(route, req.method, status, ms / 1000);
       const streamEnd = streamEndOf(reply.raw);
-      accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted, streamEnd });
+      // Unmatched: the path too (never the query string, which may carry a key), so the 404 says what was asked.
+      const path = req.routeOptions.url === undefined ? pathOfUrl(req.url) : undefined;
+      accessLog.write({ requestId: req.id, method: req.method, route, path, status, ms, aborted, streamEnd });
     });
     // Every /v1/ route needs a client key: checked before the body is read, so an unauthenticated client cannot
     // make the relay parse a 32 MiB body first. The route guard then only confirms it.

@@ -4,7 +4,9 @@ import { RelayError, RelayErrorCode } from '../common/relay-error';
 function describe(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {
     const path = parent ? `${parent}.${e.property}` : e.property;
-    const own = Object.values(e.constraints ?? {});
+    // A property breaking several rules at once (a missing duration fails "integer", "min" and "max") whose rules
+    // share one message is said once.
+    const own = [...new Set(Object.values(e.constraints ?? {}))];
     return [...own, ...describe(e.children ?? [], path)];
   });
 }

@@ -6,6 +6,10 @@ export const FORCE_OPEN_MAX_MS = 86_400_000;
 /** Shortest forced outage: anything shorter ends before a drill could be observed. */
 export const FORCE_OPEN_MIN_MS = 1_000;
 
+/** Said for any bad duration_ms (missing, not an integer, out of range): one sentence, not one per rule. */
+export const DURATION_MS_MESSAGE = `duration_ms must be an integer number of milliseconds from ${FORCE_OPEN_MIN_MS} to ${FORCE_OPEN_MAX_MS}`;
+const REASON_MESSAGE = 'reason, when given, must be a string of at most 200 characters';
+
 /** Body of POST /admin/providers/:name/open. */
 export class ForceOpenDto {
   @ApiProperty({
@@ -16,14 +20,14 @@ export class ForceOpenDto {
     maximum: FORCE_OPEN_MAX_MS,
     example: 60_000,
   })
-  @IsInt()
-  @Min(FORCE_OPEN_MIN_MS)
-  @Max(FORCE_OPEN_MAX_MS)
+  @IsInt({ message: DURATION_MS_MESSAGE })
+  @Min(FORCE_OPEN_MIN_MS, { message: DURATION_MS_MESSAGE })
+  @Max(FORCE_OPEN_MAX_MS, { message: DURATION_MS_MESSAGE })
   duration_ms!: number;
 
   @ApiPropertyOptional({ description: 'Why, for the log line.', maxLength: 200, example: 'failover drill' })
   @IsOptional()
-  @IsString()
-  @MaxLength(200)
+  @IsString({ message: REASON_MESSAGE })
+  @MaxLength(200, { message: REASON_MESSAGE })
   reason?: string;
 }

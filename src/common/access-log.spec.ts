@@ -44,6 +44,26 @@ describe('AccessLog', () => {
     });
   });
 
+  it('adds the path of an unmatched request, as pino would', async () => {
+    const ours = captured();
+    new AccessLog(ours.logger).write({ ...entry, route: 'unmatched', path: '/v1/v1/messages', status: 404 });
+    const theirs = captured();
+    theirs.logger.info(
+      {
+        request_id: 'req-1',
+        method: 'POST',
+        route: 'unmatched',
+        path: '/v1/v1/messages',
+        status: 404,
+        ms: 12.3,
+        aborted: false,
+      },
+      'request',
+    );
+    await new Promise((r) => setImmediate(r));
+    expect(ours.lines[0]).toBe(theirs.lines[0]);
+  });
+
   it('escapes what it interpolates, so the line stays valid JSON', async () => {
     const { logger, lines } = captured();
     new AccessLog(logger).write({ ...entry, requestId: 'a"b\\c\n', route: 'unmatched', aborted: true });

@@ -6,6 +6,8 @@ export interface AccessEntry {
   method: string;
   /** The route pattern (`/v1/messages`), or `unmatched`. */
   route: string;
+  /** The request path (no query string) when no route matched, so a 404 in the log says what was asked. */
+  path?: string;
   status: number;
   ms: number;
   /** The response did not finish (the client went away, or a stream was cut). */
@@ -80,6 +82,7 @@ export class AccessLog {
           request_id: e.requestId,
           method: e.method,
           route: e.route,
+          ...(e.path === undefined ? {} : { path: e.path }),
           status: e.status,
           ms,
           aborted,
@@ -90,7 +93,7 @@ export class AccessLog {
       return;
     }
     this.stream.write(
-      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)},"status":${e.status},"ms":${ms},"aborted":${aborted},${end ? `"stream_end":${JSON.stringify(end.stream_end)},"reason":${JSON.stringify(end.reason)},` : ''}${this.messageKey}:"request"}\n`,
+      `{"level":30${this.time()}${this.bindings},"request_id":${JSON.stringify(e.requestId)},"method":${JSON.stringify(e.method)},"route":${JSON.stringify(e.route)}${e.path === undefined ? '' : `,"path":${JSON.stringify(e.path)}`},"status":${e.status},"ms":${ms},"aborted":${aborted},${end ? `"stream_end":${JSON.stringify(end.stream_end)},"reason":${JSON.stringify(end.reason)},` : ''}${this.messageKey}:"request"}\n`,
     );
   }
 }

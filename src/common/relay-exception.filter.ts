@@ -1,6 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { formatSseEvent } from '../proxy/sse-scanner';
+import { notFoundMessage } from './not-found';
 import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from './relay-error';
 
 /** An error of Fastify's own that is the client's fault (a 4xx `statusCode`: body too large, bad content-type). */
@@ -38,7 +39,7 @@ export class RelayExceptionFilter implements ExceptionFilter {
     const ctx = host.switchToHttp();
     const reply = ctx.getResponse<FastifyReply>();
     const req = ctx.getRequest<FastifyRequest>();
-    const { status, type, message, headers } = this.describe(exception);
+    const { status, type, message, headers } = this.describe(exception, req);
     const requestId = req?.id;
     if (status >= 500) {
       (req?.log ?? this.logger).error({ err: exception, status }, 'request failed');
@@ -57,7 +58,10 @@ export class RelayExceptionFilter implements ExceptionFilter {
       .send(errorBody(type, message, requestId));
   }
 
-  private describe(exception: unknown): {
+  private describe(
+    exception: unknown,
+    req: FastifyRequest | undefined,
+  ): {
     status: number;
     type: AnthropicErrorType;
     message: string;
@@ -85,7 +89,9 @@ export class RelayExceptionFilter implements ExceptionFilter {
     }
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
-      const message = status === 404 ? 'not found' : exception.message;
+      // Nest's 404 for a path no route serves: say which request missed (and why, for the /v1/v1/ mistake).
+      const message =
+        status === 404 ? (req ? notFoundMessage(req.method, req.url) : 'not found') : exception.message;
       return {
         status,
         type: errorTypeOfStatus(status),

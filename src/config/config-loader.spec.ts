@@ -52,7 +52,11 @@ describe('YAML and TOML', () => {
   it('applies what the file says and defaults for the rest', () => {
     const { config } = loadConfigFile(join(FIXTURES, 'full.toml'), FULL_ENV);
     expect(config.server.listen).toBe('127.0.0.1:9000');
-    expect(config.server.auth).toEqual({ api_keys: ['relay-client-key-1'], allow_bearer: false });
+    expect(config.server.auth).toEqual({
+      api_keys: ['relay-client-key-1'],
+      allow_bearer: false,
+      allow_open: false,
+    });
     expect(config.server.max_body_bytes).toBe(32 * 1024 * 1024);
     const [primary, glm] = config.providers;
     expect(primary?.keys.map((k) => [k.key, k.rpm_limit, k.weight])).toEqual([
@@ -104,6 +108,16 @@ describe('YAML and TOML', () => {
     const yamlErr = configError(() => yaml('providers:\n  - key: sk-ant-api03-LEAKED-1: x\n'));
     expect(yamlErr.problems[0]?.path).toMatch(/^line 2, column \d+$/);
     expect(yamlErr.message).not.toContain('LEAKED');
+    // An alias whose anchor is missing (or comes later) fails after parsing: it still has its line and column.
+    const alias = configError(() =>
+      yaml('x-a: &a { priority: 1 }\nproviders:\n  - { name: a, priority: *b }\n'),
+    );
+    expect(alias.problems).toEqual([
+      {
+        path: 'line 3, column 26',
+        expected: 'valid YAML: Unresolved alias (the anchor must be set before the alias): b',
+      },
+    ]);
   });
 });
 
@@ -134,7 +148,7 @@ describe('environment expansion', () => {
     expect(config.routing.debug).toBe(true);
   });
 
-  it('never prints a value from the environment, wherever it landed; only the reference as written', () => {
+  it('shows what a variable held, masked where it is (or looks like) a secret, never a secret in full', () => {
     const SK = 'sk-ant-api03-SECRETSECRET-wxyz';
     const text =
       'providers:\n  - name: a\n    base_url: ${SK}\n    models: ${SK}\n    keys:\n      - key: k-000000000000\n' +
@@ -143,7 +157,7 @@ describe('environment expansion', () => {
     const err = configError(() => yaml(text, { SK }));
     expect(err.problems.length).toBeGreaterThanOrEqual(6);
     expect(err.message).not.toContain('SECRETSECRET');
-    expect(err.message).toContain('providers[0].keys[0].rpm_limit: got "${SK}" (from the environment)');
+    expect(err.message).toContain('providers[0].keys[0].rpm_limit: got "sk-ant-…wxyz" (from ${SK})');
     // Text written beside a reference, and defaults, are masked like any value.
     const beside = configError(() =>
       yaml(
@@ -154,7 +168,18 @@ describe('environment expansion', () => {
     );
     expect(beside.message).not.toContain('S3cretPw');
     expect(beside.message).not.toContain('DEFAULTSECRET');
-    expect(beside.message).toContain('routing.strategy: got "${STRATEGY:-…}" (from the environment)');
+    expect(beside.message).toContain('routing.strategy: got "sk-ant-…0000" (from ${STRATEGY})');
+    // An ordinary value is shown as the variable held it, not as the reference.
+    const plain = configError(() =>
+      yaml(`${ONE_PROVIDER}routing:\n  strategy: \${STRATEGY:-failover}\n`, { STRATEGY: 'fail-over' }),
+    );
+    expect(plain.message).toContain(
+      '- routing.strategy: got "fail-over" (from ${STRATEGY}), expected one of',
+    );
+    const token = configError(() =>
+      yaml(`${ONE_PROVIDER}        rpm_limit: \${MY_TOKEN}\n`, { MY_TOKEN: 'plain-looking-token-9876' }),
+    );
+    expect(token.message).toContain('rpm_limit: got "pl…9876" (from ${MY_TOKEN})');
     // A malformed reference names only the variable, never the default written after it.
     const malformed = configError(() =>
       yaml(`${ONE_PROVIDER}admin:\n  token: \${SK-sk-ant-DEFAULTLEAK-0000}\n`),
@@ -177,7 +202,7 @@ describe('environment expansion', () => {
       { path: 'providers[0].keys[0].rpm_limit', value: '"5"', expected: 'an integer >= 0' },
       {
         path: 'providers[0].keys[0].otpm_limit',
-        value: '"1${ZERO}" (from the environment)',
+        value: '"10" (from ${ZERO})',
         expected: 'an integer >= 0',
       },
     ]);
@@ -392,11 +417,11 @@ describe('validation', () => {
   it('uses the documented defaults for everything left out', () => {
     const { config } = validateConfig({ providers: [{ name: 'only' }] });
     expect(config.server).toEqual({
-      listen: '0.0.0.0:8787',
+      listen: '127.0.0.1:8787',
       timeout_ms: 600_000,
       max_body_bytes: 33_554_432,
       max_connections_per_provider: 4096,
-      auth: { api_keys: [], allow_bearer: true },
+      auth: { api_keys: [], allow_bearer: true, allow_open: false },
       shutdown: { delay_ms: 0, grace_ms: 30_000 },
     });
     expect(config.providers[0]).toMatchObject({
@@ -507,8 +532,47 @@ describe('validation', () => {
 
   it('warns about an open relay', () => {
     expect(validateConfig({ providers: [{ name: 'a' }] }).warnings).toContain(
-      'server.auth.api_keys is empty: anyone who can reach 0.0.0.0:8787 can use the relay',
+      'server.auth.api_keys is empty: anyone who can reach 127.0.0.1:8787 can use the relay',
     );
+  });
+});
+
+describe('an open relay (no client keys)', () => {
+  const open = (server: Record<string, unknown>) => validateConfig({ providers: [{ name: 'a' }], server });
+
+  it('listens on loopback by default, and on every interface once client keys are set', () => {
+    expect(open({}).config.server.listen).toBe('127.0.0.1:8787');
+    expect(open({ auth: { api_keys: ['client-key-0000'] } }).config.server.listen).toBe('0.0.0.0:8787');
+  });
+
+  it('refuses a non-loopback listen without client keys, listed with the other problems', () => {
+    const err = configError(() =>
+      validateConfig({
+        providers: [{ name: 'a' }],
+        server: { listen: '0.0.0.0:8787' },
+        logging: { level: 'x' },
+      }),
+    );
+    expect(err.problems.map((p) => p.path)).toEqual(['server.listen', 'logging.level']);
+    expect(err.message).toContain(
+      '- server.listen: got "0.0.0.0:8787", expected a loopback address such as 127.0.0.1:8787 while ' +
+        'server.auth.api_keys is empty',
+    );
+    expect(err.message).toContain('set server.auth.allow_open: true if an open relay is meant');
+    expect(configError(() => open({ listen: '[::]:8787' })).problems[0]?.path).toBe('server.listen');
+    expect(configError(() => open({ listen: '10.0.0.5:80' })).problems[0]?.path).toBe('server.listen');
+  });
+
+  it('accepts it with allow_open, with client keys, or on a loopback address', () => {
+    expect(open({ listen: '0.0.0.0:8787', auth: { allow_open: true } }).config.server.listen).toBe(
+      '0.0.0.0:8787',
+    );
+    expect(open({ listen: '0.0.0.0:1', auth: { api_keys: ['client-key-0000'] } }).config.server.listen).toBe(
+      '0.0.0.0:1',
+    );
+    for (const listen of ['127.0.0.1:1', '127.1.2.3:1', 'localhost:1', '[::1]:1']) {
+      expect(open({ listen }).config.server.listen).toBe(listen);
+    }
   });
 });
 
@@ -519,7 +583,7 @@ describe('the bundled configs', () => {
   it('validate with ANTHROPIC_API_KEY set', () => {
     const env = { ANTHROPIC_API_KEY: 'sk-ant-real-looking-key-0000' };
     const { config, warnings } = loadConfigFile(bundled, env);
-    expect(config.server.listen).toBe('0.0.0.0:8787');
+    expect(config.server.listen).toBe('127.0.0.1:8787');
     expect(config.providers.map((p) => [p.name, p.keys.map((k) => k.key)])).toEqual([
       ['anthropic', ['sk-ant-real-looking-key-0000']],
     ]);
@@ -535,6 +599,15 @@ describe('the bundled configs', () => {
       `provider "anthropic" has no keys: it forwards each client's own credentials (pass-through)`,
     );
     expect(loadConfigFile(example, {}).config.providers[0]?.keys).toEqual([]);
+  });
+
+  it('refuse to serve the network as an open relay unless told it is meant (as the Docker image does)', () => {
+    const container = { CC_RELAY_LISTEN: '0.0.0.0:8787' };
+    expect(configError(() => loadConfigFile(bundled, container)).problems.map((p) => p.path)).toEqual([
+      'server.listen',
+    ]);
+    const meant = loadConfigFile(bundled, { ...container, CC_RELAY_ALLOW_OPEN: 'true' }).config.server;
+    expect(meant).toMatchObject({ listen: '0.0.0.0:8787', auth: { allow_open: true } });
   });
 
   it('write out exactly the built-in defaults (apart from the provider itself)', () => {

@@ -1,7 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, extname, join, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
-import { parseDocument } from 'yaml';
+import { isAlias, LineCounter, parseDocument, visit, type Document } from 'yaml';
 import { ConfigError } from './config-error';
 import { validateConfig, type ValidatedConfig } from './config-validation';
 import { type Env, expandEnv } from './env-expansion';
@@ -112,7 +112,8 @@ function parseTree(text: string, format: ConfigFormat): unknown {
       ]);
     }
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true });
+  const lineCounter = new LineCounter();
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true, merge: true, lineCounter });
   if (doc.errors.length > 0) {
     throw new ConfigError(
       doc.errors.map((e) => {
@@ -125,8 +126,27 @@ function parseTree(text: string, format: ConfigFormat): unknown {
   try {
     return doc.toJS({ maxAliasCount: 100 }) as unknown;
   } catch (err) {
+    // An alias to an anchor never set (or set after it) fails only here: point at the alias.
+    const at = unresolvedAliasOffset(doc);
+    const pos = at === undefined ? undefined : lineCounter.linePos(at);
     throw new ConfigError([
-      { path: '(file)', expected: `valid YAML: ${err instanceof Error ? err.message : ''}` },
+      {
+        path: pos === undefined ? '(file)' : `line ${pos.line}, column ${pos.col}`,
+        expected: `valid YAML: ${err instanceof Error ? firstLine(err.message) : ''}`,
+      },
     ]);
   }
+}
+
+/** Where the first alias whose anchor cannot be found sits in the text. */
+function unresolvedAliasOffset(doc: Document): number | undefined {
+  let offset: number | undefined;
+  visit(doc, {
+    Alias(_key, node) {
+      if (!isAlias(node) || node.resolve(doc) !== undefined) return undefined;
+      offset = node.range?.[0];
+      return visit.BREAK;
+    },
+  });
+  return offset;
 }

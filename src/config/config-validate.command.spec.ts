@@ -20,7 +20,7 @@ describe('runConfigValidate', () => {
     expect(code).toBe(0);
     expect(lines[0]).toBe(`config OK: ${path} (2 providers, strategy failover, cache mode single)`);
     expect(lines.slice(1)).toEqual([
-      'warning: server.auth.api_keys is empty: anyone who can reach 0.0.0.0:8787 can use the relay',
+      'warning: server.auth.api_keys is empty: anyone who can reach 127.0.0.1:8787 can use the relay',
     ]);
   });
 

@@ -1,4 +1,5 @@
 import { plainToInstance } from 'class-transformer';
+import { maskSecret } from '../common/mask';
 import { validateSync, type ValidationError } from 'class-validator';
 import {
   ConfigError,
@@ -20,7 +21,7 @@ import {
 } from './config-schema';
 import { IS_REDIS_CLUSTER_SEEDS, IS_REDIS_URL } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
-import { CacheConfig, ProviderConfig, RelayConfig } from './relay-config';
+import { CacheConfig, ProviderConfig, PUBLIC_LISTEN, RelayConfig } from './relay-config';
 import {
   IS_STRING_LIST_RECORD,
   IS_STRING_RECORD,
@@ -71,22 +72,25 @@ class ProblemList {
   }
 
   /**
-   * The bad value as a problem shows it: a value from the environment as it was written (`${NAME}`), and where a
-   * mapping or list was expected a scalar only by its kind (a TOML file read as YAML is one long string, and a
-   * pasted key where a section belongs is still a key).
+   * The bad value as a problem shows it: a value from the environment as the variable held it, masked like any value
+   * (a secret path, a URL password) and followed by the variables it came from, and where a mapping or list was
+   * expected a scalar only by its kind (a TOML file read as YAML is one long string, and a pasted key where a section
+   * belongs is still a key).
    */
   private shown(path: string, segments: PathSegment[], value: unknown, expected: string): string {
     const written = this.written.get(path);
-    if (written !== undefined) {
-      // As written, masked like any value (a literal key or URL password may sit beside the reference), and with
-      // every `:-default` hidden (a default may be a secret too).
-      const references = written.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*):-[^}]*\}/g, '${$1:-…}');
-      return `${renderValue(references, segments)} (from the environment)`;
-    }
+    const from =
+      written === undefined
+        ? ''
+        : ` (from ${[...written.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => `\${${m[1]}}`).join(', ')})`;
     if (typeof value === 'string' && !isSecretPath(segments, value) && /^a (mapping|list)\b/.test(expected)) {
-      return `a string of ${value.length} characters`;
+      return `a string of ${value.length} characters${from}`;
     }
-    return renderValue(value, segments);
+    // A credential that landed at an ordinary key (`rpm_limit: ${ANTHROPIC_API_KEY}`) is still a credential.
+    if (written !== undefined && typeof value === 'string' && looksSecret(written, value)) {
+      return `${JSON.stringify(maskSecret(value))}${from}`;
+    }
+    return `${renderValue(value, segments)}${from}`;
   }
 
   suppress(path: string): void {
@@ -107,6 +111,11 @@ class ProblemList {
       (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
     );
   }
+}
+
+/** A value from the environment that is likely a credential: by the variable's name, or an `sk-…` key. */
+function looksSecret(written: string, value: string): boolean {
+  return /\$\{[A-Za-z0-9_]*(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS)\b/i.test(written) || /^sk-/.test(value);
 }
 
 interface ShapeContext {
@@ -136,6 +145,11 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   const dropped = emptiedKeys(shaped, expansion.emptied ?? new Map(), list);
 
   const config = plainToInstance(RelayConfig, shaped);
+  // Left out, listen is loopback-only for an open relay and every interface once clients need a key.
+  const server = shaped.server;
+  const listenGiven = isPlainRecord(server) && server.listen !== undefined;
+  const keys = config.server.auth.api_keys;
+  if (!listenGiven && Array.isArray(keys) && keys.length > 0) config.server.listen = PUBLIC_LISTEN;
   collectErrors(validateSync(config), [], false, list);
   crossCheck(config, list);
   if (list.problems.length > 0) throw new ConfigError(inFileOrder(list.problems, tree));
@@ -413,4 +427,33 @@ function crossCheck(config: RelayConfig, list: ProblemList): void {
   if (Number.isInteger(port) && port > 65535 && !list.covers(['server', 'listen'])) {
     list.bad(['server', 'listen'], listen, 'host:port with a port from 0 to 65535');
   }
+
+  // No client keys: whoever reaches the listener spends the providers' keys. Only this machine may, unless
+  // server.auth.allow_open says an open relay on the network is meant.
+  const auth = config.server.auth;
+  if (
+    typeof listen === 'string' &&
+    !list.covers(['server', 'listen']) &&
+    !list.touches('server.auth') &&
+    auth.api_keys.length === 0 &&
+    auth.allow_open !== true &&
+    !isLoopbackListen(listen)
+  ) {
+    list.bad(
+      ['server', 'listen'],
+      listen,
+      'a loopback address such as 127.0.0.1:8787 while server.auth.api_keys is empty (anyone who reaches this ' +
+        "address could use the relay and its providers' keys): add client keys to server.auth.api_keys, or set " +
+        'server.auth.allow_open: true if an open relay is meant',
+    );
+  }
+}
+
+/** True when host:port names an address only this machine can connect to (127.0.0.0/8, ::1, localhost). */
+export function isLoopbackListen(listen: string): boolean {
+  const host = listen
+    .slice(0, listen.lastIndexOf(':'))
+    .replace(/^\[(.*)\]$/, '$1')
+    .toLowerCase();
+  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

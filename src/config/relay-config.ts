@@ -63,6 +63,11 @@ export type LogLevel = (typeof LOG_LEVELS)[number];
 export const LOG_FORMATS = ['json', 'text'] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
+/** The default listen address of an open relay (no client keys): this machine only. */
+export const LOOPBACK_LISTEN = '127.0.0.1:8787';
+/** The default listen address once client keys are configured. */
+export const PUBLIC_LISTEN = '0.0.0.0:8787';
+
 export class AuthConfig {
   /** Relay client keys, accepted as `x-api-key` or `Authorization: Bearer`. Empty = open relay (warned at start). */
   @IsArray()
@@ -72,6 +77,13 @@ export class AuthConfig {
 
   @IsBoolean()
   allow_bearer = true;
+
+  /**
+   * Says an open relay (no `api_keys`) on a non-loopback `server.listen` is meant; without it such a config is refused
+   * at start, since anyone who reaches the port would spend the providers' keys.
+   */
+  @IsBoolean()
+  allow_open = false;
 }
 
 export class ShutdownConfig {
@@ -92,10 +104,13 @@ export class ShutdownConfig {
 export const MAX_PROVIDER_CONNECTIONS = 65_535;
 
 export class ServerConfig {
-  /** host:port to listen on. */
+  /**
+   * host:port to listen on. Left out: 127.0.0.1:8787 while `auth.api_keys` is empty (an open relay serves this machine
+   * only), else 0.0.0.0:8787 (config-validation.ts sets it).
+   */
   @IsString()
   @Matches(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, { message: 'expected host:port, e.g. 0.0.0.0:8787' })
-  listen = '0.0.0.0:8787';
+  listen = LOOPBACK_LISTEN;
 
   /** Upstream timeout for one attempt. Non-streaming answers can legitimately take up to 10 minutes. */
   @IsInt()

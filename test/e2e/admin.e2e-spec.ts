@@ -404,6 +404,17 @@ describe('admin API', () => {
     );
     expect(both.message).toContain('duration_ms');
     expect(both.message).toContain('reason');
+    // A bad duration is one sentence, not every rule it breaks.
+    for (const body of [{}, { duration_ms: 10 }, { duration_ms: 'soon' }]) {
+      const one = expectError(
+        await call(relay.url, 'POST', '/admin/providers/primary/open', { body }),
+        400,
+        'invalid_request_error',
+      );
+      expect(one.message, JSON.stringify(body)).toBe(
+        'invalid request body: duration_ms must be an integer number of milliseconds from 1000 to 86400000',
+      );
+    }
     expect((await call(relay.url, 'GET', '/admin/providers/primary')).json().state).toBe('closed');
   });
 
