@@ -453,11 +453,11 @@ describe('validation', () => {
       client_stall_timeout_ms: 300_000,
     });
     expect(config.health).toEqual({
-      health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000, probe: 'messages' },
+      health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000, probe: 'models' },
       circuit_breaker: {
         failure_threshold: 5,
         open_duration_ms: 30_000,
-        max_open_duration_ms: 300_000,
+        max_open_duration_ms: 0,
         half_open_probes: 3,
       },
     });

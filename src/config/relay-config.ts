@@ -326,7 +326,9 @@ export class HealthCheckConfig {
 
   /** What a probe sends (see PROBE_KINDS); a provider's own health_check.probe overrides it. */
   @IsIn(PROBE_KINDS)
-  probe: ProbeKind = 'messages';
+  // The spec's probe is a lightweight connection test, not a full API call (health-and-circuit-breaker.md, 헬스 체크
+  // 프로브 §4): `models` by default; `messages` is the operator's choice where overloads must be seen.
+  probe: ProbeKind = 'models';
 }
 
 export class CircuitBreakerConfig {
@@ -341,12 +343,13 @@ export class CircuitBreakerConfig {
 
   /**
    * Each re-open from HALF_OPEN doubles the open duration up to this (Envoy's max_ejection_time); a close resets
-   * it. A value below open_duration_ms means no growth.
+   * it. A value below open_duration_ms (the default, 0) means no growth: the spec's circuit stays open
+   * open_duration_ms every time.
    */
   @IsInt()
-  @Min(1)
+  @Min(0)
   @Max(MAX_TIMER_MS)
-  max_open_duration_ms = 300_000;
+  max_open_duration_ms = 0;
 
   @IsInt()
   @Min(1)

@@ -17,7 +17,8 @@ class ManualClock implements Clock {
 const T0 = Date.parse('2026-01-01T00:00:00.000Z');
 
 function config(overrides: Partial<CircuitBreakerConfig> = {}): CircuitBreakerConfig {
-  return Object.assign(new CircuitBreakerConfig(), overrides);
+  // Growth on (it is opt-in): the specs below follow it; a config without it is checked apart.
+  return Object.assign(new CircuitBreakerConfig(), { max_open_duration_ms: 300_000 }, overrides);
 }
 
 function acquire(breaker: CircuitBreaker): Permit {
@@ -42,14 +43,23 @@ describe('CircuitBreaker', () => {
     breaker.onTransition((t) => transitions.push(t));
   });
 
-  it('uses the spec defaults: 5 failures, 30 s open (growing to at most 300 s), 3 half-open probes', () => {
+  it('uses the spec defaults: 5 failures, 30 s open every time (no growth), 3 half-open probes', () => {
     const defaults = new CircuitBreakerConfig();
     expect(defaults).toEqual({
       failure_threshold: 5,
       open_duration_ms: 30_000,
-      max_open_duration_ms: 300_000,
+      max_open_duration_ms: 0,
       half_open_probes: 3,
     });
+    const fixed = new CircuitBreaker(defaults, clock);
+    for (let reopen = 0; reopen < 3; reopen++) {
+      fail(fixed, reopen === 0 ? 5 : 1);
+      expect(fixed.state).toBe('open');
+      clock.advance(29_999);
+      expect(fixed.state).toBe('open');
+      clock.advance(1);
+      expect(fixed.state).toBe('half_open');
+    }
   });
 
   describe('CLOSED', () => {

@@ -117,6 +117,8 @@ describe('HealthProbeJob', () => {
     config.providers = providers;
     config.health.health_check.enabled = enabled;
     config.health.health_check.interval_ms = 100;
+    // The overload-aware probe (opt-in; the default is the spec's GET /v1/models).
+    config.health.health_check.probe = 'messages';
     return config;
   }
 

@@ -111,7 +111,7 @@ describe('buildProbeRequest', () => {
     });
   });
 
-  describe('messages (the default)', () => {
+  describe('messages (opt-in)', () => {
     it('sends the smallest Messages request: max_tokens 1, one word, not streamed, the cheapest model', () => {
       const request = buildProbeRequest(
         provider({
@@ -120,6 +120,7 @@ describe('buildProbeRequest', () => {
           keys: [key('k1')],
           models: ['claude-opus-*', 'claude-sonnet-4-6', 'claude-haiku-4-5'],
         }),
+        'messages',
       );
       expect(request).toEqual({
         provider: 'a',
@@ -141,10 +142,11 @@ describe('buildProbeRequest', () => {
       });
     });
 
-    it('is what health.health_check.probe defaults to', () => {
-      expect(new HealthCheckConfig().probe).toBe('messages');
+    it('is not the default: the spec probes with a lightweight test, not a full API call (models)', () => {
+      expect(new HealthCheckConfig().probe).toBe('models');
       const p = provider({ name: 'a', keys: [key('k1')], models: ['claude-sonnet-4-6'] });
-      expect(buildProbeRequest(p).kind).toBe('messages');
+      expect(buildProbeRequest(p).kind).toBe('models');
+      expect(buildProbeRequest(p, 'messages').kind).toBe('messages');
     });
 
     it('names the model as the upstream knows it, preferring the target of a haiku mapping', () => {
@@ -156,7 +158,7 @@ describe('buildProbeRequest', () => {
         model_mapping: { 'claude-sonnet-4-5': 'glm-4.6', 'claude-haiku-4-5': 'glm-4.5-air' },
       });
       expect(probeModelOf(zai)).toBe('glm-4.5-air');
-      expect(JSON.parse(buildProbeRequest(zai).body!)).toMatchObject({ model: 'glm-4.5-air' });
+      expect(JSON.parse(buildProbeRequest(zai, 'messages').body!)).toMatchObject({ model: 'glm-4.5-air' });
       // Mapping targets alone, no haiku anywhere: the first.
       expect(probeModelOf({ models: [], model_mapping: { 'claude-*': 'glm-4.6', x: 'glm-4.5' } })).toBe(
         'glm-4.6',
@@ -167,7 +169,10 @@ describe('buildProbeRequest', () => {
     });
 
     it('falls back to GET /v1/models, saying why, when the provider serves any model and names none', () => {
-      const request = buildProbeRequest(provider({ name: 'any', keys: [key('k1')], models: ['claude-*'] }));
+      const request = buildProbeRequest(
+        provider({ name: 'any', keys: [key('k1')], models: ['claude-*'] }),
+        'messages',
+      );
       expect(request).toMatchObject({
         kind: 'models',
         method: 'GET',
@@ -178,7 +183,10 @@ describe('buildProbeRequest', () => {
     });
 
     it('falls back to GET /v1/models for a provider without keys (an unauthenticated probe only meets a 401)', () => {
-      const request = buildProbeRequest(provider({ name: 'o', type: 'ollama', models: ['qwen3'] }));
+      const request = buildProbeRequest(
+        provider({ name: 'o', type: 'ollama', models: ['qwen3'] }),
+        'messages',
+      );
       expect(request).toMatchObject({ kind: 'models', method: 'GET' });
       expect(request.fallback).toMatch(/no keys/);
     });

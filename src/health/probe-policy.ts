@@ -85,10 +85,7 @@ export function probeModelOf(provider: Pick<ProviderConfig, 'models' | 'model_ma
  * no model, or has no key (unauthenticated, it would only ever get a 401, which proves no more than the models
  * route does).
  */
-export function buildProbeRequest(
-  provider: ProviderConfig,
-  defaultKind: ProbeKind = 'messages',
-): ProbeRequest {
+export function buildProbeRequest(provider: ProviderConfig, defaultKind: ProbeKind = 'models'): ProbeRequest {
   const base = providerBaseUrl(provider);
   const headers: Record<string, string> = {
     'anthropic-version': PROBE_ANTHROPIC_VERSION,

@@ -92,7 +92,8 @@ describe('health probe during an overload of inference', () => {
         routing: { strategy: 'failover', debug: true },
         admin: { token: ADMIN_TOKEN },
         health: {
-          health_check: { enabled: true, interval_ms: INTERVAL_MS, timeout_ms: 1_000 },
+          // The overload-aware probe and the growing open duration are opt-in (the spec's defaults: models, none).
+          health_check: { enabled: true, interval_ms: INTERVAL_MS, timeout_ms: 1_000, probe: 'messages' },
           circuit_breaker: {
             failure_threshold: 2,
             open_duration_ms: OPEN_MS,
@@ -196,7 +197,8 @@ describe('health probe during an overload of inference', () => {
     relay = await startRelay(
       rawConfig(only.url, {
         health: {
-          health_check: { enabled: true, interval_ms: INTERVAL_MS, timeout_ms: 1_000 },
+          // The overload-aware probe and the growing open duration are opt-in (the spec's defaults: models, none).
+          health_check: { enabled: true, interval_ms: INTERVAL_MS, timeout_ms: 1_000, probe: 'messages' },
           circuit_breaker: { failure_threshold: 3, open_duration_ms: OPEN_MS, max_open_duration_ms: OPEN_MS },
         },
       }),
