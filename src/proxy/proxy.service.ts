@@ -19,6 +19,7 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
+import { bodyForProvider, signatureTagOf } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -300,7 +301,9 @@ export class ProxyService {
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
     const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
-    const body = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
+    const mapped = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
+    // Thinking blocks another vendor signed would be refused (400 "Invalid signature in thinking block").
+    const body = bodyForProvider(mapped, rt.config.type);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
@@ -344,6 +347,7 @@ export class ProxyService {
           onCommitted: opts.onCommitted,
           requestId: preq.id,
           clientSignal: preq.signal,
+          signatureTag: signatureTagOf(rt.config.type),
         },
       );
     } finally {

@@ -6,6 +6,7 @@ import { contentDecoder } from '../common/body-decoding';
 import { Cancellation } from '../common/cancellation';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
+import { SseSignatureTagger, tagJsonAnswer } from './thinking-signatures';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
 import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
@@ -69,6 +70,8 @@ export interface AttemptOptions {
   requestId: string;
   /** Cancelled when the client goes away. */
   clientSignal: Cancellation;
+  /** Prefix for the thinking signatures of a non-Claude provider's answer (see thinking-signatures.ts). */
+  signatureTag?: string;
 }
 
 /**
@@ -110,6 +113,7 @@ export async function runAttempt(
       return failed(err, opts.clientSignal);
     }
     if (status < 200 || status >= 300) return { kind: 'status', status, headers, rawHeaders, body };
+    if (opts.signatureTag) body = tagJsonAnswer(body, opts.signatureTag);
     if (opts.res.destroyed) return { kind: 'cancelled' };
     const out = headerList(headers);
     opts.addHeaders(out);
@@ -127,7 +131,11 @@ export async function runAttempt(
   }
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
-  return relayStream(upstreamBody, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
+  // A non-Claude provider's thinking signatures are tagged on the way (see thinking-signatures.ts).
+  const events = opts.signatureTag
+    ? decoded(upstreamBody, new SseSignatureTagger(opts.signatureTag))
+    : upstreamBody;
+  return relayStream(events, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 
 /**
