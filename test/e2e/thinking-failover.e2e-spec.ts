@@ -150,6 +150,33 @@ describe('thinking conversations across a failover between Anthropic and z.ai', 
     });
   }
 
+  it('goes without thinking for one request whose tool-use loop lost z.ai’s thinking block', async () => {
+    const params = {
+      model: MODEL,
+      max_tokens: 2048,
+      thinking: { type: 'enabled' as const, budget_tokens: 1024 },
+      messages: [
+        { role: 'user' as const, content: 'read the file' },
+        {
+          role: 'assistant' as const,
+          content: [
+            { type: 'thinking' as const, thinking: 'I should read it.', signature: 'ccr1.zai.zai-sig' },
+            { type: 'tool_use' as const, id: 'toolu_1', name: 'Read', input: { path: 'a' } },
+          ],
+        },
+        {
+          role: 'user' as const,
+          content: [{ type: 'tool_result' as const, tool_use_id: 'toolu_1', content: 'contents' }],
+        },
+      ],
+    };
+    const message = await client.beta.messages.stream(params).finalMessage();
+    expect(message.content.at(-1)).toMatchObject({ type: 'text' });
+    const sent = anthropic.requests[0]!.body as { thinking?: unknown; messages: { content: unknown }[] };
+    expect(sent.thinking).toBeUndefined();
+    expect(sent.messages[1]!.content).toEqual([params.messages[1]!.content[1]]);
+  });
+
   it('answers a conversation without thinking blocks byte for byte, on either provider', async () => {
     const body = JSON.stringify({
       model: MODEL,

@@ -413,6 +413,9 @@ export class FakeUpstream {
         if (invalid) {
           return { kind: 'status', status: 400, message: `${invalid}: Invalid signature in thinking block` };
         }
+        if (thinkingOn(rec.body) && toolLoopWithoutThinking(rec.body)) {
+          return { kind: 'status', status: 400, message: TOOL_LOOP_WITHOUT_THINKING };
+        }
       }
     }
     if (typeof header === 'string') {
@@ -703,6 +706,24 @@ function modelOf(body: unknown): string | undefined {
 
 function isStream(body: unknown): boolean {
   return (body as { stream?: unknown } | undefined)?.stream === true;
+}
+
+/** Anthropic's answer to a tool-use loop whose last assistant turn lost its thinking while thinking is on. */
+const TOOL_LOOP_WITHOUT_THINKING =
+  'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is ' +
+  'enabled, a final `assistant` message must start with a thinking block.';
+
+/** The conversation ends with tool results, and the assistant turn before them does not start with thinking. */
+function toolLoopWithoutThinking(body: unknown): boolean {
+  const messages = (body as { messages?: unknown } | undefined)?.messages;
+  if (!Array.isArray(messages) || messages.length < 2) return false;
+  const last = messages.at(-1) as { role?: unknown; content?: unknown };
+  const prev = messages.at(-2) as { role?: unknown; content?: unknown };
+  if (last.role !== 'user' || !Array.isArray(last.content)) return false;
+  if (!last.content.some((b) => (b as { type?: unknown } | null)?.type === 'tool_result')) return false;
+  if (prev.role !== 'assistant' || !Array.isArray(prev.content)) return false;
+  const first = (prev.content[0] as { type?: unknown } | undefined)?.type;
+  return first !== 'thinking' && first !== 'redacted_thinking';
 }
 
 function thinkingOn(body: unknown): boolean {
