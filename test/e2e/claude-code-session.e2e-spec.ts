@@ -1,0 +1,194 @@
+import Anthropic from '@anthropic-ai/sdk';
+import type {
+  BetaContentBlockParam,
+  BetaMessageParam,
+  BetaToolUnion,
+  MessageCreateParamsStreaming,
+} from '@anthropic-ai/sdk/resources/beta/messages/messages';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+
+// Issue 18: the request sequence a Claude Code session really makes, replayed through the relay, every answer read
+// by the official SDK's own accumulator (what Claude Code uses). The shapes follow what Claude Code 2.x sends:
+// `?beta=true` on every Messages call, several betas in one header, `x-app: cli`, thinking, context management,
+// cache_control on the system prompt and the last message, metadata.user_id, ~25 tools.
+
+const MODEL = 'claude-sonnet-4-6';
+const BETAS = [
+  'claude-code-20250219',
+  'interleaved-thinking-2025-05-14',
+  'context-management-2025-06-27',
+  'fine-grained-tool-streaming-2025-05-14',
+];
+const TOOL_NAMES = [
+  'Task',
+  'Bash',
+  'Glob',
+  'Grep',
+  'ExitPlanMode',
+  'Read',
+  'Edit',
+  'Write',
+  'NotebookEdit',
+  'WebFetch',
+  'TodoWrite',
+  'WebSearch',
+  'BashOutput',
+  'KillShell',
+  'SlashCommand',
+  'Skill',
+  'AskUserQuestion',
+  'mcp__ide__getDiagnostics',
+  'mcp__ide__executeCode',
+  'mcp__github__search_code',
+  'mcp__github__get_file_contents',
+  'mcp__github__create_issue',
+  'mcp__github__list_pull_requests',
+  'mcp__memory__read_graph',
+  'mcp__memory__add_observations',
+];
+const TOOLS: BetaToolUnion[] = TOOL_NAMES.map((name) => ({
+  name,
+  description: `${name}: does what Claude Code's tool of that name does. `.repeat(8),
+  input_schema: {
+    type: 'object',
+    properties: {
+      path: { type: 'string', description: 'Absolute path' },
+      limit: { type: 'number' },
+      flags: { type: 'array', items: { type: 'string' } },
+    },
+    required: ['path'],
+    additionalProperties: false,
+    $schema: 'http://json-schema.org/draft-07/schema#',
+  },
+}));
+const SYSTEM = [
+  { type: 'text' as const, text: "You are Claude Code, Anthropic's official CLI for Claude." },
+  {
+    type: 'text' as const,
+    text: 'You are an interactive CLI tool that helps users with software engineering tasks. '.repeat(40),
+    cache_control: { type: 'ephemeral' as const },
+  },
+];
+/** Claude Code's SDK asks for every beta endpoint with `?beta=true`. */
+const BETA_QUERY = { query: { beta: 'true' } };
+const USER_ID = 'user_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef_account__session_4f8e';
+
+/** The parameters of one streamed turn, as Claude Code builds them. */
+function turnParams(messages: BetaMessageParam[]): MessageCreateParamsStreaming {
+  return {
+    model: MODEL,
+    max_tokens: 32_000,
+    stream: true,
+    betas: BETAS,
+    system: SYSTEM,
+    tools: TOOLS,
+    messages,
+    metadata: { user_id: USER_ID },
+    thinking: { type: 'enabled', budget_tokens: 31_999 },
+    context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+  };
+}
+
+/** The last user message gets the cache breakpoint, as Claude Code marks it. */
+function userTurn(text: string): BetaMessageParam {
+  return { role: 'user', content: [{ type: 'text', text, cache_control: { type: 'ephemeral' } }] };
+}
+
+describe('a Claude Code session through the relay', () => {
+  const fake = new FakeUpstream({ thinkingSigner: 'anthropic' });
+  let relay: RunningRelay;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    relay = await startRelay(
+      rawConfig(await fake.start(), {
+        providers: [
+          { name: 'primary', type: 'anthropic', base_url: fake.url, keys: [{ key: PROVIDER_KEY }] },
+        ],
+      }),
+    );
+    client = new Anthropic({
+      baseURL: relay.url,
+      apiKey: CLIENT_KEY,
+      maxRetries: 0,
+      defaultHeaders: {
+        'x-app': 'cli',
+        'user-agent': 'claude-cli/2.0.0 (external, cli)',
+        'anthropic-version': '2023-06-01',
+      },
+    });
+  });
+  afterAll(async () => {
+    await relay.close();
+    await fake.close();
+  });
+
+  it('replays a session: HEAD /, streamed turns, a non-streaming retry after a mid-stream error, count_tokens burst', async () => {
+    // Claude Code checks the base URL is reachable before its first request: any answer will do but a hang or a
+    // dropped connection, and it must not look like a server failure.
+    const head = await fetch(`${relay.url}/`, { method: 'HEAD' });
+    expect(head.status).toBeLessThan(500);
+    expect(await head.text()).toBe('');
+
+    // Turn 1 and 2: streamed, thinking on, read by the SDK's accumulator.
+    let history: BetaMessageParam[] = [userTurn('What does this repository do?')];
+    for (let turn = 0; turn < 2; turn++) {
+      const stream = client.beta.messages.stream(turnParams(history), BETA_QUERY);
+      const message = await stream.finalMessage();
+      expect(message.stop_reason).toBe('end_turn');
+      expect(message.content.map((b) => b.type)).toEqual(['thinking', 'redacted_thinking', 'text']);
+      expect(message.content[0]).toMatchObject({ type: 'thinking', signature: 'anthropic-sig' });
+      history = [
+        ...history,
+        { role: 'assistant', content: message.content as BetaContentBlockParam[] },
+        userTurn(`Follow-up ${turn}`),
+      ];
+    }
+    const sent = fake.requests.filter((r) => r.path === '/v1/messages');
+    expect(sent).toHaveLength(2);
+    for (const r of sent) {
+      expect(r.query).toBe('beta=true');
+      expect(r.headers['anthropic-beta']).toBe(BETAS.join(','));
+      expect(r.headers['x-app']).toBe('cli');
+      expect(r.headers['anthropic-version']).toBe('2023-06-01');
+      expect(r.headers['x-api-key']).toBe(PROVIDER_KEY);
+    }
+    // The history (signatures, cache_control, metadata, context_management) reaches the upstream as sent.
+    const second = sent[1]!.body as Record<string, unknown>;
+    expect(second.metadata).toEqual({ user_id: USER_ID });
+    expect(second.context_management).toEqual({ edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] });
+    expect((second.tools as unknown[]).length).toBe(TOOL_NAMES.length);
+
+    // Turn 3: the stream breaks mid-answer; the SDK throws, Claude Code retries without streaming.
+    fake.enqueue({ kind: 'error_event', afterEvents: 4 });
+    const broken = client.beta.messages.stream(turnParams(history), BETA_QUERY);
+    await expect(broken.finalMessage()).rejects.toThrow(Anthropic.APIError);
+    const { stream: _stream, ...jsonParams } = turnParams(history);
+    const retried = await client.beta.messages.create({ ...jsonParams, max_tokens: 21_333 }, BETA_QUERY);
+    expect(retried.content.map((b) => b.type)).toEqual(['thinking', 'redacted_thinking', 'text']);
+    expect(retried.stop_reason).toBe('end_turn');
+
+    // A burst of count_tokens, as Claude Code sends for its context gauge.
+    const counts = await Promise.all(
+      Array.from({ length: 13 }, (_, i) =>
+        client.beta.messages.countTokens(
+          {
+            model: MODEL,
+            betas: BETAS,
+            system: SYSTEM,
+            tools: TOOLS.slice(0, 5 + i),
+            messages: history,
+            thinking: { type: 'enabled', budget_tokens: 31_999 },
+          },
+          BETA_QUERY,
+        ),
+      ),
+    );
+    for (const c of counts) expect(c.input_tokens).toBeGreaterThan(0);
+    const countRequests = fake.requests.filter((r) => r.path === '/v1/messages/count_tokens');
+    expect(countRequests).toHaveLength(13);
+    for (const r of countRequests) expect(r.query).toBe('beta=true');
+  });
+});
