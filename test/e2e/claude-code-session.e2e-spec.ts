@@ -10,16 +10,22 @@ import { FakeUpstream } from '../fakes/fake-upstream';
 import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
 // Issue 18: the request sequence a Claude Code session really makes, replayed through the relay, every answer read
-// by the official SDK's own accumulator (what Claude Code uses). The shapes follow what Claude Code 2.x sends:
-// `?beta=true` on every Messages call, several betas in one header, `x-app: cli`, thinking, context management,
-// cache_control on the system prompt and the last message, metadata.user_id, ~25 tools.
+// by the official SDK's own accumulator (what Claude Code uses). The shapes are those Claude Code 2.1.197 sent
+// through the relay to the fake upstream (captured with `npm run fake-upstream -- --log-bodies`): `?beta=true` on
+// every Messages call, eight betas in one header, `x-app: cli`, adaptive thinking with an effort, context
+// management, cache_control on the system prompt and the last user block, a mid-conversation `system` message,
+// metadata.user_id as a JSON string, ~25 tools.
 
 const MODEL = 'claude-sonnet-4-6';
 const BETAS = [
   'claude-code-20250219',
+  'context-1m-2025-08-07',
   'interleaved-thinking-2025-05-14',
+  'thinking-token-count-2026-05-13',
   'context-management-2025-06-27',
-  'fine-grained-tool-streaming-2025-05-14',
+  'prompt-caching-scope-2026-01-05',
+  'mid-conversation-system-2026-04-07',
+  'effort-2025-11-24',
 ];
 const TOOL_NAMES = [
   'Task',
@@ -73,21 +79,23 @@ const SYSTEM = [
 ];
 /** Claude Code's SDK asks for every beta endpoint with `?beta=true`. */
 const BETA_QUERY = { query: { beta: 'true' } };
-const USER_ID = 'user_0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef_account__session_4f8e';
+const SESSION = '6bbdb47b-efb7-40d8-ab13-3606a3ab3b40';
+const USER_ID = JSON.stringify({ device_id: '7059da6a575042b7f962', account_uuid: '', session_id: SESSION });
 
 /** The parameters of one streamed turn, as Claude Code builds them. */
 function turnParams(messages: BetaMessageParam[]): MessageCreateParamsStreaming {
   return {
     model: MODEL,
-    max_tokens: 32_000,
+    max_tokens: 64_000,
     stream: true,
     betas: BETAS,
     system: SYSTEM,
     tools: TOOLS,
     messages,
     metadata: { user_id: USER_ID },
-    thinking: { type: 'enabled', budget_tokens: 31_999 },
+    thinking: { type: 'adaptive' },
     context_management: { edits: [{ type: 'clear_thinking_20251015', keep: 'all' }] },
+    output_config: { effort: 'high' },
   };
 }
 
@@ -115,7 +123,9 @@ describe('a Claude Code session through the relay', () => {
       maxRetries: 0,
       defaultHeaders: {
         'x-app': 'cli',
-        'user-agent': 'claude-cli/2.0.0 (external, cli)',
+        'user-agent': 'claude-cli/2.1.197 (external, sdk-cli)',
+        'x-claude-code-session-id': SESSION,
+        'anthropic-dangerous-direct-browser-access': 'true',
         'anthropic-version': '2023-06-01',
       },
     });
@@ -133,7 +143,12 @@ describe('a Claude Code session through the relay', () => {
     expect(await head.text()).toBe('');
 
     // Turn 1 and 2: streamed, thinking on, read by the SDK's accumulator.
-    let history: BetaMessageParam[] = [userTurn('What does this repository do?')];
+    // Claude Code 2.1 tells the model about its agents in a `system` message inside the conversation.
+    const agents = { role: 'system', content: 'Available agent types for the Agent tool: …' };
+    let history: BetaMessageParam[] = [
+      userTurn('What does this repository do?'),
+      agents as unknown as BetaMessageParam,
+    ];
     for (let turn = 0; turn < 2; turn++) {
       const stream = client.beta.messages.stream(turnParams(history), BETA_QUERY);
       const message = await stream.finalMessage();
@@ -180,7 +195,7 @@ describe('a Claude Code session through the relay', () => {
             system: SYSTEM,
             tools: TOOLS.slice(0, 5 + i),
             messages: history,
-            thinking: { type: 'enabled', budget_tokens: 31_999 },
+            thinking: { type: 'adaptive' },
           },
           BETA_QUERY,
         ),
