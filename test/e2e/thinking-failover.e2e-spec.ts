@@ -50,7 +50,12 @@ describe('thinking conversations across a failover between Anthropic and z.ai', 
     await zai.start();
     relay = await startRelay(
       rawConfig(anthropic.url, {
-        routing: { strategy: 'failover', debug: true, retry: { max_attempts: 3, budget_ratio: 10 } },
+        routing: {
+          strategy: 'failover',
+          debug: true,
+          stall_timeout_ms: 500,
+          retry: { max_attempts: 3, budget_ratio: 10 },
+        },
         health: { circuit_breaker: { failure_threshold: 50 } },
         providers: [
           {
@@ -176,6 +181,28 @@ describe('thinking conversations across a failover between Anthropic and z.ai', 
     expect(sent.thinking).toBeUndefined();
     expect(sent.messages[1]!.content).toEqual([params.messages[1]!.content[1]]);
   });
+
+  // The signature tagger sits between the upstream's body and the stream relay: a failure of the upstream after
+  // the first bytes must still end the client's stream with an error, not hang it or end it cleanly.
+  for (const fault of [
+    { kind: 'cut', afterEvents: 5 },
+    { kind: 'stall', afterEvents: 5 },
+  ] as const) {
+    it(`ends a z.ai stream that fails mid-answer (${fault.kind}) with an error event`, async () => {
+      anthropic.script(() => DOWN);
+      zai.enqueue(fault);
+      const stream = client.beta.messages.stream({
+        model: MODEL,
+        max_tokens: 2048,
+        thinking: { type: 'enabled', budget_tokens: 1024 },
+        messages: [{ role: 'user', content: 'hi' }],
+      });
+      const events: string[] = [];
+      stream.on('streamEvent', (e) => events.push(e.type));
+      await expect(stream.finalMessage()).rejects.toThrow(Anthropic.APIError);
+      expect(events).toContain('content_block_delta');
+    });
+  }
 
   it('answers a conversation without thinking blocks byte for byte, on either provider', async () => {
     const body = JSON.stringify({
