@@ -166,6 +166,27 @@ describe('tagJsonAnswer', () => {
   });
 });
 
+describe('a vendor that does not sign (Ollama)', () => {
+  it('gets its unsigned thinking tagged, kept for itself and dropped for Anthropic', () => {
+    const answer = Buffer.from(
+      JSON.stringify({ type: 'message', content: [{ type: 'thinking', thinking: 'local' }, text] }),
+    );
+    const tagged = JSON.parse(tagJsonAnswer(answer, 'ccr1.ollama.').toString()) as { content: unknown[] };
+    expect(tagged.content[0]).toEqual({ type: 'thinking', thinking: 'local', signature: 'ccr1.ollama.' });
+    const body = JSON.stringify(conversation(tagged.content));
+    expect(assistantContents(JSON.parse(String(bodyForProvider(body, 'anthropic'))))).toEqual([[text]]);
+    expect(assistantContents(JSON.parse(String(bodyForProvider(body, 'ollama'))))).toEqual([
+      [{ type: 'thinking', thinking: 'local', signature: '' }, text],
+    ]);
+  });
+
+  it('drops an untagged unsigned block everywhere', () => {
+    const body = conversation([{ type: 'thinking', thinking: 'x' }, text]);
+    expect(stripForeignThinking(body, 'anthropic')).toBe(true);
+    expect(assistantContents(body)).toEqual([[text]]);
+  });
+});
+
 describe('tagEventData', () => {
   it('tags signature_delta and thinking block starts only', () => {
     expect(
@@ -184,7 +205,15 @@ describe('tagEventData', () => {
     ).toContain('"data":"ccr1.zai.d"');
     expect(
       tagEventData(
-        '{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":""}}',
+        '{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":""}}',
+        'ccr1.zai.',
+      ),
+    ).toBe(
+      '{"type":"content_block_start","index":0,"content_block":{"type":"thinking","thinking":"","signature":"ccr1.zai."}}',
+    );
+    expect(
+      tagEventData(
+        '{"type":"content_block_start","index":1,"content_block":{"type":"text","text":""}}',
         'ccr1.zai.',
       ),
     ).toBeUndefined();

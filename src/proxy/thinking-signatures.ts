@@ -52,7 +52,9 @@ type Block = Record<string, unknown>;
  */
 function inbound(block: Block, field: 'signature' | 'data', type: ProviderType): 'drop' | 'keep' | Block {
   const value = block[field];
-  const tagged = typeof value === 'string' ? untag(value) : undefined;
+  // An unsigned block is valid nowhere that checks signatures.
+  if (typeof value !== 'string' || value.length === 0) return 'drop';
+  const tagged = untag(value);
   if (!tagged) return signsAsClaude(type) ? 'keep' : 'drop';
   if (tagged.vendor !== type) return 'drop';
   return { ...block, [field]: tagged.original };
@@ -158,7 +160,14 @@ function tagBlock(block: unknown, tag: string): boolean {
   const field = signedField(b);
   if (!field) return false;
   const value = b[field];
-  if (typeof value !== 'string' || value.length === 0 || value.startsWith(SIGNATURE_TAG)) return false;
+  if (typeof value === 'string' && value.startsWith(SIGNATURE_TAG)) return false;
+  if (field === 'signature') {
+    // A vendor that does not sign (a local model) still gets its tag, so its blocks are known as its own later:
+    // untagged, they would pass for Anthropic's and be refused there. A signature_delta replaces it when it comes.
+    b[field] = tag + (typeof value === 'string' ? value : '');
+    return true;
+  }
+  if (typeof value !== 'string' || value.length === 0) return false;
   b[field] = tag + value;
   return true;
 }
@@ -175,7 +184,8 @@ function tagContent(content: unknown, tag: string): boolean {
  * `body` itself when there was nothing to tag.
  */
 export function tagJsonAnswer(body: Buffer, tag: string): Buffer {
-  if (!body.includes('"signature"') && !body.includes('redacted_thinking')) return body;
+  // `thinking"` ends both block types' names (and the key of an unsigned block's text).
+  if (!body.includes('thinking"')) return body;
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString('utf8'));
@@ -211,7 +221,8 @@ export function tagEventData(data: string, tag: string): string | undefined {
   return changed ? JSON.stringify(ev) : undefined;
 }
 
-const NEEDLES = [Buffer.from('"signature'), Buffer.from('redacted_thinking')];
+/** What the lines worth parsing contain: a signature, or a block start (once per block, thinking or not). */
+const NEEDLES = [Buffer.from('"signature'), Buffer.from('content_block_start'), Buffer.from('message_start')];
 const LINE_ENDS = /(\r\n|\r|\n)/;
 /** A line longer than this is passed on unread (signatures are a few KiB), so memory stays bounded. */
 const MAX_HELD_BYTES = 1024 * 1024;
