@@ -19,7 +19,7 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
-import { bodyForProvider, signatureTagOf } from './thinking-signatures';
+import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -95,7 +95,12 @@ export class ProxyService {
     const routing = this.config.routing;
     const deadlineAt = preq.startedAt + routing.deadline_ms;
     this.routing.budget.recordRequest();
-    const plan = this.routing.plan(preq.model);
+    const plan = withSignerAffinity(
+      this.routing.plan(preq.model),
+      preq.rawBody,
+      this.routing.strategy.name,
+      (p) => this.routing.runtime(p)?.config.type,
+    );
     const state: LoopState = { attemptsMade: 0, keyWaits: 0, attemptsOnProvider: 0, retryIndex: 0 };
 
     // count_tokens answers say how many tokens the prompt has; they spend none (Anthropic limits them apart).

@@ -2,6 +2,8 @@ import { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import {
   bodyForProvider,
+  lastSigner,
+  withSignerAffinity,
   OMITTED_THINKING_TEXT,
   signatureTagOf,
   SseSignatureTagger,
@@ -255,5 +257,48 @@ describe('SseSignatureTagger', () => {
     const crlf = sigEvent.replace(/\n/g, '\r\n');
     const { out } = await through([crlf, 'data: {"type":"ping"}']);
     expect(out).toBe(crlf.replace('zai-sig-1', 'ccr1.zai.zai-sig-1') + 'data: {"type":"ping"}');
+  });
+});
+
+describe('lastSigner', () => {
+  it('names the vendor of the latest signature, anthropic when untagged', () => {
+    expect(lastSigner(JSON.stringify(conversation([text])))).toBeUndefined();
+    expect(lastSigner(Buffer.from(JSON.stringify(conversation([zaiThinking], [anthropicThinking]))))).toBe(
+      'anthropic',
+    );
+    expect(lastSigner(Buffer.from(JSON.stringify(conversation([anthropicThinking], [zaiThinking]))))).toBe(
+      'zai',
+    );
+    expect(lastSigner('{"messages":[{"content":[{"signature" : "ccr1.minimax.x"}]}]}')).toBe('minimax');
+    expect(lastSigner('{"signature":""}')).toBeUndefined();
+  });
+});
+
+describe('withSignerAffinity', () => {
+  const types: Record<string, string> = { a1: 'anthropic', a2: 'anthropic', z: 'zai' };
+  const typeOf = (p: string) => types[p];
+  const plan = [
+    { provider: 'a1', fallbackIndex: 0 },
+    { provider: 'z', fallbackIndex: 0 },
+    { provider: 'a2', fallbackIndex: 0 },
+    { provider: 'a1', fallbackIndex: 1 },
+    { provider: 'z', fallbackIndex: 1 },
+  ];
+  const zaiSigned = JSON.stringify(conversation([zaiThinking, text]));
+
+  it('puts the signer’s providers first within each model, in the strategy’s order', () => {
+    expect(withSignerAffinity(plan, zaiSigned, 'round_robin', typeOf).map((s) => s.provider)).toEqual([
+      'z',
+      'a1',
+      'a2',
+      'z',
+      'a1',
+    ]);
+  });
+
+  it('leaves failover and model routes in their order, and plans without thinking alone', () => {
+    expect(withSignerAffinity(plan, zaiSigned, 'failover', typeOf)).toBe(plan);
+    expect(withSignerAffinity(plan, zaiSigned, 'model_based', typeOf)).toBe(plan);
+    expect(withSignerAffinity(plan, JSON.stringify(conversation([text])), 'shuffle', typeOf)).toBe(plan);
   });
 });

@@ -273,3 +273,50 @@ export class SseSignatureTagger extends Transform {
     return changed ? Buffer.from(parts.join('')) : lines;
   }
 }
+
+/** Strategies whose order is only a way to spread load: there a conversation may stay with its thinking's signer. */
+const AFFINITY_STRATEGIES: ReadonlySet<string> = new Set([
+  'round_robin',
+  'weighted_round_robin',
+  'shuffle',
+  'least_loaded',
+]);
+
+/**
+ * The provider type that signed the conversation's latest thinking block (`anthropic` for an untagged signature),
+ * or undefined when it has none. A byte scan for the last `"signature"` key, no parse: a hint, not a verdict.
+ */
+export function lastSigner(raw: Buffer | string): string | undefined {
+  const key = '"signature"';
+  const at = typeof raw === 'string' ? raw.lastIndexOf(key) : raw.lastIndexOf(key);
+  if (at < 0) return undefined;
+  const from = at + key.length;
+  // Enough for the separator and a tag (`ccr1.<type>.`); the signature itself is not needed.
+  const after = typeof raw === 'string' ? raw.slice(from, from + 64) : raw.toString('utf8', from, from + 64);
+  const value = /^\s*:\s*"([^"]*)/.exec(after)?.[1];
+  if (!value) return undefined;
+  return untag(value)?.vendor ?? 'anthropic';
+}
+
+/**
+ * Affinity: with a load-spreading strategy, the candidates of the type that signed the conversation's latest
+ * thinking block go first (within each model of the plan), so a healthy signer keeps its conversation and its
+ * reasoning. Failover and model routes keep their order: there the operator's preference wins, and a conversation
+ * returns to the primary once it is back.
+ */
+export function withSignerAffinity<T extends { provider: string; fallbackIndex: number }>(
+  plan: T[],
+  raw: Buffer | string,
+  strategy: string,
+  typeOf: (provider: string) => string | undefined,
+): T[] {
+  if (plan.length < 2 || !AFFINITY_STRATEGIES.has(strategy)) return plan;
+  const signer = lastSigner(raw);
+  if (!signer) return plan;
+  const rank = (s: T) => s.fallbackIndex * 2 + (typeOf(s.provider) === signer ? 0 : 1);
+  // Array#sort is stable: the strategy's order holds within each rank.
+  return plan
+    .map((s, i) => ({ s, i, r: rank(s) }))
+    .sort((a, b) => a.r - b.r || a.i - b.i)
+    .map((x) => x.s);
+}

@@ -226,3 +226,52 @@ describe('thinking conversations across a failover between Anthropic and z.ai', 
     expect(anthropic.requests[0]!.rawBody.toString()).toBe(body);
   });
 });
+
+describe('thinking affinity with a load-spreading strategy', () => {
+  const anthropic = new FakeUpstream({ thinkingSigner: 'anthropic' });
+  const zai = new FakeUpstream({ thinkingSigner: 'zai' });
+  let relay: RunningRelay;
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    await anthropic.start();
+    await zai.start();
+    relay = await startRelay(
+      rawConfig(anthropic.url, {
+        routing: { strategy: 'round_robin', debug: true },
+        providers: [
+          { name: 'claude', type: 'anthropic', base_url: anthropic.url, keys: [{ key: PROVIDER_KEY }] },
+          { name: 'glm', type: 'zai', base_url: zai.url, keys: [{ key: 'zai-key' }] },
+        ],
+      }),
+    );
+    client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await relay.close();
+    await anthropic.close();
+    await zai.close();
+  });
+
+  it('keeps a conversation with the vendor that signed its thinking while round robin alternates', async () => {
+    let history: BetaMessageParam[] = [];
+    const providers: (string | null)[] = [];
+    for (let turn = 0; turn < 4; turn++) {
+      const messages: BetaMessageParam[] = [...history, { role: 'user', content: `turn ${turn}` }];
+      const { data, response } = await client.beta.messages
+        .create({
+          model: MODEL,
+          max_tokens: 2048,
+          thinking: { type: 'enabled', budget_tokens: 1024 },
+          messages,
+        })
+        .withResponse();
+      providers.push(response.headers.get('x-cc-relay-provider'));
+      history = [...messages, { role: 'assistant', content: data.content as BetaContentBlockParam[] }];
+    }
+    expect(new Set(providers).size).toBe(1);
+    // Every turn after the first carried the signer's own blocks, never stripped.
+    const signer = providers[0] === 'claude' ? anthropic : zai;
+    expect(signer.requests.slice(1).map((r) => receivedThinking(r).length)).toEqual([2, 4, 6]);
+  });
+});
