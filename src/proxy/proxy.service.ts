@@ -28,6 +28,7 @@ import {
   upstreamErrorAnswer,
 } from './failure-answer';
 import { KeyVerifier } from './key-verifier';
+import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
@@ -118,7 +119,12 @@ export class ProxyService {
     const routing = this.config.routing;
     const deadlineAt = preq.startedAt + routing.deadline_ms;
     this.routing.budget.recordRequest();
-    const plan = this.routing.plan(preq.model);
+    const plan = withSignerAffinity(
+      this.routing.plan(preq.model),
+      preq.rawBody,
+      this.routing.strategy.name,
+      (p) => this.routing.runtime(p)?.config.type,
+    );
     const state: LoopState = {
       attemptsMade: 0,
       keyWaits: 0,
@@ -377,7 +383,9 @@ export class ProxyService {
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
     const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
-    const body = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
+    const mapped = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
+    // Thinking blocks another vendor signed would be refused (400 "Invalid signature in thinking block").
+    const body = bodyForProvider(mapped, rt.config.type);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
@@ -427,6 +435,7 @@ export class ProxyService {
           masker: this.masker,
           provider: rt.name,
           log: preq.log,
+          signatureTag: signatureTagOf(rt.config.type),
         },
       );
     } finally {

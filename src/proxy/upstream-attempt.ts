@@ -7,6 +7,7 @@ import { Cancellation } from '../common/cancellation';
 import type { SecretMasker } from '../common/mask';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
+import { SseSignatureTagger, tagJsonAnswer } from './thinking-signatures';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
 import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
@@ -78,6 +79,8 @@ export interface AttemptOptions {
   provider?: string;
   /** The request's logger: a stream cut after its commit (upstream failure, client stopped reading) says so there. */
   log?: { warn(obj: object, msg: string): void };
+  /** Prefix for the thinking signatures of a non-Claude provider's answer (see thinking-signatures.ts). */
+  signatureTag?: string;
 }
 
 /**
@@ -123,6 +126,7 @@ export async function runAttempt(
       if (opts.masker) body = opts.masker.maskBytes(body);
       return { kind: 'status', status, headers, rawHeaders, body };
     }
+    if (opts.signatureTag) body = tagJsonAnswer(body, opts.signatureTag);
     if (opts.res.destroyed) return { kind: 'cancelled' };
     const out = headerList(headers);
     opts.addHeaders(out);
@@ -140,7 +144,11 @@ export async function runAttempt(
   }
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
-  return relayStream(upstreamBody, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
+  // A non-Claude provider's thinking signatures are tagged on the way (see thinking-signatures.ts).
+  const events = opts.signatureTag
+    ? decoded(upstreamBody, new SseSignatureTagger(opts.signatureTag))
+    : upstreamBody;
+  return relayStream(events, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 
 /**

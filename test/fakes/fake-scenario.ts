@@ -30,6 +30,18 @@ export interface MessageShape {
   stopReason?: string;
   /** The model the answer names; default: the request's model. */
   model?: string;
+  /** Start the answer with a signed thinking block (and optionally a redacted_thinking block), as with thinking on. */
+  thinking?: ThinkingShape;
+}
+
+/** The thinking blocks that open an answer. */
+export interface ThinkingShape {
+  /** The reasoning text of the `thinking` block. */
+  text: string;
+  /** Its signature (sent in a `signature_delta` when streaming). */
+  signature: string;
+  /** When set, a `redacted_thinking` block with this `data` follows. */
+  redactedData?: string;
 }
 
 /** How a stream is shaped and paced. */
@@ -315,9 +327,40 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
     type: 'message_start',
     message: message([], null, { ...usage, output_tokens: Math.min(1, usage.output_tokens) }),
   });
+  // Thinking blocks come first, as the real API sends them: the text block follows at the next index.
+  const leading: unknown[] = [];
+  let firstThinkingDelta = -1;
+  const thinking = shape.thinking;
+  if (thinking) {
+    push('content_block_start', {
+      type: 'content_block_start',
+      index: 0,
+      content_block: { type: 'thinking', thinking: '' },
+    });
+    firstThinkingDelta = frames.length;
+    push('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'thinking_delta', thinking: thinking.text },
+    });
+    push('content_block_delta', {
+      type: 'content_block_delta',
+      index: 0,
+      delta: { type: 'signature_delta', signature: thinking.signature },
+    });
+    push('content_block_stop', { type: 'content_block_stop', index: 0 });
+    leading.push({ type: 'thinking', thinking: thinking.text, signature: thinking.signature });
+    if (thinking.redactedData !== undefined) {
+      const block = { type: 'redacted_thinking', data: thinking.redactedData };
+      push('content_block_start', { type: 'content_block_start', index: 1, content_block: block });
+      push('content_block_stop', { type: 'content_block_stop', index: 1 });
+      leading.push(block);
+    }
+  }
+  const index = leading.length;
   push('content_block_start', {
     type: 'content_block_start',
-    index: 0,
+    index,
     content_block: { type: 'text', text: '' },
   });
   if (shape.pings) push('ping', { type: 'ping' });
@@ -325,11 +368,11 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
   for (const piece of pieces) {
     push('content_block_delta', {
       type: 'content_block_delta',
-      index: 0,
+      index,
       delta: { type: 'text_delta', text: piece },
     });
   }
-  push('content_block_stop', { type: 'content_block_stop', index: 0 });
+  push('content_block_stop', { type: 'content_block_stop', index });
   // message_delta usage is cumulative (protocol §2.4): the whole-message totals, never increments.
   push('message_delta', {
     type: 'message_delta',
@@ -339,10 +382,10 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
   push('message_stop', { type: 'message_stop' });
 
   return {
-    json: compileJson(message([{ type: 'text', text }], stopReason, usage)),
+    json: compileJson(message([...leading, { type: 'text', text }], stopReason, usage)),
     frames,
     names,
-    firstDelta: pieces.length > 0 ? firstDelta : -1,
+    firstDelta: firstThinkingDelta >= 0 ? firstThinkingDelta : pieces.length > 0 ? firstDelta : -1,
   };
 }
 

@@ -1,6 +1,8 @@
 /**
  * Standalone fake Anthropic upstream for demos and benchmarks: `npm run fake-upstream -- --port 8788`
- * (or env PORT). It records nothing, so a long benchmark does not grow its memory.
+ * (or env PORT). It records nothing, so a long benchmark does not grow its memory. `--thinking-signer NAME` makes
+ * it sign thinking blocks and refuse other signers' (see FakeUpstreamOptions.thinkingSigner); `--log-bodies` prints
+ * every request's method, path, headers and body as one JSON line (to capture what a client really sends).
  */
 import { FakeUpstream } from './fake-upstream';
 
@@ -18,7 +20,28 @@ function portFrom(argv: string[], env: NodeJS.ProcessEnv): number {
 
 async function main(): Promise<void> {
   const host = process.argv.includes('--public') ? '0.0.0.0' : '127.0.0.1';
-  const fake = new FakeUpstream({ record: false });
+  const argv = process.argv;
+  const signerAt = argv.indexOf('--thinking-signer');
+  const logBodies = argv.includes('--log-bodies');
+  const fake = new FakeUpstream({
+    record: logBodies,
+    thinkingSigner: signerAt >= 0 ? argv[signerAt + 1] : undefined,
+  });
+  if (logBodies) {
+    fake.script((req) => {
+      console.log(
+        JSON.stringify({
+          method: req.method,
+          path: req.path,
+          query: req.query,
+          headers: req.headers,
+          body: req.body,
+        }),
+      );
+      fake.requests.length = 0;
+      return undefined;
+    });
+  }
   const url = await fake.start(portFrom(process.argv.slice(2), process.env), host);
   console.log(`fake upstream listening on ${url}`);
   const stop = (signal: NodeJS.Signals) => {

@@ -69,6 +69,13 @@ export interface FakeUpstreamOptions {
   models?: string[];
   /** Headers added to every answer (a scenario's own headers win). */
   headers?: Record<string, string>;
+  /**
+   * Behave like a vendor that signs its thinking: a Messages request with thinking on is answered with a thinking
+   * block signed `<signer>-sig` (and a redacted_thinking block `<signer>-redacted`), and a request whose history
+   * carries a thinking block this signer did not sign gets 400 "Invalid signature in thinking block", as Anthropic
+   * and z.ai answer. Scripted and queued scenarios come first (a provider that is down stays down).
+   */
+  thinkingSigner?: string;
 }
 
 /** The fixed organization id every answer carries. */
@@ -181,6 +188,8 @@ export class FakeUpstream {
   private readonly exchanges = new Set<Exchange>();
   private readonly waiters = new Set<() => void>();
   private queue: Scenario[] = [];
+  private readonly signer: string | undefined;
+  private readonly thinkingAnswers: { json: Scenario; sse: Scenario } | undefined;
   private scriptFn: ScriptFn | undefined;
   private scriptCalls = 0;
   private seq = 0;
@@ -191,6 +200,15 @@ export class FakeUpstream {
     this.record = options.record ?? true;
     this.clock = options.clock ?? systemClock;
     this.defaultHeaders = { ...options.headers };
+    this.signer = options.thinkingSigner;
+    if (this.signer !== undefined) {
+      const thinking = {
+        text: `${this.signer} thinks it over.`,
+        signature: `${this.signer}-sig`,
+        redactedData: `${this.signer}-redacted`,
+      };
+      this.thinkingAnswers = { json: { kind: 'json', thinking }, sse: { kind: 'sse', thinking } };
+    }
     const models = (options.models ?? FAKE_MODELS).map((id) => ({
       type: 'model',
       id,
@@ -391,6 +409,15 @@ export class FakeUpstream {
     if (route === 'messages') {
       const queued = this.queue.shift();
       if (queued) return queued;
+      if (this.signer !== undefined) {
+        const invalid = foreignThinkingBlock(rec.body, this.signer);
+        if (invalid) {
+          return { kind: 'status', status: 400, message: `${invalid}: Invalid signature in thinking block` };
+        }
+        if (thinkingOn(rec.body) && toolLoopWithoutThinking(rec.body)) {
+          return { kind: 'status', status: 400, message: TOOL_LOOP_WITHOUT_THINKING };
+        }
+      }
     }
     if (typeof header === 'string') {
       try {
@@ -406,6 +433,9 @@ export class FakeUpstream {
       const shortcut =
         model === undefined ? undefined : (MODEL_SHORTCUTS.get(model) ?? statusShortcut(model));
       if (shortcut) return shortcut;
+      if (route === 'messages' && this.thinkingAnswers && thinkingOn(rec.body)) {
+        return isStream(rec.body) ? this.thinkingAnswers.sse : this.thinkingAnswers.json;
+      }
       if (route === 'messages' && isStream(rec.body)) return DEFAULT_SSE;
     }
     return DEFAULT_JSON;
@@ -684,4 +714,48 @@ function isStream(body: unknown): boolean {
 function echoKey(body: string, rec: RecordedRequest): string {
   if (!body.includes(ECHO_KEY)) return body;
   return body.split(ECHO_KEY).join(JSON.stringify(rec.apiKey ?? '').slice(1, -1));
+}
+
+/** Anthropic's answer to a tool-use loop whose last assistant turn lost its thinking while thinking is on. */
+const TOOL_LOOP_WITHOUT_THINKING =
+  'messages.1.content.0.type: Expected `thinking` or `redacted_thinking`, but found `tool_use`. When `thinking` is ' +
+  'enabled, a final `assistant` message must start with a thinking block.';
+
+/** The conversation ends with tool results, and the assistant turn before them does not start with thinking. */
+function toolLoopWithoutThinking(body: unknown): boolean {
+  const messages = (body as { messages?: unknown } | undefined)?.messages;
+  if (!Array.isArray(messages) || messages.length < 2) return false;
+  const last = messages.at(-1) as { role?: unknown; content?: unknown };
+  const prev = messages.at(-2) as { role?: unknown; content?: unknown };
+  if (last.role !== 'user' || !Array.isArray(last.content)) return false;
+  if (!last.content.some((b) => (b as { type?: unknown } | null)?.type === 'tool_result')) return false;
+  if (prev.role !== 'assistant' || !Array.isArray(prev.content)) return false;
+  const first = (prev.content[0] as { type?: unknown } | undefined)?.type;
+  return first !== 'thinking' && first !== 'redacted_thinking';
+}
+
+function thinkingOn(body: unknown): boolean {
+  const type = (body as { thinking?: { type?: unknown } } | undefined)?.thinking?.type;
+  return type === 'enabled' || type === 'adaptive';
+}
+
+/** The path (`messages.1.content.0`) of the first thinking block `signer` did not sign, if any. */
+function foreignThinkingBlock(body: unknown, signer: string): string | undefined {
+  const messages = (body as { messages?: unknown } | undefined)?.messages;
+  if (!Array.isArray(messages)) return undefined;
+  for (let m = 0; m < messages.length; m++) {
+    const content = (messages[m] as { content?: unknown } | null)?.content;
+    if (!Array.isArray(content)) continue;
+    for (let i = 0; i < content.length; i++) {
+      const block = content[i] as { type?: unknown; signature?: unknown; data?: unknown } | null;
+      const ok =
+        block?.type === 'thinking'
+          ? typeof block.signature === 'string' && block.signature.startsWith(`${signer}-sig`)
+          : block?.type === 'redacted_thinking'
+            ? typeof block.data === 'string' && block.data.startsWith(`${signer}-redacted`)
+            : true;
+      if (!ok) return `messages.${m}.content.${i}`;
+    }
+  }
+  return undefined;
 }

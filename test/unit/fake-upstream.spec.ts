@@ -550,3 +550,56 @@ describe('FakeClock', () => {
     expect(() => clock.advance(-1)).toThrow();
   });
 });
+
+describe('FakeUpstream with a thinking signer', () => {
+  const fake = new FakeUpstream({ thinkingSigner: 'zai' });
+  let client: Anthropic;
+
+  beforeAll(async () => {
+    client = new Anthropic({ baseURL: await fake.start(), apiKey: 'k', maxRetries: 0 });
+  });
+  afterAll(() => fake.close());
+
+  const ask = (history: Anthropic.MessageParam[] = []) => ({
+    model: 'claude-sonnet-4-6',
+    max_tokens: 2048,
+    thinking: { type: 'enabled' as const, budget_tokens: 1024 },
+    messages: [...history, { role: 'user' as const, content: 'hi' }],
+  });
+
+  it('signs its thinking blocks, in JSON and in streams, and accepts them back', async () => {
+    const json = await client.messages.create(ask());
+    const streamed = await client.messages.stream(ask()).finalMessage();
+    for (const m of [json, streamed]) {
+      expect(m.content.map((b) => b.type)).toEqual(['thinking', 'redacted_thinking', 'text']);
+      expect(m.content[0]).toMatchObject({ signature: 'zai-sig' });
+    }
+    const again = await client.messages.create(
+      ask([
+        { role: 'user', content: 'q' },
+        { role: 'assistant', content: json.content },
+      ]),
+    );
+    expect(again.content[0]).toMatchObject({ type: 'thinking' });
+  });
+
+  it('refuses a thinking block it did not sign', async () => {
+    const foreign = { type: 'thinking' as const, thinking: 't', signature: 'EqAnthropic' };
+    await expect(
+      client.messages.create(
+        ask([
+          { role: 'user', content: 'q' },
+          { role: 'assistant', content: [foreign] },
+        ]),
+      ),
+    ).rejects.toMatchObject({
+      status: 400,
+      message: expect.stringContaining('Invalid signature in thinking block'),
+    });
+  });
+
+  it('answers without thinking when the request has it off', async () => {
+    const m = await client.messages.create({ ...ask(), thinking: undefined });
+    expect(m.content.map((b) => b.type)).toEqual(['text']);
+  });
+});
