@@ -2,7 +2,8 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClientAuthenticator } from './common/client-authenticator';
@@ -11,7 +12,12 @@ import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { decodeRequestBody } from './common/body-decoding';
-import { answerFrameworkError, handleClientError } from './common/edge-errors';
+import {
+  answerConnect,
+  answerFrameworkError,
+  answerUnknownExpectation,
+  handleClientError,
+} from './common/edge-errors';
 import { originFormTarget } from './common/request-target';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
@@ -58,6 +64,27 @@ export function flushLogs(): void {
   } catch {
     // Nothing buffered, or stdout already closed.
   }
+}
+
+/**
+ * A request refused on its request line and headers alone, before routing reads its body: HTTP/1.1 without Host
+ * (Node's own answer would be an empty 400), and the `*` target (`OPTIONS *`), which names no resource.
+ */
+function earlyRefusal(req: FastifyRequest): RelayError | undefined {
+  if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+    return new RelayError(
+      RelayErrorCode.InvalidRequest,
+      'the request has no Host header, which HTTP/1.1 requires',
+    );
+  }
+  if (req.raw.url === '*') {
+    return new RelayError(
+      RelayErrorCode.MethodNotAllowed,
+      `${req.method} * is not supported: the relay serves POST /v1/messages and GET /v1/models`,
+      { allow: 'GET, POST' },
+    );
+  }
+  return undefined;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -118,6 +145,8 @@ export async function createApp(
     forceCloseConnections: 'idle',
     // The relay uses no Express-style middleware; middie would add a hook to every request.
     skipMiddie: true,
+    // A missing Host is answered by the onRequest hook in Anthropic's shape; Node's own answer is an empty 400.
+    http: { requireHostHeader: false },
     // Errors raised before routing (unparsable requests, malformed URLs) get Anthropic's error shape too.
     clientErrorHandler: (err, socket) => handleClientError(err, socket, randomUUID()),
     frameworkErrors: answerFrameworkError,
@@ -125,7 +154,17 @@ export async function createApp(
     rewriteUrl: (req: IncomingMessage) => originFormTarget(req.url ?? '/'),
   });
   const fastify = adapter.getInstance();
+  // An unknown `Expect` and a CONNECT never reach Fastify's routes: Node answered them with an empty 417 and a
+  // silent close.
+  fastify.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+    answerUnknownExpectation(req, res, randomUUID()),
+  );
+  fastify.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    answerConnect(socket, randomUUID()),
+  );
   fastify.removeContentTypeParser('application/json');
+  // A body in text/plain is refused like one without a content-type (415, naming application/json), not read as text.
+  fastify.removeContentTypeParser('text/plain');
   fastify.addHook('preParsing', (req, _reply, payload, done) => {
     try {
       done(null, decodeRequestBody(payload, req.headers['content-encoding'], config.server.max_body_bytes));
@@ -181,6 +220,12 @@ export async function createApp(
       metrics.httpRequest(route, req.method, status, ms / 1000);
       accessLog.write({ requestId: req.id, method: req.method, route, status, ms, aborted });
     });
+    const refusedEarly = earlyRefusal(req);
+    if (refusedEarly) {
+      void reply.header('connection', 'close');
+      refuse(reply, req.id, refusedEarly);
+      return;
+    }
     // Every /v1/ route needs a client key: checked before the body is read, so an unauthenticated client cannot
     // make the relay parse a 32 MiB body first. The route guard then only confirms it.
     if (req.url.startsWith('/v1/')) {

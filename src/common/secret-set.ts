@@ -11,7 +11,7 @@ import { createHmac, randomBytes } from 'node:crypto';
  */
 export class SecretSet {
   private readonly hmacKey = randomBytes(32);
-  /** Digest (latin1 string) → index of the first secret with it. */
+  /** Digest (base64) → index of the first secret with it. */
   private readonly index = new Map<string, number>();
   private readonly count: number;
 
@@ -34,6 +34,6 @@ export class SecretSet {
   }
 
   private digest(value: string): string {
-    return createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('latin1');
+    return createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('base64');
   }
 }
