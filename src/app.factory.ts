@@ -4,6 +4,7 @@ import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClientAuthenticator } from './common/client-authenticator';
@@ -19,6 +20,7 @@ import {
   handleClientError,
 } from './common/edge-errors';
 import { originFormTarget } from './common/request-target';
+import { RequestLimits } from './common/request-limits';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
@@ -165,15 +167,30 @@ export async function createApp(
   fastify.removeContentTypeParser('application/json');
   // A body in text/plain is refused like one without a content-type (415, naming application/json), not read as text.
   fastify.removeContentTypeParser('text/plain');
+  const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
+    void reply
+      .code(err.status)
+      .headers({ ...err.headers, 'content-type': 'application/json' })
+      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
+  };
+  const limits = new RequestLimits(config.server, fastify.log, refuse);
+  // Before Node's own listener: a connection over its address's cap is answered and closed at once.
+  fastify.server.prependListener('connection', (socket: Socket) => limits.onConnection(socket));
+  fastify.addHook('onClose', (_instance, done) => {
+    limits.close();
+    done();
+  });
   fastify.addHook('preParsing', (req, _reply, payload, done) => {
     try {
-      done(null, decodeRequestBody(payload, req.headers['content-encoding'], config.server.max_body_bytes));
+      const counted = limits.countUndeclared(req, payload);
+      done(null, decodeRequestBody(counted, req.headers['content-encoding'], config.server.max_body_bytes));
     } catch (err) {
       done(err as Error);
     }
   });
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     // A UTF-8 byte order mark (editors on Windows write one) is not JSON; it is dropped, also from what is forwarded.
+    limits.bodyReceived(req);
     const raw = hasUtf8Bom(body as Buffer) ? (body as Buffer).subarray(3) : (body as Buffer);
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
@@ -198,12 +215,6 @@ export async function createApp(
   const accessLog = new AccessLog(fastify.log as Logger);
   const clientAuth = new ClientAuthenticator(config.server.auth);
   const adminAuth = new AdminAuthGuard(config);
-  const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
-    void reply
-      .code(err.status)
-      .headers({ ...err.headers, 'content-type': 'application/json' })
-      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
-  };
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -211,6 +222,7 @@ export async function createApp(
     const started = performance.now();
     // 'close' is emitted once per response: `on` spares the wrapper `once` allocates on every request.
     reply.raw.on('close', () => {
+      limits.finished(req);
       const ms = performance.now() - started;
       // Gone before any answer was sent: 499 (nginx's "client closed request"), not the 200 Node presets.
       const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
@@ -235,6 +247,8 @@ export async function createApp(
         carrier.relayAuthenticated = true;
       } catch (err) {
         if (!(err instanceof RelayError)) return done(err as Error);
+        // The body is never read: the connection closes after the answer instead of draining it.
+        void reply.header('connection', 'close');
         refuse(reply, req.id, err);
         return;
       }
@@ -250,6 +264,7 @@ export async function createApp(
         return;
       }
     }
+    if (!limits.admit(req, reply)) return;
     done();
   });
   await app.init();

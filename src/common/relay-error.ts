@@ -7,6 +7,7 @@ export enum RelayErrorCode {
   InvalidJson = 'invalid_json',
   InvalidRequest = 'invalid_request',
   BodyTooLarge = 'body_too_large',
+  RequestTimeout = 'request_timeout',
   UnsupportedMediaType = 'unsupported_media_type',
   UpstreamUnreachable = 'upstream_unreachable',
   UpstreamTimeout = 'upstream_timeout',
@@ -16,6 +17,8 @@ export enum RelayErrorCode {
   RateLimited = 'rate_limited',
   Overloaded = 'overloaded',
   ShuttingDown = 'shutting_down',
+  /** The request bodies in flight fill server.max_inflight_body_bytes. */
+  Busy = 'busy',
   CacheUnavailable = 'cache_unavailable',
   Internal = 'internal',
 }
@@ -62,6 +65,7 @@ export const RELAY_ERROR_SHAPES = {
   [RelayErrorCode.InvalidJson]: { status: 400, type: 'invalid_request_error' },
   [RelayErrorCode.InvalidRequest]: { status: 400, type: 'invalid_request_error' },
   [RelayErrorCode.BodyTooLarge]: { status: 413, type: 'request_too_large' },
+  [RelayErrorCode.RequestTimeout]: { status: 408, type: 'timeout_error' },
   [RelayErrorCode.UnsupportedMediaType]: { status: 415, type: 'invalid_request_error' },
   [RelayErrorCode.UpstreamUnreachable]: { status: 502, type: 'api_error' },
   [RelayErrorCode.UpstreamTimeout]: { status: 504, type: 'timeout_error' },
@@ -71,6 +75,7 @@ export const RELAY_ERROR_SHAPES = {
   [RelayErrorCode.RateLimited]: { status: 429, type: 'rate_limit_error' },
   [RelayErrorCode.Overloaded]: { status: 529, type: 'overloaded_error' },
   [RelayErrorCode.ShuttingDown]: { status: 503, type: 'overloaded_error' },
+  [RelayErrorCode.Busy]: { status: 503, type: 'overloaded_error' },
   [RelayErrorCode.CacheUnavailable]: { status: 503, type: 'api_error' },
   [RelayErrorCode.Internal]: { status: 500, type: 'api_error' },
 } satisfies Record<RelayErrorCode, ErrorShape>;
