@@ -149,6 +149,9 @@ export async function createApp(
     skipMiddie: true,
     // A missing Host is answered by the onRequest hook in Anthropic's shape; Node's own answer is an empty 400.
     http: { requireHostHeader: false },
+    // Node's own bound on receiving a whole request, behind RequestLimits' (which answers sooner, in Anthropic's
+    // shape): it also covers a body the relay never reads, e.g. after a 415, on a kept-alive connection.
+    requestTimeout: config.server.body_timeout_ms,
     // Errors raised before routing (unparsable requests, malformed URLs) get Anthropic's error shape too.
     clientErrorHandler: (err, socket) => handleClientError(err, socket, randomUUID()),
     frameworkErrors: answerFrameworkError,
