@@ -179,6 +179,7 @@ export async function createApp(
   const limits = new RequestLimits(config.server, fastify.log, refuse);
   // Before Node's own listener: a connection over its address's cap is answered and closed at once.
   fastify.server.prependListener('connection', (socket: Socket) => limits.onConnection(socket));
+  fastify.server.on('error', (err: Error) => limits.onServerError(err));
   fastify.addHook('onClose', (_instance, done) => {
     limits.close();
     done();

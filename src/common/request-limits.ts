@@ -93,6 +93,18 @@ export class RequestLimits {
   }
 
   /**
+   * The HTTP server's `error` listener: a failed accept (EMFILE: out of file descriptors, e.g. held by slow
+   * clients) refuses every new client without a word otherwise.
+   */
+  onServerError(err: Error & { code?: string; syscall?: string }): void {
+    if (err.syscall !== 'accept') return;
+    this.warnings.warn(
+      'accept',
+      `cannot accept connections (${err.code ?? err.message}): new clients are refused until descriptors free up`,
+    );
+  }
+
+  /**
    * From the onRequest hook, for an accepted request: takes its declared body length from the in-flight budget
    * (or refuses it, before a byte of the body is read) and starts its body deadlines. False: refused and answered.
    */
