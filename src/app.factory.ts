@@ -264,6 +264,7 @@ export async function createApp(
       // An admin action's body is read only for a caller with the admin token (the route guard checks it again).
       const refused = adminAuth.refusal(req.headers.authorization);
       if (refused) {
+        void reply.header('connection', 'close');
         refuse(reply, req.id, refused);
         return;
       }

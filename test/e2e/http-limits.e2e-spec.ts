@@ -73,6 +73,7 @@ describe('request bodies are bounded in time', () => {
     relay = await startRelay(
       rawConfig(await fake.start(), {
         server: { body_timeout_ms: 1500, body_min_bytes_per_s: 0 },
+        admin: { token: 'limits-e2e-admin-token-0123456789' },
         routing: { retry: { max_attempts: 1 } },
       }),
     );
@@ -94,6 +95,23 @@ describe('request bodies are bounded in time', () => {
     expect(res.status).toBe(401);
     expect(res.headers.connection).toBe('close');
     expect(res.body.error.type).toBe('authentication_error');
+  });
+
+  it('does the same for an admin action without the admin token', async () => {
+    const conn = await open(
+      relay.url,
+      'POST /admin/providers/primary/open HTTP/1.1\r\nHost: relay\r\ncontent-type: application/json\r\n' +
+        'content-length: 1000\r\n\r\n',
+    );
+    const stop = drip(conn, 200);
+    try {
+      expect(await closedWithin(conn, 1000)).toBe(true);
+    } finally {
+      stop();
+    }
+    const res = parse(conn.received());
+    expect(res.status).toBe(401);
+    expect(res.headers.connection).toBe('close');
   });
 
   it('answers a body that does not arrive within server.body_timeout_ms with 408 and closes the connection', async () => {
