@@ -2,7 +2,9 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { LogController, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Logger } from 'pino';
-import type { IncomingMessage } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import type { Socket } from 'node:net';
 import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { ClientAuthenticator } from './common/client-authenticator';
@@ -11,10 +13,16 @@ import { BatchedLogStream } from './common/batched-log-stream';
 import { LazyChildLogger } from './common/lazy-child-logger';
 import { PinoNestLogger } from './common/pino-nest-logger';
 import { decodeRequestBody } from './common/body-decoding';
-import { answerFrameworkError, handleClientError } from './common/edge-errors';
+import {
+  answerConnect,
+  answerFrameworkError,
+  answerUnknownExpectation,
+  handleClientError,
+} from './common/edge-errors';
 import { originFormTarget } from './common/request-target';
 import { pathOfUrl } from './common/not-found';
 import { registerStatusReasons } from './common/status-reasons';
+import { RequestLimits } from './common/request-limits';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
@@ -60,6 +68,27 @@ export function flushLogs(): void {
   } catch {
     // Nothing buffered, or stdout already closed.
   }
+}
+
+/**
+ * A request refused on its request line and headers alone, before routing reads its body: HTTP/1.1 without Host
+ * (Node's own answer would be an empty 400), and the `*` target (`OPTIONS *`), which names no resource.
+ */
+function earlyRefusal(req: FastifyRequest): RelayError | undefined {
+  if (req.raw.httpVersion === '1.1' && req.headers.host === undefined) {
+    return new RelayError(
+      RelayErrorCode.InvalidRequest,
+      'the request has no Host header, which HTTP/1.1 requires',
+    );
+  }
+  if (req.raw.url === '*') {
+    return new RelayError(
+      RelayErrorCode.MethodNotAllowed,
+      `${req.method} * is not supported: the relay serves POST /v1/messages and GET /v1/models`,
+      { allow: 'GET, POST' },
+    );
+  }
+  return undefined;
 }
 
 const SAFE_REQUEST_ID = /^[A-Za-z0-9._:@-]{1,128}$/;
@@ -121,6 +150,11 @@ export async function createApp(
     forceCloseConnections: 'idle',
     // The relay uses no Express-style middleware; middie would add a hook to every request.
     skipMiddie: true,
+    // A missing Host is answered by the onRequest hook in Anthropic's shape; Node's own answer is an empty 400.
+    http: { requireHostHeader: false },
+    // Node's own bound on receiving a whole request, behind RequestLimits' (which answers sooner, in Anthropic's
+    // shape): it also covers a body the relay never reads, e.g. after a 415, on a kept-alive connection.
+    requestTimeout: config.server.body_timeout_ms,
     // Errors raised before routing (unparsable requests, malformed URLs) get Anthropic's error shape too.
     clientErrorHandler: (err, socket) => handleClientError(err, socket, randomUUID()),
     frameworkErrors: answerFrameworkError,
@@ -128,16 +162,42 @@ export async function createApp(
     rewriteUrl: (req: IncomingMessage) => originFormTarget(req.url ?? '/'),
   });
   const fastify = adapter.getInstance();
+  // An unknown `Expect` and a CONNECT never reach Fastify's routes: Node answered them with an empty 417 and a
+  // silent close.
+  fastify.server.on('checkExpectation', (req: IncomingMessage, res: ServerResponse) =>
+    answerUnknownExpectation(req, res, randomUUID()),
+  );
+  fastify.server.on('connect', (_req: IncomingMessage, socket: Duplex) =>
+    answerConnect(socket, randomUUID()),
+  );
   fastify.removeContentTypeParser('application/json');
+  // A body in text/plain is refused like one without a content-type (415, naming application/json), not read as text.
+  fastify.removeContentTypeParser('text/plain');
+  const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
+    void reply
+      .code(err.status)
+      .headers({ ...err.headers, 'content-type': 'application/json' })
+      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
+  };
+  const limits = new RequestLimits(config.server, fastify.log, refuse);
+  // Before Node's own listener: a connection over its address's cap is answered and closed at once.
+  fastify.server.prependListener('connection', (socket: Socket) => limits.onConnection(socket));
+  fastify.server.on('error', (err: Error) => limits.onServerError(err));
+  fastify.addHook('onClose', (_instance, done) => {
+    limits.close();
+    done();
+  });
   fastify.addHook('preParsing', (req, _reply, payload, done) => {
     try {
-      done(null, decodeRequestBody(payload, req.headers['content-encoding'], config.server.max_body_bytes));
+      const counted = limits.countUndeclared(req, payload);
+      done(null, decodeRequestBody(counted, req.headers['content-encoding'], config.server.max_body_bytes));
     } catch (err) {
       done(err as Error);
     }
   });
   fastify.addContentTypeParser('application/json', { parseAs: 'buffer' }, (req, body, done) => {
     // A UTF-8 byte order mark (editors on Windows write one) is not JSON; it is dropped, also from what is forwarded.
+    limits.bodyReceived(req);
     const raw = hasUtf8Bom(body as Buffer) ? (body as Buffer).subarray(3) : (body as Buffer);
     // A body nested deeper than any Messages request (a few KB of `[[[[…`) would overflow the stack of the walks
     // over it later (the model rewrite): refused here, where it costs one scan.
@@ -174,12 +234,6 @@ export async function createApp(
   const accessLog = new AccessLog(fastify.log as Logger);
   const clientAuth = new ClientAuthenticator(config.server.auth);
   const adminAuth = new AdminAuthGuard(config);
-  const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
-    void reply
-      .code(err.status)
-      .headers({ ...err.headers, 'content-type': 'application/json' })
-      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
-  };
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -187,6 +241,7 @@ export async function createApp(
     const started = performance.now();
     // 'close' is emitted once per response: `on` spares the wrapper `once` allocates on every request.
     reply.raw.on('close', () => {
+      limits.finished(req);
       const ms = performance.now() - started;
       // Gone before any answer was sent: 499 (nginx's "client closed request"), not the 200 Node presets.
       const status = reply.raw.headersSent ? reply.raw.statusCode : 499;
@@ -199,6 +254,12 @@ export async function createApp(
       const path = req.routeOptions.url === undefined ? pathOfUrl(req.url) : undefined;
       accessLog.write({ requestId: req.id, method: req.method, route, path, status, ms, aborted, streamEnd });
     });
+    const refusedEarly = earlyRefusal(req);
+    if (refusedEarly) {
+      void reply.header('connection', 'close');
+      refuse(reply, req.id, refusedEarly);
+      return;
+    }
     // Every /v1/ route needs a client key: checked before the body is read, so an unauthenticated client cannot
     // make the relay parse a 32 MiB body first. The route guard then only confirms it.
     if (req.url.startsWith('/v1/')) {
@@ -208,6 +269,8 @@ export async function createApp(
         carrier.relayAuthenticated = true;
       } catch (err) {
         if (!(err instanceof RelayError)) return done(err as Error);
+        // The body is never read: the connection closes after the answer instead of draining it.
+        void reply.header('connection', 'close');
         refuse(reply, req.id, err);
         return;
       }
@@ -219,10 +282,12 @@ export async function createApp(
       // An admin action's body is read only for a caller with the admin token (the route guard checks it again).
       const refused = adminAuth.refusal(req.headers.authorization);
       if (refused) {
+        void reply.header('connection', 'close');
         refuse(reply, req.id, refused);
         return;
       }
     }
+    if (!limits.admit(req, reply)) return;
     done();
   });
   await app.init();

@@ -31,6 +31,10 @@ const CACHE_LEVELS: Record<string, { name: string; help: string }> = {
     name: 'cc_relay_cache_redis_pending_write_bytes',
     help: 'Bytes of ha cache writes Redis has not answered yet (past 32 MiB further writes are dropped)',
   },
+  backend_pending_commands: {
+    name: 'cc_relay_cache_redis_pending_commands',
+    help: 'ha cache commands Redis has not answered yet (past 1,000 reads are misses and writes are dropped)',
+  },
 };
 
 function createBackend(config: RelayConfig): Cache {

@@ -350,6 +350,34 @@ describe.skipIf(!hasRedisBinaries)('RedisCache when Redis fails (harness redis-s
     expect(unhandled).toEqual([]);
   });
 
+  it('a stalled Redis: commands waiting for it stay within maxPendingCommands, the rest are misses or dropped at once', async () => {
+    if (!server.running) await server.restart();
+    const cache = track(
+      new RedisCache(config({ url: server.url, key_prefix: `t:${randomUUID()}:`, timeout_ms: 50 }), {
+        logger: new RecordingLogger(),
+        maxPendingCommands: 20,
+      }),
+    );
+    await cache.whenReady();
+    await cache.set('k0', Buffer.from('v'));
+
+    await rawCommand(server.port, 'CLIENT PAUSE 3000 ALL');
+    // Every read answers (a miss, by the timeout at the latest) while Redis holds the first 20 commands.
+    const reads = await Promise.all(Array.from({ length: 200 }, (_, i) => cache.find(`k${i}`)));
+    expect(reads.every((v) => v === undefined)).toBe(true);
+    const stalled = cache.stats();
+    expect(stalled.pending_commands).toBe(20);
+    expect(stalled.shed_commands).toBe(180);
+    await cache.set('later', Buffer.from('x'));
+    expect(cache.stats().pending_commands).toBe(20);
+    expect(cache.stats().dropped_writes).toBe(1);
+
+    // Once Redis answers, the held commands settle and the cache works again.
+    await vi.waitFor(() => expect(cache.stats().pending_commands).toBe(0), { timeout: 10_000 });
+    expect((await cache.get('k0')).toString()).toBe('v');
+    expect(unhandled).toEqual([]);
+  });
+
   it('does not wait for Redis at start: down at construction, misses at once, connects when Redis comes up', async () => {
     await server.stop();
     const { cache, logger } = onServer();

@@ -46,6 +46,8 @@ export interface RedisCacheDeps {
   random?: () => number;
   /** Bytes of values written but not yet answered by Redis, past which writes are dropped (MAX_PENDING_WRITE_BYTES). */
   maxPendingWriteBytes?: number;
+  /** Commands sent and not yet answered by Redis, past which reads are misses and writes dropped at once. */
+  maxPendingCommands?: number;
 }
 
 /** The counters of the `ha` backend: the common ones plus what fail-open hides from callers. */
@@ -62,6 +64,10 @@ export interface RedisCacheStats extends CacheStats {
   connected: number;
   /** Bytes of values sent to Redis and not yet answered (timed-out writes still wait in the client's queue). */
   pending_write_bytes: number;
+  /** Commands sent to Redis and not yet answered (timed-out ones included), bounded by MAX_PENDING_COMMANDS. */
+  pending_commands: number;
+  /** Reads and writes not sent because MAX_PENDING_COMMANDS were already waiting (misses, dropped writes). */
+  shed_commands: number;
 }
 
 type StandaloneClient = ReturnType<typeof createClient>;
@@ -83,6 +89,14 @@ const COMMAND_QUEUE_MAX = 10_000;
  * would let 100 KB answers hold 3 GB. 32 MiB of values is then ~100 MB at worst.
  */
 export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024;
+/**
+ * Commands sent and not yet answered, past which a read is a miss and a write is dropped without being sent.
+ * A stalled Redis keeps the connection up, so every read the relay makes meanwhile (each times out into a miss)
+ * stays in the client's queue with its promise chain (node-redis, Keyv, cache-manager) until Redis answers:
+ * COMMAND_QUEUE_MAX alone let a 40 s pause under load add ~200 MB beside the bounded write bytes. A healthy Redis
+ * answers in a millisecond, so a thousand unanswered commands only happen when it is stalled.
+ */
+export const MAX_PENDING_COMMANDS = 1_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 // ping() and flush() are admin/health paths, not the request path: they may wait a little longer.
 const ADMIN_TIMEOUT_FLOOR_MS = 1_000;
@@ -132,6 +146,9 @@ export class RedisCache
   private bytesUsed = 0;
   private evictions = 0;
   private pendingWriteBytes = 0;
+  private pendingCommands = 0;
+  private shedCommands = 0;
+  private readonly maxPendingCommands: number;
   private readonly maxPendingWriteBytes: number;
   private statsAt = Number.NEGATIVE_INFINITY;
   private keyCountAt = Number.NEGATIVE_INFINITY;
@@ -155,6 +172,7 @@ export class RedisCache
     );
     this.random = deps.random ?? Math.random;
     this.maxPendingWriteBytes = deps.maxPendingWriteBytes ?? MAX_PENDING_WRITE_BYTES;
+    this.maxPendingCommands = deps.maxPendingCommands ?? MAX_PENDING_COMMANDS;
 
     // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
     // only time out, and a queued write would arrive late and unbounded.
@@ -236,7 +254,8 @@ export class RedisCache
       this.errors++;
       return this.miss();
     }
-    const outcome = await within(this.manager.get<unknown>(key), this.timeoutMs);
+    if (this.shed()) return this.miss();
+    const outcome = await within(this.sent(this.manager.get<unknown>(key)), this.timeoutMs);
     if (!outcome.ok) {
       if (outcome.timedOut) this.timeouts++;
       return this.miss();
@@ -277,7 +296,8 @@ export class RedisCache
       this.errors++;
       return false;
     }
-    const outcome = await within(this.keyv.has(key), this.timeoutMs);
+    if (this.shed()) return false;
+    const outcome = await within(this.sent(this.keyv.has(key)), this.timeoutMs);
     if (outcome.ok) return outcome.value;
     this.countFailure('read', outcome);
     return false;
@@ -292,7 +312,11 @@ export class RedisCache
       this.misses += result.size;
       return result;
     }
-    const outcome = await within(this.manager.mget<unknown>(keys), this.timeoutMs);
+    if (this.shed()) {
+      this.misses += result.size;
+      return result;
+    }
+    const outcome = await within(this.sent(this.manager.mget<unknown>(keys)), this.timeoutMs);
     if (!outcome.ok && outcome.timedOut) this.timeouts++;
     keys.forEach((key, i) => {
       const value = outcome.ok ? outcome.value[i] : undefined;
@@ -374,6 +398,8 @@ export class RedisCache
       connection_errors: this.connectionErrors,
       connected: this.connected() ? 1 : 0,
       pending_write_bytes: this.pendingWriteBytes,
+      pending_commands: this.pendingCommands,
+      shed_commands: this.shedCommands,
     };
   }
 
@@ -502,8 +528,12 @@ export class RedisCache
       this.dropWrite(what, new Error('too many bytes of earlier writes are still waiting for redis'));
       return { settled: Promise.resolve(), reached: Promise.resolve(false) };
     }
+    if (this.shed()) {
+      this.dropWrite(what, new Error('too many earlier redis commands are still waiting for an answer'));
+      return { settled: Promise.resolve(), reached: Promise.resolve(false) };
+    }
     this.pendingWriteBytes += bytes;
-    const pending = op();
+    const pending = this.sent(op());
     const reached = pending.then(
       () => {
         this.pendingWriteBytes -= bytes;
@@ -521,6 +551,27 @@ export class RedisCache
       else this.dropWrite(what, outcome.error);
     });
     return { settled, reached };
+  }
+
+  /** Counts a command as waiting for Redis until it settles (not until it times out). */
+  private sent<T>(command: Promise<T>): Promise<T> {
+    this.pendingCommands++;
+    const done = () => {
+      this.pendingCommands--;
+    };
+    command.then(done, done);
+    return command;
+  }
+
+  /** Whether a command must not be sent because MAX_PENDING_COMMANDS are already waiting (counted, logged). */
+  private shed(): boolean {
+    if (this.pendingCommands < this.maxPendingCommands) return false;
+    this.shedCommands++;
+    this.warnings.warn(
+      'shed',
+      `cache: ${this.pendingCommands} redis commands are waiting for an answer (redis stalled?): reads are misses and writes dropped until it answers`,
+    );
+    return true;
   }
 
   private dropWrite(what: string, error: unknown): void {

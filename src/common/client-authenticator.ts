@@ -55,8 +55,9 @@ function withWorkspace(scope: string | undefined, req: FastifyRequest): string |
 }
 
 /**
- * Who a request comes from: the presented key is compared in constant time with every configured key (SecretSet:
- * no early exit, lengths hidden), so timing reveals neither a key nor which one matched. The matched key's SHA-256
+ * Who a request comes from: the presented key's HMAC under a per-process random key is looked up among the
+ * configured keys' (SecretSet: one lookup whatever their number), so timing reveals neither a key nor which one
+ * matched. The matched key's SHA-256
  * prefix, computed at start, is the request's client scope (cache isolation per client), narrowed by
  * `anthropic-workspace-id` when the client sends one. Pure: the `onRequest` hook and the route guard both use it.
  */

@@ -1,5 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { STATUS_CODES } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
 import { errorBody, type AnthropicErrorType } from './relay-error';
 
@@ -30,12 +31,24 @@ function clientErrorShape(code: string | undefined): {
  */
 export function clientErrorResponse(code: string | undefined, requestId: string): string {
   const { status, type, message } = clientErrorShape(code);
+  return rawErrorResponse(status, type, message, requestId);
+}
+
+/** A complete HTTP/1.1 error answer in Anthropic's shape that closes the connection, as bytes to write. */
+export function rawErrorResponse(
+  status: number,
+  type: AnthropicErrorType,
+  message: string,
+  requestId: string,
+  extraHeaders = '',
+): string {
   const body = JSON.stringify(errorBody(type, message, requestId));
   return (
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
     `Content-Type: application/json\r\n` +
     `Content-Length: ${Buffer.byteLength(body)}\r\n` +
     `X-Request-ID: ${requestId}\r\n` +
+    extraHeaders +
     `Connection: close\r\n\r\n${body}`
   );
 }
@@ -65,4 +78,43 @@ export function answerFrameworkError(error: FastifyError, req: FastifyRequest, r
     .header('x-request-id', req.id)
     .type('application/json')
     .send(JSON.stringify(errorBody(type, message, req.id)));
+}
+
+/**
+ * The server's `checkExpectation` listener: a request whose `Expect` is not `100-continue` (which Node answers
+ * itself). Without it Node sent an empty 417.
+ */
+export function answerUnknownExpectation(req: IncomingMessage, res: ServerResponse, requestId: string): void {
+  const body = JSON.stringify(
+    errorBody(
+      'invalid_request_error',
+      'unsupported Expect header: the relay only understands "Expect: 100-continue"',
+      requestId,
+    ),
+  );
+  res.writeHead(417, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    'x-request-id': requestId,
+    connection: 'close',
+  });
+  res.end(body);
+  req.resume();
+}
+
+/**
+ * The server's `connect` listener: a CONNECT request (a client taking the relay for a forward proxy). Without it
+ * Node closed the connection without an answer.
+ */
+export function answerConnect(socket: Duplex, requestId: string): void {
+  socket.on('error', () => {});
+  socket.end(
+    rawErrorResponse(
+      405,
+      'invalid_request_error',
+      'CONNECT is not supported: the relay is not a forward proxy; send POST /v1/messages to it directly',
+      requestId,
+      'Allow: GET, POST\r\n',
+    ),
+  );
 }

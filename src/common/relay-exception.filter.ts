@@ -16,7 +16,7 @@ function describeFastifyError(code: string | undefined, fallback: string, maxByt
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return `request body is larger than the relay accepts (server.max_body_bytes${maxBytes ? ` = ${maxBytes}` : ''})`;
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return 'unsupported content-type: send application/json';
+      return 'unsupported or missing content-type: send content-type: application/json';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return 'the request body is empty: send a JSON object';
     default:

@@ -32,3 +32,26 @@ describe('SecretSet', () => {
     expect(empty.indexOf('anything')).toBe(-1);
   });
 });
+
+describe('SecretSet with many secrets', () => {
+  const keys = Array.from({ length: 50_000 }, (_, i) => `sk-relay-${i.toString(36).padStart(6, '0')}-k`);
+  const set = new SecretSet(keys);
+
+  it('finds any of 50,000 secrets at its index and rejects near misses', () => {
+    expect(set.size).toBe(50_000);
+    for (const i of [0, 1, 777, 25_000, 49_998, 49_999]) expect(set.indexOf(keys[i]!)).toBe(i);
+    for (const wrong of [
+      '',
+      'sk-relay-000000-',
+      'sk-relay-000000-kk',
+      'SK-RELAY-000000-K',
+      'sk-relay-zzzzzz-k',
+    ]) {
+      expect(set.indexOf(wrong), JSON.stringify(wrong)).toBe(-1);
+    }
+  });
+
+  it('answers a duplicated secret with its first index', () => {
+    expect(new SecretSet(['a', 'b', 'a']).indexOf('a')).toBe(0);
+  });
+});

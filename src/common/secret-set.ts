@@ -1,47 +1,39 @@
-import { timingSafeEqual } from 'node:crypto';
-
-/** Room for the byte length written in front of every padded value. */
-const LENGTH_BYTES = 4;
+import { createHmac, randomBytes } from 'node:crypto';
 
 /**
- * A set of secrets (the relay's client API keys) that answers "which one is this?" in constant time: every
- * candidate is compared with every secret by `timingSafeEqual`, with no early exit, so timing reveals neither a
- * secret's bytes, nor its length, nor which one matched. timingSafeEqual needs equal lengths, so every value is
- * padded to one width with its byte length written in front (a prefix or an extension of a key never matches).
- * This replaced a SHA-256 of the presented key per request (the former way to equalise lengths), which cost
- * ~7 µs of CPU per request on the benchmark machine.
+ * A set of secrets (the relay's client API keys) that answers "which one is this?" with one lookup, whatever the
+ * number of secrets, without timing revealing a secret. Every secret and every candidate is reduced to its
+ * HMAC-SHA256 under a random key made per process, and the candidate's digest is looked up in a Map. The digest of
+ * a wrong candidate is unpredictable without that key, so how far a hash-table lookup (or a string comparison
+ * inside it) gets before it misses says nothing about any secret's bytes or length; every digest has one length.
+ * The cost is one HMAC per check: the former way, `timingSafeEqual` against every secret, grew with the number of
+ * keys (50,000 keys: ~240 requests/s, unauthenticated ones included). See docs/benchmarks.md.
  */
 export class SecretSet {
-  private readonly width: number;
-  private readonly padded: Buffer[];
-  /** The candidate's padded form, reused: a comparison runs synchronously, so one buffer serves every call. */
-  private readonly scratch: Buffer;
+  private readonly hmacKey = randomBytes(32);
+  /** Digest (base64) → index of the first secret with it. */
+  private readonly index = new Map<string, number>();
+  private readonly count: number;
 
   constructor(secrets: readonly string[]) {
-    this.width = LENGTH_BYTES + Math.max(0, ...secrets.map((s) => Buffer.byteLength(s)));
-    this.padded = secrets.map((s) => this.pad(s, Buffer.alloc(this.width)));
-    this.scratch = Buffer.alloc(this.width);
+    this.count = secrets.length;
+    secrets.forEach((s, i) => {
+      const d = this.digest(s);
+      if (!this.index.has(d)) this.index.set(d, i);
+    });
   }
 
   get size(): number {
-    return this.padded.length;
+    return this.count;
   }
 
   /** The index of the secret equal to `candidate`, or -1. */
   indexOf(candidate: string): number {
-    const c = this.pad(candidate, this.scratch);
-    let matched = -1;
-    for (let i = 0; i < this.padded.length; i++) {
-      if (timingSafeEqual(c, this.padded[i]!) && matched === -1) matched = i;
-    }
-    return matched;
+    if (this.count === 0) return -1;
+    return this.index.get(this.digest(candidate)) ?? -1;
   }
 
-  /** The value's byte length then its bytes, cut or zero-filled to the width (a cut value's length differs). */
-  private pad(value: string, out: Buffer): Buffer {
-    out.fill(0);
-    out.writeUInt32BE(Math.min(Buffer.byteLength(value), 0xffffffff), 0);
-    out.write(value, LENGTH_BYTES, this.width - LENGTH_BYTES, 'utf8');
-    return out;
+  private digest(value: string): string {
+    return createHmac('sha256', this.hmacKey).update(value, 'utf8').digest('base64');
   }
 }

@@ -421,6 +421,10 @@ describe('validation', () => {
       timeout_ms: 600_000,
       max_body_bytes: 33_554_432,
       max_connections_per_provider: 4096,
+      body_timeout_ms: 30_000,
+      body_min_bytes_per_s: 1024,
+      max_connections_per_ip: 0,
+      max_inflight_body_bytes: 268_435_456,
       auth: { api_keys: [], allow_bearer: true, allow_open: false },
       shutdown: { delay_ms: 0, grace_ms: 30_000 },
     });

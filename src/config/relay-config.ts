@@ -131,6 +131,26 @@ export class ServerConfig {
   @Min(1)
   @Max(MAX_PROVIDER_CONNECTIONS)
   max_connections_per_provider = 4096;
+  /** A request's body must have arrived within this, counted from its headers (408 otherwise); 0 = no limit. */
+  @IsInt()
+  @Min(0)
+  @Max(MAX_TIMER_MS)
+  body_timeout_ms = 30_000;
+
+  /** After its first 3 s, a body arriving slower than this on average is given up on (408); 0 = no minimum. */
+  @IsInt()
+  @Min(0)
+  body_min_bytes_per_s = 1024;
+
+  /** Open connections one client address may hold; 0 = no cap (behind an ingress every client shares its address). */
+  @IsInt()
+  @Min(0)
+  max_connections_per_ip = 0;
+
+  /** Bytes of request bodies all requests in flight may hold together; beyond it new ones get 503; 0 = no bound. */
+  @IsInt()
+  @Min(0)
+  max_inflight_body_bytes = 256 * 1024 * 1024;
 
   @ValidateNested()
   @Type(() => AuthConfig)

@@ -9,11 +9,13 @@ import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
 import { SseSignatureTagger, tagJsonAnswer } from './thinking-signatures';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
-import { describeUpstreamError, UpstreamError, upstreamErrorKind } from './upstream-error';
+import {
+  describeUpstreamError,
+  MAX_BUFFERED_ANSWER_BYTES,
+  UpstreamError,
+  upstreamErrorKind,
+} from './upstream-error';
 import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
-
-/** Largest upstream error/JSON body the relay holds in memory (answers are far smaller; protects the heap). */
-const MAX_BUFFERED_BODY = 64 * 1024 * 1024;
 
 /** How one attempt ended, as the attempt loop needs it. */
 export type AttemptResult =
@@ -114,7 +116,7 @@ export async function runAttempt(
     try {
       body = await readAll(
         upstreamBody,
-        MAX_BUFFERED_BODY,
+        MAX_BUFFERED_ANSWER_BYTES,
         // The length of compressed bytes says nothing about the decoded ones.
         decoder ? undefined : rawHeaders['content-length'],
       );
@@ -179,6 +181,8 @@ async function readAll(
   limit: number,
   contentLength: string | string[] | undefined,
 ): Promise<Buffer> {
+  // A promised length over the limit is refused before a byte of it is read.
+  if (typeof contentLength === 'string' && Number(contentLength) > limit) throw tooLarge(body);
   // With a length the upstream promised (the usual JSON answer), one consume is cheaper than iterating chunks.
   if (body.arrayBuffer && typeof contentLength === 'string' && Number(contentLength) <= limit) {
     return Buffer.from(await body.arrayBuffer());
@@ -187,8 +191,14 @@ async function readAll(
   let size = 0;
   for await (const chunk of body) {
     size += chunk.length;
-    if (size > limit) throw new UpstreamError('protocol', 'upstream body too large');
+    if (size > limit) throw tooLarge(body);
     chunks.push(chunk);
   }
   return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size);
+}
+
+/** The answer is over the limit: the rest of it is not read (the connection is dropped), and no retry is made. */
+function tooLarge(body: unknown): UpstreamError {
+  (body as { destroy?: () => void }).destroy?.();
+  return new UpstreamError('too_large', 'upstream answer too large');
 }

@@ -1,5 +1,8 @@
 import type { UpstreamErrorKind } from '../routing/outcome';
 
+/** Largest upstream error/JSON answer the relay holds in memory (answers are far smaller; protects the heap). */
+export const MAX_BUFFERED_ANSWER_BYTES = 64 * 1024 * 1024;
+
 /** A failed upstream exchange before or during the body, with the kind the outcome classifier understands. */
 export class UpstreamError extends Error {
   constructor(
@@ -66,5 +69,7 @@ export function describeUpstreamError(kind: UpstreamErrorKind): string {
       return 'the upstream stream stalled';
     case 'protocol':
       return 'the upstream answer was malformed';
+    case 'too_large':
+      return `the provider's answer exceeded ${MAX_BUFFERED_ANSWER_BYTES} bytes, the most the relay holds`;
   }
 }

@@ -102,6 +102,14 @@ describe('classifyOutcome by transport error', () => {
     });
   });
 
+  it('an answer too large to hold is permanent and not the provider’s failure', () => {
+    expect(classifyOutcome({ status: 200, error: 'too_large' })).toMatchObject({
+      kind: 'permanent',
+      error: 'too_large',
+      breakerFailure: false,
+    });
+  });
+
   it('neither status nor error is treated as a malformed upstream answer', () => {
     expect(classifyOutcome({})).toMatchObject({ kind: 'transient', error: 'protocol', breakerFailure: true });
   });

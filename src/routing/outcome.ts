@@ -15,7 +15,9 @@ export type UpstreamErrorKind =
   | 'body_timeout'
   | 'ttft_timeout'
   | 'stall'
-  | 'protocol';
+  | 'protocol'
+  /** The answer was larger than the relay holds in memory: not the provider's health, and no retry helps. */
+  | 'too_large';
 
 /**
  * The classes an attempt falls into. `key_rejected`: the upstream refused the key the relay itself injected (401),
@@ -79,6 +81,7 @@ const ERROR_REASONS: Record<UpstreamErrorKind, string> = {
   ttft_timeout: 'no first token in time',
   stall: 'stream stalled',
   protocol: 'malformed upstream response',
+  too_large: 'upstream answer too large',
 };
 
 /** Classifies one attempt from its status, transport error, headers and whether the client went away. */
@@ -88,6 +91,11 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
   // The client leaving says nothing about the provider's health, whatever the upstream was doing at the time.
   if (input.clientCancelled) {
     return { kind: 'client_cancelled', status, error, breakerFailure: false, reason: 'client cancelled' };
+  }
+
+  // An answer too large to hold would be as large on a retry and says nothing about the provider's health.
+  if (error === 'too_large') {
+    return { kind: 'permanent', status, error, breakerFailure: false, reason: ERROR_REASONS[error] };
   }
 
   // A transport error wins over a status: a 200 whose stream then stalls or resets is still a failed attempt.
