@@ -1,4 +1,4 @@
-import { request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { expect } from 'vitest';
 
 /** The lease accounting of one provider as GET /admin/providers shows it. */
@@ -11,10 +11,20 @@ export interface ProviderLeases {
 
 /** GET /admin/providers, reduced to the lease counts of each provider. */
 export async function providerLeases(relayUrl: string, adminToken: string): Promise<ProviderLeases[]> {
-  const res = await request(`${relayUrl}/admin/providers`, {
-    headers: { authorization: `Bearer ${adminToken}` },
-  });
-  const text = await res.body.text();
+  // A client of its own, closed after the answer: no idle keep-alive socket of the test's may hold up the relay's
+  // close() that usually follows.
+  const dispatcher = new Agent({ connections: 1 });
+  let text: string;
+  let res: Dispatcher.ResponseData;
+  try {
+    res = await request(`${relayUrl}/admin/providers`, {
+      headers: { authorization: `Bearer ${adminToken}` },
+      dispatcher,
+    });
+    text = await res.body.text();
+  } finally {
+    await dispatcher.close();
+  }
   expect(res.statusCode, text).toBe(200);
   return (JSON.parse(text) as { providers: ProviderLeases[] }).providers;
 }

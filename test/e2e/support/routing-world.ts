@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { expectLeasesReleased } from './leases';
 import { FakeUpstream, type RecordedRequest } from '../../fakes/fake-upstream';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './relay-harness';
 
@@ -23,7 +24,12 @@ export interface RoutingWorld {
   counts(): Record<string, number>;
   /** The admin API's bearer token (WORLD_ADMIN_TOKEN unless the test's patch set another). */
   adminToken: string;
-  close(): Promise<void>;
+  /**
+   * Checks that every lease the relay took is back (expectLeasesReleased: provider and key in-flight counts, token
+   * reservations, HALF_OPEN permits), then stops the relay and the fakes. `leasesHeld` skips the check for a test
+   * that ends with requests still under way on purpose.
+   */
+  close(opts?: { leasesHeld?: boolean }): Promise<void>;
 }
 
 /** The provider key a test names `keyName` on provider `provider`; unique, so the fakes can tell keys apart. */
@@ -93,9 +99,15 @@ export async function startRoutingWorld(
       counts() {
         return Object.fromEntries([...fakes].map(([name, f]) => [name, messagesOf(f).length]));
       },
-      async close() {
-        await relay.close();
-        await Promise.all([...fakes.values()].map((f) => f.close()));
+      async close(opts) {
+        try {
+          if (!opts?.leasesHeld && relay.config.admin.token) {
+            await expectLeasesReleased(relay.url, relay.config.admin.token);
+          }
+        } finally {
+          await relay.close();
+          await Promise.all([...fakes.values()].map((f) => f.close()));
+        }
       },
     };
   } catch (err) {
