@@ -30,7 +30,7 @@ import { AppModule } from './app.module';
 import type { RelayConfig } from './config/relay-config';
 import { DrainState } from './health/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
-import { jsonNestsDeeperThan, MAX_JSON_NESTING, type RawBodyCarrier } from './proxy/proxy-request';
+import type { RawBodyCarrier } from './proxy/proxy-request';
 
 /** Options for tests and embedding. */
 export interface CreateAppOptions {
@@ -199,18 +199,6 @@ export async function createApp(
     // A UTF-8 byte order mark (editors on Windows write one) is not JSON; it is dropped, also from what is forwarded.
     limits.bodyReceived(req);
     const raw = hasUtf8Bom(body as Buffer) ? (body as Buffer).subarray(3) : (body as Buffer);
-    // A body nested deeper than any Messages request (a few KB of `[[[[…`) would overflow the stack of the walks
-    // over it later (the model rewrite): refused here, where it costs one scan.
-    if (jsonNestsDeeperThan(raw, MAX_JSON_NESTING)) {
-      done(
-        new RelayError(
-          RelayErrorCode.InvalidRequest,
-          `the request body nests arrays and objects deeper than ${MAX_JSON_NESTING} levels`,
-        ),
-        undefined,
-      );
-      return;
-    }
     try {
       const parsed: unknown = JSON.parse(raw.toString('utf8'));
       (req as FastifyRequest & RawBodyCarrier).rawBody = raw;

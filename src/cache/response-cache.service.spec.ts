@@ -114,6 +114,14 @@ describe('ResponseCache', () => {
     clientScope: 'scope',
   });
 
+  it('bypasses (does not fail) a body nested too deeply for the canonical walk of its key', () => {
+    const cache = new ResponseCache(configWith({}), new GetOnlyCache());
+    const body = JSON.parse(
+      `{"model":"m","max_tokens":5,"messages":[{"role":"user","content":${'['.repeat(100_000)}${']'.repeat(100_000)}}]}`,
+    ) as Record<string, unknown>;
+    expect(cache.plan({ ...facts({}), body })).toEqual({ use: false });
+  });
+
   it('keeps answers for cache.ttl_ms; a request max-age only filters what it accepts, x-cc-relay-cache-ttl shortens', () => {
     const cache = new ResponseCache(configWith({ ttl_ms: 600_000 }), new GetOnlyCache());
     expect(cache.plan(facts({}))).toMatchObject({ use: true, ttlMs: 600_000 });

@@ -10,6 +10,7 @@ import {
   isStatsProvider,
   type Cache,
 } from './cache';
+import { tooDeeplyNested } from '../proxy/proxy-request';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
@@ -126,14 +127,21 @@ export class ResponseCache implements OnApplicationShutdown {
     const directives = parseCacheControl(req.headers['cache-control']);
     const ttl = requestTtlMs(req.headers[CACHE_TTL_HEADER], this.config.cache.ttl_ms);
     if ('error' in ttl) throw new RelayError(RelayErrorCode.InvalidRequest, ttl.error);
-    const key = cacheKey({
-      path: req.endpoint,
-      body: req.body,
-      resolvedModel: req.model,
-      anthropicVersion: single(req.headers['anthropic-version']),
-      anthropicBeta: single(req.headers['anthropic-beta']),
-      clientScope: this.config.cache.shared_across_clients ? undefined : (req.clientScope ?? 'anonymous'),
-    });
+    let key: string;
+    try {
+      key = cacheKey({
+        path: req.endpoint,
+        body: req.body,
+        resolvedModel: req.model,
+        anthropicVersion: single(req.headers['anthropic-version']),
+        anthropicBeta: single(req.headers['anthropic-beta']),
+        clientScope: this.config.cache.shared_across_clients ? undefined : (req.clientScope ?? 'anonymous'),
+      });
+    } catch (err) {
+      // A body nested thousands of levels deep overflows the key's canonical walk: not cached, still served.
+      if (tooDeeplyNested(err)) return { use: false };
+      throw err;
+    }
     return {
       use: true,
       key,

@@ -2,7 +2,7 @@ import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../common/cancellation';
 import { RelayError } from '../common/relay-error';
-import { bodyWithModel, jsonNestsDeeperThan, MAX_JSON_NESTING, toProxyRequest } from './proxy-request';
+import { bodyWithModel, tooDeeplyNested, toProxyRequest } from './proxy-request';
 
 function fastifyRequest(body: unknown, rawBody?: Buffer): FastifyRequest {
   return {
@@ -57,22 +57,26 @@ describe('bodyWithModel', () => {
   });
 });
 
-describe('jsonNestsDeeperThan', () => {
-  const nested = (n: number) => Buffer.from(`{"a":${'['.repeat(n)}${']'.repeat(n)}}`);
+describe('tooDeeplyNested', () => {
+  const nested = (n: number) => Buffer.from(`{"model":"m","a":${'['.repeat(n)}${']'.repeat(n)}}`);
 
-  it('counts arrays and objects, up to the limit included', () => {
-    expect(jsonNestsDeeperThan(nested(MAX_JSON_NESTING - 1), MAX_JSON_NESTING)).toBe(false);
-    expect(jsonNestsDeeperThan(nested(MAX_JSON_NESTING), MAX_JSON_NESTING)).toBe(true);
-    expect(jsonNestsDeeperThan(nested(10_000), MAX_JSON_NESTING)).toBe(true);
-    expect(jsonNestsDeeperThan(Buffer.from('{"a":[{"b":[1,{"c":{}}]}],"d":[[]]}'), 6)).toBe(false);
-    expect(jsonNestsDeeperThan(Buffer.from('{"a":[{"b":[1,{"c":{}}]}],"d":[[]]}'), 5)).toBe(true);
+  it('turns the stack overflow of a rewrite of a very deep body into a 400 invalid_request_error', () => {
+    let thrown: unknown;
+    try {
+      bodyWithModel(nested(100_000), 'x');
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(RangeError);
+    const answer = tooDeeplyNested(thrown);
+    expect(answer).toBeInstanceOf(RelayError);
+    expect(answer?.status).toBe(400);
+    expect(answer?.message).toContain('too deeply');
   });
 
-  it('ignores brackets inside strings, escaped quotes included', () => {
-    const text = JSON.stringify({ a: '['.repeat(2_000), b: '\\"{{{{', c: '\\' });
-    expect(jsonNestsDeeperThan(Buffer.from(text), 1)).toBe(false);
-    const tail = Buffer.from(JSON.stringify({ x: '\\', y: [[[]]] }));
-    expect(jsonNestsDeeperThan(tail, 4)).toBe(false);
-    expect(jsonNestsDeeperThan(tail, 3)).toBe(true);
+  it('leaves every other error alone, and real depths rewrite fine', () => {
+    expect(tooDeeplyNested(new RangeError('Invalid array length'))).toBeUndefined();
+    expect(tooDeeplyNested(new SyntaxError('Unexpected token'))).toBeUndefined();
+    expect(JSON.parse(bodyWithModel(nested(200), 'x'))).toMatchObject({ model: 'x' });
   });
 });

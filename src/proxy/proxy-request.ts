@@ -90,39 +90,16 @@ export function bodyWithModel(rawBody: Buffer, model: string): string {
 }
 
 /**
- * The deepest nesting of arrays and objects a request body may have. Messages requests nest a few levels (content
- * blocks, tool input schemas: a few dozen at most); a body nesting thousands of arrays is a few kilobytes that
- * would overflow the stack of every recursive walk over it (JSON.stringify when a provider maps the model). It is
- * refused with a 400 when the body is read, before anything is routed.
+ * The 400 for a body nested so deeply that a walk over it overflowed the stack (a RangeError from JSON.stringify or
+ * a recursive walk), or undefined for any other error. V8's JSON.parse is not recursive and takes such a body; the
+ * relay's rewrites of it (model mapping, thinking signatures) and the cache key are, so they turn the overflow into
+ * this answer (or, for the cache, a bypass) instead of an internal error. Real Messages requests nest a few dozen
+ * levels; the walks overflow at several thousand.
  */
-export const MAX_JSON_NESTING = 512;
-
-const OPEN_BRACKET = 0x5b; // [
-const OPEN_BRACE = 0x7b; // {
-const CLOSE_BRACKET = 0x5d; // ]
-const CLOSE_BRACE = 0x7d; // }
-const QUOTE = 0x22; // "
-const BACKSLASH = 0x5c; // \
-
-/**
- * Whether a JSON text nests arrays/objects deeper than `limit`: one pass over the bytes, counting `[` and `{`
- * outside strings. Meant for bodies JSON.parse accepts (it does not validate).
- */
-export function jsonNestsDeeperThan(raw: Uint8Array, limit: number): boolean {
-  let depth = 0;
-  let inString = false;
-  for (let i = 0; i < raw.length; i++) {
-    const b = raw[i];
-    if (inString) {
-      if (b === BACKSLASH) i++;
-      else if (b === QUOTE) inString = false;
-    } else if (b === QUOTE) {
-      inString = true;
-    } else if (b === OPEN_BRACKET || b === OPEN_BRACE) {
-      if (++depth > limit) return true;
-    } else if (b === CLOSE_BRACKET || b === CLOSE_BRACE) {
-      depth--;
-    }
-  }
-  return false;
+export function tooDeeplyNested(err: unknown): RelayError | undefined {
+  if (!(err instanceof RangeError) || !/call stack/i.test(err.message)) return undefined;
+  return new RelayError(
+    RelayErrorCode.InvalidRequest,
+    'the request body nests arrays and objects too deeply to be processed (thousands of levels; a Messages request nests a few dozen)',
+  );
 }

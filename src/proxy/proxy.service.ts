@@ -16,7 +16,7 @@ import {
 } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
-import { bodyWithModel, type ProxyRequest } from './proxy-request';
+import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
 import {
   failureError,
   finalDecision,
@@ -383,9 +383,7 @@ export class ProxyService {
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
     const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
-    const mapped = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
-    // Thinking blocks another vendor signed would be refused (400 "Invalid signature in thinking block").
-    const body = bodyForProvider(mapped, rt.config.type);
+    const body = rewrittenBody(preq, upstreamModel, rt.config.type);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
@@ -545,4 +543,23 @@ export class ProxyService {
 
 function addOnce(list: string[], name: string): void {
   if (!list.includes(name)) list.push(name);
+}
+
+/**
+ * The body a provider gets: the client's bytes as they came, unless the provider maps the model or must not see
+ * another vendor's thinking signatures (400 "Invalid signature in thinking block"). A rewrite walks the parsed body;
+ * a body nested thousands of levels deep (a few KB of `[[[[…`) overflows that walk, which is the client's request
+ * at fault: a 400, found here at no cost to the bodies forwarded as they came.
+ */
+function rewrittenBody(
+  preq: ProxyRequest,
+  upstreamModel: string,
+  type: ProviderRuntime['config']['type'],
+): Buffer | string {
+  try {
+    const mapped = upstreamModel === preq.model ? preq.rawBody : bodyWithModel(preq.rawBody, upstreamModel);
+    return bodyForProvider(mapped, type);
+  } catch (err) {
+    throw tooDeeplyNested(err) ?? err;
+  }
 }
