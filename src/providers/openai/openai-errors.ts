@@ -76,7 +76,8 @@ export function mapOpenAIError(status: number, body: unknown): MappedError {
   const error = errorObject(body);
   const code = typeof error.code === 'string' ? error.code : undefined;
   const kind = typeof error.type === 'string' ? error.type : undefined;
-  const upstreamMessage = typeof error.message === 'string' && error.message.length > 0 ? error.message : undefined;
+  const upstreamMessage =
+    typeof error.message === 'string' && error.message.length > 0 ? error.message : undefined;
   const message = `OpenAI-compatible provider answered ${status}${upstreamMessage ? `: ${upstreamMessage}` : ''}`;
 
   if (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(kind ?? '')) {

@@ -71,7 +71,8 @@ function documentText(block: Json): string | undefined {
 function userParts(blocks: Json[]): ChatPart[] {
   const parts: ChatPart[] = [];
   for (const block of blocks) {
-    if (block.type === 'text' && typeof block.text === 'string') parts.push({ type: 'text', text: block.text });
+    if (block.type === 'text' && typeof block.text === 'string')
+      parts.push({ type: 'text', text: block.text });
     else if (block.type === 'image') {
       const part = imagePart(block);
       if (part) parts.push(part);
@@ -189,7 +190,9 @@ function toolChoice(choice: unknown): unknown {
     case 'none':
       return 'none';
     case 'tool':
-      return typeof choice.name === 'string' ? { type: 'function', function: { name: choice.name } } : undefined;
+      return typeof choice.name === 'string'
+        ? { type: 'function', function: { name: choice.name } }
+        : undefined;
     default:
       return undefined;
   }
@@ -216,7 +219,8 @@ export function toChatCompletionsRequest(
   }
 
   const out: Json = { model: upstreamModel, messages };
-  if (typeof body.max_tokens === 'number') out[options.maxTokensField ?? 'max_completion_tokens'] = body.max_tokens;
+  if (typeof body.max_tokens === 'number')
+    out[options.maxTokensField ?? 'max_completion_tokens'] = body.max_tokens;
   if (typeof body.temperature === 'number') out.temperature = body.temperature;
   if (typeof body.top_p === 'number') out.top_p = body.top_p;
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;

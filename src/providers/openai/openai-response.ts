@@ -21,8 +21,7 @@ export interface AnthropicUsage {
 
 /** An Anthropic content block the translation produces. */
 export type AnthropicBlock =
-  | { type: 'text'; text: string }
-  | { type: 'tool_use'; id: string; name: string; input: Json };
+  { type: 'text'; text: string } | { type: 'tool_use'; id: string; name: string; input: Json };
 
 /** An Anthropic Messages answer. */
 export interface AnthropicMessage {

@@ -85,7 +85,9 @@ export class OpenAIStreamTranslator {
    */
   end(reason?: string): string {
     if (this.status !== 'open') return '';
-    let out = this.lines(this.buffer + this.decoder.decode() + '\n\n');
+    let out = this.lines(this.buffer + this.decoder.decode() + '\n');
+    // A last event cut before its blank line is dropped (as SSE readers do), except a bare `[DONE]`.
+    if (this.status === 'open' && this.data.join('\n').trim() === '[DONE]') out += this.finish();
     if (this.status === 'open') {
       out += this.fail({
         status: 502,
@@ -129,14 +131,18 @@ export class OpenAIStreamTranslator {
     try {
       chunk = JSON.parse(data);
     } catch {
-      return this.fail({ status: 502, type: 'api_error', message: 'the provider sent a malformed stream chunk' });
+      return this.fail({
+        status: 502,
+        type: 'api_error',
+        message: 'the provider sent a malformed stream chunk',
+      });
     }
     if (!isObject(chunk)) return '';
     if (chunk.error !== undefined && chunk.error !== null) return this.fail(mapStreamError(chunk.error));
 
     let out = this.start(chunk.id);
     if (isObject(chunk.usage)) this.usage = usageFrom(chunk.usage);
-    const choices = Array.isArray(chunk.choices) ? chunk.choices : [];
+    const choices: unknown[] = Array.isArray(chunk.choices) ? chunk.choices : [];
     const choice = choices.find((c) => isObject(c) && (c.index === undefined || c.index === 0));
     if (!isObject(choice)) return out;
     const delta = isObject(choice.delta) ? choice.delta : {};
@@ -169,7 +175,12 @@ export class OpenAIStreamTranslator {
         stop_reason: null,
         stop_sequence: null,
         // Chat Completions reports usage only at the end; message_delta carries the real counts.
-        usage: { input_tokens: 0, output_tokens: 0, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: {
+          input_tokens: 0,
+          output_tokens: 0,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
       },
     });
   }
