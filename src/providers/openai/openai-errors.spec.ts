@@ -51,6 +51,17 @@ describe('mapOpenAIError', () => {
     expect(mapOpenAIError(500, '').message).toBe('OpenAI-compatible provider answered 500');
   });
 
+  it('never repeats a 401 message, which quotes part of the refused key', () => {
+    const body = {
+      error: { message: 'Incorrect API key provided: sk-proj-****abcd.', code: 'invalid_api_key' },
+    };
+    expect(mapOpenAIError(401, body)).toEqual({
+      status: 401,
+      type: 'authentication_error',
+      message: 'OpenAI-compatible provider answered 401',
+    });
+  });
+
   it('maps a mid-stream error object by its type', () => {
     expect(mapStreamError({ message: 'boom', type: 'server_error' })).toMatchObject({
       status: 500,

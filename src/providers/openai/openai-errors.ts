@@ -76,8 +76,12 @@ export function mapOpenAIError(status: number, body: unknown): MappedError {
   const error = errorObject(body);
   const code = typeof error.code === 'string' ? error.code : undefined;
   const kind = typeof error.type === 'string' ? error.type : undefined;
+  // OpenAI's 401 message quotes part of the key it refused ("Incorrect API key provided: sk-ab***yz"): the
+  // relay's key never reaches a client, even masked.
   const upstreamMessage =
-    typeof error.message === 'string' && error.message.length > 0 ? error.message : undefined;
+    status !== 401 && typeof error.message === 'string' && error.message.length > 0
+      ? error.message
+      : undefined;
   const message = `OpenAI-compatible provider answered ${status}${upstreamMessage ? `: ${upstreamMessage}` : ''}`;
 
   if (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(kind ?? '')) {
