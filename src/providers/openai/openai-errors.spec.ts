@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { mapOpenAIError, mapStreamError } from './openai-errors';
+import { errorInAnswer, mapOpenAIError, mapStreamError } from './openai-errors';
 
 const FIXTURES = join(__dirname, '../../../test/fixtures/openai');
 const raw = (name: string): string => readFileSync(join(FIXTURES, name), 'utf8');
@@ -73,5 +73,14 @@ describe('mapOpenAIError', () => {
       status: 402,
       type: 'billing_error',
     });
+  });
+
+  it('finds an error a gateway answered with a 200 instead of a completion', () => {
+    expect(errorInAnswer({ error: { message: 'upstream timeout', type: 'server_error' } })).toMatchObject({
+      status: 500,
+      type: 'api_error',
+    });
+    expect(errorInAnswer({ id: 'x', choices: [] })).toBeUndefined();
+    expect(errorInAnswer('nope')).toBeUndefined();
   });
 });

@@ -100,3 +100,14 @@ export function mapStreamError(error: unknown): MappedError {
   const status = typeof e.status === 'number' ? e.status : typeof e.code === 'number' ? e.code : 500;
   return mapOpenAIError(status, { error: e });
 }
+
+/**
+ * The error a 2xx JSON answer carries instead of a completion (some compatible gateways answer errors with 200),
+ * or undefined for a real answer; the wiring checks this before `fromChatCompletion`.
+ */
+export function errorInAnswer(json: unknown): MappedError | undefined {
+  if (!isObject(json) || json.error === undefined || json.error === null || Array.isArray(json.choices)) {
+    return undefined;
+  }
+  return mapStreamError(json.error);
+}

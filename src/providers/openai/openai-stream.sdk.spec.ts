@@ -244,4 +244,21 @@ describe('OpenAIStreamTranslator', () => {
       ],
     });
   });
+
+  it('sends a fragment of an earlier tool call after a later one opened to its own block', async () => {
+    const chunk = (calls: object[]): string =>
+      `data: ${JSON.stringify({ id: 'c3', choices: [{ index: 0, delta: { tool_calls: calls } }] })}\n\n`;
+    const input =
+      chunk([{ index: 0, id: 'call_a', function: { name: 'a', arguments: '{"x":' } }]) +
+      chunk([{ index: 1, id: 'call_b', function: { name: 'b', arguments: '{"y":2}' } }]) +
+      chunk([{ index: 0, function: { arguments: '1}' } }]) +
+      `data: ${JSON.stringify({ id: 'c3', choices: [{ index: 0, delta: {}, finish_reason: 'tool_calls' }] })}\n\n` +
+      'data: [DONE]\n\n';
+    expect(await sdkFinalMessage(translate([input]).sse)).toMatchObject({
+      content: [
+        { type: 'tool_use', id: 'call_a', name: 'a', input: { x: 1 } },
+        { type: 'tool_use', id: 'call_b', name: 'b', input: { y: 2 } },
+      ],
+    });
+  });
 });
