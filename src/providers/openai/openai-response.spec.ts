@@ -57,6 +57,7 @@ describe('fromChatCompletion', () => {
                 { id: 'c1', type: 'function', function: { name: 'f', arguments: '{"a": 1' } },
                 { id: 'c2', type: 'function', function: { name: 'g', arguments: '' } },
                 { type: 'function', function: { name: 'h', arguments: '[1]' } },
+                { id: 'c4', type: 'function', function: { name: 'k', arguments: { already: 'parsed' } } },
               ],
             },
             finish_reason: 'stop',
@@ -70,6 +71,7 @@ describe('fromChatCompletion', () => {
       { type: 'tool_use', id: 'c1', name: 'f', input: { [UNPARSED_ARGUMENTS_KEY]: '{"a": 1' } },
       { type: 'tool_use', id: 'c2', name: 'g', input: {} },
       { type: 'tool_use', id: 'toolu_x_2', name: 'h', input: { [UNPARSED_ARGUMENTS_KEY]: '[1]' } },
+      { type: 'tool_use', id: 'c4', name: 'k', input: { already: 'parsed' } },
     ]);
     // finish_reason "stop" with tool calls (Gemini's endpoint) still asks the client to run them.
     expect(message.stop_reason).toBe('tool_use');

@@ -81,6 +81,7 @@ export function usageFrom(usage: unknown): AnthropicUsage {
 
 /** A tool call's `arguments` string -> a tool_use `input`; anything but a JSON object is kept raw under a key. */
 export function toolInputFrom(args: unknown): Json {
+  if (isObject(args)) return args; // a few servers send the arguments already parsed
   if (typeof args !== 'string' || args.trim() === '') return {};
   try {
     const parsed: unknown = JSON.parse(args);

@@ -261,4 +261,31 @@ describe('OpenAIStreamTranslator', () => {
       ],
     });
   });
+
+  it('tells apart whole tool calls sent without an index, several in one chunk', async () => {
+    const input =
+      `data: ${JSON.stringify({
+        id: 'g1',
+        choices: [
+          {
+            index: 0,
+            delta: {
+              role: 'assistant',
+              tool_calls: [
+                { id: 'call_1', type: 'function', function: { name: 'a', arguments: '{"n":1}' } },
+                { id: 'call_2', type: 'function', function: { name: 'b', arguments: '{"n":2}' } },
+              ],
+            },
+            finish_reason: 'stop',
+          },
+        ],
+      })}\n\n` + 'data: [DONE]\n\n';
+    expect(await sdkFinalMessage(translate([input]).sse)).toMatchObject({
+      content: [
+        { type: 'tool_use', id: 'call_1', name: 'a', input: { n: 1 } },
+        { type: 'tool_use', id: 'call_2', name: 'b', input: { n: 2 } },
+      ],
+      stop_reason: 'tool_use',
+    });
+  });
 });

@@ -209,7 +209,7 @@ export class OpenAIStreamTranslator {
   }
 
   private toolFragment(call: Json): string {
-    const index = typeof call.index === 'number' ? call.index : 0;
+    const index = typeof call.index === 'number' ? call.index : this.indexWithoutOne(call.id);
     let tool = this.tools.get(index);
     if (!tool) {
       tool = { id: undefined, name: undefined, block: undefined, pending: '' };
@@ -226,6 +226,19 @@ export class OpenAIStreamTranslator {
       out += this.openTool(tool, index);
     }
     return out + this.flushArguments(tool);
+  }
+
+  /**
+   * The index of a call sent without one (Gemini's endpoint sends whole calls, several per chunk): the call with
+   * the same id, else a new one when it has an id, else the last call (a fragment of it).
+   */
+  private indexWithoutOne(id: unknown): number {
+    let last = -1;
+    for (const [index, tool] of this.tools) {
+      if (typeof id === 'string' && tool.id === id) return index;
+      last = Math.max(last, index);
+    }
+    return typeof id === 'string' || last < 0 ? last + 1 : last;
   }
 
   private openTool(tool: ToolState, index: number): string {
