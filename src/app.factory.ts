@@ -27,7 +27,12 @@ import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
 import { AppModule } from './app.module';
+import { ConfigHolder } from './config/config-holder';
+import { ConfigWatcher } from './config/config-watcher';
 import type { RelayConfig } from './config/relay-config';
+import { Derived } from './common/derived';
+import { BreakerRegistry } from './health/breaker-registry';
+import { RoutingService } from './routing/routing.service';
 import { DrainState } from './health/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
 import type { RawBodyCarrier } from './proxy/proxy-request';
@@ -36,6 +41,12 @@ import type { RawBodyCarrier } from './proxy/proxy-request';
 export interface CreateAppOptions {
   /** A pino destination stream (tests capture logs to assert that no secret is written). */
   logStream?: NodeJS.WritableStream;
+  /** The file the config came from: POST /admin/config/reload, SIGHUP and the file watch reload it. */
+  configPath?: string;
+  /** The environment `${VAR}` in the file expands from on a reload (default process.env). */
+  configEnv?: NodeJS.ProcessEnv;
+  /** Watch the config file and reload it when it changes (default true when configPath is set). */
+  watchConfig?: boolean;
 }
 
 /** stdout for JSON logs, made on first use; flushed by flushLogs() at exit. */
@@ -211,7 +222,8 @@ export async function createApp(
     }
   });
 
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), adapter, {
+  const holder = new ConfigHolder(config, options.configPath, options.configEnv);
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, holder), adapter, {
     bufferLogs: true,
     bodyParser: false,
     abortOnError: false,
@@ -220,8 +232,18 @@ export async function createApp(
   const drain = app.get(DrainState);
   const metrics = app.get(RelayMetrics);
   const accessLog = new AccessLog(fastify.log as Logger);
-  const clientAuth = new ClientAuthenticator(config.server.auth);
+  // Rebuilt when a config reload replaces the client keys; the admin guard reads the running token itself.
+  const clientAuths = new Derived((auth: RelayConfig['server']['auth']) => new ClientAuthenticator(auth));
   const adminAuth = new AdminAuthGuard(config);
+  wireReload(app, holder, fastify.log as Logger, metrics);
+  if (options.configPath !== undefined && options.watchConfig !== false) {
+    const watcher = new ConfigWatcher(options.configPath, () => holder.reloadIfFileChanged('file'));
+    watcher.start();
+    fastify.addHook('onClose', (_instance, done) => {
+      watcher.stop();
+      done();
+    });
+  }
   fastify.addHook('onRequest', (req, reply, done) => {
     void reply.header('x-request-id', req.id);
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
@@ -253,7 +275,7 @@ export async function createApp(
     if (req.url.startsWith('/v1/')) {
       const carrier = req as FastifyRequest & RawBodyCarrier;
       try {
-        carrier.clientScope = clientAuth.authenticate(req);
+        carrier.clientScope = clientAuths.of(config.server.auth).authenticate(req);
         carrier.relayAuthenticated = true;
       } catch (err) {
         if (!(err instanceof RelayError)) return done(err as Error);
@@ -281,6 +303,49 @@ export async function createApp(
   await app.init();
   setupAdminDocs(app, config);
   return app;
+}
+
+/**
+ * What a config reload changes beyond the shared config's sections: routing (strategy, runtimes, key pools, state
+ * kept), the breakers (settings, providers), the log level; and what each reload says in the log and metrics.
+ */
+function wireReload(
+  app: NestFastifyApplication,
+  holder: ConfigHolder,
+  log: Logger,
+  metrics: RelayMetrics,
+): void {
+  const routing = app.get(RoutingService, { strict: false });
+  const breakers = app.get(BreakerRegistry, { strict: false });
+  holder.onApply((config) => {
+    breakers.applyConfig(config);
+    routing.applyConfig(config);
+    log.level = config.logging.level;
+  });
+  holder.onReload((outcome) => {
+    metrics.configReload(outcome.result);
+    const { source } = outcome;
+    if (outcome.result === 'invalid') {
+      log.error(
+        { source, problems: outcome.problems },
+        `config reload refused, the relay keeps running on its current config (${outcome.problems.length} problem${
+          outcome.problems.length === 1 ? '' : 's'
+        }): ${outcome.problems.join('; ')}`,
+      );
+      return;
+    }
+    for (const field of outcome.restart) {
+      log.warn(
+        { source, field },
+        `config reload: ${field} changed but needs a restart to apply; it keeps its running value`,
+      );
+    }
+    if (outcome.result === 'applied') {
+      log.info({ source, changed: outcome.changed, hash: holder.hash }, 'configuration reloaded');
+    } else {
+      log.info({ source }, 'config reload: the file holds the running config, nothing to change');
+    }
+  });
 }
 
 /** Splits `host:port` (IPv6 in brackets). */

@@ -5,6 +5,7 @@ import { AdminModule } from './admin/admin.module';
 import { CommonModule } from './common/common.module';
 import { RelayExceptionFilter } from './common/relay-exception.filter';
 import { ConfigModule } from './config/config.module';
+import type { ConfigHolder } from './config/config-holder';
 import { RelayConfig } from './config/relay-config';
 import { CacheModule } from './cache/cache.module';
 import { HealthModule } from './health/health.module';
@@ -14,11 +15,11 @@ import { ProxyModule } from './proxy/proxy.module';
 /** The relay: feature modules plus the global guard and exception filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config: RelayConfig): DynamicModule {
+  static forRoot(config: RelayConfig, holder?: ConfigHolder): DynamicModule {
     return {
       module: AppModule,
       imports: [
-        ConfigModule.forRoot(config),
+        ConfigModule.forRoot(config, holder),
         ScheduleModule.forRoot(),
         CommonModule,
         MetricsModule.forRoot(config),

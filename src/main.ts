@@ -70,6 +70,11 @@ async function main(): Promise<number | undefined> {
   const { GracefulShutdown } = await import('./common/graceful-shutdown.service');
   const { InFlightService } = await import('./common/in-flight.service');
   const { DrainState } = await import('./health/drain-state');
+  const { ConfigHolder } = await import('./config/config-holder');
+  // SIGHUP reloads the config file (its default action would end the process); one that arrives while starting
+  // is ignored, the file is read then anyway.
+  let reloadOnHup: () => void = () => undefined;
+  process.on('SIGHUP', () => reloadOnHup());
 
   let loaded: ReturnType<typeof loadConfig>;
   try {
@@ -89,7 +94,9 @@ async function main(): Promise<number | undefined> {
   };
   process.once('SIGTERM', stopDuringStart);
   process.once('SIGINT', stopDuringStart);
-  const app = await createApp(config);
+  // CC_RELAY_WATCH_CONFIG=false: reload only on SIGHUP or the admin call, not when the file changes.
+  const watchConfig = !/^(false|0|no|off)$/i.test(process.env.CC_RELAY_WATCH_CONFIG ?? '');
+  const app = await createApp(config, { configPath: loaded.path, watchConfig });
   const log = app.getHttpAdapter().getInstance().log;
   log.info({ config: loaded.path }, 'configuration loaded');
   for (const warning of loaded.warnings) log.warn(warning);
@@ -98,6 +105,10 @@ async function main(): Promise<number | undefined> {
   await app.listen(port, host);
   app.get(DrainState).markReady();
   log.info(`cc-relay listening on http://${host}:${port}`);
+  const holder = app.get(ConfigHolder);
+  reloadOnHup = () => {
+    holder.reload('sighup');
+  };
   if (config.cache.warmup_file) {
     const self = `http://${host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host}:${port}`;
     warmCache(self, config).then(

@@ -1,6 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { Derived } from '../common/derived';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';
 
@@ -55,11 +56,16 @@ function unauthorizedHeaders(error: 'invalid_token' | undefined): Record<string,
  */
 @Injectable()
 export class AdminAuthGuard implements CanActivate {
-  private readonly check: AdminTokenCheck | undefined;
+  /** Rebuilt when a config reload replaces the `admin` section. */
+  private readonly checks = new Derived((admin: RelayConfig['admin']) => {
+    const token = configuredAdminToken({ admin } as RelayConfig);
+    return token === undefined ? undefined : new AdminTokenCheck(token);
+  });
 
-  constructor(config: RelayConfig) {
-    const token = configuredAdminToken(config);
-    this.check = token === undefined ? undefined : new AdminTokenCheck(token);
+  constructor(private readonly config: RelayConfig) {}
+
+  private get check(): AdminTokenCheck | undefined {
+    return this.checks.of(this.config.admin);
   }
 
   canActivate(context: ExecutionContext): boolean {

@@ -21,14 +21,16 @@ import { RelayInstance } from './relay-instance';
  */
 @Injectable()
 export class AdminProvidersService {
-  private readonly secrets: string[];
-
   constructor(
     private readonly config: RelayConfig,
     private readonly routing: RoutingService,
     private readonly instance: RelayInstance,
-  ) {
-    this.secrets = [
+  ) {}
+
+  /** The running config's secrets (read per call: a config reload may change them). */
+  private get secrets(): string[] {
+    const config = this.config;
+    return [
       ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
       ...config.server.auth.api_keys,
       ...(config.admin.token ? [config.admin.token] : []),

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { hostname } from 'node:os';
 import { RoutingModule } from '../routing/routing.module';
 import { AdminCacheController } from './admin-cache.controller';
+import { AdminConfigController } from './admin-config.controller';
 import { AdminProvidersController } from './admin-providers.controller';
 import { AdminProvidersService } from './admin-providers.service';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
@@ -14,7 +15,7 @@ import { instanceName, RelayInstance } from './relay-instance';
  */
 @Module({
   imports: [RoutingModule],
-  controllers: [AdminProvidersController, AdminCacheController],
+  controllers: [AdminProvidersController, AdminCacheController, AdminConfigController],
   providers: [
     AdminProvidersService,
     AdminResponseInterceptor,

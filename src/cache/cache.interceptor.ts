@@ -1,3 +1,4 @@
+import { Derived } from '../common/derived';
 import { type CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -48,19 +49,23 @@ export class CacheInterceptor implements NestInterceptor {
   private readonly marks = new WeakMap<object, boolean>();
 
   /** With routing.debug, the X-CC-Relay-* headers of a hit: the spec sends them on every answer. */
-  private readonly debugHeaders: string[];
+  // No provider was asked: "cache" stands where the provider's name goes, and no attempt was made.
+  private readonly debugHeaderSets = new Derived((routing: RelayConfig['routing']) =>
+    routing.debug
+      ? ['x-cc-relay-provider', 'cache', 'x-cc-relay-strategy', routing.strategy, 'x-cc-relay-attempts', '0']
+      : [],
+  );
 
   constructor(
     private readonly cache: ResponseCache,
     private readonly metrics: RelayMetrics,
     private readonly reflector: Reflector,
-    config: RelayConfig,
-  ) {
-    const { debug, strategy } = config.routing;
-    // No provider was asked: "cache" stands where the provider's name goes, and no attempt was made.
-    this.debugHeaders = debug
-      ? ['x-cc-relay-provider', 'cache', 'x-cc-relay-strategy', strategy, 'x-cc-relay-attempts', '0']
-      : [];
+    private readonly config: RelayConfig,
+  ) {}
+
+  /** Rebuilt when a config reload replaces the routing section. */
+  private get debugHeaders(): string[] {
+    return this.debugHeaderSets.of(this.config.routing);
   }
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {

@@ -3,6 +3,7 @@ import type { FastifyRequest } from 'fastify';
 import { RelayConfig } from '../config/relay-config';
 import type { RawBodyCarrier } from '../proxy/proxy-request';
 import { ClientAuthenticator } from './client-authenticator';
+import { Derived } from './derived';
 
 /**
  * Marks a route as one that relay clients must authenticate for (x-api-key or Authorization: Bearer). The guard is
@@ -19,16 +20,17 @@ export const ClientAuth = () => UseGuards(ClientAuthGuard);
  */
 @Injectable()
 export class ClientAuthGuard implements CanActivate {
-  private readonly auth: ClientAuthenticator;
+  /** Rebuilt when a config reload replaces the keys. */
+  private readonly auths = new Derived(
+    (auth: RelayConfig['server']['auth']) => new ClientAuthenticator(auth),
+  );
 
-  constructor(config: RelayConfig) {
-    this.auth = new ClientAuthenticator(config.server.auth);
-  }
+  constructor(private readonly config: RelayConfig) {}
 
   canActivate(context: ExecutionContext): boolean {
     const req = context.getArgByIndex<FastifyRequest & RawBodyCarrier>(0);
     if (req.relayAuthenticated !== true) {
-      req.clientScope = this.auth.authenticate(req);
+      req.clientScope = this.auths.of(this.config.server.auth).authenticate(req);
       req.relayAuthenticated = true;
     }
     return true;

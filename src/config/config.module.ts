@@ -1,4 +1,5 @@
 import { type DynamicModule, Global, Module } from '@nestjs/common';
+import { ConfigHolder } from './config-holder';
 import { RelayConfig } from './relay-config';
 
 /**
@@ -8,11 +9,14 @@ import { RelayConfig } from './relay-config';
 @Global()
 @Module({})
 export class ConfigModule {
-  static forRoot(config: RelayConfig): DynamicModule {
+  static forRoot(config: RelayConfig, holder: ConfigHolder = new ConfigHolder(config)): DynamicModule {
     return {
       module: ConfigModule,
-      providers: [{ provide: RelayConfig, useValue: config }],
-      exports: [RelayConfig],
+      providers: [
+        { provide: RelayConfig, useValue: config },
+        { provide: ConfigHolder, useValue: holder },
+      ],
+      exports: [RelayConfig, ConfigHolder],
     };
   }
 }

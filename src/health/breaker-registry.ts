@@ -23,7 +23,7 @@ export class BreakerRegistry {
   private readonly listeners: ProviderTransitionListener[] = [];
 
   constructor(
-    private readonly config: CircuitBreakerConfig,
+    private config: CircuitBreakerConfig,
     providerNames: Iterable<string>,
     private readonly clock: Clock = systemClock,
   ) {
@@ -99,6 +99,16 @@ export class BreakerRegistry {
       const breaker = kept.get(name) ?? this.create(name);
       this.breakers.set(name, breaker);
     }
+  }
+
+  /**
+   * A reloaded config: the breakers of providers that remain keep their state and take the new settings, new
+   * providers start CLOSED, removed ones are dropped (see sync).
+   */
+  applyConfig(config: RelayConfig): void {
+    this.config = config.health.circuit_breaker;
+    this.sync(config.providers.map((p) => p.name));
+    for (const breaker of this.breakers.values()) breaker.reconfigure(this.config);
   }
 
   /** Subscribes to transitions of every provider's breaker, present and future; returns the unsubscribe function. */

@@ -112,10 +112,18 @@ export class CircuitBreaker {
   private readonly listeners: Array<(transition: BreakerTransition) => void> = [];
 
   constructor(
-    private readonly config: CircuitBreakerConfig,
+    private config: CircuitBreakerConfig,
     private readonly clock: Clock,
   ) {
     this.currentOpenMs = config.open_duration_ms;
+  }
+
+  /**
+   * New settings from a config reload: the state (an OPEN circuit and when it retries, the failure count) stays;
+   * thresholds and durations apply from the next decision.
+   */
+  reconfigure(config: CircuitBreakerConfig): void {
+    this.config = config;
   }
 
   /** The current state, after applying an elapsed open timer. */

@@ -1,6 +1,7 @@
 import { Controller, Get, Header, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { errorBody } from '../common/relay-error';
+import { Derived } from '../common/derived';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from './relay-metrics.service';
@@ -12,14 +13,18 @@ import { RelayMetrics } from './relay-metrics.service';
  */
 @Controller()
 export class MetricsController {
-  private readonly token: SecretSet | undefined;
+  /** Rebuilt when a config reload replaces the `metrics` section. */
+  private readonly tokens = new Derived((m: RelayConfig['metrics']) =>
+    m.token === undefined || m.token === '' ? undefined : new SecretSet([m.token]),
+  );
 
   constructor(
     private readonly metrics: RelayMetrics,
-    config: RelayConfig,
-  ) {
-    const token = config.metrics.token;
-    this.token = token === undefined || token === '' ? undefined : new SecretSet([token]);
+    private readonly config: RelayConfig,
+  ) {}
+
+  private get token(): SecretSet | undefined {
+    return this.tokens.of(this.config.metrics);
   }
 
   @Get()

@@ -52,6 +52,11 @@ export class RelayMetrics {
     'Circuit breaker state changes, by provider and new state',
     ['provider', 'to'],
   ).registerIn(this.registry);
+  private readonly configReloads = new TallyCounter(
+    'cc_relay_config_reloads_total',
+    'Config reloads (SIGHUP, file change, admin call) by result: applied, unchanged, invalid (refused)',
+    ['result'],
+  ).registerIn(this.registry);
   private readonly cacheEvents = new TallyCounter(
     'cc_relay_cache_requests_total',
     'Cache outcomes seen by requests (HIT, MISS, BYPASS) by endpoint',
@@ -88,6 +93,10 @@ export class RelayMetrics {
   }
 
   /** One upstream attempt's classified outcome. */
+  configReload(result: string): void {
+    this.configReloads.inc([result]);
+  }
+
   attempt(provider: string, outcome: string): void {
     this.attempts.inc([provider, outcome]);
   }

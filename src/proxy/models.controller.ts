@@ -1,5 +1,6 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ClientAuth } from '../common/client-auth.guard';
+import { Derived } from '../common/derived';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { modelPage, type ModelPageQuery } from './model-page';
@@ -18,23 +19,13 @@ interface ModelInfo {
  */
 @Controller('v1/models')
 export class ModelsController {
-  private readonly models: ModelInfo[];
+  /** Rebuilt when a config reload replaces the providers. */
+  private readonly lists = new Derived((providers: RelayConfig['providers']) => modelList(providers));
 
-  constructor(config: RelayConfig) {
-    const ids = new Set<string>();
-    for (const p of config.providers) {
-      if (!p.enabled) continue;
-      // Prefix patterns (`claude-*`) route traffic but name no concrete model. The client-facing names of
-      // model_mapping are models the provider serves, even when its `models` is empty (= any).
-      for (const m of p.models) if (!m.endsWith('*')) ids.add(m);
-      for (const m of Object.keys(p.model_mapping)) if (!m.endsWith('*')) ids.add(m);
-    }
-    this.models = [...ids].map((id) => ({
-      type: 'model',
-      id,
-      display_name: id,
-      created_at: '2025-01-01T00:00:00Z',
-    }));
+  constructor(private readonly config: RelayConfig) {}
+
+  private get models(): ModelInfo[] {
+    return this.lists.of(this.config.providers);
   }
 
   @Get()
@@ -50,4 +41,22 @@ export class ModelsController {
     if (!found) throw new RelayError(RelayErrorCode.NotFound, `model ${JSON.stringify(id)} not found`);
     return found;
   }
+}
+
+/** The model list of the enabled providers. */
+function modelList(providers: RelayConfig['providers']): ModelInfo[] {
+  const ids = new Set<string>();
+  for (const p of providers) {
+    if (!p.enabled) continue;
+    // Prefix patterns (`claude-*`) route traffic but name no concrete model. The client-facing names of
+    // model_mapping are models the provider serves, even when its `models` is empty (= any).
+    for (const m of p.models) if (!m.endsWith('*')) ids.add(m);
+    for (const m of Object.keys(p.model_mapping)) if (!m.endsWith('*')) ids.add(m);
+  }
+  return [...ids].map((id) => ({
+    type: 'model',
+    id,
+    display_name: id,
+    created_at: '2025-01-01T00:00:00Z',
+  }));
 }

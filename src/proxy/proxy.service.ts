@@ -1,3 +1,4 @@
+import { Derived } from '../common/derived';
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
@@ -93,10 +94,21 @@ interface LoopState {
 @Injectable()
 export class ProxyService {
   /** Only an open relay forwards client credentials to keyless providers (see buildUpstreamHeaders). */
-  private readonly forwardsClientCredentials: boolean;
+  private get forwardsClientCredentials(): boolean {
+    return this.config.server.auth.api_keys.length === 0;
+  }
   private readonly canServeNow = (provider: string): boolean => this.routing.canServeNow(provider);
   /** Every provider key (and relay key), masked in upstream error text before it reaches clients or logs. */
-  private readonly masker: SecretMasker;
+  private readonly maskers = new Derived(
+    (providers: RelayConfig['providers']) =>
+      new SecretMasker([
+        ...providers.flatMap((p) => p.keys.map((k) => k.key)),
+        ...this.config.server.auth.api_keys,
+      ]),
+  );
+  private get masker(): SecretMasker {
+    return this.maskers.of(this.config.providers);
+  }
   /** Confirms a 401 before a key is parked (one request must not take the keys out for everyone). */
   private readonly keyVerifier: KeyVerifier;
 
@@ -106,11 +118,6 @@ export class ProxyService {
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
   ) {
-    this.forwardsClientCredentials = config.server.auth.api_keys.length === 0;
-    this.masker = new SecretMasker([
-      ...config.providers.flatMap((p) => p.keys.map((k) => k.key)),
-      ...config.server.auth.api_keys,
-    ]);
     this.keyVerifier = new KeyVerifier(upstream);
   }
 

@@ -38,7 +38,7 @@ export const DEFAULT_MIN_RETRIES = 10;
 export class RetryBudget {
   private readonly requests: SlidingWindow;
   private readonly retries: SlidingWindow;
-  private readonly ratio: number;
+  readonly ratio: number;
   private readonly minRetries: number;
 
   /** `ratio`: retries may add at most this share of client requests (routing.retry.budget_ratio). */

@@ -19,12 +19,13 @@ import { createStrategy } from './strategies/strategy-factory';
 /** The live state of one provider: its config, where and how to call it, its key pool and load. */
 export interface ProviderRuntime {
   readonly name: string;
-  readonly config: ProviderConfig;
-  readonly baseUrl: string;
-  readonly auth: ProviderAuthStyle;
+  /** The fields below change in place on a config reload (the runtime, its load and key pool stay). */
+  config: ProviderConfig;
+  baseUrl: string;
+  auth: ProviderAuthStyle;
   readonly keys: KeyPool;
   /** Upstream connections the provider may hold: its max_connections, else server.max_connections_per_provider. */
-  readonly maxConnections: number;
+  maxConnections: number;
   /** Attempts on the provider now, those waiting for a free connection included. */
   inFlight: number;
 }
@@ -35,11 +36,11 @@ export interface ProviderRuntime {
  */
 @Injectable()
 export class RoutingService {
-  readonly strategy: RoutingStrategy;
-  readonly budget: RetryBudget;
+  strategy: RoutingStrategy;
+  budget: RetryBudget;
   private readonly runtimes = new Map<string, ProviderRuntime>();
-  private readonly enabled: ProviderConfig[];
-  private readonly models: ModelTable;
+  private enabled: ProviderConfig[];
+  private models: ModelTable;
   private readonly lookup = (model: string): ModelEntry => this.models.get(model);
 
   constructor(
@@ -60,6 +61,47 @@ export class RoutingService {
         maxConnections: p.max_connections ?? config.server.max_connections_per_provider,
         inFlight: 0,
       });
+    }
+  }
+
+  /**
+   * Takes a reloaded config (already swapped into the shared RelayConfig), in one synchronous step: a new strategy
+   * and model table; a provider that remains keeps its runtime (load) and its key pool, whose keys keep their
+   * windows, cooldowns and parking when their secret is unchanged (KeyPool.reconfigure); new providers get fresh
+   * runtimes; removed or disabled ones are dropped with their state. Requests in flight keep the runtime they hold.
+   */
+  applyConfig(config: RelayConfig): void {
+    if (this.budget.ratio !== config.routing.retry.budget_ratio) {
+      this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
+    }
+    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
+    this.enabled = config.providers.filter((p) => p.enabled);
+    this.models = new ModelTable(this.enabled, config.routing.fallbacks);
+    const wanted = new Set(this.enabled.map((p) => p.name));
+    for (const name of [...this.runtimes.keys()]) if (!wanted.has(name)) this.runtimes.delete(name);
+    const kept = new Map(this.runtimes);
+    this.runtimes.clear();
+    for (const p of this.enabled) {
+      const maxConnections = p.max_connections ?? config.server.max_connections_per_provider;
+      const rt = kept.get(p.name);
+      if (rt) {
+        rt.config = p;
+        rt.baseUrl = providerBaseUrl(p);
+        rt.auth = providerAuthStyle(p);
+        rt.maxConnections = maxConnections;
+        rt.keys.reconfigure(p.keys);
+        this.runtimes.set(p.name, rt);
+      } else {
+        this.runtimes.set(p.name, {
+          name: p.name,
+          config: p,
+          baseUrl: providerBaseUrl(p),
+          auth: providerAuthStyle(p),
+          keys: new KeyPool(p.name, p.keys, systemClock, Math.random),
+          maxConnections,
+          inFlight: 0,
+        });
+      }
     }
   }
 

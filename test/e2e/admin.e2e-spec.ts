@@ -451,6 +451,8 @@ describe('admin API', () => {
     expect(Object.keys(openapi.paths).sort()).toEqual([
       '/admin/cache',
       '/admin/cache/stats',
+      '/admin/config',
+      '/admin/config/reload',
       '/admin/providers',
       '/admin/providers/{name}',
       '/admin/providers/{name}/open',

@@ -1,6 +1,7 @@
 import type { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Writable } from 'node:stream';
-import { createApp } from '../../../src/app.factory';
+import { createApp, type CreateAppOptions } from '../../../src/app.factory';
+import { loadConfigFile } from '../../../src/config/config-loader';
 import { validateConfig } from '../../../src/config/config-validation';
 import type { RelayConfig } from '../../../src/config/relay-config';
 import { DrainState } from '../../../src/health/drain-state';
@@ -57,9 +58,23 @@ function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Reco
   return out;
 }
 
+/** Boots the relay from a config file (reload cases: the admin call, the file watch). */
+export async function startRelayFromFile(
+  path: string,
+  opts: { env?: NodeJS.ProcessEnv; watch?: boolean } = {},
+): Promise<RunningRelay> {
+  const env = opts.env ?? {};
+  const { config } = loadConfigFile(path, env);
+  return bootRelay(config, { configPath: path, configEnv: env, watchConfig: opts.watch ?? true });
+}
+
 /** Boots the relay through the production factory on a real port. */
 export async function startRelay(raw: Record<string, unknown>): Promise<RunningRelay> {
   const { config } = validateConfig(raw);
+  return bootRelay(config, {});
+}
+
+async function bootRelay(config: RelayConfig, options: CreateAppOptions): Promise<RunningRelay> {
   const logs: string[] = [];
   const logStream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -67,7 +82,7 @@ export async function startRelay(raw: Record<string, unknown>): Promise<RunningR
       cb();
     },
   });
-  const app = await createApp(config, { logStream });
+  const app = await createApp(config, { ...options, logStream });
   await app.listen(0, '127.0.0.1');
   app.get(DrainState).markReady();
   const address = app.getHttpServer().address() as { port: number };

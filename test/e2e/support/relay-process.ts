@@ -11,6 +11,8 @@ export interface RelayProcess {
   url: string;
   port: number;
   child: ChildProcess;
+  /** The config file the process was started with. */
+  configPath: string;
   /** Every stdout and stderr line so far (JSON log lines included). */
   readonly lines: string[];
   /** Resolves when the process has exited. */
@@ -24,14 +26,17 @@ export interface RelayProcess {
  * point on it: `src/main.ts` through @swc-node/register, so the test needs no prior build and never runs a stale
  * `dist/`. Resolves once the server listens; `server.listen` should use port 0.
  */
-export async function spawnRelay(config: Record<string, unknown>): Promise<RelayProcess> {
+export async function spawnRelay(
+  config: Record<string, unknown>,
+  env: Record<string, string> = {},
+): Promise<RelayProcess> {
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-e2e-'));
   const configPath = join(dir, 'cc-relay.yaml');
   writeFileSync(configPath, stringify(config));
   const child = spawn(process.execPath, ['-r', '@swc-node/register', 'src/main.ts', '--config', configPath], {
     cwd: REPO_ROOT,
     stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NODE_ENV: 'test' },
+    env: { ...process.env, NODE_ENV: 'test', ...env },
   });
   const lines: string[] = [];
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((done) => {
@@ -73,7 +78,7 @@ export async function spawnRelay(config: Record<string, unknown>): Promise<Relay
         reject(new Error(`relay exited with ${code} before listening:\n${lines.join('\n')}`));
       });
     });
-    return { url, port: Number(new URL(url).port), child, lines, exited, cleanup };
+    return { url, port: Number(new URL(url).port), child, configPath, lines, exited, cleanup };
   } catch (err) {
     await cleanup();
     throw err;
