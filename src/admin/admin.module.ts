@@ -5,6 +5,7 @@ import { AdminCacheController } from './admin-cache.controller';
 import { AdminProvidersController } from './admin-providers.controller';
 import { AdminProvidersService } from './admin-providers.service';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
+import { AdminStatsController } from './admin-stats.controller';
 import { instanceName, RelayInstance } from './relay-instance';
 
 /**
@@ -14,7 +15,7 @@ import { instanceName, RelayInstance } from './relay-instance';
  */
 @Module({
   imports: [RoutingModule],
-  controllers: [AdminProvidersController, AdminCacheController],
+  controllers: [AdminProvidersController, AdminCacheController, AdminStatsController],
   providers: [
     AdminProvidersService,
     AdminResponseInterceptor,

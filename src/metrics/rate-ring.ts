@@ -2,8 +2,9 @@
  * Upper bounds (ms) of the latency buckets: √2 apart from 1 ms to about 35 minutes, so a quantile read from them is
  * within ~20% of the true value whatever the scale (a JSON answer of 300 ms or a stream of 4 minutes).
  */
-export const LATENCY_BOUNDS_MS: readonly number[] = Array.from({ length: 43 }, (_, i) =>
-  Math.round(2 ** (i / 2) * 100) / 100,
+export const LATENCY_BOUNDS_MS: readonly number[] = Array.from(
+  { length: 43 },
+  (_, i) => Math.round(2 ** (i / 2) * 100) / 100,
 );
 
 /** What one read of a RateRing returns: `bins` aligned bins of `stepS` seconds, oldest first, the last one now. */
@@ -72,7 +73,8 @@ export class RateRing {
     series: readonly string[],
     private readonly bounds: readonly number[] = LATENCY_BOUNDS_MS,
   ) {
-    if (!Number.isInteger(seconds) || seconds < 1) throw new RangeError(`seconds must be ≥ 1, got ${seconds}`);
+    if (!Number.isInteger(seconds) || seconds < 1)
+      throw new RangeError(`seconds must be ≥ 1, got ${seconds}`);
     this.series = [...series];
     this.series.forEach((name, i) => this.index.set(name, i));
     this.buckets = bounds.length + 1;

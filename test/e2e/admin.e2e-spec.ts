@@ -104,6 +104,7 @@ const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE'; path: string; body?: un
   { method: 'POST', path: '/admin/providers/primary/open', body: { duration_ms: 60_000 } },
   { method: 'GET', path: '/admin/cache/stats' },
   { method: 'DELETE', path: '/admin/cache' },
+  { method: 'GET', path: '/admin/stats/timeseries' },
   { method: 'GET', path: '/admin/docs' },
   { method: 'GET', path: '/admin/docs-json' },
 ];
@@ -455,6 +456,7 @@ describe('admin API', () => {
       '/admin/providers/{name}',
       '/admin/providers/{name}/open',
       '/admin/providers/{name}/reset',
+      '/admin/stats/timeseries',
     ]);
     expect(openapi.components.schemas.ForceOpenDto.required).toEqual(['duration_ms']);
     expect(openapi.components.schemas.ProviderStatusDto.properties.state.enum).toEqual([
