@@ -85,6 +85,7 @@ a { color: var(--accent); }
 .skip { position: absolute; left: -999px; top: 0; }
 .skip:focus { left: 8px; top: 8px; background: var(--card); padding: 6px 10px; z-index: 10; }
 :focus-visible { outline: 3px solid var(--focus); outline-offset: 2px; }
+main:focus { outline: none; }
 .top { display: flex; flex-wrap: wrap; align-items: center; gap: 8px 16px; padding: 12px 16px;
   border-bottom: 1px solid var(--line); background: var(--card); }
 .top h1 { font-size: 1.15rem; margin: 0; }
@@ -384,6 +385,8 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
       var x = (i * dx).toFixed(1);
       var y = (H - 2 - (Math.min(v, max) / max) * (H - 6)).toFixed(1);
       d += (pen ? 'L' : 'M') + x + ' ' + y;
+      // A point with no neighbour (one bin with samples) would draw nothing: a short dash shows it.
+      if (!pen && (i + 1 >= n || values[i + 1] === null || values[i + 1] === undefined)) d += 'h' + (i > 0 ? -3 : 3);
       pen = true;
     }
     if (area && d) d += 'L' + W + ' ' + H + 'L0 ' + H + 'Z';

@@ -235,10 +235,11 @@ describe('admin API', () => {
       expect(res.headers['x-cc-relay-instance'], what).toBe(POD);
       expect(res.headers['cache-control'], what).toBe('no-store');
     }
-    expect(answers.map(([, res]) => res.status)).toEqual([200, 200, 200, 200, 200, 204, 404, 400]);
+    expect(answers.map(([, res]) => res.status)).toEqual([200, 200, 200, 200, 200, 204, 200, 404, 400]);
     // Every JSON body but the errors (Anthropic's shape, unchanged) names the replica too.
-    for (const [what, res] of answers.slice(0, 5)) expect(res.json().instance, what).toBe(POD);
-    for (const [, res] of answers.slice(6))
+    for (const [what, res] of [...answers.slice(0, 5), answers[6]!])
+      expect(res.json().instance, what).toBe(POD);
+    for (const [, res] of answers.slice(7))
       expect(Object.keys(res.json()).sort()).toEqual(['error', 'request_id', 'type']);
   });
 

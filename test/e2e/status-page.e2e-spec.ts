@@ -122,6 +122,17 @@ describe('ops status page in headless Chromium', () => {
     }
   });
 
+  it('answers the time series to the admin token only, and names a bad step', async () => {
+    const base = relay.url + '/admin/stats/timeseries';
+    expect((await request(base)).statusCode).toBe(401);
+    const bad = await request(`${base}?step=0`, { headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    expect(bad.statusCode).toBe(400);
+    expect(((await bad.body.json()) as { error: { type: string } }).error.type).toBe('invalid_request_error');
+    const ts = await adminGet(relay.url, '/admin/stats/timeseries?step=10');
+    expect(ts).toMatchObject({ window_s: 900, step_s: 10 });
+    expect((ts.total as { requests: number[] }).requests).toHaveLength(90);
+  });
+
   it('refuses a wrong token on the login form, then signs in with the admin token', async () => {
     await page.goto(`${relay.url}/admin/ui`);
     await page.waitForSelector('#login-form');
