@@ -208,6 +208,23 @@ describe('ops status page in headless Chromium', () => {
     await shot('status-page-forced.png');
   });
 
+  it('shows a key cooling after a 429 in the key pool, with its usage against the limit', async () => {
+    // main-provider is forced open: traffic goes to backup-provider, whose key the fake rate-limits.
+    secondaryFake.script(() => ({ kind: 'status', status: 429, headers: { 'retry-after': '600' } }));
+    const res = await post(relay.url, '/v1/messages', MINIMAL);
+    await res.body.text();
+    expect(res.statusCode).toBe(429);
+    const backup = card('backup-provider');
+    await page.waitForSelector(`${backup} .keys summary:has-text("1 cooling")`, { timeout: ONE_REFRESH_MS });
+    expect(await page.textContent(`${backup} .keys tbody`)).toMatch(/cooling in \d+ min/);
+    // main-provider's key has an rpm_limit: its row shows the requests of the last minute against it.
+    expect(await page.textContent(`${card('main-provider')} .keys tbody`)).toMatch(/\d+ \/ 50/);
+    secondaryFake.script(undefined);
+    await page.click(`${backup} button.reset`);
+    await page.click('#confirm-ok');
+    await page.waitForSelector(`${backup} .keys summary:has-text("1 ready")`, { timeout: ONE_REFRESH_MS });
+  });
+
   it('fits a 375 px wide phone screen and keeps the session across a reload', async () => {
     await page.setViewportSize({ width: 375, height: 812 });
     await page.reload();
