@@ -128,6 +128,7 @@ dl.facts dt { color: var(--muted); }
 dl.facts dd { margin: 0; min-width: 0; overflow-wrap: anywhere; }
 .chart { margin: 8px 0 0; }
 .chart svg { display: block; width: 100%; height: 64px; background: var(--bg); border-radius: 6px; }
+.chart .axis { display: flex; justify-content: space-between; font-size: .75rem; color: var(--muted); }
 .chart figcaption { display: flex; flex-wrap: wrap; gap: 4px 12px; font-size: .82rem; color: var(--muted); }
 .sw { display: inline-block; width: .8em; height: .8em; border-radius: 2px; margin-right: 4px;
   vertical-align: -1px; }
@@ -370,7 +371,8 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
       svg.appendChild(paths[l.key]);
     });
     var caption = el('figcaption');
-    var fig = el('figure', { class: 'chart' }, [svg, caption]);
+    var axis = el('div', { class: 'axis', 'aria-hidden': 'true' }, [el('span', { text: '15 min ago' }), el('span', { text: 'now' })]);
+    var fig = el('figure', { class: 'chart' }, [svg, axis, caption]);
     return { fig: fig, svg: svg, paths: paths, caption: caption };
   }
   function linePath(values, max, area) {
