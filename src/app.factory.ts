@@ -26,6 +26,7 @@ import { RequestLimits } from './common/request-limits';
 import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
+import { setupStatusPage } from './admin/status-page';
 import { AppModule } from './app.module';
 import { ConfigHolder } from './config/config-holder';
 import { ConfigWatcher } from './config/config-watcher';
@@ -302,6 +303,7 @@ export async function createApp(
   });
   await app.init();
   setupAdminDocs(app, config);
+  setupStatusPage(app, config);
   return app;
 }
 

@@ -6,6 +6,7 @@ import { AdminConfigController } from './admin-config.controller';
 import { AdminProvidersController } from './admin-providers.controller';
 import { AdminProvidersService } from './admin-providers.service';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
+import { AdminStatsController } from './admin-stats.controller';
 import { instanceName, RelayInstance } from './relay-instance';
 
 /**
@@ -15,7 +16,7 @@ import { instanceName, RelayInstance } from './relay-instance';
  */
 @Module({
   imports: [RoutingModule],
-  controllers: [AdminProvidersController, AdminCacheController, AdminConfigController],
+  controllers: [AdminProvidersController, AdminCacheController, AdminConfigController, AdminStatsController],
   providers: [
     AdminProvidersService,
     AdminResponseInterceptor,

@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InFlightService } from '../common/in-flight.service';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { CollectedCounter, type CounterSink } from './collected-counter';
+import { RelayActivity } from './relay-activity';
 import { TallyCounter, TallyHistogram } from './tallies';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
@@ -14,6 +15,8 @@ const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 @Injectable()
 export class RelayMetrics {
   readonly registry = new Registry();
+  /** The last 15 minutes per second, in memory, for the ops page (GET /admin/stats/timeseries). */
+  readonly activity = new RelayActivity(Date.now());
 
   // Updated on every request: plain tallies rendered at scrape time (see tallies.ts for why not prom-client's).
   private readonly httpRequests = new TallyCounter(
@@ -83,7 +86,10 @@ export class RelayMetrics {
         this.set(inFlight.count);
       },
     });
-    breakers.onTransition((provider, t) => this.transitions.inc([provider, t.to]));
+    breakers.onTransition((provider, t) => {
+      this.transitions.inc([provider, t.to]);
+      this.activity.transition(provider, t.to, t.at);
+    });
   }
 
   /** One answered HTTP request. */
@@ -92,13 +98,15 @@ export class RelayMetrics {
     this.httpDuration.observe([route], seconds);
   }
 
-  /** One upstream attempt's classified outcome. */
+  /** One config reload's result (applied, unchanged, invalid). */
   configReload(result: string): void {
     this.configReloads.inc([result]);
   }
 
-  attempt(provider: string, outcome: string): void {
+  /** One upstream attempt's classified outcome and, when known, how long it took (a stream's to its end). */
+  attempt(provider: string, outcome: string, latencyMs?: number): void {
     this.attempts.inc([provider, outcome]);
+    this.activity.attempt(provider, outcome, Date.now(), latencyMs);
   }
 
   /** One retry-policy decision after a failed attempt. */
@@ -106,9 +114,13 @@ export class RelayMetrics {
     this.retries.inc([action]);
   }
 
-  /** An answer that came from a fallback model; `rule` is the routing.fallbacks key that applied. */
-  fallbackAnswer(rule: string, answered: string): void {
+  /**
+   * An answer that came from a fallback model; `rule` is the routing.fallbacks key that applied, `provider` the
+   * one that answered.
+   */
+  fallbackAnswer(rule: string, answered: string, provider?: string): void {
     this.fallbacks.inc([rule, answered]);
+    this.activity.fallback(provider, Date.now());
   }
 
   /** Usage of a delivered answer. */
@@ -120,6 +132,7 @@ export class RelayMetrics {
   /** A cache outcome for a request. */
   cacheResult(endpoint: string, result: string): void {
     this.cacheEvents.inc([endpoint, result]);
+    this.activity.cacheResult(result, Date.now());
   }
 
   /**

@@ -1,6 +1,7 @@
 import { Derived } from '../common/derived';
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
+import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
 import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
@@ -190,6 +191,7 @@ export class ProxyService {
         // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
         // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
         const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
+        const attemptStarted = performance.now();
         const result = await this.attempt(
           preq,
           opts,
@@ -220,7 +222,7 @@ export class ProxyService {
         }
         if (clientCaused401) input.relayKey = false;
         const outcome = classifyOutcome(input);
-        this.metrics.attempt(rt.name, outcome.kind);
+        this.metrics.attempt(rt.name, outcome.kind, performance.now() - attemptStarted);
         // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
         // provider failing: it does not count against the breaker.
         const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
@@ -246,7 +248,7 @@ export class ProxyService {
           if (step.fallbackIndex > 0) {
             // Labelled with the config's rule, never the client's model string (unbounded label values).
             const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
-            this.metrics.fallbackAnswer(rule, step.model);
+            this.metrics.fallbackAnswer(rule, step.model, rt.name);
           }
           // The result is this attempt's own object: labelled in place rather than copied.
           const answer = result as DeliveredAnswer;

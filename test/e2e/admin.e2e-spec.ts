@@ -104,6 +104,7 @@ const ROUTES: Array<{ method: 'GET' | 'POST' | 'DELETE'; path: string; body?: un
   { method: 'POST', path: '/admin/providers/primary/open', body: { duration_ms: 60_000 } },
   { method: 'GET', path: '/admin/cache/stats' },
   { method: 'DELETE', path: '/admin/cache' },
+  { method: 'GET', path: '/admin/stats/timeseries' },
   { method: 'GET', path: '/admin/docs' },
   { method: 'GET', path: '/admin/docs-json' },
 ];
@@ -234,10 +235,11 @@ describe('admin API', () => {
       expect(res.headers['x-cc-relay-instance'], what).toBe(POD);
       expect(res.headers['cache-control'], what).toBe('no-store');
     }
-    expect(answers.map(([, res]) => res.status)).toEqual([200, 200, 200, 200, 200, 204, 404, 400]);
+    expect(answers.map(([, res]) => res.status)).toEqual([200, 200, 200, 200, 200, 204, 200, 404, 400]);
     // Every JSON body but the errors (Anthropic's shape, unchanged) names the replica too.
-    for (const [what, res] of answers.slice(0, 5)) expect(res.json().instance, what).toBe(POD);
-    for (const [, res] of answers.slice(6))
+    for (const [what, res] of [...answers.slice(0, 5), answers[6]!])
+      expect(res.json().instance, what).toBe(POD);
+    for (const [, res] of answers.slice(7))
       expect(Object.keys(res.json()).sort()).toEqual(['error', 'request_id', 'type']);
   });
 
@@ -457,6 +459,7 @@ describe('admin API', () => {
       '/admin/providers/{name}',
       '/admin/providers/{name}/open',
       '/admin/providers/{name}/reset',
+      '/admin/stats/timeseries',
     ]);
     expect(openapi.components.schemas.ForceOpenDto.required).toEqual(['duration_ms']);
     expect(openapi.components.schemas.ProviderStatusDto.properties.state.enum).toEqual([
