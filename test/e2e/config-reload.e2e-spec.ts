@@ -202,4 +202,40 @@ describe('config reload (admin call)', () => {
     expect(view.config.server.listen).toBe('127.0.0.1:0');
     expect(view.restart_pending).toEqual(['server.listen']);
   });
+
+  it('applies logging.level, routing.debug and the client keys at once', async () => {
+    const before = await send(relay.url);
+    expect(before.status).toBe(200);
+    expect(before.provider).toBe('primary');
+    const accessLines = () => relay.logs.filter((l) => l.includes('"msg":"request"')).length;
+    const seen = accessLines();
+    expect(seen).toBeGreaterThan(0);
+
+    const cfg = configFor(primary, secondary, { withSecondary: false }) as unknown as Record<
+      string,
+      Record<string, unknown>
+    >;
+    cfg.logging = { level: 'warn' };
+    cfg.routing = { ...cfg.routing, debug: false };
+    cfg.server = { ...cfg.server, auth: { api_keys: ['a-second-client-key-0123456789'] } };
+    write(cfg);
+    expect((await reload(relay.url)).status).toBe(200);
+
+    // The old client key is refused now; the new one is served, without debug headers and without an info line.
+    const refused = await send(relay.url);
+    expect(refused.status).toBe(401);
+    const res = await request(`${relay.url}/v1/messages`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'x-api-key': 'a-second-client-key-0123456789',
+        'anthropic-version': '2023-06-01',
+      },
+      body: JSON.stringify(MINIMAL),
+    });
+    expect(res.statusCode).toBe(200);
+    await res.body.dump();
+    expect(res.headers['x-cc-relay-provider']).toBeUndefined();
+    expect(accessLines()).toBe(seen);
+  });
 });
