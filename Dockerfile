@@ -1,6 +1,6 @@
 # syntax=docker/dockerfile:1
 # Build stage: full install (TypeScript, Nest CLI), compile to dist/.
-FROM node:20-bookworm-slim AS build
+FROM node:24-bookworm-slim AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
@@ -9,7 +9,7 @@ COPY src ./src
 RUN npm run build
 
 # Runtime stage: production dependencies only, non-root user.
-FROM node:20-bookworm-slim AS runtime
+FROM node:24-bookworm-slim AS runtime
 # A container must listen on every interface to be reachable; the bundled config then refuses to start an open
 # relay (no server.auth.api_keys) unless CC_RELAY_ALLOW_OPEN=true says it is meant (README, "Docker").
 ENV NODE_ENV=production \

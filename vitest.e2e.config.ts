@@ -8,9 +8,9 @@ export default defineConfig({
     include: ['test/e2e/**/*.e2e-spec.ts'],
     environment: 'node',
     setupFiles: ['test/setup.ts'],
-    // In CI a JSON report lets .ci/run fail on any skipped test.
+    // In CI a JSON report lets .ci/run fail on any skipped test (CI_REPORTS_DIR: one folder per Node.js run).
     reporters: process.env.CI ? ['default', 'json'] : ['default'],
-    outputFile: { json: '.ci/reports/e2e.json' },
+    outputFile: { json: `${process.env.CI_REPORTS_DIR ?? '.ci/reports'}/e2e.json` },
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 30_000,

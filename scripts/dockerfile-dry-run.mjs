@@ -3,7 +3,11 @@
 // started exactly as written, with the image's ENV, as the image's USER; it must load the config CC_RELAY_CONFIG
 // names, answer /health/live itself and exit 0 on SIGTERM. It understands the small Dockerfile subset the project
 // uses and fails on anything else, and it checks the rules the image must keep (multi-stage, non-root USER,
-// EXPOSE 8787, production-only install, ENV CC_RELAY_CONFIG, exec-form CMD).
+// EXPOSE 8787, production-only install, ENV CC_RELAY_CONFIG, exec-form CMD, base images node:24).
+//
+// The steps run on the Node.js major the base image names (node:24-... -> Node.js 24): the machine's node when its
+// major matches, else the one in the folder DOCKERFILE_DRY_RUN_NODE_BIN names (scripts/check-dockerfile.sh sets it
+// from scripts/node-binary.sh); a run on another major fails instead of proving nothing.
 //
 // usage: node scripts/dockerfile-dry-run.mjs [CONTEXT] [--dockerfile PATH]
 //   CONTEXT defaults to '.', the Dockerfile to CONTEXT/Dockerfile (or $DOCKERFILE_DRY_RUN_FILE). Like BuildKit,
@@ -31,6 +35,8 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join, posix, resolve } from 'node:path';
 
 const START_TIMEOUT_MS = 30_000;
+/** The Node.js major of the image: the current LTS (README, "Node.js versions"). */
+const IMAGE_NODE_MAJOR = 24;
 const STOP_TIMEOUT_MS = 5_000;
 /** Users of base images that the host may not have: the numeric ids the image gives them. */
 const BASE_IMAGE_USERS = { node: { uid: 1000, gid: 1000, home: '/home/node' } };
@@ -285,6 +291,41 @@ function unreadableBy(dir, uid, gid, out = []) {
   return out;
 }
 
+// ---------- the base image's Node.js ----------
+
+const nodeMajorOf = (bin) => {
+  try {
+    const v = execFileSync(bin ? join(bin, 'node') : 'node', ['-p', 'process.versions.node'], {
+      encoding: 'utf8',
+      env: { ...process.env, ...(bin ? { PATH: `${bin}:${process.env.PATH}` } : {}) },
+    });
+    return Number(v.trim().split('.')[0]);
+  } catch {
+    return undefined;
+  }
+};
+
+/** The PATH a stage's RUN steps and CMD get: the base image's Node.js major first (see the header). */
+function pathForImage(image) {
+  const m = /^node:(\d+)/.exec(image);
+  if (!m) return process.env.PATH; // not a node image: checkRules refuses it
+  const major = Number(m[1]);
+  const hostMajor = Number(process.versions.node.split('.')[0]);
+  if (hostMajor === major) return process.env.PATH;
+  const bin = process.env.DOCKERFILE_DRY_RUN_NODE_BIN;
+  if (!bin)
+    fail(
+      `FROM ${image} is Node.js ${major}, this machine's node is ${process.versions.node}: set ` +
+        `DOCKERFILE_DRY_RUN_NODE_BIN to the bin folder of a Node.js ${major} (bash scripts/node-binary.sh ${major})`,
+    );
+  const got = nodeMajorOf(bin);
+  if (got !== major)
+    fail(
+      `DOCKERFILE_DRY_RUN_NODE_BIN=${bin} holds Node.js ${got ?? '(none)'}, not ${major} as FROM ${image}`,
+    );
+  return `${resolve(bin)}:${process.env.PATH}`;
+}
+
 // ---------- the build ----------
 
 function build(context, dockerfile, ignore, work) {
@@ -315,7 +356,11 @@ function build(context, dockerfile, ignore, work) {
           user: 'root',
           expose: [],
           runs: [],
+          path: pathForImage(m[1]),
         };
+        say(
+          `[${name}] FROM ${m[1]}: node ${execFileSync('node', ['-v'], { encoding: 'utf8', env: { ...process.env, PATH: stage.path } }).trim()}`,
+        );
         stage.inStage = (p) => inStage(stage, p);
         mkdirSync(stage.root, { recursive: true });
         stages.set(name, stage);
@@ -395,7 +440,7 @@ function build(context, dockerfile, ignore, work) {
           execSync(rest, {
             cwd: stage.inStage('.'),
             stdio: 'inherit',
-            env: { ...process.env, ...stage.env, CI: 'true' },
+            env: { ...process.env, ...stage.env, PATH: stage.path, CI: 'true' },
             shell: '/bin/bash',
           });
         } catch (err) {
@@ -430,8 +475,10 @@ function checkRules(stages, final) {
   const problems = [];
   if (stages.size < 2) problems.push('not a multi-stage build');
   for (const s of stages.values()) {
-    if (!/^node:20/.test(s.image))
-      problems.push(`base image ${s.image} is not node:20 (the machine runs Node 20)`);
+    if (!new RegExp(`^node:${IMAGE_NODE_MAJOR}(?![0-9])`).test(s.image))
+      problems.push(
+        `base image ${s.image} is not node:${IMAGE_NODE_MAJOR} (Node.js ${IMAGE_NODE_MAJOR} LTS)`,
+      );
   }
   if (/^(root|0)(:|$)/.test(final.user)) problems.push('the runtime stage runs as root (no USER)');
   if (!final.expose.includes('8787') && !final.expose.includes('8787/tcp'))
@@ -570,7 +617,7 @@ async function startAndProbe(final) {
 
   // The container's environment: the image's ENV on a bare PATH/HOME, nothing from this shell. Only the config path
   // is moved into the simulated root (there is no /app here).
-  const env = { PATH: process.env.PATH, HOME: home, ...final.env };
+  const env = { PATH: final.path, HOME: home, ...final.env };
   if (cfgInImage.startsWith('/')) env.CC_RELAY_CONFIG = cfgOnHost;
   const cmd = final.cmd.map((a, i) => {
     if (i > 0 && a.startsWith('/') && existsSync(join(final.root, a))) return join(final.root, a);

@@ -455,6 +455,7 @@ describe('validation', () => {
       ttft_timeout_ms: 30_000,
       stall_timeout_ms: 60_000,
       client_stall_timeout_ms: 300_000,
+      commit: 'content',
     });
     expect(config.health).toEqual({
       health_check: { enabled: true, interval_ms: 10_000, timeout_ms: 5_000, probe: 'models' },
@@ -513,6 +514,22 @@ describe('validation', () => {
         path: 'providers[0].health_check.probe',
         expected: 'one of messages, count_tokens, models',
       }),
+    );
+  });
+
+  it('takes routing.commit: headers and names the two commit points when it is anything else', () => {
+    expect(
+      validateConfig({ providers: [{ name: 'a' }], routing: { commit: 'headers' } }).config.routing.commit,
+    ).toBe('headers');
+    let err: unknown;
+    try {
+      validateConfig({ providers: [{ name: 'a' }], routing: { commit: 'first_byte' } });
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(ConfigError);
+    expect((err as ConfigError).problems).toContainEqual(
+      expect.objectContaining({ path: 'routing.commit', expected: 'one of content, headers' }),
     );
   });
 

@@ -47,6 +47,13 @@ export const ROUTING_STRATEGIES = [
 export type RoutingStrategyName = (typeof ROUTING_STRATEGIES)[number];
 
 /**
+ * When a stream is committed to the client (its status and headers written, no fail-over after): at its first
+ * content event (`content`), or as soon as the upstream's 2xx headers arrive (`headers`).
+ */
+export const STREAM_COMMIT_POINTS = ['content', 'headers'] as const;
+export type StreamCommitPoint = (typeof STREAM_COMMIT_POINTS)[number];
+
+/**
  * What the health probe sends: `messages` (the smallest Messages request: max_tokens 1, so it meets an overload
  * the way real traffic does), `count_tokens` (no tokens spent) or `models` (GET /v1/models, which stays 200
  * while inference is overloaded).
@@ -326,6 +333,15 @@ export class RoutingConfig {
   @Min(1)
   @Max(MAX_TIMER_MS)
   client_stall_timeout_ms = 300_000;
+
+  /**
+   * Streams: `content` (default) holds the answer's status, headers and first events until its first content
+   * event, so a failure before it is still retried or failed over; `headers` writes them as soon as the upstream's
+   * 2xx headers arrive (the first byte at once), and a later failure ends the stream with event: error, no
+   * fail-over (the TTFT timeout then no longer applies; stall_timeout_ms does).
+   */
+  @IsIn(STREAM_COMMIT_POINTS)
+  commit: StreamCommitPoint = 'content';
 }
 
 export class HealthCheckConfig {

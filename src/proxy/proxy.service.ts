@@ -434,6 +434,7 @@ export class ProxyService {
           ttftTimeoutMs: limits.ttftTimeoutMs,
           stallTimeoutMs: routing.stall_timeout_ms,
           clientStallTimeoutMs: routing.client_stall_timeout_ms,
+          commitOnHeaders: routing.commit === 'headers',
           captureLimitBytes: opts.captureLimitBytes,
           captureBudget: opts.captureBudget,
           onCommitted: opts.onCommitted,

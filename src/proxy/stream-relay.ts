@@ -33,6 +33,8 @@ function writeProgress(res: ServerResponse): string {
  * chunk is forwarded as it arrives, unchanged, up to its last complete event; a stall timer guards silence. After
  * the commit a failure ends the stream with an SSE `error` event, never a clean end that looks complete — unless
  * message_stop had already arrived: then the answer is whole, and the client's stream just ends.
+ * With opts.commitOnHeaders (routing.commit: headers) the commit is made at once, before any event: the client
+ * has the status and headers without waiting for content, and the relay gives up fail-over for this stream.
  */
 export function relayStream(
   body: Readable,
@@ -183,7 +185,8 @@ export function relayStream(
       resolve(result);
     };
 
-    const commit = (eventEnd: number) => {
+    /** The commit's first half: status and headers out, the graceful stop told, TTFT off and the stall timer on. */
+    const open = () => {
       const out = headerList(headers);
       opts.addHeaders(out);
       out.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
@@ -202,6 +205,10 @@ export function relayStream(
         timedOut = 'stall';
         abort.abort();
       }, opts.stallTimeoutMs);
+    };
+
+    const commit = (eventEnd: number) => {
+      open();
       res.cork();
       // The commit comes with an event completed in the last chunk: the earlier ones are whole events, or parts
       // of events that end in it.
@@ -326,6 +333,18 @@ export function relayStream(
         }
       }, watchEveryMs);
     };
+
+    if (opts.commitOnHeaders) {
+      if (res.destroyed) {
+        body.destroy();
+        finish({ kind: 'cancelled' });
+        return;
+      }
+      open();
+      // Sent now, not with the first event: the client has its status and headers while the model still thinks.
+      res.flushHeaders();
+      progress.committed = true;
+    }
 
     body.on('data', (chunk: Buffer) => {
       if (!settled) onChunk(chunk);

@@ -66,6 +66,8 @@ export interface AttemptOptions {
   stallTimeoutMs: number;
   /** Streams: how long a client may take no byte (the relay waiting on its back-pressure) before it is let go. */
   clientStallTimeoutMs?: number;
+  /** Streams: commit at the upstream's 2xx headers (routing.commit: headers) instead of the first content event. */
+  commitOnHeaders?: boolean;
   /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
   captureLimitBytes: number;
   /** Shared by every capture in flight; a stream that does not fit is not captured. */
