@@ -4,6 +4,7 @@ import { InFlightService } from '../common/in-flight.service';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { CollectedCounter, type CounterSink } from './collected-counter';
 import { TallyCounter, TallyHistogram } from './tallies';
+import type { AnswerSample } from '../drills/window-stats';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -58,6 +59,9 @@ export class RelayMetrics {
     ['endpoint', 'result'],
   ).registerIn(this.registry);
 
+  /** Subscribers to final answers of /v1/messages (drills, delivered availability). */
+  private readonly answerListeners: Array<(sample: AnswerSample) => void> = [];
+
   constructor(breakers: BreakerRegistry, inFlight: InFlightService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' });
     new Gauge({
@@ -85,6 +89,26 @@ export class RelayMetrics {
   httpRequest(route: string, method: string, status: number, seconds: number): void {
     this.httpRequests.inc([route, method, statusText(status)]);
     this.httpDuration.observe([route], seconds);
+  }
+
+  /** A final answer of POST /v1/messages, for whoever subscribed (drills, delivered availability). */
+  answer(sample: AnswerSample): void {
+    for (const listener of this.answerListeners) {
+      try {
+        listener(sample);
+      } catch {
+        // Observers never change the answer.
+      }
+    }
+  }
+
+  /** Subscribes to final answers; returns the unsubscribe function. */
+  onAnswer(listener: (sample: AnswerSample) => void): () => void {
+    this.answerListeners.push(listener);
+    return () => {
+      const i = this.answerListeners.indexOf(listener);
+      if (i >= 0) this.answerListeners.splice(i, 1);
+    };
   }
 
   /** One upstream attempt's classified outcome. */
