@@ -10,11 +10,13 @@ import { CacheModule } from './cache/cache.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProxyModule } from './proxy/proxy.module';
+import type { Clock } from './common/clock';
+import { DrillsModule } from './drills/drills.module';
 
 /** The relay: feature modules plus the global guard and exception filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config: RelayConfig): DynamicModule {
+  static forRoot(config: RelayConfig, clock?: Clock): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -26,6 +28,7 @@ export class AppModule {
         HealthModule,
         ProxyModule,
         AdminModule,
+        DrillsModule.forRoot(clock),
       ],
       providers: [
         {
