@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnModuleInit,
+} from '@nestjs/common';
 import type { Clock } from '../common/clock';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import {
@@ -22,7 +28,7 @@ export const AVAILABILITY_FLUSH_MS = 5_000;
  * in memory, and added to the store every few seconds (and at shutdown), so the hot path never waits on Redis.
  */
 @Injectable()
-export class AvailabilityService implements OnModuleInit, OnApplicationShutdown {
+export class AvailabilityService implements OnModuleInit, BeforeApplicationShutdown {
   private readonly log = new Logger('Availability');
   private pending = new Map<string, Map<string, DayTally>>();
   private timer: NodeJS.Timeout | undefined;
@@ -48,7 +54,8 @@ export class AvailabilityService implements OnModuleInit, OnApplicationShutdown 
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  /** Before the drill service closes the store at shutdown. */
+  async beforeApplicationShutdown(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     await this.flush();
   }

@@ -6,6 +6,7 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { CronJob } from 'cron';
 import { randomUUID } from 'node:crypto';
 import type { Clock } from '../common/clock';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
@@ -132,6 +133,18 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
         nextRunAt: nextRunAfter(schedule, this.clock.now(), anchor),
       });
     }
+    // A cron schedule also gets its CronJob, so the start is not a tick late; ends and `every:` periods are
+    // caught by the one-second interval (both only call tick(), which reads the injected clock).
+    for (const [name, e] of this.entries) {
+      if (e.schedule.kind !== 'cron') continue;
+      const job = CronJob.from({
+        cronTime: e.schedule.expr,
+        onTick: () => void this.tick(),
+        timeZone: 'UTC',
+        start: true,
+      });
+      this.scheduler.addCronJob(`drill:${name}`, job);
+    }
     const timer = setInterval(() => void this.tick(), DRILL_TICK_MS);
     timer.unref();
     this.scheduler.addInterval(DrillService.INTERVAL_NAME, timer);
@@ -140,6 +153,9 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
   async onApplicationShutdown(): Promise<void> {
     if (this.scheduler.doesExist('interval', DrillService.INTERVAL_NAME)) {
       this.scheduler.deleteInterval(DrillService.INTERVAL_NAME);
+    }
+    for (const name of this.entries.keys()) {
+      if (this.scheduler.doesExist('cron', `drill:${name}`)) this.scheduler.deleteCronJob(`drill:${name}`);
     }
     for (const name of [...this.active.keys()]) await this.end(name, true, 'the relay is shutting down');
     await this.store.close();

@@ -233,7 +233,19 @@ describe('drill history in Redis', () => {
       string,
       unknown
     >;
+    expect(stored.status).toBe('running');
+    expect(await send(relay.url, 1)).toEqual([200]); // served by the secondary, booked for the day
     await relay.close();
+    // A graceful stop ends the drill itself (aborted); a crash would have left it running, as written back here.
+    const closed = JSON.parse(String(await redis.hGet(`${prefix}drills:runs`, run.id))) as Record<
+      string,
+      unknown
+    >;
+    expect(closed).toMatchObject({
+      status: 'ended',
+      verdict: 'aborted',
+      reason: 'the relay is shutting down',
+    });
     await redis.hSet(`${prefix}drills:runs`, run.id, JSON.stringify(stored));
 
     relay = await start(cfg);
@@ -247,6 +259,15 @@ describe('drill history in Redis', () => {
     });
     expect(await provider(relay.url, 'primary')).toMatchObject({ state: 'closed', forced: false });
     expect(await send(relay.url, 1)).toEqual([200]);
+    // Delivered availability survived too: the first relay's answer and this one's.
+    const availability = (await admin(relay.url, 'GET', '/admin/availability')).body;
+    expect(availability.persistence).toBe('redis');
+    expect(availability.days[0]).toMatchObject({
+      expected: 2,
+      succeeded: 2,
+      // The second relay's answer came from the shared cache (the same request), booked under "cache".
+      providers: { secondary: { expected: 1 }, cache: { expected: 1 } },
+    });
     await relay.close();
     relay = undefined;
     const keys = await redis.keys(`${prefix}*`);
