@@ -5,6 +5,8 @@ export interface DrillRun {
   id: string;
   name: string;
   provider: string;
+  /** The replica that ran it (POD_NAME, else HOSTNAME, else the OS hostname). */
+  instance: string;
   trigger: 'schedule' | 'manual';
   status: 'running' | 'ended';
   started_at: string;

@@ -8,6 +8,8 @@ import {
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { CronJob } from 'cron';
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { instanceName } from '../admin/relay-instance';
 import type { Clock } from '../common/clock';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig, type DrillConfig } from '../config/relay-config';
@@ -72,6 +74,7 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
   private readonly maxWindowMs: number;
   private readonly verdictCounts = new Map<string, number>();
   private readonly bootAt: number;
+  private readonly instance = instanceName(process.env, hostname());
   private history: DrillRun[] = [];
 
   constructor(
@@ -113,7 +116,15 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
     }
     // A run still "running" was cut by a restart: the breakers live in memory, so the provider already came back
     // as configured; the run is closed as aborted.
-    for (const run of this.history.filter((r) => r.status === 'running')) {
+    // With Redis shared by several replicas, another replica's drill in progress is left alone: only this replica's
+    // own runs, and runs long past their end (their replica died), are closed.
+    const now = this.clock.now();
+    const cut = this.history.filter(
+      (r) =>
+        r.status === 'running' &&
+        (r.instance === this.instance || Date.parse(r.planned_end_at) + FORCE_GRACE_MS < now),
+    );
+    for (const run of cut) {
       run.status = 'ended';
       run.ended_at = new Date(this.clock.now()).toISOString();
       run.verdict = 'aborted';
@@ -262,6 +273,7 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
       id: `${new Date(now).toISOString().replace(/[-:.]/g, '')}-${randomUUID().slice(0, 8)}`,
       name: d.name,
       provider: d.provider,
+      instance: this.instance,
       trigger,
       status: 'running',
       started_at: new Date(now).toISOString(),
