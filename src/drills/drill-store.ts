@@ -7,6 +7,8 @@ import type { DrillRun } from './drill-run';
 export const RUNS_KEPT = 100;
 /** Days of availability kept. */
 export const AVAILABILITY_DAYS = 30;
+/** How long a call waits for the first connection to Redis before it fails. */
+const CONNECT_TIMEOUT_MS = 2_000;
 
 /** Where drill history and availability tallies live: Redis (cache.mode ha) or this process. */
 export interface DrillStore {
@@ -88,7 +90,8 @@ export class RedisDrillStore implements DrillStore {
     url: string,
     private readonly prefix: string,
   ) {
-    this.client = createClient({ url, disableOfflineQueue: false });
+    // Commands fail at once while Redis is away (no offline queue), so an admin call or the start never hangs on it.
+    this.client = createClient({ url, disableOfflineQueue: true });
     this.client.on('error', () => {
       // Reconnects on its own; a failed command rejects and is reported by the caller.
     });
@@ -96,7 +99,18 @@ export class RedisDrillStore implements DrillStore {
 
   private async ready(): Promise<Client> {
     this.connected ??= this.client.connect();
-    await this.connected;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`Redis not reachable within ${CONNECT_TIMEOUT_MS} ms`)),
+        CONNECT_TIMEOUT_MS,
+      );
+    });
+    try {
+      await Promise.race([this.connected, timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
     return this.client;
   }
 
@@ -166,10 +180,10 @@ export class RedisDrillStore implements DrillStore {
   async close(): Promise<void> {
     if (!this.connected) return;
     try {
-      await this.connected;
-      await this.client.close();
+      if (this.client.isOpen) await this.client.close();
+      else this.client.destroy();
     } catch {
-      this.client.destroy();
+      // Already closed, or never connected.
     }
   }
 }

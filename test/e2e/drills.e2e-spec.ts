@@ -340,3 +340,19 @@ describe('delivered availability', () => {
     void AvailabilityService;
   });
 });
+
+describe('drills with Redis away', () => {
+  it('start, list and run without waiting on it', async () => {
+    relay = await start(
+      config({
+        cache: { mode: 'ha', redis: { url: 'redis://127.0.0.1:1', key_prefix: 'e2e-drills-away:' } },
+      }),
+    );
+    const list = await admin(relay.url, 'GET', '/admin/drills');
+    expect(list.body).toMatchObject({ persistence: 'redis' });
+    expect((await admin(relay.url, 'POST', '/admin/drills/primary-off/run')).body).toMatchObject({
+      status: 'running',
+    });
+    expect(relay.logs.some((l) => l.includes('could not be stored'))).toBe(true);
+  });
+});
