@@ -150,13 +150,13 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
       if (e.schedule.kind !== 'cron') continue;
       const job = CronJob.from({
         cronTime: e.schedule.expr,
-        onTick: () => void this.tick(),
+        onTick: () => void this.safeTick(),
         timeZone: 'UTC',
         start: true,
       });
       this.scheduler.addCronJob(`drill:${name}`, job);
     }
-    const timer = setInterval(() => void this.tick(), DRILL_TICK_MS);
+    const timer = setInterval(() => void this.safeTick(), DRILL_TICK_MS);
     timer.unref();
     this.scheduler.addInterval(DrillService.INTERVAL_NAME, timer);
   }
@@ -175,12 +175,23 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
   /** Starts what is due and ends what is over, as of the clock's now. */
   async tick(): Promise<void> {
     const now = this.clock.now();
-    for (const [name, a] of [...this.active]) if (now >= a.endsAt) await this.end(name, false, null);
+    for (const [name, a] of [...this.active]) {
+      // Still this run (a tick running alongside may have ended it meanwhile).
+      if (now >= a.endsAt && this.active.get(name) === a) await this.end(name, false, null);
+    }
     for (const [name, e] of this.entries) {
       if (now < e.nextRunAt) continue;
       e.nextRunAt = nextRunAfter(e.schedule, now, e.nextRunAt);
       if (this.active.has(name)) continue;
       await this.start(e.config, 'schedule');
+    }
+  }
+
+  private async safeTick(): Promise<void> {
+    try {
+      await this.tick();
+    } catch (err) {
+      this.log.error(`drill tick failed: ${(err as Error).message}`);
     }
   }
 

@@ -165,6 +165,21 @@ describe('failover drills', () => {
     expect(metrics).toContain('cc_relay_drill_running{name="primary-off"} 0');
   });
 
+  it('runs an every: drill one period after the start, then one period later', async () => {
+    relay = await start(config({ drills: [drill({ schedule: undefined, every: '1h' })] }));
+    const first = (await admin(relay.url, 'GET', '/admin/drills')).body.drills[0];
+    expect(first).toMatchObject({ schedule: 'every 1h', next_run_at: '2026-01-05T03:55:00.000Z' });
+    relay.clock.advance(3_600_000);
+    await relay.drills.tick();
+    expect(await provider(relay.url, 'primary')).toMatchObject({ state: 'open', forced: true });
+    relay.clock.advance(DURATION);
+    await relay.drills.tick();
+    const after = (await admin(relay.url, 'GET', '/admin/drills')).body.drills[0];
+    expect(after.next_run_at).toBe('2026-01-05T04:55:00.000Z');
+    expect(after.history[0]).toMatchObject({ verdict: 'inconclusive', requests: 0 });
+    expect(await provider(relay.url, 'primary')).toMatchObject({ state: 'closed' });
+  });
+
   it('aborts at the floor when the fallback fails, and restores the primary', async () => {
     relay = await start(config());
     secondary.script(() => ({ kind: 'status', status: 500 }));
