@@ -36,6 +36,8 @@ import { BreakerRegistry } from './health/breaker-registry';
 import { RoutingService } from './routing/routing.service';
 import { DrainState } from './health/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
+import type { Clock } from './common/clock';
+import { answeredByOf, firstByteOf, watchFirstByte } from './drills/answer-feed';
 import type { RawBodyCarrier } from './proxy/proxy-request';
 
 /** Options for tests and embedding. */
@@ -48,6 +50,8 @@ export interface CreateAppOptions {
   configEnv?: NodeJS.ProcessEnv;
   /** Watch the config file and reload it when it changes (default true when configPath is set). */
   watchConfig?: boolean;
+  /** The clock of drills and delivered availability (tests drive a fake one). */
+  clock?: Clock;
 }
 
 /** stdout for JSON logs, made on first use; flushed by flushLogs() at exit. */
@@ -224,11 +228,15 @@ export async function createApp(
   });
 
   const holder = new ConfigHolder(config, options.configPath, options.configEnv);
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config, holder), adapter, {
-    bufferLogs: true,
-    bodyParser: false,
-    abortOnError: false,
-  });
+  const app = await NestFactory.create<NestFastifyApplication>(
+    AppModule.forRoot(config, holder, options.clock),
+    adapter,
+    {
+      bufferLogs: true,
+      bodyParser: false,
+      abortOnError: false,
+    },
+  );
   app.useLogger(new PinoNestLogger(fastify.log));
   const drain = app.get(DrainState);
   const metrics = app.get(RelayMetrics);
@@ -250,6 +258,9 @@ export async function createApp(
     // While draining, tell keep-alive clients to reconnect (to another replica) after this answer.
     if (!drain.isReady() && drain.phase === 'draining') void reply.header('connection', 'close');
     const started = performance.now();
+    const answers =
+      req.method === 'POST' && req.url.startsWith('/v1/messages') && !req.url.startsWith('/v1/messages/');
+    if (answers) watchFirstByte(reply.raw, () => performance.now());
     // 'close' is emitted once per response: `on` spares the wrapper `once` allocates on every request.
     reply.raw.on('close', () => {
       limits.finished(req);
@@ -261,6 +272,22 @@ export async function createApp(
       const route = req.routeOptions.url ?? 'unmatched';
       metrics.httpRequest(route, req.method, status, ms / 1000);
       const streamEnd = streamEndOf(reply.raw);
+      if (answers) {
+        const by = answeredByOf(reply.raw);
+        const firstByte = firstByteOf(reply.raw);
+        // A stream the upstream cut after its commit failed the client (booked as a 502); one the client left did not.
+        const cut = streamEnd !== undefined && streamEnd.stream_end !== 'client_stalled';
+        metrics.answer({
+          at: 0,
+          status: cut ? 502 : status,
+          clientAborted: status === 499 || (aborted && !cut),
+          latencyMs: ms,
+          ttfbMs: firstByte === undefined ? undefined : firstByte - started,
+          provider: by?.provider,
+          model: by?.model,
+          fallback: by?.fallback ?? false,
+        });
+      }
       // Unmatched: the path too (never the query string, which may carry a key), so the 404 says what was asked.
       const path = req.routeOptions.url === undefined ? pathOfUrl(req.url) : undefined;
       accessLog.write({ requestId: req.id, method: req.method, route, path, status, ms, aborted, streamEnd });

@@ -11,11 +11,13 @@ import { CacheModule } from './cache/cache.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProxyModule } from './proxy/proxy.module';
+import type { Clock } from './common/clock';
+import { DrillsModule } from './drills/drills.module';
 
 /** The relay: feature modules plus the global guard and exception filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config: RelayConfig, holder?: ConfigHolder): DynamicModule {
+  static forRoot(config: RelayConfig, holder?: ConfigHolder, clock?: Clock): DynamicModule {
     return {
       module: AppModule,
       imports: [
@@ -27,6 +29,7 @@ export class AppModule {
         HealthModule,
         ProxyModule,
         AdminModule,
+        DrillsModule.forRoot(clock),
       ],
       providers: [
         {

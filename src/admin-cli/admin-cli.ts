@@ -14,6 +14,9 @@ export const ADMIN_USAGE = `admin commands (talk to a running relay's admin API)
   cc-relay cache stats                  cache mode and counters
   cc-relay cache flush                  drop every cached answer
   cc-relay claude-code [--key KEY]      the environment Claude Code needs to use this relay
+  cc-relay drills                       failover drills: schedule, next run, last verdict
+  cc-relay drills run|abort NAME        start a drill now, or end the running one (verdict aborted)
+  cc-relay availability                 delivered availability per UTC day (docs/sla.md)
 options: --url URL (or CC_RELAY_URL; default http://127.0.0.1:8787), --token TOKEN (or CC_RELAY_ADMIN_TOKEN),
          --json (machine-readable output), --timeout 10s`;
 
@@ -30,7 +33,10 @@ export type AdminCommand =
   | { kind: 'open'; provider: string; durationMs: number; reason?: string }
   | { kind: 'cache-stats' }
   | { kind: 'cache-flush' }
-  | { kind: 'claude-code'; key?: string };
+  | { kind: 'claude-code'; key?: string }
+  | { kind: 'drills' }
+  | { kind: 'drill-run' | 'drill-abort'; drill: string }
+  | { kind: 'availability' };
 
 export interface AdminOptions {
   url: string;
@@ -40,7 +46,16 @@ export interface AdminOptions {
 }
 
 /** The admin command words: main.ts hands argv here when it starts with one of them. */
-export const ADMIN_COMMANDS = new Set(['status', 'providers', 'reset', 'open', 'cache', 'claude-code']);
+export const ADMIN_COMMANDS = new Set([
+  'status',
+  'providers',
+  'reset',
+  'open',
+  'cache',
+  'claude-code',
+  'drills',
+  'availability',
+]);
 
 /** Reads a duration: 500ms, 30s, 5m, 2h, 1d, or a bare number of milliseconds. */
 export function parseDuration(text: string): number | undefined {
@@ -123,6 +138,16 @@ export function parseAdminCommand(
       if (rest.length === 1 && rest[0] === 'stats') command = { kind: 'cache-stats' };
       else if (rest.length === 1 && rest[0] === 'flush') command = { kind: 'cache-flush' };
       else return { error: 'usage: cc-relay cache stats | cache flush' };
+      break;
+    case 'drills':
+      if (rest.length === 0) command = { kind: 'drills' };
+      else if (rest.length === 2 && (rest[0] === 'run' || rest[0] === 'abort'))
+        command = { kind: rest[0] === 'run' ? 'drill-run' : 'drill-abort', drill: rest[1] ?? '' };
+      else return { error: 'usage: cc-relay drills | drills run NAME | drills abort NAME' };
+      break;
+    case 'availability':
+      problem = only(0, 'availability');
+      command = { kind: 'availability' };
       break;
     case 'claude-code':
       problem = only(0, 'claude-code [--key KEY]');
@@ -352,6 +377,60 @@ export async function runAdminCommand(
       const rows = Object.entries(stats).map(([k, v]) => [k, JSON.stringify(v).replace(/^"|"$/g, '')]);
       return out(formatTable(['STAT', 'VALUE'], rows));
     }
+    case 'drills': {
+      const r = await call(fetchFn, opts, 'GET', '/admin/drills');
+      if (!r.ok) return fail(r.message);
+      if (opts.json) return json(r.json);
+      const list = r.json as { persistence: string; drills: DrillView[] };
+      const rows = list.drills.map((d) => {
+        const last = d.history[0];
+        return [
+          d.name,
+          d.provider,
+          d.schedule,
+          d.running ? 'RUNNING' : (d.next_run_at ?? '-'),
+          last ? `${last.verdict ?? last.status} ${last.started_at}` : '-',
+        ];
+      });
+      return out(
+        formatTable(['DRILL', 'PROVIDER', 'SCHEDULE', 'NEXT RUN', 'LAST RUN'], rows) +
+          `history kept in ${list.persistence}\n`,
+      );
+    }
+    case 'drill-run':
+    case 'drill-abort': {
+      const action = command.kind === 'drill-run' ? 'run' : 'abort';
+      const r = await call(
+        fetchFn,
+        opts,
+        'POST',
+        `/admin/drills/${encodeURIComponent(command.drill)}/${action}`,
+        {},
+      );
+      if (!r.ok) return fail(r.message);
+      if (opts.json) return json(r.json);
+      const run = r.json as { id: string; status: string; verdict: string | null; reason: string | null };
+      return out(
+        `${command.drill}: run ${run.id} ${run.status}${run.verdict ? `, ${run.verdict}` : ''}${run.reason ? ` (${run.reason})` : ''}\n`,
+      );
+    }
+    case 'availability': {
+      const r = await call(fetchFn, opts, 'GET', '/admin/availability');
+      if (!r.ok) return fail(r.message);
+      if (opts.json) return json(r.json);
+      const days = (r.json as { days: AvailabilityView[] }).days.filter((d) => d.expected > 0);
+      const pct = (v: number | null) => (v === null ? '-' : `${(v * 100).toFixed(3)}%`);
+      const rows = days.map((d) => [
+        d.day,
+        pct(d.availability),
+        `${d.succeeded}/${d.expected}`,
+        `${d.ttfb_ms.p50 ?? '-'}/${d.ttfb_ms.p95 ?? '-'}`,
+        pct(d.fallback_share),
+      ]);
+      return out(
+        formatTable(['DAY (UTC)', 'AVAILABILITY', 'OK/EXPECTED', 'TTFB P50/P95 MS', 'FALLBACK'], rows),
+      );
+    }
     case 'cache-flush': {
       const r = await call(fetchFn, opts, 'DELETE', '/admin/cache');
       if (!r.ok) return fail(r.message);
@@ -359,6 +438,24 @@ export async function runAdminCommand(
       return out('cache flushed\n');
     }
   }
+}
+
+interface DrillView {
+  name: string;
+  provider: string;
+  schedule: string;
+  next_run_at: string | null;
+  running: string | null;
+  history: Array<{ status: string; verdict: string | null; started_at: string }>;
+}
+
+interface AvailabilityView {
+  day: string;
+  expected: number;
+  succeeded: number;
+  availability: number | null;
+  ttfb_ms: { p50: number | string | null; p95: number | string | null };
+  fallback_share: number | null;
 }
 
 function cacheLine(stats: Record<string, unknown>): string {

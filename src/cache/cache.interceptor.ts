@@ -1,5 +1,6 @@
 import { Derived } from '../common/derived';
 import { type CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
+import { markAnsweredBy } from '../drills/answer-feed';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, of, type Observable, tap } from 'rxjs';
@@ -192,6 +193,7 @@ export class CacheInterceptor implements NestInterceptor {
     if (stream) headers.push('cache-control', 'no-cache', 'x-accel-buffering', 'no');
     if (this.debugHeaders.length > 0) headers.push(...this.debugHeaders);
     reply.hijack();
+    markAnsweredBy(reply.raw, { provider: 'cache', model: '', fallback: false });
     reply.raw.writeHead(200, headers);
     reply.raw.end(rendered.body);
     return true;

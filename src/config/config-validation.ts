@@ -21,7 +21,15 @@ import {
 } from './config-schema';
 import { IS_REDIS_CLUSTER_SEEDS, IS_REDIS_URL } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
-import { CacheConfig, ProviderConfig, PUBLIC_LISTEN, RelayConfig } from './relay-config';
+import {
+  CacheConfig,
+  DrillConfig,
+  IS_CRON_EXPRESSION,
+  IS_DRILL_PERIOD,
+  ProviderConfig,
+  PUBLIC_LISTEN,
+  RelayConfig,
+} from './relay-config';
 import {
   IS_STRING_LIST_RECORD,
   IS_STRING_RECORD,
@@ -324,6 +332,9 @@ function collectErrors(
   }
 }
 
+/** Validators whose message already says what was expected (it is shown as is). */
+const SELF_DESCRIBING = new Set([IS_REDIS_URL, IS_CRON_EXPRESSION, IS_DRILL_PERIOD]);
+
 function reportError(error: ValidationError, at: PathSegment[], list: ProblemList): void {
   const target: unknown = error.target;
   const field =
@@ -357,8 +368,9 @@ function reportError(error: ValidationError, at: PathSegment[], list: ProblemLis
     list.bad(at, value, `seed URLs that all give the same scheme, username and password (${why})`);
     return;
   }
-  if (failed.length === 1 && failed[0] === IS_REDIS_URL) {
-    list.bad(at, value, String(error.constraints?.[IS_REDIS_URL]));
+  const only = failed.length === 1 ? failed[0] : undefined;
+  if (only !== undefined && SELF_DESCRIBING.has(only)) {
+    list.bad(at, value, String(error.constraints?.[only]).replace(/^expected /, ''));
     return;
   }
   const elements = Array.isArray(value) ? badElements(field, value) : [];
@@ -408,6 +420,35 @@ function crossCheck(config: RelayConfig, list: ProblemList): void {
       });
     }
   }
+
+  const drillNames = new Map<string, number>();
+  config.drills.forEach((d, i) => {
+    if (!(d instanceof DrillConfig)) return;
+    const hasCron = d.schedule !== undefined;
+    const hasEvery = d.every !== undefined;
+    if (hasCron === hasEvery) {
+      list.add({
+        path: `drills[${i}]`,
+        expected: hasCron
+          ? 'either schedule (cron) or every (a period), not both'
+          : 'a schedule: schedule (a cron expression such as "0 3 * * 1") or every (a period such as "90d")',
+      });
+    }
+    if (typeof d.provider === 'string' && !names.has(d.provider)) {
+      const known = [...names.keys()];
+      const hint = closestMatch(d.provider, known);
+      list.bad(
+        ['drills', i, 'provider'],
+        d.provider,
+        `the name of a configured provider (${known.join(', ') || 'none'})${hint === undefined ? '' : `; did you mean ${hint}?`}`,
+      );
+    }
+    if (typeof d.name === 'string') {
+      const first = drillNames.get(d.name);
+      if (first === undefined) drillNames.set(d.name, i);
+      else list.bad(['drills', i, 'name'], d.name, `a unique drill name (drills[${first}] has it too)`);
+    }
+  });
 
   const retry = config.routing.retry;
   if (

@@ -23,6 +23,7 @@ import {
   redisUrlProblem,
 } from './redis-seeds';
 import { IsStringListRecord, IsStringRecord } from './record-validators';
+import { cronProblem, everyProblem } from '../drills/drill-schedule';
 
 /**
  * The whole configuration as one typed object. Property names are the config file's keys (snake_case), so the
@@ -525,6 +526,60 @@ export class MetricsConfig {
   token?: string;
 }
 
+export const IS_CRON_EXPRESSION = 'isCronExpression';
+export const IS_DRILL_PERIOD = 'isDrillPeriod';
+
+/**
+ * A failover drill (issue 24): `provider` forced OPEN (reason "drill") for `duration_ms`, on a cron `schedule` (UTC)
+ * or `every` period; ended early when the success ratio falls under the floor once `min_requests` answers came.
+ * Exactly one of `schedule` and `every` (checked across keys).
+ */
+export class DrillConfig {
+  @IsString()
+  @Matches(/^[A-Za-z0-9._-]{1,64}$/, { message: 'expected a name of letters, digits, ".", "_" or "-"' })
+  name!: string;
+
+  /** The configured provider forced OPEN during the drill. */
+  @IsString()
+  provider!: string;
+
+  /** A cron expression, in UTC ("0 3 * * 1": Mondays at 03:00). */
+  @IsOptional()
+  @ValidateBy({
+    name: IS_CRON_EXPRESSION,
+    validator: {
+      validate: (value: unknown): boolean => cronProblem(value) === undefined,
+      defaultMessage: (args) => cronProblem(args?.value) ?? 'expected a cron expression',
+    },
+  })
+  schedule?: string;
+
+  /** A period instead of a cron expression: "90d", "12h", "2w". */
+  @IsOptional()
+  @ValidateBy({
+    name: IS_DRILL_PERIOD,
+    validator: {
+      validate: (value: unknown): boolean => everyProblem(value) === undefined,
+      defaultMessage: (args) => everyProblem(args?.value) ?? 'expected a period',
+    },
+  })
+  every?: string;
+
+  @IsInt()
+  @Min(1_000)
+  @Max(MAX_TIMER_MS)
+  duration_ms = 300_000;
+
+  @IsNumber()
+  @Min(0)
+  @Max(1)
+  abort_below_success_ratio = 0.95;
+
+  @IsInt()
+  @Min(1)
+  min_requests = 20;
+}
+
 export class RelayConfig {
   @ValidateNested()
   @Type(() => ServerConfig)
@@ -559,4 +614,10 @@ export class RelayConfig {
   @ValidateNested()
   @Type(() => MetricsConfig)
   metrics: MetricsConfig = new MetricsConfig();
+
+  /** Scheduled failover drills; none by default. */
+  @IsArray()
+  @ValidateNested({ each: true })
+  @Type(() => DrillConfig)
+  drills: DrillConfig[] = [];
 }

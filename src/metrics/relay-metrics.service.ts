@@ -5,6 +5,7 @@ import { BreakerRegistry } from '../health/breaker-registry';
 import { CollectedCounter, type CounterSink } from './collected-counter';
 import { RelayActivity } from './relay-activity';
 import { TallyCounter, TallyHistogram } from './tallies';
+import type { AnswerSample } from '../drills/window-stats';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 
@@ -66,6 +67,9 @@ export class RelayMetrics {
     ['endpoint', 'result'],
   ).registerIn(this.registry);
 
+  /** Subscribers to final answers of /v1/messages (drills, delivered availability). */
+  private readonly answerListeners: Array<(sample: AnswerSample) => void> = [];
+
   constructor(breakers: BreakerRegistry, inFlight: InFlightService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' });
     new Gauge({
@@ -101,6 +105,26 @@ export class RelayMetrics {
   /** One config reload's result (applied, unchanged, invalid). */
   configReload(result: string): void {
     this.configReloads.inc([result]);
+  }
+
+  /** A final answer of POST /v1/messages, for whoever subscribed (drills, delivered availability). */
+  answer(sample: AnswerSample): void {
+    for (const listener of this.answerListeners) {
+      try {
+        listener(sample);
+      } catch {
+        // Observers never change the answer.
+      }
+    }
+  }
+
+  /** Subscribes to final answers; returns the unsubscribe function. */
+  onAnswer(listener: (sample: AnswerSample) => void): () => void {
+    this.answerListeners.push(listener);
+    return () => {
+      const i = this.answerListeners.indexOf(listener);
+      if (i >= 0) this.answerListeners.splice(i, 1);
+    };
   }
 
   /** One upstream attempt's classified outcome and, when known, how long it took (a stream's to its end). */

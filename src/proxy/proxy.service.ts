@@ -7,6 +7,7 @@ import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
+import { markAnsweredBy } from '../drills/answer-feed';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import {
@@ -254,6 +255,11 @@ export class ProxyService {
           const answer = result as DeliveredAnswer;
           answer.provider = rt.name;
           answer.model = step.model;
+          markAnsweredBy(opts.res, {
+            provider: rt.name,
+            model: step.model,
+            fallback: step.fallbackIndex > 0,
+          });
           return answer;
         }
         if (result.kind === 'cancelled') return undefined;
