@@ -27,6 +27,8 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
+import { adapterOf } from '../providers/provider-adapter';
+import { adaptRequest } from '../providers/adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
@@ -390,6 +392,11 @@ export class ProxyService {
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
     const abort = preq.stream ? preq.signal.child() : undefined;
+    // Vertex, Bedrock, Azure with Entra ID: their own path, body and credentials (src/providers/). The Anthropic-API
+    // types have no adapter and go as they are.
+    const adapter = adapterOf(rt.config);
+    const call = adapter ? await adaptRequest(adapter, preq, body, upstreamModel, key) : undefined;
+    if (call && call.kind !== 'send') return call;
     rt.inFlight++;
     try {
       return await runAttempt(
@@ -398,16 +405,18 @@ export class ProxyService {
           provider: rt.name,
           maxConnections: rt.maxConnections,
           baseUrl: rt.baseUrl,
-          pathAndQuery: preq.pathAndQuery,
+          pathAndQuery: call ? call.pathAndQuery : preq.pathAndQuery,
           method: 'POST',
-          headers: buildUpstreamHeaders(
-            preq.headers,
-            rt.auth,
-            key,
-            this.forwardsClientCredentials ? rt.config.type : undefined,
-            preq.id,
-          ),
-          body,
+          headers: call
+            ? call.headers
+            : buildUpstreamHeaders(
+                preq.headers,
+                rt.auth,
+                key,
+                this.forwardsClientCredentials ? rt.config.type : undefined,
+                preq.id,
+              ),
+          body: call ? call.body : body,
           signal: abort ?? preq.signal,
           // A stream's first content is due within ttft_timeout_ms of the request, its headers included.
           headersTimeoutMs: preq.stream
@@ -436,6 +445,7 @@ export class ProxyService {
           provider: rt.name,
           log: preq.log,
           signatureTag: signatureTagOf(rt.config.type),
+          translation: adapter?.translation,
         },
       );
     } finally {
