@@ -42,6 +42,7 @@ describe('vertex provider', () => {
     relay = await startRelay(
       rawConfig(vertex.url, {
         routing: { debug: true, retry: { max_attempts: 1 } },
+        health: { circuit_breaker: { failure_threshold: 100 } },
         providers: [
           {
             name: 'vertex-eu',
