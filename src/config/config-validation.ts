@@ -163,7 +163,9 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   config.providers.forEach((p, i) => {
     const gone = new Set(dropped.filter((d) => d.provider === i).map((d) => d.key));
     p.keys = p.keys.filter((_, j) => !gone.has(j));
-    if (p.enabled && p.keys.length === 0) {
+    // Vertex, Bedrock and Azure with Entra ID authenticate with their cloud's credentials, not keys.
+    const cloudAuth = p.type === 'vertex' || p.type === 'bedrock' || (p.type === 'azure' && p.entra_id);
+    if (p.enabled && p.keys.length === 0 && !cloudAuth) {
       warnings.push(
         config.server.auth.api_keys.length === 0
           ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)` +
