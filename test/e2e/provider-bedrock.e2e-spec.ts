@@ -3,6 +3,8 @@ import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bedrockError, FakeBedrock } from '../fakes/fake-bedrock';
+import { isProbeSuccess } from '../../src/health/probe-policy';
+import { adapterOf } from '../../src/providers/provider-adapter';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
@@ -195,6 +197,16 @@ describe('bedrock provider', () => {
     const res = await fetch(url, { method: 'POST', headers, body });
     expect(res.status).toBe(403);
     expect(res.headers.get('x-amzn-errortype')).toMatch(/^InvalidSignatureException/);
+  });
+
+  it('probes with a signed CountTokens call, spending no tokens', async () => {
+    const probe = await adapterOf(relay.config.providers[0]!)!.probe('models');
+    expect(probe).toMatchObject({ kind: 'count_tokens', method: 'POST' });
+    const res = await fetch(probe.url, { method: probe.method, headers: probe.headers, body: probe.body });
+    expect(res.status).toBe(200);
+    // Answered only once the signature checked out.
+    expect(bedrock.countTokensCalls).toBe(1);
+    expect(isProbeSuccess({ status: res.status })).toBe(true);
   });
 
   it('never writes the AWS secret into its logs', () => {

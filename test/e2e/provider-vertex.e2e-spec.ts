@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { adapterOf } from '../../src/providers/provider-adapter';
 import { FakeGoogleTokenEndpoint, FakeVertex, googleError } from '../fakes/fake-vertex';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
@@ -132,6 +133,16 @@ describe('vertex provider', () => {
     const err = await rejectionOf(client.messages.stream(ask()).finalMessage());
     expect(err).toBeInstanceOf(Anthropic.APIError);
     expect(err).toMatchObject({ type: 'overloaded_error' });
+  });
+
+  it('probes with an authenticated count-tokens call, spending no tokens', async () => {
+    const probe = await adapterOf(relay.config.providers[0]!)!.probe('models');
+    expect(probe).toMatchObject({ kind: 'count_tokens', method: 'POST' });
+    const res = await fetch(probe.url, { method: probe.method, headers: probe.headers, body: probe.body });
+    expect(res.status).toBe(200);
+    expect(vertex.refusals).toEqual([]);
+    expect(vertex.accepted[0]!.path).toMatch(/\/models\/count-tokens:rawPredict$/);
+    expect(vertex.inner.requests.map((r) => r.path)).toEqual(['/v1/messages/count_tokens']);
   });
 
   it('never writes the OAuth token or the private key into its logs', () => {

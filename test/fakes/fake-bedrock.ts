@@ -49,6 +49,8 @@ const PATH = /^\/model\/([^/]+)\/(invoke|invoke-with-response-stream)$/;
  */
 export class FakeBedrock extends FakeVendorFront {
   override?: (path: string) => Refusal | undefined;
+  /** CountTokens calls answered (health probes). */
+  countTokensCalls = 0;
   private readonly signer: SignatureV4;
 
   constructor(
@@ -97,6 +99,14 @@ export class FakeBedrock extends FakeVendorFront {
         'InvalidSignatureException',
         'The request signature we calculated does not match the signature you provided.',
       );
+    }
+    // CountTokens (what the relay's health probe sends): the invokeModel body wrapped, base64.
+    if (req.method === 'POST' && /^\/model\/[^/]+\/count-tokens$/.test(req.url ?? '')) {
+      const wrapped = JSON.parse(raw.toString('utf8')) as { input?: { invokeModel?: { body?: string } } };
+      if (typeof wrapped.input?.invokeModel?.body !== 'string')
+        return bedrockError(400, 'ValidationException', 'input.invokeModel.body is required');
+      this.countTokensCalls++;
+      return { status: 200, body: JSON.stringify({ inputTokens: 8 }) };
     }
     const m = PATH.exec(req.url ?? '');
     if (req.method !== 'POST' || !m)
