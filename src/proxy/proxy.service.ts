@@ -209,7 +209,9 @@ export class ProxyService {
         if (
           keyId ||
           !this.forwardsClientCredentials ||
-          withholdsClientCredential(preq.headers, rt.config.type)
+          withholdsClientCredential(preq.headers, rt.config.type) ||
+          // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
+          adapterOf(rt.config) !== undefined
         ) {
           input.relayKey = true;
         }
@@ -531,7 +533,10 @@ export class ProxyService {
       : rejectedBy.length > 0
         ? keyRejectedError(
             rejectedBy,
-            rejectedBy.every((name) => this.routing.runtime(name)?.keys.size === 0),
+            rejectedBy.every((name) => {
+              const rt = this.routing.runtime(name);
+              return rt?.keys.size === 0 && adapterOf(rt.config) === undefined;
+            }),
           )
         : failureError({
             last: last?.result,

@@ -145,6 +145,37 @@ describe('vertex provider', () => {
     expect(vertex.inner.requests.map((r) => r.path)).toEqual(['/v1/messages/count_tokens']);
   });
 
+  it('on an open relay, tells a refused Google token as the relay’s configuration, not the client’s key', async () => {
+    const credentials = join(mkdtempSync(join(tmpdir(), 'vertex-sa-')), 'sa.json');
+    tokens.writeServiceAccount(credentials, PROJECT);
+    const open = await startRelay(
+      rawConfig(vertex.url, {
+        server: { auth: { api_keys: [] } },
+        routing: { retry: { max_attempts: 1 } },
+        providers: [
+          {
+            name: 'vertex-open',
+            type: 'vertex',
+            base_url: vertex.url,
+            gcp_project_id: PROJECT,
+            gcp_region: REGION,
+            credentials_file: credentials,
+          },
+        ],
+      }),
+    );
+    try {
+      vertex.override = () => googleError(401, 'UNAUTHENTICATED', 'token revoked');
+      const anyone = new Anthropic({ baseURL: open.url, apiKey: 'whatever-the-client-has', maxRetries: 0 });
+      const err = await rejectionOf(anyone.messages.create(ask()));
+      expect(err).not.toBeInstanceOf(Anthropic.AuthenticationError);
+      expect(err).toMatchObject({ status: 502, type: 'api_error' });
+      expect((err as Error).message).toContain('rejected the relay');
+    } finally {
+      await open.close();
+    }
+  });
+
   it('never writes the OAuth token or the private key into its logs', () => {
     const logs = relay.logs.join('\n');
     for (const token of tokens.issued) expect(logs).not.toContain(token);
