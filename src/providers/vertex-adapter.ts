@@ -50,12 +50,18 @@ export class VertexAdapter implements ProviderAdapter {
   }
 
   private async token(): Promise<string> {
-    this.auth ??= this.createAuth();
+    const auth = (this.auth ??= this.createAuth());
     try {
-      const token = await (await this.auth).getAccessToken();
+      const token = await (await auth).getAccessToken();
       if (!token) throw new Error('no token');
       return token;
     } catch {
+      // A client that could not be built (a credentials file not there yet) is built anew next time.
+      if (this.auth === auth) {
+        await auth.catch(() => {
+          this.auth = undefined;
+        });
+      }
       // The library's message may name the key file or echo the token endpoint's answer: not passed on.
       throw new CredentialError(`provider "${this.config.name}": no Google access token`);
     }
