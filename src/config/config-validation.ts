@@ -171,7 +171,9 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   config.providers.forEach((p, i) => {
     const gone = new Set(dropped.filter((d) => d.provider === i).map((d) => d.key));
     p.keys = p.keys.filter((_, j) => !gone.has(j));
-    if (p.enabled && p.keys.length === 0) {
+    // Vertex, Bedrock and Azure with Entra ID authenticate with their cloud's credentials, not keys.
+    const cloudAuth = p.type === 'vertex' || p.type === 'bedrock' || (p.type === 'azure' && p.entra_id);
+    if (p.enabled && p.keys.length === 0 && !cloudAuth) {
       warnings.push(
         config.server.auth.api_keys.length === 0
           ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)` +
@@ -402,6 +404,12 @@ function crossCheck(config: RelayConfig, list: ProblemList): void {
     });
   }
 
+  providers.forEach((p, i) => {
+    if (list.touches(formatPath(['providers', i]))) return;
+    for (const problem of providerTypeProblems(p))
+      list.add({ path: formatPath(['providers', i, problem.key]), expected: problem.expected });
+  });
+
   const routes = config.routing.model_routes;
   if (isStringListRecord(routes)) {
     const known = [...names.keys()];
@@ -497,4 +505,35 @@ export function isLoopbackListen(listen: string): boolean {
     .replace(/^\[(.*)\]$/, '$1')
     .toLowerCase();
   return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** The keys a provider type needs (or refuses) beyond what each key checks on its own. */
+function providerTypeProblems(p: ProviderConfig): { key: string; expected: string }[] {
+  const out: { key: string; expected: string }[] = [];
+  if (p.type === 'azure') {
+    if (p.base_url === undefined)
+      out.push({
+        key: 'base_url',
+        expected:
+          'the Foundry resource URL for type azure (https://<resource>.services.ai.azure.com/anthropic)',
+      });
+    if (p.entra_id && p.keys.length > 0)
+      out.push({ key: 'entra_id', expected: 'either keys or entra_id: true for type azure, not both' });
+  } else if (p.entra_id) {
+    out.push({ key: 'entra_id', expected: 'entra_id only with type azure' });
+  }
+  if (p.type === 'vertex') {
+    if (p.gcp_project_id === undefined)
+      out.push({ key: 'gcp_project_id', expected: 'the Google Cloud project for type vertex' });
+    if (p.gcp_region === undefined)
+      out.push({ key: 'gcp_region', expected: 'the region for type vertex (us-east5, global, …)' });
+  }
+  if (p.type === 'bedrock' && p.aws_region === undefined)
+    out.push({ key: 'aws_region', expected: 'the AWS region for type bedrock (us-east-1, …)' });
+  if ((p.type === 'vertex' || p.type === 'bedrock') && p.keys.length > 0)
+    out.push({
+      key: 'keys',
+      expected: `no keys for type ${p.type}: it authenticates with its cloud credentials`,
+    });
+  return out;
 }

@@ -13,7 +13,22 @@ describe('provider defaults', () => {
     expect(providerBaseUrl(provider('minimax'))).toBe('https://api.minimax.io/anthropic');
     expect(providerBaseUrl(provider('ollama'))).toBe('http://127.0.0.1:11434');
     expect(providerAuthStyle(provider('anthropic'))).toBe('x-api-key');
-    expect(Object.values(PROVIDER_DEFAULTS).filter((d) => d.auth === 'bearer')).toHaveLength(3);
+    expect(['zai', 'minimax', 'ollama'].map((t) => PROVIDER_DEFAULTS[t as 'zai'].auth)).toEqual([
+      'bearer',
+      'bearer',
+      'bearer',
+    ]);
+    expect(providerAuthStyle(provider('azure'))).toBe('x-api-key');
+  });
+
+  it('put Vertex AI and Bedrock on their regional hosts', () => {
+    const vertex = (gcp_region: string) =>
+      providerBaseUrl(Object.assign(provider('vertex'), { gcp_region, gcp_project_id: 'p' }));
+    expect(vertex('europe-west1')).toBe('https://europe-west1-aiplatform.googleapis.com');
+    expect(vertex('global')).toBe('https://aiplatform.googleapis.com');
+    expect(providerBaseUrl(Object.assign(provider('bedrock'), { aws_region: 'eu-west-3' }))).toBe(
+      'https://bedrock-runtime.eu-west-3.amazonaws.com',
+    );
   });
 
   it('prefer the configured base_url, without a trailing slash', () => {

@@ -34,7 +34,15 @@ import { cronProblem, everyProblem } from '../drills/drill-schedule';
 /** The longest delay a Node timer can wait (2^31 - 1 ms, ~24.8 days); a longer one fires after 1 ms. */
 export const MAX_TIMER_MS = 2_147_483_647;
 
-export const PROVIDER_TYPES = ['anthropic', 'zai', 'minimax', 'ollama'] as const;
+export const PROVIDER_TYPES = [
+  'anthropic',
+  'zai',
+  'minimax',
+  'ollama',
+  'azure',
+  'vertex',
+  'bedrock',
+] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 
 export const ROUTING_STRATEGIES = [
@@ -247,6 +255,40 @@ export class ProviderConfig {
   @Min(1)
   @Max(MAX_PROVIDER_CONNECTIONS)
   max_connections?: number;
+  /** azure: authenticate with Entra ID (DefaultAzureCredential) instead of `keys`. */
+  @IsBoolean()
+  entra_id = false;
+
+  /** vertex: the Google Cloud project. Required for type vertex. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  gcp_project_id?: string;
+
+  /** vertex: the region (`us-east5`, `europe-west1`, `global`). Required for type vertex. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9-]+$/, { message: 'expected a region name such as us-east5 or global' })
+  gcp_region?: string;
+
+  /** vertex: a service-account JSON file; left out, Google's application default credentials. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  credentials_file?: string;
+
+  /** bedrock: the AWS region. Required for type bedrock. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^[a-z0-9-]+$/, { message: 'expected a region name such as us-east-1' })
+  aws_region?: string;
+
+  /** bedrock: a profile of the shared AWS config files; left out, the default credential chain. */
+  @IsOptional()
+  @IsString()
+  @MinLength(1)
+  aws_profile?: string;
+
   /** Overrides of health.health_check for this provider. */
   @ValidateNested()
   @Type(() => ProviderHealthCheckConfig)

@@ -2,7 +2,14 @@ import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@ne
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
-import { buildProbeRequest, isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
+import { adapterOf } from '../providers/provider-adapter';
+import {
+  buildProbeRequest,
+  isProbeSuccess,
+  nextProbeDelayMs,
+  probeKindOf,
+  selectProvidersToProbe,
+} from './probe-policy';
 import { ProviderProber } from './provider-prober';
 
 /**
@@ -65,7 +72,12 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async probeOne(provider: ProviderConfig): Promise<void> {
     try {
-      const request = buildProbeRequest(provider, this.config.health.health_check.probe);
+      const kind = this.config.health.health_check.probe;
+      // Vertex, Bedrock and Entra ID providers probe with their own authenticated request (src/providers/).
+      const adapter = adapterOf(provider);
+      const request = adapter
+        ? await adapter.probe(probeKindOf(provider, kind))
+        : buildProbeRequest(provider, kind);
       if (request.fallback !== undefined && !this.fallbackLogged.has(provider.name)) {
         this.fallbackLogged.add(provider.name);
         this.logger.warn(

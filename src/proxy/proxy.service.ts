@@ -30,6 +30,8 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
+import { adapterOf } from '../providers/provider-adapter';
+import { adaptRequest } from '../providers/adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
@@ -217,7 +219,9 @@ export class ProxyService {
         if (
           keyId ||
           !this.forwardsClientCredentials ||
-          withholdsClientCredential(preq.headers, rt.config.type)
+          withholdsClientCredential(preq.headers, rt.config.type) ||
+          // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
+          adapterOf(rt.config) !== undefined
         ) {
           input.relayKey = true;
         }
@@ -403,6 +407,11 @@ export class ProxyService {
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
     const abort = preq.stream ? preq.signal.child() : undefined;
+    // Vertex, Bedrock, Azure with Entra ID: their own path, body and credentials (src/providers/). The Anthropic-API
+    // types have no adapter and go as they are.
+    const adapter = adapterOf(rt.config);
+    const call = adapter ? await adaptRequest(adapter, preq, body, upstreamModel, key) : undefined;
+    if (call && call.kind !== 'send') return call;
     rt.inFlight++;
     try {
       return await runAttempt(
@@ -411,16 +420,18 @@ export class ProxyService {
           provider: rt.name,
           maxConnections: rt.maxConnections,
           baseUrl: rt.baseUrl,
-          pathAndQuery: preq.pathAndQuery,
+          pathAndQuery: call ? call.pathAndQuery : preq.pathAndQuery,
           method: 'POST',
-          headers: buildUpstreamHeaders(
-            preq.headers,
-            rt.auth,
-            key,
-            this.forwardsClientCredentials ? rt.config.type : undefined,
-            preq.id,
-          ),
-          body,
+          headers: call
+            ? call.headers
+            : buildUpstreamHeaders(
+                preq.headers,
+                rt.auth,
+                key,
+                this.forwardsClientCredentials ? rt.config.type : undefined,
+                preq.id,
+              ),
+          body: call ? call.body : body,
           signal: abort ?? preq.signal,
           // A stream's first content is due within ttft_timeout_ms of the request, its headers included.
           headersTimeoutMs: preq.stream
@@ -450,6 +461,7 @@ export class ProxyService {
           provider: rt.name,
           log: preq.log,
           signatureTag: signatureTagOf(rt.config.type),
+          translation: adapter?.translation,
         },
       );
     } finally {
@@ -535,7 +547,10 @@ export class ProxyService {
       : rejectedBy.length > 0
         ? keyRejectedError(
             rejectedBy,
-            rejectedBy.every((name) => this.routing.runtime(name)?.keys.size === 0),
+            rejectedBy.every((name) => {
+              const rt = this.routing.runtime(name);
+              return rt?.keys.size === 0 && adapterOf(rt.config) === undefined;
+            }),
           )
         : failureError({
             last: last?.result,

@@ -16,8 +16,13 @@ import type { ProviderType } from '../config/relay-config';
 /** Prefix of a tagged signature (versioned, so the format may change without misreading old conversations). */
 export const SIGNATURE_TAG = 'ccr1.';
 
-/** Provider types whose signatures are Anthropic's own (Bedrock and Vertex would join them). */
-const CLAUDE_PLATFORM: ReadonlySet<ProviderType> = new Set<ProviderType>(['anthropic']);
+/** Provider types whose signatures are Anthropic's own: its API and the clouds that serve Claude (issue 22). */
+const CLAUDE_PLATFORM: ReadonlySet<ProviderType> = new Set<ProviderType>([
+  'anthropic',
+  'azure',
+  'vertex',
+  'bedrock',
+]);
 
 /** Whether a provider of this type signs thinking blocks as Anthropic does (its signatures go out untagged). */
 export function signsAsClaude(type: ProviderType): boolean {

@@ -7,6 +7,7 @@ import { Cancellation } from '../common/cancellation';
 import type { SecretMasker } from '../common/mask';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
+import type { ResponseTranslation } from '../providers/provider-adapter';
 import { SseSignatureTagger, tagJsonAnswer } from './thinking-signatures';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import {
@@ -85,6 +86,8 @@ export interface AttemptOptions {
   log?: { warn(obj: object, msg: string): void };
   /** Prefix for the thinking signatures of a non-Claude provider's answer (see thinking-signatures.ts). */
   signatureTag?: string;
+  /** A vendor whose answers are not Anthropic's as they are (Bedrock's event stream, Google's errors). */
+  translation?: ResponseTranslation;
 }
 
 /**
@@ -109,7 +112,10 @@ export async function runAttempt(
   const rawHeaders = response.headers;
   const headers = pickResponseHeaders(rawHeaders);
   const status = response.statusCode;
-  const isSse = String(rawHeaders['content-type'] ?? '').startsWith('text/event-stream');
+  const translation = opts.translation;
+  const isSse = String(rawHeaders['content-type'] ?? '').startsWith(
+    translation?.streamContentType ?? 'text/event-stream',
+  );
   const decoder = decoderFor(rawHeaders['content-encoding']);
   const upstreamBody = decoder ? decoded(response.body, decoder) : response.body;
 
@@ -128,6 +134,11 @@ export async function runAttempt(
     if (status < 200 || status >= 300) {
       // An upstream may echo the key the relay sent in its error text; only error bodies are scanned.
       if (opts.masker) body = opts.masker.maskBytes(body);
+      if (translation?.errorAnswer) {
+        const answer = translation.errorAnswer(status, rawHeaders, body);
+        headers['content-type'] = 'application/json';
+        return { kind: 'status', status: answer.status, headers, rawHeaders, body: answer.body };
+      }
       return { kind: 'status', status, headers, rawHeaders, body };
     }
     if (opts.signatureTag) body = tagJsonAnswer(body, opts.signatureTag);
@@ -149,9 +160,13 @@ export async function runAttempt(
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
   // A non-Claude provider's thinking signatures are tagged on the way (see thinking-signatures.ts).
-  const events = opts.signatureTag
+  let events = opts.signatureTag
     ? decoded(upstreamBody, new SseSignatureTagger(opts.signatureTag))
     : upstreamBody;
+  if (translation?.stream) {
+    events = decoded(events, translation.stream());
+    headers['content-type'] = 'text/event-stream; charset=utf-8';
+  }
   return relayStream(events, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 

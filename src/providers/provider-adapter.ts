@@ -1,0 +1,80 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import type { Transform } from 'node:stream';
+import type { ProbeKind, ProviderConfig } from '../config/relay-config';
+import type { ProbeRequest } from '../health/probe-policy';
+import type { HeaderList } from '../proxy/upstream-headers';
+import { AzureAdapter } from './azure-adapter';
+import { BedrockAdapter } from './bedrock-adapter';
+import { VertexAdapter } from './vertex-adapter';
+
+export { CredentialError } from './credential-error';
+
+/** What the attempt loop hands an adapter: the request as it would go to an Anthropic-API provider. */
+export interface AdapterRequest {
+  endpoint: 'messages' | 'count_tokens';
+  /** The client's path and query (`/v1/messages?beta=true`). */
+  pathAndQuery: string;
+  clientHeaders: IncomingHttpHeaders;
+  /** The body with the model already mapped (and foreign thinking blocks handled). */
+  body: Buffer | string;
+  /** The model as the upstream knows it. */
+  model: string;
+  stream: boolean;
+  /** The pool key the relay picked, if the provider has keys. */
+  key: string | undefined;
+  requestId: string;
+}
+
+/** The upstream exchange an adapter made of a request (the base URL stays the provider's, see providerBaseUrl). */
+export type AdaptedCall =
+  | { kind: 'send'; pathAndQuery: string; headers: HeaderList; body: Buffer | string }
+  /** The provider cannot serve this request at all (Bedrock's count_tokens): answered as this status. */
+  | { kind: 'refuse'; status: number; body: string };
+
+/** How an adapter turns a vendor's answer into Anthropic's; left out where the vendor answers as Anthropic does. */
+export interface ResponseTranslation {
+  /** The content type of the vendor's stream (`text/event-stream` when unset). */
+  streamContentType?: string;
+  /** Turns the vendor's stream bytes into Anthropic SSE bytes, as they come (never buffered to the end). */
+  stream?: () => Transform;
+  /** Turns the vendor's error answer into Anthropic's status and error shape. */
+  errorAnswer?: (
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    body: Buffer,
+  ) => { status: number; body: Buffer };
+}
+
+/**
+ * A provider type that does not speak the Anthropic Messages API with an API key as is: it rewrites the request
+ * (path, body, credentials fetched and cached from its cloud) and may translate the answer. One instance per
+ * provider, so credential caches (OAuth tokens, AWS credentials) live as long as the provider's config.
+ */
+export interface ProviderAdapter {
+  prepare(req: AdapterRequest): Promise<AdaptedCall>;
+  readonly translation?: ResponseTranslation;
+  /** The provider's health probe, authenticated as its traffic is. */
+  probe(kind: ProbeKind): Promise<ProbeRequest>;
+}
+
+const adapters = new WeakMap<ProviderConfig, ProviderAdapter>();
+
+/**
+ * The adapter of a provider, or undefined for the types that speak the Anthropic API with a key (anthropic, zai,
+ * minimax, ollama, and azure with keys): those keep the byte-exact forwarding path, with no call in between.
+ */
+export function adapterOf(config: ProviderConfig): ProviderAdapter | undefined {
+  const type = config.type;
+  if (type !== 'vertex' && type !== 'bedrock' && !(type === 'azure' && config.entra_id)) return undefined;
+  let adapter = adapters.get(config);
+  if (adapter === undefined) {
+    adapter =
+      type === 'vertex'
+        ? new VertexAdapter(config)
+        : type === 'bedrock'
+          ? new BedrockAdapter(config)
+          : new AzureAdapter(config);
+    adapters.set(config, adapter);
+  }
+  return adapter;
+}
