@@ -50,6 +50,24 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
     </div>
     <h2>Providers</h2>
     <div id="providers" class="grid"></div>
+    <section id="drills-panel" class="card panel" aria-labelledby="drills-title" hidden>
+      <div class="card-head"><h2 id="drills-title">Drills</h2></div>
+      <div class="table-wrap"><table>
+        <thead><tr><th scope="col">Drill</th><th scope="col">Provider</th><th scope="col">Schedule</th>
+          <th scope="col">Next run</th><th scope="col">Now</th><th scope="col">Last verdict</th>
+          <th scope="col">Success</th><th scope="col">Actions</th></tr></thead>
+        <tbody id="drills"></tbody>
+      </table></div>
+    </section>
+    <section id="availability-panel" class="card panel" aria-labelledby="availability-title" hidden>
+      <div class="card-head"><h2 id="availability-title">Availability, last 3 UTC days</h2></div>
+      <div class="table-wrap"><table>
+        <thead><tr><th scope="col">Day</th><th scope="col">Provider</th><th scope="col">Success</th>
+          <th scope="col">TTFB p50</th><th scope="col">TTFB p95</th><th scope="col">Fallback share</th>
+          <th scope="col">Answers</th></tr></thead>
+        <tbody id="availability"></tbody>
+      </table></div>
+    </section>
   </section>
 </main>
 <dialog id="confirm" aria-labelledby="confirm-title" aria-describedby="confirm-text">
@@ -152,6 +170,11 @@ meter { width: 4rem; vertical-align: middle; }
 .actions label { display: grid; font-size: .8rem; color: var(--muted); gap: 2px; }
 .actions input[type=number] { width: 5.5rem; }
 .actions input[type=text] { width: 10rem; }
+.panel { margin-top: 20px; }
+.panel h2 { margin: 0; }
+.panel td.actions-cell { display: flex; gap: 6px; }
+.d-running { color: var(--bad); font-weight: 700; }
+.v-pass { color: var(--ok); } .v-fail, .v-aborted { color: var(--bad); } .v-inconclusive { color: var(--warn); }
 dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--card); color: var(--fg);
   max-width: min(30rem, 92vw); }
 dialog::backdrop { background: rgba(0, 0, 0, .45); }
@@ -175,7 +198,7 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
   var STATE_TEXT = { closed: 'CLOSED', half_open: 'HALF-OPEN', open: 'OPEN' };
 
   var $ = function (id) { return document.getElementById(id); };
-  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), totals: null };
+  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), drills: new Map(), totals: null };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -348,8 +371,12 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
           if (e.status === 401) throw e;
           return { error: e.message };
         }),
+        api('GET', '/admin/drills').catch(optional),
+        api('GET', '/admin/availability').catch(optional),
       ]);
       render(results[0], results[1], results[2]);
+      renderDrills(results[3], results[0], Date.parse(results[1].now) || Date.now());
+      renderAvailability(results[4]);
       setText($('status-line'), '');
     } catch (e) {
       if (e.status === 401) { app.busy = false; showLogin('The relay no longer accepts the token: sign in again.'); return; }
@@ -639,6 +666,117 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
     app.cards.forEach(function (c, name) {
       if (!seen.has(name)) { c.root.remove(); app.cards.delete(name); }
     });
+  }
+
+  // ---- drills and availability (hidden when the relay has none) ----
+  function optional(e) {
+    if (e.status === 401) throw e;
+    return null;
+  }
+  var DRILL_ROW_CELLS = ['provider', 'schedule', 'next', 'now', 'verdict', 'ratio'];
+  function makeDrillRow(name) {
+    var d = { name: name, cells: {} };
+    d.run = el('button', { type: 'button', class: 'danger run-drill', text: 'Run now', 'aria-label': 'Run drill ' + name + ' now' });
+    d.abort = el('button', { type: 'button', class: 'danger abort-drill', text: 'Abort', 'aria-label': 'Abort drill ' + name, hidden: true });
+    d.run.addEventListener('click', function () { void runDrill(d); });
+    d.abort.addEventListener('click', function () { void abortDrill(d); });
+    var cells = [el('th', { scope: 'row', text: name })];
+    DRILL_ROW_CELLS.forEach(function (k) { d.cells[k] = el('td', { class: 'd-' + k }); cells.push(d.cells[k]); });
+    cells.push(el('td', { class: 'actions-cell' }, [d.run, d.abort]));
+    d.root = el('tr', { 'data-drill-row': name }, cells);
+    return d;
+  }
+  function renderDrills(answer, list, now) {
+    var drills = answer && Array.isArray(answer.drills) ? answer.drills : [];
+    $('drills-panel').hidden = drills.length === 0;
+    var body = $('drills');
+    var seen = new Set();
+    var running = new Map();
+    drills.forEach(function (x, i) {
+      seen.add(x.name);
+      var d = app.drills.get(x.name);
+      if (!d) { d = makeDrillRow(x.name); app.drills.set(x.name, d); }
+      if (body.children[i] !== d.root) body.insertBefore(d.root, body.children[i] || null);
+      var history = x.history || [];
+      var last = history.find(function (r) { return r.verdict; });
+      var p = (list.providers || []).find(function (q) { return q.name === x.provider; });
+      if (x.running) running.set(x.provider, x.name);
+      d.provider = x.provider;
+      d.root.setAttribute('data-running', x.running ? 'true' : 'false');
+      setText(d.cells.provider, x.provider + (p ? ' (' + (STATE_TEXT[p.state] || p.state) + (p.forced ? ', forced' : '') + ')' : ''));
+      setText(d.cells.schedule, x.schedule + ', ' + ms(x.duration_ms));
+      setText(d.cells.next, x.next_run_at ? new Date(x.next_run_at).toLocaleString() + ' (' + until(x.next_run_at, now) + ')' : '–');
+      setText(d.cells.now, x.running ? 'running' : 'idle');
+      d.cells.now.className = 'd-now' + (x.running ? ' d-running' : '');
+      setText(d.cells.verdict, last ? last.verdict + (last.ended_at ? ' (' + ago(last.ended_at, now) + ')' : '') : 'no run yet');
+      d.cells.verdict.className = 'd-verdict' + (last ? ' v-' + last.verdict : '');
+      if (last && last.reason) d.cells.verdict.setAttribute('title', last.reason);
+      else d.cells.verdict.removeAttribute('title');
+      setText(d.cells.ratio, last && last.success_ratio !== null && last.success_ratio !== undefined
+        ? num(100 * last.success_ratio, 1) + ' % of ' + num(last.requests, 0) : '–');
+      var focusRun = document.activeElement === d.run && x.running;
+      var focusAbort = document.activeElement === d.abort && !x.running;
+      d.run.hidden = !!x.running;
+      d.abort.hidden = !x.running;
+      if (focusRun) d.abort.focus();
+      if (focusAbort) d.run.focus();
+    });
+    app.drills.forEach(function (d, name) {
+      if (!seen.has(name)) { d.root.remove(); app.drills.delete(name); }
+    });
+    // A provider a drill holds open says so on its card.
+    app.cards.forEach(function (c, name) {
+      var drill = running.get(name);
+      var dd = c.facts.querySelector('.f-reason');
+      if (drill && !dd) append(c.facts, [el('dt', { text: 'Reason' }), dd = el('dd', { class: 'f-reason' })]);
+      if (dd) setText(dd, drill ? 'drill (' + drill + ')' : '');
+      c.root.setAttribute('data-drill', drill || '');
+    });
+  }
+  function ttfb(v) {
+    if (v === null || v === undefined) return '–';
+    if (typeof v === 'string') return '> ' + ms(Number(v.replace(/^>/, '')));
+    return '≤ ' + ms(v);
+  }
+  var AVAILABILITY_DAYS = 3;
+  function renderAvailability(answer) {
+    var days = answer && Array.isArray(answer.days) ? answer.days.slice(0, AVAILABILITY_DAYS) : [];
+    var rows = [];
+    days.forEach(function (day) {
+      Object.keys(day.providers || {}).forEach(function (name) {
+        var f = day.providers[name];
+        rows.push(el('tr', { 'data-day': day.day, 'data-provider-row': name }, [
+          el('th', { scope: 'row', text: day.day }),
+          el('td', { text: name }),
+          el('td', { class: 'a-success', text: f.availability === null ? '–' : num(100 * f.availability, 2) + ' %' }),
+          el('td', { text: ttfb(f.ttfb_ms.p50) }),
+          el('td', { text: ttfb(f.ttfb_ms.p95) }),
+          el('td', { text: f.fallback_share === null ? '–' : num(100 * f.fallback_share, 1) + ' %' }),
+          el('td', { text: num(f.succeeded, 0) + ' of ' + num(f.expected, 0) }),
+        ]));
+      });
+    });
+    $('availability-panel').hidden = rows.length === 0;
+    var body = $('availability');
+    body.replaceChildren.apply(body, rows);
+  }
+  async function runDrill(d) {
+    var ok = await confirmAction('Run drill ' + d.name + ' now?',
+      'The circuit of ' + d.provider + ' is forced OPEN (reason drill) for the drill’s duration; traffic goes wherever routing and fallbacks send it. The drill ends early if the success ratio falls below its floor.',
+      'Run now');
+    if (!ok) { d.run.focus(); return; }
+    await act(d, d.run, function () {
+      return api('POST', '/admin/drills/' + encodeURIComponent(d.name) + '/run');
+    }, 'Drill ' + d.name + ' started: ' + d.provider + ' forced OPEN.');
+  }
+  async function abortDrill(d) {
+    var ok = await confirmAction('Abort drill ' + d.name + '?',
+      'The drill ends now with the verdict aborted and ' + d.provider + ' is restored.',
+      'Abort');
+    if (!ok) { d.abort.focus(); return; }
+    await act(d, d.abort, function () {
+      return api('POST', '/admin/drills/' + encodeURIComponent(d.name) + '/abort');
+    }, 'Drill ' + d.name + ' aborted.');
   }
 
   // ---- actions ----
