@@ -217,6 +217,17 @@ describe('openai provider', () => {
     expect(err).toMatchObject({ status: 500, type: 'api_error' });
   });
 
+  it('answers an error chunk that comes before any content as an error status', async () => {
+    openai.script.push({
+      kind: 'stream_error',
+      text: '',
+      error: { message: 'The server had an error', type: 'server_error', code: 500 },
+    });
+    const err = await rejectionOf(client.messages.stream(ask()).finalMessage());
+    expect(err).toBeInstanceOf(Anthropic.InternalServerError);
+    expect(err).toMatchObject({ status: 500, type: 'api_error' });
+  });
+
   it('ends a stream that fails mid-way with an error event, never a clean end', async () => {
     openai.script.push({
       kind: 'stream_error',
