@@ -163,6 +163,31 @@ describe('openai provider', () => {
     expect(messages.at(-1)).toMatchObject({ role: 'tool', content: 'sunny, 21°C' });
   });
 
+  it('takes a thinking conversation signed by Claude without a 400 (foreign thinking blocks dropped)', async () => {
+    openai.script.push({ kind: 'text', text: 'continuing on gpt' });
+    const res = await client.messages.create({
+      model: 'claude-sonnet-4-5',
+      max_tokens: 2048,
+      thinking: { type: 'enabled', budget_tokens: 1024 },
+      messages: [
+        { role: 'user', content: 'think first' },
+        {
+          role: 'assistant',
+          content: [
+            { type: 'thinking', thinking: 'claude reasoning', signature: 'EqClaudeSignature==' },
+            { type: 'text', text: 'claude said this' },
+          ],
+        },
+        { role: 'user', content: 'go on' },
+      ],
+    });
+    expect(res.content[0]).toMatchObject({ type: 'text', text: 'continuing on gpt' });
+    const sent = JSON.stringify(openai.requests[0]!.body);
+    expect(sent).toContain('claude said this');
+    expect(sent).not.toContain('claude reasoning');
+    expect(sent).not.toContain('EqClaudeSignature');
+  });
+
   it('answers a 429 as a rate limit, passing retry-after on', async () => {
     openai.script.push({
       kind: 'status',
