@@ -173,7 +173,10 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     p.keys = p.keys.filter((_, j) => !gone.has(j));
     // Vertex, Bedrock and Azure with Entra ID authenticate with their cloud's credentials, not keys.
     const cloudAuth = p.type === 'vertex' || p.type === 'bedrock' || (p.type === 'azure' && p.entra_id);
-    if (p.enabled && p.keys.length === 0 && !cloudAuth) {
+    if (p.enabled && p.keys.length === 0 && p.type === 'openai') {
+      // The adapter never forwards a client's credentials to an OpenAI-compatible endpoint (a local vLLM…).
+      warnings.push(`provider "${p.name}" has no keys: it is called without credentials`);
+    } else if (p.enabled && p.keys.length === 0 && !cloudAuth) {
       warnings.push(
         config.server.auth.api_keys.length === 0
           ? `provider "${p.name}" has no keys: it forwards each client's own credentials (pass-through)` +
@@ -528,6 +531,11 @@ function providerTypeProblems(p: ProviderConfig): { key: string; expected: strin
     if (p.gcp_region === undefined)
       out.push({ key: 'gcp_region', expected: 'the region for type vertex (us-east5, global, …)' });
   }
+  if (p.type === 'openai' && p.base_url === undefined)
+    out.push({
+      key: 'base_url',
+      expected: 'the Chat Completions base URL for type openai (https://api.openai.com/v1, …)',
+    });
   if (p.type === 'bedrock' && p.aws_region === undefined)
     out.push({ key: 'aws_region', expected: 'the AWS region for type bedrock (us-east-1, …)' });
   if ((p.type === 'vertex' || p.type === 'bedrock') && p.keys.length > 0)

@@ -14,6 +14,8 @@ export const PROVIDER_DEFAULTS: Record<ProviderType, { base_url: string; auth: P
   // Cloud credentials, not keys (src/providers/): the host depends on the region (providerBaseUrl).
   vertex: { base_url: 'https://aiplatform.googleapis.com', auth: 'bearer' },
   bedrock: { base_url: 'https://bedrock-runtime.us-east-1.amazonaws.com', auth: 'bearer' },
+  // Chat Completions, translated (src/providers/openai-adapter.ts); base_url is required (config-validation.ts).
+  openai: { base_url: 'https://api.openai.com/v1', auth: 'bearer' },
 };
 
 /** The provider's base URL without a trailing slash, so `${base}/v1/messages` never doubles it. */

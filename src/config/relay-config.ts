@@ -42,6 +42,7 @@ export const PROVIDER_TYPES = [
   'azure',
   'vertex',
   'bedrock',
+  'openai',
 ] as const;
 export type ProviderType = (typeof PROVIDER_TYPES)[number];
 

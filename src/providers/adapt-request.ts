@@ -23,6 +23,7 @@ export async function adaptRequest(
       clientHeaders: preq.headers,
       body,
       model,
+      clientModel: preq.model,
       stream: preq.stream,
       key,
       requestId: preq.id,

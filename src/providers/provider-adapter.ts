@@ -5,6 +5,7 @@ import type { ProbeRequest } from '../health/probe-policy';
 import type { HeaderList } from '../proxy/upstream-headers';
 import { AzureAdapter } from './azure-adapter';
 import { BedrockAdapter } from './bedrock-adapter';
+import { OpenAIAdapter } from './openai-adapter';
 import { VertexAdapter } from './vertex-adapter';
 
 export { CredentialError } from './credential-error';
@@ -19,6 +20,8 @@ export interface AdapterRequest {
   body: Buffer | string;
   /** The model as the upstream knows it. */
   model: string;
+  /** The model the client asked for (translated answers report it). */
+  clientModel?: string;
   stream: boolean;
   /** The pool key the relay picked, if the provider has keys. */
   key: string | undefined;
@@ -27,7 +30,14 @@ export interface AdapterRequest {
 
 /** The upstream exchange an adapter made of a request (the base URL stays the provider's, see providerBaseUrl). */
 export type AdaptedCall =
-  | { kind: 'send'; pathAndQuery: string; headers: HeaderList; body: Buffer | string }
+  | {
+      kind: 'send';
+      pathAndQuery: string;
+      headers: HeaderList;
+      body: Buffer | string;
+      /** This call's translation, when it depends on the request (the client's model, for OpenAI). */
+      translation?: ResponseTranslation;
+    }
   /** The provider cannot serve this request at all (Bedrock's count_tokens): answered as this status. */
   | { kind: 'refuse'; status: number; body: string };
 
@@ -37,6 +47,8 @@ export interface ResponseTranslation {
   streamContentType?: string;
   /** Turns the vendor's stream bytes into Anthropic SSE bytes, as they come (never buffered to the end). */
   stream?: () => Transform;
+  /** Turns the vendor's 2xx JSON answer into Anthropic's (or into an error status, when the 2xx carried one). */
+  json?: (body: Buffer) => { status: number; body: Buffer };
   /** Turns the vendor's error answer into Anthropic's status and error shape. */
   errorAnswer?: (
     status: number,
@@ -65,7 +77,14 @@ const adapters = new WeakMap<ProviderConfig, ProviderAdapter>();
  */
 export function adapterOf(config: ProviderConfig): ProviderAdapter | undefined {
   const type = config.type;
-  if (type !== 'vertex' && type !== 'bedrock' && !(type === 'azure' && config.entra_id)) return undefined;
+  if (
+    type !== 'vertex' &&
+    type !== 'bedrock' &&
+    type !== 'openai' &&
+    !(type === 'azure' && config.entra_id)
+  ) {
+    return undefined;
+  }
   let adapter = adapters.get(config);
   if (adapter === undefined) {
     adapter =
@@ -73,7 +92,9 @@ export function adapterOf(config: ProviderConfig): ProviderAdapter | undefined {
         ? new VertexAdapter(config)
         : type === 'bedrock'
           ? new BedrockAdapter(config)
-          : new AzureAdapter(config);
+          : type === 'openai'
+            ? new OpenAIAdapter(config)
+            : new AzureAdapter(config);
     adapters.set(config, adapter);
   }
   return adapter;

@@ -407,7 +407,7 @@ export class ProxyService {
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
     // attempt only ever ends early because the client left, so it uses the request's token as is.
     const abort = preq.stream ? preq.signal.child() : undefined;
-    // Vertex, Bedrock, Azure with Entra ID: their own path, body and credentials (src/providers/). The Anthropic-API
+    // Vertex, Bedrock, OpenAI-compatible, Azure with Entra ID: their own path, body and credentials (src/providers/). The Anthropic-API
     // types have no adapter and go as they are.
     const adapter = adapterOf(rt.config);
     const call = adapter ? await adaptRequest(adapter, preq, body, upstreamModel, key) : undefined;
@@ -461,7 +461,7 @@ export class ProxyService {
           provider: rt.name,
           log: preq.log,
           signatureTag: signatureTagOf(rt.config.type),
-          translation: adapter?.translation,
+          translation: call?.translation ?? adapter?.translation,
         },
       );
     } finally {

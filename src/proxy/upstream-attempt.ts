@@ -141,6 +141,15 @@ export async function runAttempt(
       }
       return { kind: 'status', status, headers, rawHeaders, body };
     }
+    if (translation?.json) {
+      // A vendor's answer (Chat Completions) as Anthropic's; a 2xx that carried an error is that error's status.
+      const answer = translation.json(body);
+      headers['content-type'] = 'application/json';
+      if (answer.status < 200 || answer.status >= 300) {
+        return { kind: 'status', status: answer.status, headers, rawHeaders, body: answer.body };
+      }
+      body = answer.body;
+    }
     if (opts.signatureTag) body = tagJsonAnswer(body, opts.signatureTag);
     if (opts.res.destroyed) return { kind: 'cancelled' };
     const out = headerList(headers);
@@ -160,13 +169,13 @@ export async function runAttempt(
   // The TTFT limit counts from the request: what the headers took is spent.
   const ttftTimeoutMs = Math.max(1, opts.ttftTimeoutMs - (Date.now() - sentAt));
   // A non-Claude provider's thinking signatures are tagged on the way (see thinking-signatures.ts).
-  let events = opts.signatureTag
-    ? decoded(upstreamBody, new SseSignatureTagger(opts.signatureTag))
-    : upstreamBody;
+  // A vendor's stream is translated to Anthropic SSE first, so the tagger reads Anthropic events.
+  let events = upstreamBody;
   if (translation?.stream) {
     events = decoded(events, translation.stream());
     headers['content-type'] = 'text/event-stream; charset=utf-8';
   }
+  if (opts.signatureTag) events = decoded(events, new SseSignatureTagger(opts.signatureTag));
   return relayStream(events, status, headers, abort ?? new Cancellation(), opts, ttftTimeoutMs);
 }
 

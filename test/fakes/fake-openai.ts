@@ -15,7 +15,7 @@ type Json = Record<string, unknown>;
 export type OpenAIScript =
   | { kind: 'text'; text: string; finishReason?: string }
   | { kind: 'tools'; text?: string; calls: { name: string; arguments: string; id?: string }[] }
-  | { kind: 'status'; status: number; body: unknown }
+  | { kind: 'status'; status: number; body: unknown; headers?: Record<string, string> }
   /** Streams the text's deltas, then an `{"error":…}` chunk instead of the end. */
   | { kind: 'stream_error'; text: string; error: Json }
   /** Streams the text's deltas and the finish chunk, then closes without `[DONE]`. */
@@ -270,6 +270,8 @@ export class FakeOpenAI {
   readonly script: OpenAIScript[] = [];
   /** Cached prompt tokens reported in usage. */
   cachedTokens = 0;
+  /** GET /v1/models calls received. */
+  modelListCalls = 0;
   private server: Server | undefined;
   private sequence = 0;
 
@@ -302,6 +304,20 @@ export class FakeOpenAI {
       res.end(body);
     };
     this.sequence++;
+    if (path === '/v1/models') {
+      // The model list: what the relay's health probe asks for (authenticated, no tokens spent).
+      this.modelListCalls++;
+      const bearer = headers.authorization ?? '';
+      if (!bearer.startsWith('Bearer ') || !this.keys.includes(bearer.slice(7))) {
+        send(401, errorBody('Incorrect API key provided.', 'invalid_request_error', null, 'invalid_api_key'));
+        return;
+      }
+      send(
+        200,
+        JSON.stringify({ object: 'list', data: [{ id: 'gpt-5', object: 'model', owned_by: 'fake' }] }),
+      );
+      return;
+    }
     if (path !== '/v1/chat/completions') {
       send(404, errorBody(`Invalid URL (POST ${path})`, 'invalid_request_error', null, 'unknown_url'));
       return;
@@ -323,6 +339,7 @@ export class FakeOpenAI {
     this.requests.push({ path, headers, body });
     const script: OpenAIScript = this.script.shift() ?? { kind: 'text', text: 'ok' };
     if (script.kind === 'status') {
+      for (const [name, value] of Object.entries(script.headers ?? {})) res.setHeader(name, value);
       send(script.status, typeof script.body === 'string' ? script.body : JSON.stringify(script.body));
       return;
     }
