@@ -59,8 +59,11 @@ describe('config reload triggers', () => {
       expect(await statusWithKey(relay.url, NEW_CLIENT_KEY)).toBe(200);
       expect(await statusWithKey(relay.url, CLIENT_KEY)).toBe(401);
       expect(relay.child.exitCode).toBeNull();
-      expect(relay.lines.some((l) => l.includes('configuration reloaded') && l.includes('sighup'))).toBe(
-        true,
+      // Log lines leave in batches: wait for the line rather than expect it at once.
+      await waitUntil('the reload log line', () =>
+        relay.lines.some((l) => l.includes('configuration reloaded') && l.includes('sighup'))
+          ? true
+          : undefined,
       );
     } finally {
       await relay.cleanup();
