@@ -32,6 +32,15 @@ export interface MessageShape {
   model?: string;
   /** Start the answer with a signed thinking block (and optionally a redacted_thinking block), as with thinking on. */
   thinking?: ThinkingShape;
+  /** End the answer with a tool_use block after the text (its input streamed as one input_json_delta). */
+  toolUse?: ToolUseShape;
+}
+
+/** A tool call that closes an answer (set stopReason `tool_use` with it, as the real API does). */
+export interface ToolUseShape {
+  id: string;
+  name: string;
+  input: Record<string, unknown>;
 }
 
 /** The thinking blocks that open an answer. */
@@ -373,6 +382,23 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
     });
   }
   push('content_block_stop', { type: 'content_block_stop', index });
+  const trailing: unknown[] = [];
+  const tool = shape.toolUse;
+  if (tool) {
+    const toolIndex = index + 1;
+    push('content_block_start', {
+      type: 'content_block_start',
+      index: toolIndex,
+      content_block: { type: 'tool_use', id: tool.id, name: tool.name, input: {} },
+    });
+    push('content_block_delta', {
+      type: 'content_block_delta',
+      index: toolIndex,
+      delta: { type: 'input_json_delta', partial_json: JSON.stringify(tool.input) },
+    });
+    push('content_block_stop', { type: 'content_block_stop', index: toolIndex });
+    trailing.push({ type: 'tool_use', id: tool.id, name: tool.name, input: tool.input });
+  }
   // message_delta usage is cumulative (protocol §2.4): the whole-message totals, never increments.
   push('message_delta', {
     type: 'message_delta',
@@ -382,7 +408,7 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
   push('message_stop', { type: 'message_stop' });
 
   return {
-    json: compileJson(message([...leading, { type: 'text', text }], stopReason, usage)),
+    json: compileJson(message([...leading, { type: 'text', text }, ...trailing], stopReason, usage)),
     frames,
     names,
     firstDelta: firstThinkingDelta >= 0 ? firstThinkingDelta : pieces.length > 0 ? firstDelta : -1,
