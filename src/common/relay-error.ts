@@ -27,6 +27,7 @@ export enum RelayErrorCode {
 export type AnthropicErrorType =
   | 'invalid_request_error'
   | 'authentication_error'
+  | 'billing_error'
   | 'permission_error'
   | 'not_found_error'
   | 'request_too_large'
@@ -38,6 +39,7 @@ export type AnthropicErrorType =
 const TYPE_BY_STATUS: Readonly<Record<number, AnthropicErrorType>> = {
   400: 'invalid_request_error',
   401: 'authentication_error',
+  402: 'billing_error',
   403: 'permission_error',
   404: 'not_found_error',
   413: 'request_too_large',

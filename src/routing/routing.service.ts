@@ -47,28 +47,19 @@ export class RoutingService {
     private readonly config: RelayConfig,
     readonly breakers: BreakerRegistry,
   ) {
-    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
     this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
-    this.enabled = config.providers.filter((p) => p.enabled);
-    this.models = new ModelTable(this.enabled, config.routing.fallbacks);
-    for (const p of this.enabled) {
-      this.runtimes.set(p.name, {
-        name: p.name,
-        config: p,
-        baseUrl: providerBaseUrl(p),
-        auth: providerAuthStyle(p),
-        keys: new KeyPool(p.name, p.keys, systemClock, Math.random),
-        maxConnections: p.max_connections ?? config.server.max_connections_per_provider,
-        inFlight: 0,
-      });
-    }
+    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
+    this.enabled = [];
+    this.models = new ModelTable([], config.routing.fallbacks);
+    this.applyConfig(config);
   }
 
   /**
-   * Takes a reloaded config (already swapped into the shared RelayConfig), in one synchronous step: a new strategy
-   * and model table; a provider that remains keeps its runtime (load) and its key pool, whose keys keep their
-   * windows, cooldowns and parking when their secret is unchanged (KeyPool.reconfigure); new providers get fresh
-   * runtimes; removed or disabled ones are dropped with their state. Requests in flight keep the runtime they hold.
+   * Takes a config (at start, and each reload, already swapped into the shared RelayConfig), in one synchronous
+   * step: a new strategy and model table; a provider that remains keeps its runtime (load) and its key pool, whose
+   * keys keep their windows, cooldowns and parking when their secret is unchanged (KeyPool.reconfigure); new
+   * providers get fresh runtimes; removed or disabled ones are dropped with their state. Requests in flight keep the
+   * runtime they hold.
    */
   applyConfig(config: RelayConfig): void {
     if (this.budget.ratio !== config.routing.retry.budget_ratio) {
@@ -77,8 +68,6 @@ export class RoutingService {
     this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
     this.enabled = config.providers.filter((p) => p.enabled);
     this.models = new ModelTable(this.enabled, config.routing.fallbacks);
-    const wanted = new Set(this.enabled.map((p) => p.name));
-    for (const name of [...this.runtimes.keys()]) if (!wanted.has(name)) this.runtimes.delete(name);
     const kept = new Map(this.runtimes);
     this.runtimes.clear();
     for (const p of this.enabled) {

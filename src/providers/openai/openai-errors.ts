@@ -3,20 +3,9 @@
  * classifier, retries and breakers treat them like Anthropic's own. Pure: no I/O, no Nest.
  */
 
-type Json = Record<string, unknown>;
+import type { AnthropicErrorType } from '../../common/relay-error';
 
-/** Anthropic error types (docs/anthropic-protocol.md §1.4). */
-export type AnthropicErrorType =
-  | 'invalid_request_error'
-  | 'authentication_error'
-  | 'billing_error'
-  | 'permission_error'
-  | 'not_found_error'
-  | 'request_too_large'
-  | 'rate_limit_error'
-  | 'api_error'
-  | 'timeout_error'
-  | 'overloaded_error';
+type Json = Record<string, unknown>;
 
 /** The Anthropic status and error an upstream OpenAI error becomes. */
 export interface MappedError {
