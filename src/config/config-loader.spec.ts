@@ -280,7 +280,7 @@ describe('validation', () => {
     expect(err.message).toContain('- providers[1].keys[0].rpm_limit: got "abc", expected an integer >= 0');
     expect(err.message).toContain('- providers[1].prioritty: unknown key, did you mean priority?');
     expect(err.message).toContain(
-      '- providers[1].type: got "openai", expected one of anthropic, zai, minimax, ollama',
+      '- providers[1].type: got "gemini", expected one of anthropic, zai, minimax, ollama, azure, vertex, bedrock, openai',
     );
     expect(err.message).toContain('- server.listen: got "nowhere", expected host:port, e.g. 0.0.0.0:8787');
     expect(err.message).toContain(join(FIXTURES, 'many-errors.yaml'));
