@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from '../../src/common/clock';
 import {
   compileError,
@@ -156,6 +157,23 @@ class Exchange {
   stop(): void {
     this.closed = true;
     this.wake?.();
+  }
+
+  /** Resolves true once the response's buffer has drained, or false as soon as the response is closed. */
+  drain(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onDrain = () => {
+        this.wake = undefined;
+        resolve(!this.closed);
+      };
+      this.res.once('drain', onDrain);
+      this.wake = () => {
+        this.res.off('drain', onDrain);
+        this.wake = undefined;
+        resolve(false);
+      };
+    });
   }
 
   /** Writes a chunk and resolves once it was handed to the socket, so a following close cannot drop it. */
@@ -604,7 +622,7 @@ export class FakeUpstream {
     const ttftMs = shape.ttftMs ?? 0;
     const contentDelayMs = shape.contentDelayMs ?? 0;
 
-    if (!fault && delayMs <= 0 && ttftMs <= 0 && contentDelayMs <= 0) {
+    if (!fault && !shape.stamp && delayMs <= 0 && ttftMs <= 0 && contentDelayMs <= 0) {
       let body = '';
       for (const f of frames) body += render(f, values);
       res.end(body);
@@ -620,10 +638,12 @@ export class FakeUpstream {
         let wait = i === 0 ? ttftMs : delayMs;
         if (i === compiled.firstDelta) wait += contentDelayMs;
         if (!(await ex.sleep(wait))) return false;
+        if (shape.stamp) values.sent = `"${(performance.timeOrigin + performance.now()).toFixed(3)}"`;
         const chunk = render(frames[i]!, values);
         // The last frame before a fault is flushed, so a cut right after cannot swallow it.
         if (fault && i === to - 1) await ex.flush(chunk);
-        else res.write(chunk);
+        // A client (or relay) that does not read holds the stream here, as a real server's socket would.
+        else if (!res.write(chunk) && !(await ex.drain())) return false;
       }
       return !ex.closed;
     };
