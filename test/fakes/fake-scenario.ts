@@ -69,7 +69,8 @@ export interface StreamShape extends MessageShape {
    * Stamp every content_block_delta with the time it was written: its text is the wall-clock time in ms with
    * µs decimals (`performance.timeOrigin + performance.now()`, e.g. `"1796111999123.456"`), so a client on the
    * same machine measures each event's delay through a relay as arrival minus that. The JSON answer keeps its
-   * text. A stamped stream is written event by event even without delays, honouring back-pressure.
+   * text. A stamped stream is written as it goes even without delays, honouring back-pressure (then in writes of
+   * up to 16 KiB, whose events share the write's time).
    */
   stamp?: boolean;
 }

@@ -86,6 +86,8 @@ export const FAKE_ORGANIZATION_ID = '00000000-0000-4000-8000-00000000fa4e';
 export const FAKE_MODELS = ['claude-sonnet-4-6', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-6'];
 
 const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
+/** The largest write of a stamped stream sent without delays. */
+const BATCH_BYTES = 16_384;
 const JSON_CONTENT_TYPE = 'application/json';
 
 type Route = 'messages' | 'count_tokens' | 'models' | 'model' | 'unknown';
@@ -633,17 +635,36 @@ export class FakeUpstream {
     const limit = fault
       ? Math.min(Math.max(0, fault.afterEvents ?? DEFAULT_AFTER_EVENTS), frames.length)
       : frames.length;
+    // A stamped stream without delays (a flood) goes out in writes of up to BATCH_BYTES: one syscall per event
+    // would make the fake, not its reader, the bottleneck. Every event of a batch has the batch's time.
+    const batching = shape.stamp === true && delayMs <= 0 && !fault;
+    let batch = '';
+    const send = async (chunk: string): Promise<boolean> => res.write(chunk) || (await ex.drain());
     const sendFrom = async (from: number, to: number): Promise<boolean> => {
       for (let i = from; i < to; i++) {
         let wait = i === 0 ? ttftMs : delayMs;
         if (i === compiled.firstDelta) wait += contentDelayMs;
+        if (wait > 0 && batch !== '') {
+          const out = batch;
+          batch = '';
+          if (!(await send(out))) return false;
+        }
         if (!(await ex.sleep(wait))) return false;
-        if (shape.stamp) values.sent = `"${(performance.timeOrigin + performance.now()).toFixed(3)}"`;
+        if (shape.stamp && batch === '') {
+          values.sent = `"${(performance.timeOrigin + performance.now()).toFixed(3)}"`;
+        }
         const chunk = render(frames[i]!, values);
+        if (batching) {
+          batch += chunk;
+          if (batch.length < BATCH_BYTES && i < to - 1) continue;
+          const out = batch;
+          batch = '';
+          if (!(await send(out))) return false;
+        }
         // The last frame before a fault is flushed, so a cut right after cannot swallow it.
-        if (fault && i === to - 1) await ex.flush(chunk);
+        else if (fault && i === to - 1) await ex.flush(chunk);
         // A client (or relay) that does not read holds the stream here, as a real server's socket would.
-        else if (!res.write(chunk) && !(await ex.drain())) return false;
+        else if (!(await send(chunk))) return false;
       }
       return !ex.closed;
     };
