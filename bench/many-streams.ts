@@ -480,7 +480,9 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
     log(`idle: RSS ${round(idle.rssKiB / 1024)} MiB, heap used ${round(idle.heapUsedMiB)} MiB`);
     // Each stream takes two descriptors in the relay: what fits beside the ones it holds idle.
     const idleFiles = readdirSync(`/proc/${pid}/fd`).length;
-    const streams = Math.min(STREAMS, Math.floor((nofile - idleFiles - 32) / 2));
+    // A margin for the connections the relay opens beside its streams' (its upstream pool may hold a few more while
+    // the ramp outpaces the upstream's accepts): out of descriptors, the relay's accept resets new connections.
+    const streams = Math.min(STREAMS, Math.floor((nofile - idleFiles - 400) / 2));
     if (streams < STREAMS) {
       log(
         `the relay may open ${nofile} files and holds ${idleFiles} idle: ${streams} streams fit, not ${STREAMS}`,
@@ -511,6 +513,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       clients.push(c);
     }
     const started = Date.now();
+    let maxFiles = 0;
     // Ramp, then settle: wait until every stream has its 200 (committed) or the ramp is long over.
     for (;;) {
       await sleep(2000);
@@ -524,6 +527,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       const ok = statuses.reduce((a, s) => a + s.ok, 0);
       const opened = statuses.reduce((a, s) => a + s.opened, 0);
       const rss = vmRssKiB(pid);
+      maxFiles = Math.max(maxFiles, readdirSync(`/proc/${pid}/fd`).length);
       log(
         `t=${round((Date.now() - started) / 1000, 0)} s: ${opened} opened, ${ok} streaming, relay RSS ${round(rss / 1024)} MiB`,
       );
@@ -576,6 +580,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       streams,
       relay_nofile: nofile,
       relay_idle_files: idleFiles,
+      relay_max_files_seen: maxFiles,
       streaming: ok,
       failed_status: failedStatus,
       connect_errors: reports.reduce((a, r) => a + r.connectErrors, 0),
