@@ -287,6 +287,12 @@ function relayConfig(port: number, upstream: string): string {
   ].join('\n');
 }
 
+/** The main thread's time on a CPU and waiting for one (run queue), in seconds (/proc/<pid>/schedstat). */
+function schedSeconds(pid: number): { run: number; wait: number } {
+  const [run, wait] = readFileSync(`/proc/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { run: (run ?? 0) / 1e9, wait: (wait ?? 0) / 1e9 };
+}
+
 function vmRssKiB(pid: number): number {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return m ? Number(m[1]) : NaN;
@@ -546,6 +552,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       upstream: cpuSeconds(upstreamPid),
       clients: clients.map((c) => cpuSeconds(c.proc.pid!)),
     };
+    const sched0 = schedSeconds(pid);
     const t0 = Date.now();
     const samples: MemSample[] = [];
     while (Date.now() - t0 < STEADY_S * 1000) {
@@ -553,6 +560,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       samples.push(await sampleMemory(pid, port));
     }
     const windowS = (Date.now() - t0) / 1000;
+    const sched1 = schedSeconds(pid);
     const cpu = {
       relay: (cpuSeconds(pid) - cpu0.relay) / windowS,
       upstream: (cpuSeconds(upstreamPid) - cpu0.upstream) / windowS,
@@ -612,6 +620,10 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       },
       client_loop_delay_p99_ms: round(Math.max(...reports.map((r) => r.loopP99Ms)), 2),
       client_loop_delay_max_ms: round(Math.max(...reports.map((r) => r.loopMaxMs)), 2),
+      // Time the relay's event loop thread was runnable but waited for a CPU, per second: on a shared machine,
+      // delay that is the machine's, not the relay's.
+      relay_runqueue_wait_s_per_s: round((sched1.wait - sched0.wait) / windowS, 3),
+      relay_main_thread_cpu_s_per_s: round((sched1.run - sched0.run) / windowS, 3),
       cpu_cores: {
         relay: round(cpu.relay, 2),
         upstream: round(cpu.upstream, 2),
