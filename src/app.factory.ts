@@ -23,7 +23,7 @@ import { originFormTarget } from './common/request-target';
 import { pathOfUrl } from './common/not-found';
 import { registerStatusReasons } from './common/status-reasons';
 import { RequestLimits } from './common/request-limits';
-import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
+import { errorBody, RelayError, RelayErrorCode } from './protocol/relay-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
 import { setupStatusPage } from './admin/status-page';
@@ -34,10 +34,10 @@ import type { RelayConfig } from './config/relay-config';
 import { Derived } from './common/derived';
 import { BreakerRegistry } from './health/breaker-registry';
 import { RoutingService } from './routing/routing.service';
-import { DrainState } from './health/drain-state';
+import { DrainState } from './common/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
 import type { Clock } from './common/clock';
-import { answeredByOf, firstByteOf, watchFirstByte } from './drills/answer-feed';
+import { answeredByOf, firstByteOf, watchFirstByte } from './common/answer-feed';
 import type { RawBodyCarrier } from './proxy/proxy-request';
 
 /** Options for tests and embedding. */

@@ -3,7 +3,7 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { errorBody, RelayError, RelayErrorCode } from '../common/relay-error';
+import { errorBody, RelayError, RelayErrorCode } from '../protocol/relay-error';
 import type { RelayConfig } from '../config/relay-config';
 import { ADMIN_REALM, AdminTokenCheck, bearerToken, configuredAdminToken } from './admin-auth.guard';
 import { AdminModule } from './admin.module';

@@ -5,7 +5,7 @@ import { Keyv } from 'keyv';
 import { Clock, systemClock } from '../common/clock';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
-import { maskUrlPasswords } from '../common/mask';
+import { maskUrlPasswords } from '../config/mask';
 import { parseClusterNodes } from '../config/redis-seeds';
 import { CacheConfig } from '../config/relay-config';
 import {

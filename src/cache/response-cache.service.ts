@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { RelayConfig } from '../config/relay-config';
-import { CaptureBudget } from '../proxy/capture-budget';
+import { CaptureBudget } from '../protocol/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
 import {
   CacheNotFoundError,
@@ -13,7 +13,7 @@ import {
 import { tooDeeplyNested } from '../proxy/proxy-request';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { CACHE_TTL_HEADER, parseCacheControl, requestTtlMs } from './cache-control';
 
 /**

@@ -2,7 +2,7 @@ import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { errorBody, type AnthropicErrorType } from './relay-error';
+import { errorBody, type AnthropicErrorType } from '../protocol/relay-error';
 
 /** What Node's HTTP parser errors and the request timeout stand for, as Anthropic-shaped answers. */
 function clientErrorShape(code: string | undefined): {

@@ -1,8 +1,8 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formatSseEvent } from '../proxy/sse-scanner';
+import { formatSseEvent } from '../protocol/sse-scanner';
 import { notFoundMessage } from './not-found';
-import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from './relay-error';
+import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from '../protocol/relay-error';
 
 /** An error of Fastify's own that is the client's fault (a 4xx `statusCode`: body too large, bad content-type). */
 function isFastifyClientError(err: unknown): err is { statusCode: number; code?: string; message?: string } {

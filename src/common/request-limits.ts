@@ -13,7 +13,7 @@ import {
 import { systemClock } from './clock';
 import { rawErrorResponse } from './edge-errors';
 import { RateLimitedWarn } from './rate-limited-warn';
-import { RelayError, RelayErrorCode } from './relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /** A body's rate is judged after this long (or after the whole timeout, when that is shorter). */
 const RATE_GRACE_MS = 3_000;

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { formatSseEvent } from '../proxy/sse-scanner';
-import { errorBody, RelayError, RelayErrorCode } from './relay-error';
+import { formatSseEvent } from '../protocol/sse-scanner';
+import { errorBody, RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /**
  * Answers an unexpected error on a response the handler has taken over from Fastify: a JSON error while nothing

@@ -4,7 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerLogService } from './breaker-log.service';
 import { BreakerRegistry } from './breaker-registry';
-import { DrainState } from './drain-state';
+import { DrainState } from '../common/drain-state';
 import { HealthProbeJob } from './health-probe.job';
 import { HealthController } from './health.controller';
 import { ProviderProber } from './provider-prober';

@@ -7,7 +7,7 @@ import {
   ProviderKeyConfig,
 } from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
-import { classifyOutcome } from '../routing/outcome';
+import { classifyOutcome } from '../protocol/outcome';
 import {
   buildProbeRequest,
   isProbeSuccess,

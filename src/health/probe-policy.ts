@@ -1,6 +1,6 @@
 import { providerAuthStyle, providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { classifyOutcome } from '../routing/outcome';
+import { classifyOutcome } from '../protocol/outcome';
 import { mappedModel } from '../routing/route-plan';
 import type { BreakerSnapshot } from './circuit-breaker';
 

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/relay-error';
+import { errorBody } from '../protocol/relay-error';
 import { Derived } from '../common/derived';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';

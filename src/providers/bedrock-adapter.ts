@@ -2,7 +2,7 @@ import { CredentialError } from './credential-error';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { errorBody } from '../common/relay-error';
+import { errorBody } from '../protocol/relay-error';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
 import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from '../health/probe-policy';

@@ -1,7 +1,7 @@
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { Transform, type TransformCallback } from 'node:stream';
-import { errorBody } from '../common/relay-error';
+import { errorBody } from '../protocol/relay-error';
 import { bedrockException } from './vendor-errors';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);

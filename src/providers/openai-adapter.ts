@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { errorBody } from '../common/relay-error';
+import { errorBody } from '../protocol/relay-error';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
 import { PROBE_USER_AGENT, type ProbeRequest } from '../health/probe-policy';

@@ -2,7 +2,7 @@ import type { IncomingHttpHeaders } from 'node:http';
 import type { Transform } from 'node:stream';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
 import type { ProbeRequest } from '../health/probe-policy';
-import type { HeaderList } from '../proxy/upstream-headers';
+import type { HeaderList } from '../protocol/upstream-headers';
 import { AzureAdapter } from './azure-adapter';
 import { BedrockAdapter } from './bedrock-adapter';
 import { OpenAIAdapter } from './openai-adapter';

@@ -1,4 +1,4 @@
-import { errorBody, errorTypeOfStatus, type AnthropicErrorType } from '../common/relay-error';
+import { errorBody, errorTypeOfStatus, type AnthropicErrorType } from '../protocol/relay-error';
 
 /** An Anthropic error answer, as bytes. */
 export function anthropicError(type: AnthropicErrorType, message: string): Buffer {

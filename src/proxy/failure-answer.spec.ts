@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyOutcome } from '../routing/outcome';
+import { classifyOutcome } from '../protocol/outcome';
 import { shouldTellClientNotToRetry } from '../routing/retry-policy';
 import {
   finalDecision,

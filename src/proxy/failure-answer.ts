@@ -1,6 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../common/relay-error';
-import type { OutcomeInput } from '../routing/outcome';
+import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../protocol/relay-error';
+import type { OutcomeInput } from '../protocol/outcome';
 import type { RetryDecision } from '../routing/retry-policy';
 import type { AttemptResult } from './upstream-attempt';
 

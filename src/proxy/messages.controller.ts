@@ -4,7 +4,7 @@ import { Cacheable, type CaptureCarrier } from '../cache/cache.interceptor';
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { writeRelayError } from '../common/write-relay-error';
 import { ProxyService, type DeliveredAnswer } from './proxy.service';
 import { toProxyRequest, type ProxyEndpoint } from './proxy-request';

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../common/cancellation';
-import { RelayError } from '../common/relay-error';
+import { RelayError } from '../protocol/relay-error';
 import { bodyWithModel, tooDeeplyNested, toProxyRequest } from './proxy-request';
 
 function fastifyRequest(body: unknown, rawBody?: Buffer): FastifyRequest {

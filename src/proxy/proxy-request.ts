@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Cancellation } from '../common/cancellation';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /** The two POST endpoints the relay forwards. */
 export type ProxyEndpoint = 'messages' | 'count_tokens';

@@ -3,12 +3,12 @@ import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { SecretMasker } from '../common/mask';
-import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
+import { SecretMasker } from '../config/mask';
+import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import { markAnsweredBy } from '../drills/answer-feed';
-import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
+import { markAnsweredBy } from '../common/answer-feed';
+import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import {
   fallbackRuleOf,
@@ -18,7 +18,7 @@ import {
   type PlanStep,
 } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
-import type { CaptureBudget } from './capture-budget';
+import type { CaptureBudget } from '../protocol/capture-budget';
 import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
 import {
   failureError,
@@ -31,12 +31,12 @@ import {
   upstreamErrorAnswer,
 } from './failure-answer';
 import { adapterOf } from '../providers/provider-adapter';
-import { adaptRequest } from '../providers/adapt-request';
+import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
 import { runAttempt, type AttemptResult } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
-import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
+import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from '../protocol/upstream-headers';
 
 /** A delivered answer with where it came from (the cache stores it; metrics label it). */
 export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {

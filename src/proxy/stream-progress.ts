@@ -1,4 +1,4 @@
-import type { SseEvent } from './sse-scanner';
+import type { SseEvent } from '../protocol/sse-scanner';
 
 /** Token usage of one answer, as the key pool and metrics need it. */
 export interface Usage {

@@ -1,10 +1,10 @@
-import type { CaptureBudget } from './capture-budget';
+import type { CaptureBudget } from '../protocol/capture-budget';
 import type { ServerResponse } from 'node:http';
 import { pipeline, type Readable, type Transform } from 'node:stream';
-import type { UpstreamErrorKind } from '../routing/outcome';
+import type { UpstreamErrorKind } from '../protocol/outcome';
 import { contentDecoder } from '../common/body-decoding';
 import { Cancellation } from '../common/cancellation';
-import type { SecretMasker } from '../common/mask';
+import type { SecretMasker } from '../config/mask';
 import { usageOfJsonAnswer, type Usage } from './stream-progress';
 import { relayStream } from './stream-relay';
 import type { ResponseTranslation } from '../providers/provider-adapter';
@@ -16,7 +16,7 @@ import {
   UpstreamError,
   upstreamErrorKind,
 } from './upstream-error';
-import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
+import { headerList, pickResponseHeaders, type HeaderList } from '../protocol/upstream-headers';
 
 /** How one attempt ended, as the attempt loop needs it. */
 export type AttemptResult =

@@ -3,7 +3,7 @@
  * classifier, retries and breakers treat them like Anthropic's own. Pure: no I/O, no Nest.
  */
 
-import type { AnthropicErrorType } from '../../common/relay-error';
+import type { AnthropicErrorType } from '../../protocol/relay-error';
 
 type Json = Record<string, unknown>;
 
