@@ -38,7 +38,7 @@ import { DrainState } from './common/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
 import type { Clock } from './common/clock';
 import { answeredByOf, firstByteOf, watchFirstByte } from './common/answer-feed';
-import type { RawBodyCarrier } from './proxy/proxy-request';
+import type { RawBodyCarrier } from './protocol/request-carrier';
 
 /** Options for tests and embedding. */
 export interface CreateAppOptions {

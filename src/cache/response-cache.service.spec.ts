@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock';
 import { validateConfig } from '../config/config-validation';
-import type { DeliveredAnswer } from '../proxy/proxy.service';
+import type { DeliveredAnswer } from '../protocol/answer';
 import { RelayError } from '../protocol/relay-error';
 import { CacheNotFoundError, type Cache } from './cache';
 import { encodeAnswer } from './cached-answer';

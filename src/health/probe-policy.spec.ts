@@ -8,14 +8,8 @@ import {
 } from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
 import { classifyOutcome } from '../protocol/outcome';
-import {
-  buildProbeRequest,
-  isProbeSuccess,
-  nextProbeDelayMs,
-  probeKindOf,
-  probeModelOf,
-  selectProvidersToProbe,
-} from './probe-policy';
+import { buildProbeRequest, probeKindOf, probeModelOf } from '../providers/probe-request';
+import { isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
 
 function provider(fields: Partial<ProviderConfig> & { name: string }): ProviderConfig {
   return Object.assign(new ProviderConfig(), fields);

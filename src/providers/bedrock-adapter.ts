@@ -5,7 +5,7 @@ import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { errorBody } from '../protocol/relay-error';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from '../health/probe-policy';
+import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from './probe-request';
 import { BedrockEventStreamToSse } from './bedrock-stream';
 import {
   type AdaptedCall,

@@ -2,7 +2,7 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { errorBody } from '../protocol/relay-error';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_USER_AGENT, type ProbeRequest } from '../health/probe-policy';
+import { PROBE_USER_AGENT, type ProbeRequest } from './probe-request';
 import { errorInAnswer, mapOpenAIError, type MappedError } from './openai/openai-errors';
 import { toChatCompletionsRequest } from './openai/openai-request';
 import { fromChatCompletion } from './openai/openai-response';

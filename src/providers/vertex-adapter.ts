@@ -3,7 +3,7 @@ import { CredentialError } from './credential-error';
 import type { GoogleAuth } from 'google-auth-library';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from '../health/probe-policy';
+import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from './probe-request';
 import { buildUpstreamHeaders } from '../protocol/upstream-headers';
 import {
   type AdaptedCall,

@@ -1,6 +1,6 @@
 import { CredentialError } from '../providers/credential-error';
 import type { ProxyRequest } from './proxy-request';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 import { type AdaptedCall, type ProviderAdapter } from '../providers/provider-adapter';
 
 /**

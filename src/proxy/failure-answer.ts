@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../protocol/relay-error';
 import type { OutcomeInput } from '../protocol/outcome';
 import type { RetryDecision } from '../routing/retry-policy';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 
 const TIMEOUT_KINDS = new Set([
   'headers_timeout',

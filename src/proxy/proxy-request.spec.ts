@@ -2,7 +2,8 @@ import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../common/cancellation';
 import { RelayError } from '../protocol/relay-error';
-import { bodyWithModel, tooDeeplyNested, toProxyRequest } from './proxy-request';
+import { tooDeeplyNested } from '../protocol/request-carrier';
+import { bodyWithModel, toProxyRequest } from './proxy-request';
 
 function fastifyRequest(body: unknown, rawBody?: Buffer): FastifyRequest {
   return {

@@ -8,18 +8,19 @@ import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../protocol/relay
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../common/answer-feed';
+import { mappedModel } from '../config/model-patterns';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import {
   fallbackRuleOf,
   laterStepCanServeNow,
-  mappedModel,
   modelForLog,
   type PlanStep,
 } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from '../protocol/capture-budget';
-import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
+import { tooDeeplyNested } from '../protocol/request-carrier';
+import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import {
   failureError,
   finalDecision,
@@ -30,19 +31,14 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
-import { adapterOf } from '../providers/provider-adapter';
+import { adapterOf } from '../providers/adapters';
 import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
-import { runAttempt, type AttemptResult } from './upstream-attempt';
+import type { AttemptResult, DeliveredAnswer } from '../protocol/answer';
+import { runAttempt } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
 import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from '../protocol/upstream-headers';
-
-/** A delivered answer with where it came from (the cache stores it; metrics label it). */
-export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
-  provider: string;
-  model: string;
-};
 
 /** What the caller hands the attempt loop besides the request. */
 export interface ForwardOptions {

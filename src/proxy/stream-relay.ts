@@ -9,7 +9,8 @@ import { streamErrorAnswer } from './failure-answer';
 import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from '../protocol/sse-scanner';
 import { StreamProgress } from './stream-progress';
 import { headerList } from '../protocol/upstream-headers';
-import type { AttemptOptions, AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
+import type { AttemptOptions } from './attempt-options';
 import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
 
 /** How long the upstream may keep its response open after message_stop before the relay ends the client's. */
