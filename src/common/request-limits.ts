@@ -11,7 +11,7 @@ import {
   type BodyInProgress,
 } from './body-limits';
 import { systemClock } from './clock';
-import { rawErrorResponse } from './edge-errors';
+import { rawErrorResponse } from '../protocol/error-writer';
 import { RateLimitedWarn } from './rate-limited-warn';
 import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 

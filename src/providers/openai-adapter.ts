@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { errorBody } from '../protocol/relay-error';
+import { errorJson } from '../protocol/error-writer';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
 import { PROBE_USER_AGENT, type ProbeRequest } from './probe-request';
@@ -20,9 +20,7 @@ function errorAnswerOf(mapped: MappedError): { status: number; body: Buffer } {
   // Built here: billing_error (insufficient_quota) is an Anthropic error type the relay itself never makes.
   return {
     status: mapped.status,
-    body: Buffer.from(
-      JSON.stringify({ type: 'error', error: { type: mapped.type, message: mapped.message } }),
-    ),
+    body: Buffer.from(errorJson(mapped.type, mapped.message)),
   };
 }
 
@@ -96,11 +94,9 @@ export class OpenAIAdapter implements ProviderAdapter {
       return Promise.resolve({
         kind: 'refuse',
         status: 404,
-        body: JSON.stringify(
-          errorBody(
-            'not_found_error',
-            `provider "${this.config.name}" (OpenAI-compatible) serves no count_tokens`,
-          ),
+        body: errorJson(
+          'not_found_error',
+          `provider "${this.config.name}" (OpenAI-compatible) serves no count_tokens`,
         ),
       });
     }

@@ -4,19 +4,15 @@ import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
 import { SecretMasker } from '../config/mask';
-import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../protocol/relay-error';
+import { errorJson } from '../protocol/error-writer';
+import { RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../common/answer-feed';
 import { mappedModel } from '../config/model-patterns';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import {
-  fallbackRuleOf,
-  laterStepCanServeNow,
-  modelForLog,
-  type PlanStep,
-} from '../routing/route-plan';
+import { fallbackRuleOf, laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from '../protocol/capture-budget';
 import { tooDeeplyNested } from '../protocol/request-carrier';
@@ -563,7 +559,7 @@ export class ProxyService {
       opts.res,
       error.status,
       { ...headers, ...error.headers, 'content-type': 'application/json' },
-      JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
+      errorJson(error.type, error.message, preq.id),
     );
   }
 }
