@@ -340,11 +340,25 @@ function tableLines(rows: Row[]): string[] {
 
 const SECTION = '## Peers (issue 23)';
 
+/** Prose wrapped at `width` characters (docs/benchmarks.md's line length). */
+function wrap(text: string, width = 118): string[] {
+  const lines: string[] = [];
+  let line = '';
+  for (const word of text.split(' ')) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = word;
+    } else line = line ? `${line} ${word}` : word;
+  }
+  if (line) lines.push(line);
+  return lines;
+}
+
 /** Replaces (or appends) the "Peers (issue 23)" section of docs/benchmarks.md. */
 function writeDoc(body: string[]): void {
   const file = join(ROOT, 'docs', 'benchmarks.md');
   const doc = readFileSync(file, 'utf8');
-  const section = [SECTION, '', ...body, ''].join('\n');
+  const section = `${[SECTION, '', ...body].join('\n').trimEnd()}\n`;
   const start = doc.indexOf(`\n${SECTION}\n`);
   if (start === -1) {
     writeFileSync(file, `${doc.trimEnd()}\n\n${section}`);
@@ -512,39 +526,57 @@ export async function peersMain(): Promise<void> {
     };
     mkdirSync(join(ROOT, 'bench', 'results'), { recursive: true });
     writeFileSync(join(ROOT, 'bench', 'results', 'peers.json'), JSON.stringify(result, null, 2) + '\n');
+    const errorNote = errors.map((r) => `${r.label}: ${r.errors} requests failed (not counted).`).join(' ');
     writeDoc([
       '```',
-      'npm run bench -- --peers    # builds; installs bench/peers on first use (npm ci); ~7 min; bench/results/peers.json',
-      '    BENCH_WARMUP_SECONDS=10 BENCH_SECONDS=4 BENCH_ROUNDS=3   (defaults; BENCH_PEERS=bare,portkey for a partial run, no report)',
+      'npm run bench -- --peers    # builds; installs bench/peers on first use (npm ci); ~8 min; bench/results/peers.json',
+      '    BENCH_WARMUP_SECONDS=10 BENCH_SECONDS=4 BENCH_ROUNDS=3   (defaults; BENCH_PEERS=bare,portkey: partial, no report)',
       '```',
       '',
-      `Written by \`bench/peers.ts\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC; machine: ${machine};`,
-      `load average (1/5/15 min) ${fmtLoad(loadBefore)} before, ${fmtLoad(loadAfter)} after.` +
-        (loadBefore[0]! > cpu.length / 2 ? ' **The machine was busy: the numbers are noisy.**' : ''),
+      ...wrap(
+        `Written by \`bench/peers.ts\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC. Machine: ${machine}; ` +
+          `load average (1/5/15 min) ${fmtLoad(loadBefore)} before the run, ${fmtLoad(loadAfter)} after.` +
+          (loadBefore[0]! > cpu.length / 2 ? ' **The machine was busy: the numbers are noisy.**' : '') +
+          (errorNote ? ` ${errorNote}` : ''),
+      ),
       '',
       ...tableLines(table),
       '',
-      '**Method.** One fake Anthropic upstream (`test/fakes/fake-upstream.main.ts`) on 127.0.0.1 and, each in its own',
-      'process, every target configured as a plain pass-through of the Messages API to it: the bare Fastify + undici',
-      'pass-through (`bench/reference-proxy.ts`), the same inside NestJS (`bench/reference-nest.ts`), the built relay',
-      '(one `anthropic` provider, one client key, `cache.mode: disabled`, JSON logs at `info`, metrics on), the Portkey',
-      'gateway (`start-server.js --headless`, NODE_ENV=production, requests pick its `anthropic` provider with the upstream',
-      'as `x-portkey-custom-host`, allowed by `TRUSTED_CUSTOM_HOSTS`) and claude-code-router (`ccr start` in the',
-      "foreground, one provider at the upstream's `/v1/messages` with only the `Anthropic` transformer, which it bypasses,",
-      "logging off). The references and the relay run with the relay's Node flags (`--max-semi-space-size=64`), the peers",
-      'as they ship (no flags). The peers are pinned in `bench/peers/package-lock.json` and installed by `npm ci`; Portkey',
-      "gets `@hono/node-server` 1.14.1 (an override): later versions hand it the upstream fetch's immutable headers and",
-      'every stream fails with `TypeError: immutable` (Portkey-AI/gateway#1389, #1550). Before measuring, each target must',
-      "return the upstream's answer intact: the JSON body equal and the SSE event sequence equal (names and parsed data),",
-      'message and request ids aside; a target that does not is listed as skipped with the reason. Each target then serves',
-      `${WARMUP_SECONDS} s of JSON load at 32 connections and ${WARMUP_SECONDS} s of SSE at 16. Then ${ROUNDS} rounds, target`,
-      'order alternating between rounds, each cell 1 s warm-up + ' +
-        `${SECONDS} s measured with the closed-loop generator`,
-      '(`bench/load.ts`): JSON at 32 connections, SSE (`stream: true`, 8 events) at 16, JSON at 1. CPU per SSE request is',
-      "user + system time of the target's whole process tree (`/proc/<pid>/stat` of the process and every descendant, all",
-      "threads, plus reaped children) over the requests it served. Added p50 is the target's p50 at 1 connection minus",
-      "the upstream's own, called directly in the same round; the median over rounds. Every figure is a median of the",
-      "rounds. The generator, the upstream and the target share the machine's cores, so compare rows of one run only.",
+      ...wrap(
+        '**Method.** One fake Anthropic upstream (`test/fakes/fake-upstream.main.ts`, recording off) on 127.0.0.1 and, ' +
+          'each in its own process, every target configured as a plain pass-through of the Messages API to it: the bare ' +
+          'Fastify + undici pass-through (`bench/reference-proxy.ts`), the same inside NestJS (`bench/reference-nest.ts`), ' +
+          'the built relay (one `anthropic` provider, one client key, `cache.mode: disabled`, JSON logs at `info` to a ' +
+          'pipe, metrics on), the Portkey gateway (`build/start-server.js --headless`, `NODE_ENV=production`; requests ' +
+          'pick its `anthropic` provider with the upstream as `x-portkey-custom-host`, allowed by ' +
+          '`TRUSTED_CUSTOM_HOSTS`) and claude-code-router (`ccr start` in the foreground, a config in a home of its own: ' +
+          "one provider at the upstream's `/v1/messages` with only the `Anthropic` transformer, which it then bypasses, " +
+          "the default route to it, logging off). The references and the relay run with the relay's Node flags " +
+          `(\`${PROXY_NODE_FLAGS.join(' ') || 'none'}\`), the peers as they ship (no flags). The peers are pinned by ` +
+          "`bench/peers/package-lock.json` and installed with `npm ci --ignore-scripts` (not in the product's " +
+          'dependencies). Portkey gets `@hono/node-server` 1.14.1 through an override: with the version npm resolves ' +
+          "(1.19) and with 1.14.2 its Response hands Portkey the upstream fetch's immutable headers and every stream " +
+          'fails with `TypeError: immutable` (Portkey-AI/gateway#1389, #1550).',
+      ),
+      '',
+      ...wrap(
+        "Before measuring, each target must return the upstream's answer intact: the JSON body equal and the SSE " +
+          'event sequence equal (event names and parsed data), message and request ids aside; a target that does not ' +
+          `is listed as skipped with the reason. Each target then serves ${WARMUP_SECONDS} s of JSON load at 32 ` +
+          `connections and ${WARMUP_SECONDS} s of SSE at 16. Then ${ROUNDS} rounds, the order of the targets ` +
+          `alternating between rounds, each cell 1 s warm-up + ${SECONDS} s measured by the closed-loop generator ` +
+          '(`bench/load.ts`): JSON at 32 connections, SSE (`stream: true`, 8 events) at 16, JSON at 1. CPU per SSE ' +
+          "request is the user + system time of the target's whole process tree (`/proc/<pid>/stat` of the process and " +
+          'every descendant, all threads, plus reaped children) over the requests it served. Added p50 is the ' +
+          "target's p50 at 1 connection minus the upstream's own, called directly in the same round. Every figure is " +
+          "the median over the rounds. The generator, the upstream and the target share the machine's cores, so only " +
+          'rows of one run compare.',
+      ),
+      '',
+      ...wrap(
+        'Portkey holds the first event of every stream for 25 ms (a `setTimeout(…, 25)` in the stream reader of ' +
+          '`build/start-server.js`), so one connection carries at most 40 of its streams a second whatever the CPU.',
+      ),
       '',
     ]);
     process.stdout.write('\nwrote docs/benchmarks.md (Peers (issue 23)) and bench/results/peers.json\n');
