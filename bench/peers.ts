@@ -20,6 +20,7 @@ import {
   mkdirSync,
   mkdtempSync,
   readdirSync,
+  rmSync,
   readFileSync,
   statSync,
   writeFileSync,
@@ -64,7 +65,7 @@ const CELLS = [
 ] as const;
 type CellKey = (typeof CELLS)[number]['key'];
 
-interface Target {
+export interface Target {
   name: TargetName | 'direct';
   label: string;
   url: string;
@@ -163,6 +164,15 @@ function peerVersion(pkg: string): string {
   return (JSON.parse(readFileSync(file, 'utf8')) as { version: string }).version;
 }
 
+const tempDirs: string[] = [];
+
+/** A fresh directory under the system's temp directory, removed when the run ends. */
+function tempDir(prefix: string): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
 /** Resolves once `port` accepts a TCP connection (for peers that print nothing when ready); 30 s at most. */
 async function waitForPort(child: ChildProcess, port: number, what: string): Promise<void> {
   let output = '';
@@ -201,7 +211,7 @@ async function startPortkey(port: number): Promise<ChildProcess> {
  * is), the default route to it, logging off.
  */
 async function startCcr(port: number, upstream: string): Promise<ChildProcess> {
-  const home = mkdtempSync(join(tmpdir(), 'cc-relay-bench-ccr-'));
+  const home = tempDir('cc-relay-bench-ccr-');
   mkdirSync(join(home, '.claude-code-router'));
   const model = (JSON.parse(benchMessagesBody(false)) as { model: string }).model;
   writeFileSync(
@@ -254,7 +264,7 @@ async function answer(
 }
 
 /** Why `t` does not return the upstream's answer intact, or undefined when it does (JSON and SSE). */
-async function integrityProblem(t: Target, direct: Target): Promise<string | undefined> {
+export async function integrityProblem(t: Target, direct: Target): Promise<string | undefined> {
   for (const stream of [false, true]) {
     const kind = stream ? 'SSE' : 'JSON';
     const [want, got] = [await answer(direct, stream), await answer(t, stream)];
@@ -413,7 +423,7 @@ export async function peersMain(): Promise<void> {
             );
             break;
           case 'relay': {
-            const dir = mkdtempSync(join(tmpdir(), 'cc-relay-bench-'));
+            const dir = tempDir('cc-relay-bench-');
             const config = join(dir, 'bench.yaml');
             writeFileSync(config, benchRelayConfig(port, upstream));
             child = await startNode([...PROXY_NODE_FLAGS, 'dist/main.js', '--config', config], 'listening');
@@ -582,5 +592,6 @@ export async function peersMain(): Promise<void> {
     process.stdout.write('\nwrote docs/benchmarks.md (Peers (issue 23)) and bench/results/peers.json\n');
   } finally {
     for (const c of children) killTree(c);
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
   }
 }
