@@ -238,7 +238,12 @@ async function startCcr(port: number, upstream: string): Promise<ChildProcess> {
     ),
   );
   const child = spawnNode([CCR_MAIN, 'start'], { HOME: home });
-  await waitForPort(child, port, 'claude-code-router');
+  try {
+    await waitForPort(child, port, 'claude-code-router');
+  } catch (err) {
+    killTree(child);
+    throw err;
+  }
   return child;
 }
 
