@@ -52,7 +52,7 @@ export interface KeySnapshot {
   /** Milliseconds until the key can take a request again (0 = now). */
   retry_after_ms: number;
   cooldown_until: string | null;
-  /** Set while the key is parked because the provider rejected it (401): revoked or mistyped. */
+  /** Set while the key is parked because the provider rejected it: 401 (revoked or mistyped) or 402 (no credit). */
   rejected: { status: number; at: string } | null;
   limits: { rpm: number; itpm: number; otpm: number };
   usage: { window_ms: number; requests: number; input_tokens: number; output_tokens: number };
@@ -97,9 +97,10 @@ class KeyState {
   reservedInput = 0;
   cooldownUntil = 0;
   consecutive429 = 0;
-  /** When the provider last rejected the key (401), and until when it is out of rotation for it (0: not). */
+  /** When the provider last rejected the key (401, 402), and until when it is out of rotation for it (0: not). */
   rejectedAt = 0;
   rejectedUntil = 0;
+  rejectedStatus = 401;
   /** Skipped until then while a 401 of the key is being confirmed (0: not). */
   heldUntil = 0;
   learned: Partial<Record<RateLimitFamily, Learned>> = {};
@@ -252,12 +253,14 @@ export class KeyPool {
 
   /**
    * The provider confirmed it does not know the key (a 401 confirmed): a revoked or mistyped key fails every
-   * request, so it is out of rotation for REJECTED_KEY_COOLDOWN_MS and stops failing one request in N.
+   * request, so it is out of rotation for REJECTED_KEY_COOLDOWN_MS and stops failing one request in N. The same
+   * for a 402: the account behind the key is out of credit or quota, which no short wait cures.
    */
-  reject(keyId: string): void {
+  reject(keyId: string, status = 401): void {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
+    s.rejectedStatus = status;
     s.rejectedAt = now;
     s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
     s.heldUntil = 0;
@@ -354,7 +357,10 @@ export class KeyPool {
         available: wait === 0,
         retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
         cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,
-        rejected: s.rejectedUntil > now ? { status: 401, at: new Date(s.rejectedAt).toISOString() } : null,
+        rejected:
+          s.rejectedUntil > now
+            ? { status: s.rejectedStatus, at: new Date(s.rejectedAt).toISOString() }
+            : null,
         limits: { rpm: s.config.rpm_limit, itpm: s.config.itpm_limit, otpm: s.config.otpm_limit },
         usage: {
           window_ms: this.windowMs,
