@@ -129,6 +129,8 @@ class KeyState {
  * the configured limits are enforced on this pool's own counts.
  */
 export class KeyPool {
+  /** How many times an operator cleared the pool's penalties: what was learned about its keys before is stale. */
+  resetCount = 0;
   private states: KeyState[];
   private nextIndex: number;
   private readonly windowMs: number;
@@ -302,6 +304,7 @@ export class KeyPool {
    * cooldown gone. Returns how many keys were parked and how many cooling down. Windows and learned limits stay.
    */
   clearPenalties(): { parked: number; cooling: number } {
+    this.resetCount++;
     const now = this.clock.now();
     let parked = 0;
     let cooling = 0;
