@@ -233,10 +233,14 @@ export class ProxyService {
         }
         if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
         if (outcome.kind === 'key_rejected') {
+          // A 401 was parked (or not) by the verifier above; a 402 needs no confirmation: the account is dry.
+          if (outcome.status === 402 && keyId) rt.keys.reject(keyId, 402);
           addOnce(state.keysRejectedBy, rt.name);
           preq.log.error(
             { provider: rt.name, key: keyId, status: outcome.status },
-            'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+            outcome.status === 402
+              ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
+              : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
           );
         }
         if (result.kind === 'delivered') {
@@ -518,7 +522,9 @@ export class ProxyService {
     if (noMoreRetries) headers['x-should-retry'] = 'false';
     // A redirect is no answer for the client: it gets the relay's own error below.
     const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
-    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
+    // A final 402 (every key and provider tried out of credit) is passed through: billing_error says what to fix.
+    const passThrough = last?.outcome.kind !== 'key_rejected' || last.outcome.status === 402;
+    if (last?.result.kind === 'status' && passThrough && !redirected) {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
       // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes
