@@ -15,7 +15,7 @@ import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { BedrockEventStreamToSse } from '../src/providers/bedrock-stream';
-import { SseScanner } from '../src/proxy/sse-scanner';
+import { SseScanner } from '../src/protocol/sse-scanner';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
 const nodeHash = () => Hash.bind(null, 'sha256');
