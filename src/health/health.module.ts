@@ -4,7 +4,7 @@ import { TerminusModule } from '@nestjs/terminus';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerLogService } from './breaker-log.service';
 import { BreakerRegistry } from './breaker-registry';
-import { DrainState } from './drain-state';
+import { DrainModule } from '../common/drain.module';
 import { HealthProbeJob } from './health-probe.job';
 import { HealthController } from './health.controller';
 import { ProviderProber } from './provider-prober';
@@ -15,7 +15,7 @@ import { ProviderProber } from './provider-prober';
  */
 @Module({
   // Readiness is 503 on purpose while starting and draining; terminus would log each of those as an error.
-  imports: [TerminusModule.forRoot({ logger: false }), HttpModule],
+  imports: [TerminusModule.forRoot({ logger: false }), HttpModule, DrainModule],
   controllers: [HealthController],
   providers: [
     {
@@ -24,10 +24,9 @@ import { ProviderProber } from './provider-prober';
       inject: [RelayConfig],
     },
     BreakerLogService,
-    DrainState,
     ProviderProber,
     HealthProbeJob,
   ],
-  exports: [BreakerRegistry, DrainState],
+  exports: [BreakerRegistry, DrainModule],
 })
 export class HealthModule {}

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyPool } from '../routing/key-pool';
 import type { ProviderRuntime } from '../routing/routing.service';
 import { KeyVerifier } from './key-verifier';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 
 const unauthorized: AttemptResult = {
@@ -105,6 +105,22 @@ describe('KeyVerifier', () => {
     up.release();
     await other;
     expect(rt.keys.snapshot()[0]?.rejected).toMatchObject({ status: 401 });
+  });
+
+  it('forgets an unconfirmed 401 when the operator resets the pool: one 401 after it parks nothing', async () => {
+    const up = upstream('fail');
+    const rt = runtime();
+    const v = new KeyVerifier(up.client);
+    const first = v.settle401(rt, lease, req('r1'), unauthorized);
+    await flush();
+    up.release();
+    await first;
+    rt.keys.clearPenalties();
+    const other = v.settle401(rt, lease, req('r2'), unauthorized);
+    await flush();
+    up.release();
+    await other;
+    expect(rt.keys.snapshot()[0]?.rejected).toBeNull();
   });
 
   it('makes no check and parks nothing for a 401 the request explains, nor for other statuses', async () => {

@@ -3,23 +3,20 @@ import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
-import { SecretMasker } from '../common/mask';
-import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
+import { SecretMasker } from '../config/mask';
+import { errorJson } from '../protocol/error-writer';
+import { RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import { markAnsweredBy } from '../drills/answer-feed';
-import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
+import { markAnsweredBy } from '../common/answer-feed';
+import { mappedModel } from '../config/model-patterns';
+import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import {
-  fallbackRuleOf,
-  laterStepCanServeNow,
-  mappedModel,
-  modelForLog,
-  type PlanStep,
-} from '../routing/route-plan';
+import { fallbackRuleOf, laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
-import type { CaptureBudget } from './capture-budget';
-import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
+import type { CaptureBudget } from '../protocol/capture-budget';
+import { tooDeeplyNested } from '../protocol/request-carrier';
+import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import {
   failureError,
   finalDecision,
@@ -30,19 +27,14 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
-import { adapterOf } from '../providers/provider-adapter';
-import { adaptRequest } from '../providers/adapt-request';
+import { adapterOf } from '../providers/adapters';
+import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
-import { runAttempt, type AttemptResult } from './upstream-attempt';
+import type { AttemptResult, DeliveredAnswer } from '../protocol/answer';
+import { runAttempt } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
-import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
-
-/** A delivered answer with where it came from (the cache stores it; metrics label it). */
-export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
-  provider: string;
-  model: string;
-};
+import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from '../protocol/upstream-headers';
 
 /** What the caller hands the attempt loop besides the request. */
 export interface ForwardOptions {
@@ -241,10 +233,14 @@ export class ProxyService {
         }
         if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
         if (outcome.kind === 'key_rejected') {
+          // A 401 was parked (or not) by the verifier above; a 402 needs no confirmation: the account is dry.
+          if (outcome.status === 402 && keyId) rt.keys.reject(keyId, 402);
           addOnce(state.keysRejectedBy, rt.name);
           preq.log.error(
             { provider: rt.name, key: keyId, status: outcome.status },
-            'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+            outcome.status === 402
+              ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
+              : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
           );
         }
         if (result.kind === 'delivered') {
@@ -526,7 +522,9 @@ export class ProxyService {
     if (noMoreRetries) headers['x-should-retry'] = 'false';
     // A redirect is no answer for the client: it gets the relay's own error below.
     const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
-    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
+    // A final 402 (every key and provider tried out of credit) is passed through: billing_error says what to fix.
+    const passThrough = last?.outcome.kind !== 'key_rejected' || last.outcome.status === 402;
+    if (last?.result.kind === 'status' && passThrough && !redirected) {
       const r = last.result;
       const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
       // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes
@@ -567,7 +565,7 @@ export class ProxyService {
       opts.res,
       error.status,
       { ...headers, ...error.headers, 'content-type': 'application/json' },
-      JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
+      errorJson(error.type, error.message, preq.id),
     );
   }
 }
