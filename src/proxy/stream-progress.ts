@@ -35,22 +35,27 @@ export class StreamProgress {
 
   /** Records one event; returns true when this event is the first content event (the commit point). */
   observe(ev: SseEvent): boolean {
+    return this.observeEvent(ev.event, ev.data);
+  }
+
+  /** observe() of an event given by its name and data (`data` is read only for the events readsDataOf names). */
+  observeEvent(event: string, data: string): boolean {
     this.events++;
-    switch (ev.event) {
+    switch (event) {
       case 'message_start':
-        this.readMessageStart(ev.data);
+        this.readMessageStart(data);
         break;
       case 'message_delta':
-        this.readMessageDelta(ev.data);
+        this.readMessageDelta(data);
         break;
       case 'message_stop':
         this.completed = true;
         break;
       case 'error':
-        this.readError(ev.data);
+        this.readError(data);
         return false;
     }
-    if (!this.committed && !NON_CONTENT.has(ev.event)) {
+    if (!this.committed && !NON_CONTENT.has(event)) {
       this.committed = true;
       return true;
     }
