@@ -24,6 +24,8 @@ MODE=${MODE:-json}
 NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=64}
 OUT=$(mktemp -d)
 ONLY=${ONLY:-}
+# Another build to count instead of dist/ (a copy of dist/ from before a change, for an A/B).
+RELAY_ENTRY=${RELAY_ENTRY:-dist/main.js}
 KEEP=${KEEP:-}
 trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$KEEP" ]; then mkdir -p "$KEEP"; cp "$OUT"/*.out* "$KEEP"/; fi; rm -rf "$OUT"' EXIT
 
@@ -81,7 +83,7 @@ fi
 RELAY_PORT=$(free_port)
 node -r @swc-node/register -e "process.stdout.write(require('./bench/processes.ts')
   .benchRelayConfig($RELAY_PORT, 'http://127.0.0.1:$FAKE_PORT'))" >"$OUT/relay.yaml"
-read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS dist/main.js --config "$OUT/relay.yaml")
+read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS "$RELAY_ENTRY" --config "$OUT/relay.yaml")
 if [ "$ONLY" = relay ]; then
   echo "relay $MODE${DELTAS:+ deltas=$DELTAS}: main thread $RELAY_MAIN, all threads $RELAY_ALL instructions per request"
   exit 0

@@ -80,9 +80,9 @@ export function parseVariants(spec: string): Variant[] {
     });
 }
 
-/** Resolves once `url` answers at all (10 s at most). */
+/** Resolves once `url` answers at all (60 s at most: on a busy machine a relay can take that long to start). */
 async function waitUntilServing(url: string): Promise<void> {
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 60_000;
   for (;;) {
     try {
       await fetch(url);
