@@ -28,8 +28,20 @@ export class StreamProgress {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   events = 0;
 
+  /**
+   * The event names this class tells apart: any other event is content to it (an EventScanner may report such an
+   * event without its name).
+   */
+  static readonly namesRead: readonly string[] = [
+    'message_start',
+    'message_delta',
+    'message_stop',
+    'error',
+    ...NON_CONTENT,
+  ];
+
   /** The events whose data this class reads (an SseScanner need not copy out the others' data). */
-  static readsDataOf(this: void, event: string): boolean {
+  static readsDataOf(this: void, event: string | undefined): boolean {
     return event === 'message_start' || event === 'message_delta' || event === 'error';
   }
 
@@ -38,8 +50,11 @@ export class StreamProgress {
     return this.observeEvent(ev.event, ev.data);
   }
 
-  /** observe() of an event given by its name and data (`data` is read only for the events readsDataOf names). */
-  observeEvent(event: string, data: string): boolean {
+  /**
+   * observe() of an event given by its name and data (`data` is read only for the events readsDataOf names); the
+   * name may be undefined for an event not among namesRead.
+   */
+  observeEvent(event: string | undefined, data: string): boolean {
     this.events++;
     switch (event) {
       case 'message_start':
@@ -55,7 +70,7 @@ export class StreamProgress {
         this.readError(data);
         return false;
     }
-    if (!this.committed && !NON_CONTENT.has(event)) {
+    if (!this.committed && (event === undefined || !NON_CONTENT.has(event))) {
       this.committed = true;
       return true;
     }

@@ -4,7 +4,7 @@ import type { Cancellation } from '../common/cancellation';
 import type { UpstreamErrorKind } from '../routing/outcome';
 import { streamErrorAnswer } from './failure-answer';
 import { StreamCapture } from './stream/capture';
-import { EventScanner, type EventSink } from './stream/event-scanner';
+import { EventNames, EventScanner, type EventSink } from './stream/event-scanner';
 import { EventWriter } from './stream/event-writer';
 import { disconnectIfSilent, StreamTimers, type StreamTimerOwner } from './stream/timers';
 import { StreamProgress } from './stream-progress';
@@ -42,10 +42,13 @@ export function relayStream(
   });
 }
 
+/** The events the relay tells apart; the others (content_block_delta above all) are scanned for their end only. */
+const RELAY_EVENT_NAMES = new EventNames(StreamProgress.namesRead);
+
 /** One relayed stream: the upstream body's events drive it; one method per event and decision. */
 class StreamRelay implements EventSink, StreamTimerOwner {
   private readonly res: AttemptOptions['res'];
-  private readonly scanner = new EventScanner(this);
+  private readonly scanner = new EventScanner(this, RELAY_EVENT_NAMES);
   private readonly progress = new StreamProgress();
   private readonly writer: EventWriter;
   private readonly timers: StreamTimers;
@@ -99,11 +102,11 @@ class StreamRelay implements EventSink, StreamTimerOwner {
   }
 
   // EventSink: every event goes to StreamProgress; an error event before any content stops the scan.
-  keepsDataOf(name: string): boolean {
+  keepsDataOf(name: string | undefined): boolean {
     return StreamProgress.readsDataOf(name);
   }
 
-  onEvent(name: string, data: string): boolean {
+  onEvent(name: string | undefined, data: string): boolean {
     this.progress.observeEvent(name, data);
     if (name === 'error') this.errorInChunk = true;
     return this.progress.committed || !this.progress.errorType;

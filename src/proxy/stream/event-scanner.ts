@@ -1,11 +1,43 @@
 import { MAX_LINE_BYTES } from '../sse-scanner';
 
-/** What an EventScanner reports its events to. */
+/**
+ * What an EventScanner reports its events to. Names are those of the scanner's EventNames; any other event is
+ * reported with the name undefined (its name is never decoded).
+ */
 export interface EventSink {
   /** Whether the data of events named `name` is read; the others' data lines are never decoded. */
-  keepsDataOf(name: string): boolean;
+  keepsDataOf(name: string | undefined): boolean;
   /** One complete event (data '' when not kept); false stops the scan of this chunk (the stream ends there). */
-  onEvent(name: string, data: string): boolean;
+  onEvent(name: string | undefined, data: string): boolean;
+}
+
+/**
+ * The event names a sink tells apart, matched in the bytes and reported as these constants: no string is decoded
+ * per event. A stream is mostly content_block_delta events, which a relay need not tell apart from each other:
+ * left out of the names, they are told from the names of the same length by their last byte. Names are ASCII,
+ * as all of the Messages API's are.
+ */
+export class EventNames {
+  private readonly byLength: Array<string[] | undefined> = [];
+
+  constructor(readonly names: readonly string[]) {
+    for (const name of names) (this.byLength[name.length] ??= []).push(name);
+  }
+
+  /** The constant for the name buf[from, end), '' for an empty one, undefined when it is none of the names. */
+  match(buf: Buffer, from: number, end: number): string | undefined {
+    if (from === end) return '';
+    const candidates = this.byLength[end - from];
+    if (candidates === undefined) return undefined;
+    for (let c = 0; c < candidates.length; c++) {
+      const name = candidates[c]!;
+      // From the end: names of one length differ in their last word (message_start / message_delta).
+      let i = name.length - 1;
+      while (i >= 0 && buf[from + i] === name.charCodeAt(i)) i--;
+      if (i < 0) return name;
+    }
+    return undefined;
+  }
 }
 
 const LF = 0x0a;
@@ -17,29 +49,11 @@ const DATA = Buffer.from('data');
 const EVENT = Buffer.from('event');
 
 /**
- * The event names of the Messages API, returned as these constants instead of a string decoded per event: a stream
- * is mostly content_block_delta events, and decoding each one's name was a measurable share of relaying it.
- */
-const KNOWN_NAMES = [
-  'ping',
-  'error',
-  'message',
-  'message_start',
-  'message_delta',
-  'message_stop',
-  'content_block_start',
-  'content_block_delta',
-  'content_block_stop',
-];
-const NAMES_BY_LENGTH: string[][] = [];
-for (const name of KNOWN_NAMES) (NAMES_BY_LENGTH[name.length] ??= []).push(name);
-
-/**
  * The relay's incremental SSE scanner: the grammar of SseScanner (\n, \r\n or \r line ends, a leading BOM, `:`
  * comments, `event` and `data` fields, a blank line dispatches, a line over MAX_LINE_BYTES is not read), shaped
- * for the per-event path of a relayed stream: the Messages API's event names are matched in the bytes and
- * returned as constants (decoding each name was a third of the scan's cost), only kept events' data is decoded,
- * and events go to a sink instead of an object each. (Reading each chunk as one latin1 string to search it with
+ * for the per-event path of a relayed stream: only the event names the sink tells apart are matched, in the
+ * bytes (decoding each name was a third of the scan's cost), only kept events' data is decoded, and events go to
+ * a sink instead of an object each. (Reading each chunk as one latin1 string to search it with
  * String#indexOf was tried: the copy cost more than the search saved.) Splitting on bytes is safe for UTF-8, whose multi-byte sequences never contain CR, LF
  * or ':'.
  */
@@ -47,7 +61,8 @@ export class EventScanner {
   private partial: Buffer[] = [];
   private partialBytes = 0;
   private overlong = false;
-  private eventName = '';
+  /** The event's name: '' before its `event` field, then one of the names, or undefined for any other. */
+  private eventName: string | undefined = '';
   private keep: boolean;
   private data: string | undefined;
   private hasData = false;
@@ -55,8 +70,15 @@ export class EventScanner {
   private pendingCr = false;
   private stopped = false;
 
-  constructor(private readonly sink: EventSink) {
-    this.keep = sink.keepsDataOf('message');
+  private readonly unnamed: string | undefined;
+
+  constructor(
+    private readonly sink: EventSink,
+    private readonly names: EventNames,
+  ) {
+    // An event without an `event` field is a `message` (reported by that name only if it is one of the names).
+    this.unnamed = names.names.includes('message') ? 'message' : undefined;
+    this.keep = sink.keepsDataOf(this.unnamed);
   }
 
   /**
@@ -124,10 +146,11 @@ export class EventScanner {
   }
 
   private dispatch(): void {
-    if (this.hasData || this.eventName) {
-      if (!this.sink.onEvent(this.eventName || 'message', this.data ?? '')) this.stopped = true;
+    const name = this.eventName;
+    if (this.hasData || name !== '') {
+      if (!this.sink.onEvent(name === '' ? this.unnamed : name, this.data ?? '')) this.stopped = true;
     }
-    if (this.eventName) this.keep = this.sink.keepsDataOf('message');
+    if (name !== '') this.keep = this.sink.keepsDataOf(this.unnamed);
     this.eventName = '';
     this.data = undefined;
     this.hasData = false;
@@ -146,8 +169,9 @@ export class EventScanner {
       }
     } else if (first === EVENT[0] && isField(buf, start, end, EVENT)) {
       const from = valueStart(buf, start + EVENT.length, end);
-      this.eventName = knownName(buf, from, end) ?? buf.toString('utf8', from, end);
-      this.keep = this.sink.keepsDataOf(this.eventName || 'message');
+      const name = this.names.match(buf, from, end);
+      this.eventName = name;
+      this.keep = this.sink.keepsDataOf(name === '' ? this.unnamed : name);
     }
   }
 
@@ -186,19 +210,4 @@ function valueStart(buf: Buffer, afterName: number, end: number): number {
   if (afterName >= end) return end;
   const from = afterName + 1;
   return from < end && buf[from] === SPACE ? from + 1 : from;
-}
-
-/** The constant for the event name buf[from, end), or undefined when it is not one of the known names. */
-function knownName(buf: Buffer, from: number, end: number): string | undefined {
-  const candidates = NAMES_BY_LENGTH[end - from];
-  if (candidates === undefined) return from === end ? '' : undefined;
-  for (const name of candidates) if (sameBytes(buf, from, name)) return name;
-  return undefined;
-}
-
-/** Whether buf holds the ASCII text `name` at `from` (the caller checked the length). */
-function sameBytes(buf: Buffer, from: number, name: string): boolean {
-  // From the end: the known names of one length differ in their last word (message_start / message_delta).
-  for (let i = name.length - 1; i >= 0; i--) if (buf[from + i] !== name.charCodeAt(i)) return false;
-  return true;
 }
