@@ -4,9 +4,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest
 import { RedisCluster } from '../../test/support/redis-cluster';
 import { RedisServer } from '../../test/support/redis-server';
 import { CircuitBreakerConfig, ClusterRedisConfig } from '../config/relay-config';
-import { BreakerRegistry } from '../health/breaker-registry';
-import type { BreakerTransition, CircuitBreaker } from '../health/circuit-breaker';
-import { ClusterRedis } from './cluster-redis';
+import { BreakerRegistry } from './breaker-registry';
+import type { BreakerTransition, CircuitBreaker } from './circuit-breaker';
+import { ClusterRedis } from '../cluster/cluster-redis';
 import { SharedCircuits } from './shared-circuits';
 
 const quiet = { warn: () => undefined, log: () => undefined };
