@@ -97,6 +97,13 @@ describe('shared circuits on one Redis (three replicas in one process)', () => {
   let replicas: Replica[] = [];
   const where = (): Where => ({ prefix: `cc-relay-test:${randomUUID()}:` });
   afterEach(async () => {
+    const first = replicas[0];
+    if (first) {
+      const keys = [first.redis.key('circuit:{p}'), first.redis.key('permits:{p}')];
+      await first.redis.run('cleanup', (c) =>
+        c.eval("return redis.call('DEL', KEYS[1], KEYS[2])", { keys, arguments: [] }),
+      );
+    }
     await Promise.all(replicas.map((r) => r.stop()));
     replicas = [];
   });
