@@ -265,7 +265,7 @@ describe('shared circuits on one Redis (three replicas in one process)', () => {
 
 describe('shared circuits when Redis goes away', () => {
   let server: RedisServer;
-  let replicas: Replica[] = [];
+  const replicas: Replica[] = [];
   beforeAll(async () => {
     server = await RedisServer.start();
   });
