@@ -1,9 +1,12 @@
 import type { Clock } from '../common/clock';
 import { maskSecret } from '../common/mask';
 import type { ProviderKeyConfig } from '../config/relay-config';
-import { headerValue, parseRetryAfterMs, type HeaderBag } from './outcome';
+import { parseRetryAfterMs, type HeaderBag } from './outcome';
 import type { Rng } from '../common/rng';
 import { SlidingWindow } from './sliding-window';
+import { LearnedLimits, type LearnedLimitSnapshot, type RateLimitFamily } from './learned-limits';
+
+export type { LearnedLimitSnapshot, RateLimitFamily } from './learned-limits';
 
 /** The key fields the pool reads (a ProviderKeyConfig satisfies it). */
 export type PoolKeyConfig = Pick<
@@ -29,17 +32,6 @@ export interface KeyPoolOptions {
   max429CooldownMs?: number;
 }
 
-/** The rate-limit families Anthropic reports as `anthropic-ratelimit-<family>-{limit,remaining,reset}`. */
-export type RateLimitFamily = 'requests' | 'tokens' | 'input_tokens' | 'output_tokens';
-
-/** What one response header family told us, as the admin API shows it. */
-export interface LearnedLimitSnapshot {
-  limit: number | null;
-  /** The upstream's remaining minus what this pool has sent since; null once the reset has passed. */
-  remaining: number | null;
-  reset: string | null;
-}
-
 /** One key as the admin API shows it: never the secret itself. */
 export interface KeySnapshot {
   id: string;
@@ -59,17 +51,6 @@ export interface KeySnapshot {
   learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>>;
 }
 
-const FAMILIES: readonly RateLimitFamily[] = ['requests', 'tokens', 'input_tokens', 'output_tokens'];
-
-/** Each family's three header names, built once (they are looked up on every response). */
-const FAMILY_HEADERS: Readonly<Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>> =
-  Object.fromEntries(
-    FAMILIES.map((family) => {
-      const prefix = `anthropic-ratelimit-${family.replace('_', '-')}-`;
-      return [family, { limit: `${prefix}limit`, remaining: `${prefix}remaining`, reset: `${prefix}reset` }];
-    }),
-  ) as Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>;
-
 /** Default window of the local limits: Anthropic's limits are per minute. */
 export const KEY_WINDOW_MS = 60_000;
 const DEFAULT_429_COOLDOWN_MS = 1_000;
@@ -78,15 +59,6 @@ const MAX_429_COOLDOWN_MS = 60_000;
 export const REJECTED_KEY_COOLDOWN_MS = 10 * 60_000;
 // When only in-flight requests' reserved tokens block a key, nothing in the windows says when they finish.
 const IN_FLIGHT_WAIT_MS = 1_000;
-
-interface Learned {
-  limit?: number;
-  remaining?: number;
-  resetAtMs?: number;
-  observedAtMs: number;
-  /** Sent through this pool since the header was observed (requests, or estimated input tokens). */
-  spent: number;
-}
 
 class KeyState {
   readonly requests: SlidingWindow;
@@ -102,7 +74,7 @@ class KeyState {
   rejectedUntil = 0;
   /** Skipped until then while a 401 of the key is being confirmed (0: not). */
   heldUntil = 0;
-  learned: Partial<Record<RateLimitFamily, Learned>> = {};
+  readonly learned: LearnedLimits;
 
   constructor(
     readonly id: string,
@@ -112,6 +84,7 @@ class KeyState {
     this.requests = new SlidingWindow(windowMs);
     this.inputTokens = new SlidingWindow(windowMs);
     this.outputTokens = new SlidingWindow(windowMs);
+    this.learned = new LearnedLimits(windowMs);
   }
 }
 
@@ -187,10 +160,7 @@ export class KeyPool {
     chosen.requests.add(now);
     chosen.inFlight++;
     chosen.reservedInput += estimate;
-    for (const family of FAMILIES) {
-      const l = chosen.learned[family];
-      if (l) l.spent += family === 'requests' ? 1 : family === 'output_tokens' ? 0 : estimate;
-    }
+    chosen.learned.spend(estimate);
     return { kind: 'key', keyId: chosen.id, key: chosen.config.key };
   }
 
@@ -229,9 +199,7 @@ export class KeyPool {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
-    // Most answers of providers other than Anthropic carry no rate-limit headers: one pass over the names spares
-    // them the twelve lookups.
-    if (hasRateLimitHeaders(headers)) for (const family of FAMILIES) this.learn(s, family, headers, now);
+    s.learned.observe(headers, now);
 
     if (status === 429) {
       s.consecutive429++;
@@ -335,16 +303,7 @@ export class KeyPool {
     const active = new Set(this.active());
     return this.states.map((s) => {
       const wait = active.has(s) ? this.waitMs(s, now, 0) : Infinity;
-      const learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>> = {};
-      for (const family of FAMILIES) {
-        const l = s.learned[family];
-        if (!l) continue;
-        learned[family] = {
-          limit: l.limit ?? null,
-          remaining: this.effectiveRemaining(l, now) ?? null,
-          reset: l.resetAtMs === undefined ? null : new Date(l.resetAtMs).toISOString(),
-        };
-      }
+      const learned = s.learned.snapshot(now);
       return {
         id: s.id,
         key: maskSecret(s.config.key),
@@ -389,17 +348,7 @@ export class KeyPool {
       wait = Math.max(wait, Number.isFinite(byWindow) ? byWindow : IN_FLIGHT_WAIT_MS);
     }
     if (otpm > 0) wait = Math.max(wait, s.outputTokens.msUntilFits(now, otpm, 1));
-
-    for (const family of FAMILIES) {
-      const l = s.learned[family];
-      if (!l) continue;
-      const remaining = this.effectiveRemaining(l, now);
-      if (remaining === undefined) continue;
-      const wanted = family === 'requests' || family === 'output_tokens' ? 1 : estimate;
-      const need = Math.max(1, l.limit === undefined ? wanted : Math.min(wanted, l.limit));
-      if (remaining < need) wait = Math.max(wait, this.learnedExpiry(l) - now);
-    }
-    return wait;
+    return Math.max(wait, s.learned.waitMs(now, estimate));
   }
 
   private utilisation(s: KeyState, now: number): number {
@@ -408,46 +357,8 @@ export class KeyPool {
     if (rpm > 0) used = Math.max(used, s.requests.total(now) / rpm);
     if (itpm > 0) used = Math.max(used, (s.inputTokens.total(now) + s.reservedInput) / itpm);
     if (otpm > 0) used = Math.max(used, s.outputTokens.total(now) / otpm);
-    for (const family of FAMILIES) {
-      const l = s.learned[family];
-      const remaining = l ? this.effectiveRemaining(l, now) : undefined;
-      if (l?.limit && remaining !== undefined) used = Math.max(used, 1 - Math.max(0, remaining) / l.limit);
-    }
-    return used;
+    return Math.max(used, s.learned.utilisation(now));
   }
-
-  private learn(s: KeyState, family: RateLimitFamily, headers: HeaderBag, now: number): void {
-    const names = FAMILY_HEADERS[family];
-    const limit = parseCount(headerValue(headers, names.limit));
-    const remaining = parseCount(headerValue(headers, names.remaining));
-    const resetRaw = headerValue(headers, names.reset);
-    const resetAt = resetRaw === undefined ? NaN : Date.parse(resetRaw);
-    if (limit === undefined && remaining === undefined && Number.isNaN(resetAt)) return;
-    const previous = s.learned[family];
-    s.learned[family] = {
-      limit: limit ?? previous?.limit,
-      remaining,
-      // Anthropic's limits are per minute: a reset further out than one window is clock skew, not information.
-      resetAtMs: Number.isNaN(resetAt) ? undefined : Math.min(resetAt, now + this.windowMs),
-      observedAtMs: now,
-      spent: 0,
-    };
-  }
-
-  /** The learned remaining less what this pool sent since, or undefined when unknown or past its reset. */
-  private effectiveRemaining(l: Learned, now: number): number | undefined {
-    if (l.remaining === undefined || now >= this.learnedExpiry(l)) return undefined;
-    return l.remaining - l.spent;
-  }
-
-  private learnedExpiry(l: Learned): number {
-    return l.resetAtMs ?? l.observedAtMs + this.windowMs;
-  }
-}
-
-function hasRateLimitHeaders(headers: HeaderBag): boolean {
-  for (const name in headers) if (name.startsWith('anthropic-ratelimit-')) return true;
-  return false;
 }
 
 function effectiveWeight(s: KeyState): number {
@@ -466,7 +377,3 @@ function nonNegative(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
 
-function parseCount(raw: string | undefined): number | undefined {
-  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
-  return Number(raw);
-}
