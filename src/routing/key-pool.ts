@@ -4,7 +4,13 @@ import type { ProviderKeyConfig } from '../config/relay-config';
 import { parseRetryAfterMs, type HeaderBag } from './outcome';
 import type { Rng } from '../common/rng';
 import { SlidingWindow } from './sliding-window';
-import { LearnedLimits, type LearnedLimitSnapshot, type RateLimitFamily } from './learned-limits';
+import {
+  LearnedLimits,
+  type LearnedLimitSnapshot,
+  type LearnedObservation,
+  type RateLimitFamily,
+} from './learned-limits';
+import { keyFingerprint, type KeyPoolSync, type SharedKeyLimits, type SharedPenalty } from './key-sync';
 
 export type { LearnedLimitSnapshot, RateLimitFamily } from './learned-limits';
 
@@ -75,6 +81,10 @@ class KeyState {
   /** Skipped until then while a 401 of the key is being confirmed (0: not). */
   heldUntil = 0;
   readonly learned: LearnedLimits;
+  /** Estimated input tokens counted in the shared windows (cluster mode) whose usage is not known yet, and how many requests. */
+  sharedReserved = 0;
+  sharedPending = 0;
+  private fp: string | undefined;
 
   constructor(
     readonly id: string,
@@ -85,6 +95,15 @@ class KeyState {
     this.inputTokens = new SlidingWindow(windowMs);
     this.outputTokens = new SlidingWindow(windowMs);
     this.learned = new LearnedLimits(windowMs);
+  }
+
+  /** The key's non-secret name in shared state (computed once, when first needed). */
+  get fingerprint(): string {
+    return (this.fp ??= keyFingerprint(this.config.key));
+  }
+
+  get limited(): boolean {
+    return this.config.rpm_limit > 0 || this.config.itpm_limit > 0 || this.config.otpm_limit > 0;
   }
 }
 
@@ -106,6 +125,8 @@ export class KeyPool {
   private readonly windowMs: number;
   private readonly default429CooldownMs: number;
   private readonly max429CooldownMs: number;
+  /** Shared state with the other replicas (cluster.mode: redis), when attached. */
+  private sync: KeyPoolSync | undefined;
 
   constructor(
     readonly provider: string,
@@ -157,11 +178,128 @@ export class KeyPool {
       return { kind: 'exhausted', retryAfterMs };
     }
     const chosen = best.length === 1 ? best[0]! : best[Math.floor(this.rng() * best.length)]!;
+    return this.take(chosen, now, estimate);
+  }
+
+  /** Counts a picked request against the key. */
+  private take(chosen: KeyState, now: number, estimate: number): KeyPick {
     chosen.requests.add(now);
     chosen.inFlight++;
     chosen.reservedInput += estimate;
     chosen.learned.spend(estimate);
     return { kind: 'key', keyId: chosen.id, key: chosen.config.key };
+  }
+
+  /** The keys that could take the request now, best first as {@link pick} scores them (ties in random order). */
+  private ranked(now: number, estimate: number): KeyState[] {
+    const scored: { s: KeyState; score: number[]; tie: number }[] = [];
+    for (const s of this.active()) {
+      if (this.waitMs(s, now, estimate) > 0) continue;
+      const score = [this.utilisation(s, now), s.requests.total(now) / effectiveWeight(s), s.inFlight];
+      scored.push({ s, score, tie: this.rng() });
+    }
+    scored.sort((a, b) => compareScores(a.score, b.score) || a.tie - b.tie);
+    return scored.map((x) => x.s);
+  }
+
+  /**
+   * {@link pick}, with the cluster's counts where they decide: in cluster mode, when the best keys have rpm/itpm/otpm
+   * limits, one round trip to the shared state admits the first of them that fits cluster-wide. Without shared state,
+   * or when no candidate has limits, it is `pick` (no round trip); when the shared state does not answer in time, the
+   * pool decides on its own counts like `pick`.
+   */
+  async acquire(estimatedInputTokens = 0): Promise<KeyPick> {
+    const sync = this.sync;
+    if (!sync || this.states.length === 0) return this.pick(estimatedInputTokens);
+    const now = this.clock.now();
+    const estimate = nonNegative(estimatedInputTokens);
+    const ranked = this.ranked(now, estimate);
+    const first = ranked[0];
+    if (first === undefined) return this.exhausted(now, estimate, Infinity);
+    if (!first.limited) return this.take(first, now, estimate);
+    // The limited keys in order, up to the first one without limits (which needs no shared count).
+    const candidates: KeyState[] = [];
+    let unlimited: KeyState | undefined;
+    for (const s of ranked) {
+      if (!s.limited) {
+        unlimited = s;
+        break;
+      }
+      candidates.push(s);
+    }
+    const limits: SharedKeyLimits[] = candidates.map((s) => ({
+      fingerprint: s.fingerprint,
+      rpm: s.config.rpm_limit,
+      itpm: s.config.itpm_limit,
+      otpm: s.config.otpm_limit,
+    }));
+    const answer = await sync.admit(limits, estimate);
+    if (answer === undefined || sync !== this.sync) return this.pick(estimatedInputTokens);
+    const at = this.clock.now();
+    if (answer.admitted) {
+      const chosen = candidates[answer.index];
+      // A reload while the answer was on its way dropped the key: its shared count stands, the pool decides.
+      if (chosen === undefined || !this.states.includes(chosen)) return this.pick(estimatedInputTokens);
+      if (estimate > 0) {
+        chosen.sharedReserved += estimate;
+        chosen.sharedPending++;
+      }
+      return this.take(chosen, at, estimate);
+    }
+    if (unlimited && this.states.includes(unlimited)) return this.take(unlimited, at, estimate);
+    return this.exhausted(at, estimate, answer.retryAfterMs);
+  }
+
+  /** No key can take the request: the soonest any might, locally or by the shared windows (`sharedWaitMs`). */
+  private exhausted(now: number, estimate: number, sharedWaitMs: number): KeyPick {
+    let soonest = sharedWaitMs;
+    for (const s of this.active()) {
+      const wait = this.waitMs(s, now, estimate);
+      if (wait > 0) soonest = Math.min(soonest, wait);
+    }
+    return {
+      kind: 'exhausted',
+      retryAfterMs: Number.isFinite(soonest) ? Math.max(1, Math.ceil(soonest)) : IN_FLIGHT_WAIT_MS,
+    };
+  }
+
+  /** Shares this pool's learning with the other replicas from now on (cluster.mode: redis); undefined detaches. */
+  attach(sync: KeyPoolSync | undefined): void {
+    this.sync = sync;
+  }
+
+  /** The fingerprints of the pool's keys (their names in shared state). */
+  fingerprints(): string[] {
+    return this.states.map((s) => s.fingerprint);
+  }
+
+  /** Another replica cooled a key down or parked it (or put it back): honoured here at once. */
+  applyPenalty(fingerprint: string, penalty: SharedPenalty): void {
+    for (const s of this.states) {
+      if (s.fingerprint !== fingerprint) continue;
+      if (penalty.cooldownUntil !== undefined)
+        s.cooldownUntil = Math.max(s.cooldownUntil, penalty.cooldownUntil);
+      if (penalty.rejectedUntil !== undefined && penalty.rejectedUntil > s.rejectedUntil) {
+        s.rejectedUntil = penalty.rejectedUntil;
+        s.rejectedAt = penalty.rejectedAt ?? s.rejectedAt;
+        s.heldUntil = 0;
+      }
+      if (penalty.acceptedAt !== undefined && s.rejectedUntil > 0 && penalty.acceptedAt >= s.rejectedAt) {
+        s.rejectedAt = 0;
+        s.rejectedUntil = 0;
+        s.heldUntil = 0;
+      }
+    }
+  }
+
+  /** Another replica learned the key's rate-limit headers: taken when newer than this pool's own. */
+  applyLearned(fingerprint: string, family: RateLimitFamily, observation: LearnedObservation): void {
+    for (const s of this.states) if (s.fingerprint === fingerprint) s.learned.adopt(family, observation);
+  }
+
+  /** Another replica cleared the provider's penalties (admin reset). */
+  applyClear(): void {
+    this.clearLocal();
   }
 
   /** Whether some key could take a request right now (for "try another key of this provider"). */
@@ -199,7 +337,19 @@ export class KeyPool {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
-    s.learned.observe(headers, now);
+    const changed = s.learned.observe(headers, now);
+    const sync = this.sync;
+    if (sync) {
+      for (const family of changed) {
+        const observation = s.learned.observation(family);
+        if (observation) sync.learned(s.fingerprint, family, observation);
+      }
+      // An answer that is not a success spent no tokens: its reservation in the shared windows is given back.
+      if ((status < 200 || status >= 300) && s.sharedPending > 0) {
+        const share = this.takeSharedShare(s);
+        if (share > 0) sync.settle(s.fingerprint, -share, 0);
+      }
+    }
 
     if (status === 429) {
       s.consecutive429++;
@@ -209,8 +359,10 @@ export class KeyPool {
           ? hint
           : Math.min(this.max429CooldownMs, this.default429CooldownMs * 2 ** (s.consecutive429 - 1));
       s.cooldownUntil = Math.max(s.cooldownUntil, now + cooldown);
+      sync?.penalise(s.fingerprint, { cooldownUntil: s.cooldownUntil });
     } else if (status >= 200 && status < 300) {
       s.consecutive429 = 0;
+      if (sync && s.rejectedUntil > 0) sync.penalise(s.fingerprint, { acceptedAt: now });
       // The key evidently works (a request of it that was in flight succeeded): back in rotation.
       s.rejectedAt = 0;
       s.rejectedUntil = 0;
@@ -229,6 +381,7 @@ export class KeyPool {
     s.rejectedAt = now;
     s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
     s.heldUntil = 0;
+    this.sync?.penalise(s.fingerprint, { rejectedUntil: s.rejectedUntil, rejectedAt: now });
   }
 
   /** Skips the key for `ms` (a 401 of it is being confirmed); 0 puts it back at once. */
@@ -250,6 +403,21 @@ export class KeyPool {
     const output = nonNegative(outputTokens);
     if (input > 0) s.inputTokens.add(now, input);
     if (output > 0) s.outputTokens.add(now, output);
+    const sync = this.sync;
+    if (sync && (s.config.itpm_limit > 0 || s.config.otpm_limit > 0)) {
+      // The shared windows counted the estimate at admission: correct it to the usage, add the output tokens.
+      const inputDelta = input > 0 ? input - this.takeSharedShare(s) : 0;
+      if (inputDelta !== 0 || output > 0) sync.settle(s.fingerprint, inputDelta, output);
+    }
+  }
+
+  /** One request's share of the key's estimate still counted in the shared windows (taken off the key). */
+  private takeSharedShare(s: KeyState): number {
+    if (s.sharedPending === 0) return 0;
+    const share = Math.round(s.sharedReserved / s.sharedPending);
+    s.sharedPending--;
+    s.sharedReserved = s.sharedPending === 0 ? 0 : Math.max(0, s.sharedReserved - share);
+    return share;
   }
 
   /** Ends one in-flight request of the key (call exactly once per successful pick). */
@@ -267,6 +435,11 @@ export class KeyPool {
    * cooldown gone. Returns how many keys were parked and how many cooling down. Windows and learned limits stay.
    */
   clearPenalties(): { parked: number; cooling: number } {
+    this.sync?.clear();
+    return this.clearLocal();
+  }
+
+  private clearLocal(): { parked: number; cooling: number } {
     const now = this.clock.now();
     let parked = 0;
     let cooling = 0;
@@ -376,4 +549,3 @@ function compareScores(a: readonly number[], b: readonly number[]): number {
 function nonNegative(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
 }
-
