@@ -111,7 +111,9 @@ export class LearnedLimits {
   /** The family's last observation (what a replica shares with the others), or undefined. */
   observation(family: RateLimitFamily): LearnedObservation | undefined {
     const l = this.families[family];
-    return l && { limit: l.limit, remaining: l.remaining, resetAtMs: l.resetAtMs, observedAtMs: l.observedAtMs };
+    return (
+      l && { limit: l.limit, remaining: l.remaining, resetAtMs: l.resetAtMs, observedAtMs: l.observedAtMs }
+    );
   }
 
   /**
