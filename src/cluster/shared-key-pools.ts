@@ -1,7 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { within } from '../common/within';
 import type { KeyPool } from '../routing/key-pool';
-import type { KeyPoolSync, SharedAdmission, SharedKeyLimits, SharedPenalty } from '../routing/key-sync';
+import type {
+  KeyPoolSharing,
+  KeyPoolSync,
+  SharedAdmission,
+  SharedKeyLimits,
+  SharedPenalty,
+} from '../routing/key-sync';
 import {
   RATE_LIMIT_FAMILIES,
   type LearnedObservation,
@@ -83,6 +89,8 @@ interface ProviderSync {
   settlements: Map<string, [number, number]>;
   /** "<fp>:<family>" -> observation JSON not yet written. */
   learned: Map<string, string>;
+  /** fingerprint -> penalty that did not reach Redis (retried with the flushes; merging makes a retry harmless). */
+  penalties: Map<string, SharedPenalty>;
   lastClearAt: number;
   handle: KeyPoolSync;
 }
@@ -101,7 +109,7 @@ interface ProviderSync {
  * Every call is bounded by timeout_ms and never fails a request: a failed or slow admission is decided locally,
  * counted, and logged once per outage; what was learned meanwhile is written when Redis is back.
  */
-export class SharedKeyPools {
+export class SharedKeyPools implements KeyPoolSharing {
   private readonly providers = new Map<string, ProviderSync>();
   private readonly prefix: string;
   private readonly channel: string;
@@ -184,6 +192,7 @@ export class SharedKeyPools {
       tag: `${this.prefix}{kp:${provider}}`,
       settlements: new Map(),
       learned: new Map(),
+      penalties: new Map(),
       lastClearAt: 0,
       handle: undefined as unknown as KeyPoolSync,
     };
@@ -274,7 +283,7 @@ export class SharedKeyPools {
 
   private async penalise(p: ProviderSync, fp: string, penalty: SharedPenalty): Promise<void> {
     this.counts.calls.penalise++;
-    await this.call(
+    const answer = await this.call(
       'penalise',
       this.scripts.penalise,
       [`${p.tag}:pen`],
@@ -289,8 +298,8 @@ export class SharedKeyPools {
         `${this.replicaId} ${Date.now()} ${p.provider}`,
       ],
     );
-    // A penalty that did not reach Redis reaches the others through nothing else: it stays local (the next
-    // 429 or parking of the key is shared again once Redis answers).
+    // Kept for the next flush: the others learn it once Redis is back (merged with a later one of the key).
+    if (answer === undefined) p.penalties.set(fp, mergePenalty(p.penalties.get(fp), penalty));
   }
 
   private async clear(p: ProviderSync): Promise<void> {
@@ -312,6 +321,11 @@ export class SharedKeyPools {
   private async flush(): Promise<void> {
     const calls: Promise<unknown>[] = [];
     for (const p of this.providers.values()) {
+      if (p.penalties.size > 0 && this.failingSince === undefined) {
+        const penalties = p.penalties;
+        p.penalties = new Map();
+        for (const [fp, penalty] of penalties) calls.push(this.penalise(p, fp, penalty));
+      }
       if (p.settlements.size > 0) {
         const settled = p.settlements;
         p.settlements = new Map();
@@ -442,6 +456,17 @@ function pairs(reply: unknown): [string, string][] {
   }
   if (reply && typeof reply === 'object') return Object.entries(reply).map(([k, v]) => [k, String(v)]);
   return [];
+}
+
+function mergePenalty(a: SharedPenalty | undefined, b: SharedPenalty): SharedPenalty {
+  if (!a) return b;
+  const newerParking = (b.rejectedUntil ?? 0) > (a.rejectedUntil ?? 0);
+  return {
+    cooldownUntil: Math.max(a.cooldownUntil ?? 0, b.cooldownUntil ?? 0),
+    rejectedUntil: newerParking ? b.rejectedUntil : a.rejectedUntil,
+    rejectedAt: newerParking ? b.rejectedAt : a.rejectedAt,
+    acceptedAt: Math.max(a.acceptedAt ?? 0, b.acceptedAt ?? 0),
+  };
 }
 
 function parsePenalty(value: string): SharedPenalty {

@@ -1,5 +1,14 @@
 import { createHmac } from 'node:crypto';
+import type { KeyPool } from './key-pool';
 import type { LearnedObservation, RateLimitFamily } from './learned-limits';
+
+/** What RoutingService hands its key pools to (SharedKeyPools in cluster mode). */
+export interface KeyPoolSharing {
+  /** Shares the pool from now on (a pool of a provider already shared replaces the old one). */
+  attach(pool: KeyPool): void;
+  /** Stops sharing the pool of a provider that left the config. */
+  detach(provider: string): void;
+}
 
 /**
  * The seam between one provider's KeyPool and state shared with other replicas (cluster.mode: redis). The pool
