@@ -375,14 +375,17 @@ describe.skipIf(!hasRedisBinaries)('SharedKeyPools when Redis is down or stalled
 
     // Stalled: the server takes the connection's commands and does not answer.
     await rawCommand(server.port, 'CLIENT PAUSE 1500 ALL');
-    let slowest = 0;
+    const waits: number[] = [];
     for (let i = 0; i < 5; i++) {
       const started = performance.now();
       const pick = await a!.pool.acquire();
-      slowest = Math.max(slowest, performance.now() - started);
+      waits.push(performance.now() - started);
       expect(pick.kind).toBe('key');
     }
-    expect(slowest).toBeLessThan(timeoutMs + 40);
+    // The first request finds out (at most timeout_ms); the next ones decide locally at once.
+    expect(waits[0]).toBeLessThan(timeoutMs + 40);
+    expect(Math.max(...waits.slice(1))).toBeLessThan(10);
+    console.info(`stalled Redis: request waits ${waits.map((w) => w.toFixed(1)).join(', ')} ms`);
 
     // Down: refused at once.
     await server.stop();

@@ -231,6 +231,12 @@ export class SharedKeyPools implements KeyPoolSharing {
     estimate: number,
   ): Promise<SharedAdmission | undefined> {
     this.counts.admissions++;
+    // Redis is failing or stalled: decide locally at once rather than make every request wait timeout_ms; the
+    // periodic read (every pollMs) finds out when it answers again.
+    if (this.failingSince !== undefined) {
+      this.counts.local_fallbacks++;
+      return undefined;
+    }
     const keys = candidates.map((c) => this.windowKey(p, c.fingerprint));
     const args = [
       String(this.bucketMs),
