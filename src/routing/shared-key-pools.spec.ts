@@ -247,7 +247,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
     const second = await b!.pool.acquire(400);
     expect([first.kind, second.kind]).toEqual(['key', 'key']);
     expect((await a!.pool.acquire(400)).kind).toBe('exhausted'); // 800 held, 400 more would pass 1,000
-    // Both answers used 100 input tokens: 200 of 1,000 are used, the corrections reach Redis in the next flush.
+    // Both answers used 100 input tokens: 200 of 1,000 are used, the corrections reach Redis with the next admission or, alone, within ~600 ms.
     for (const [r, pick] of [
       [a!, first],
       [b!, second],
@@ -256,7 +256,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
       r.pool.recordResponse(keyIdOf(pick), 200, {});
       r.pool.recordUsage(keyIdOf(pick), 100, 10);
     }
-    await sleep(300);
+    await sleep(700);
     const third = await b!.pool.acquire(400);
     const fourth = await a!.pool.acquire(400);
     expect([third.kind, fourth.kind]).toEqual(['key', 'key']);
@@ -270,7 +270,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
     a!.pool.release(keyIdOf(pick));
     a!.pool.recordResponse(keyIdOf(pick), 200, {});
     a!.pool.recordUsage(keyIdOf(pick), 10, 100);
-    await sleep(300);
+    await sleep(700);
     expect((await b!.pool.acquire(10)).kind).toBe('exhausted');
   });
 
@@ -336,7 +336,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
       'anthropic-ratelimit-requests-limit': '100',
     });
     a.pool.reject(id);
-    await sleep(300);
+    await sleep(700);
     const client = createClient(url);
     await client.connect();
     try {

@@ -74,6 +74,11 @@ const MAX_PENDING_SETTLEMENTS = 10_000;
 const MAX_IN_FLIGHT_CALLS = 1_000;
 const PENALTY_TTL_MS = REJECTED_KEY_COOLDOWN_MS + 60_000;
 const CHANNEL = 'keys';
+/**
+ * Settlements wait this long for an admission of their provider to take them along (no round trip of their own
+ * under steady traffic); then a flush writes them.
+ */
+const SETTLE_WAIT_MS = 500;
 
 interface ProviderSync {
   readonly provider: string;
@@ -81,6 +86,8 @@ interface ProviderSync {
   readonly tag: string;
   /** fingerprint -> [input delta, output tokens] not yet written. */
   settlements: Map<string, [number, number]>;
+  /** When the oldest pending settlement was made (they ride along with admissions; flushed alone after SETTLE_WAIT_MS). */
+  settlementsSince: number;
   /** "<fp>:<family>" -> observation JSON not yet written. */
   learned: Map<string, string>;
   /** fingerprint -> penalty that did not reach Redis (retried with the flushes; merging makes a retry harmless). */
@@ -158,7 +165,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       this.started = true;
       this.redis.subscribe(CHANNEL, (message) => this.onMessage(message));
       // Back from an outage: what was learned meanwhile goes out, what the others learned comes in.
-      this.redis.onUp(() => void this.poll().then(() => this.flush()));
+      this.redis.onUp(() => void this.poll().then(() => this.flush(true)));
     }
     await this.poll();
   }
@@ -168,7 +175,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.flushTimer = this.pollTimer = undefined;
-    await this.flush();
+    await this.flush(true);
     for (const p of this.providers.values()) p.pool.attach(undefined);
     this.providers.clear();
   }
@@ -187,6 +194,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       pool,
       tag: this.redis.key(`{kp:${provider}}`),
       settlements: new Map(),
+      settlementsSince: 0,
       learned: new Map(),
       penalties: new Map(),
       lastClearAt: 0,
@@ -275,6 +283,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       pending[0] += inputDelta;
       pending[1] += output;
     } else if (p.settlements.size < MAX_PENDING_SETTLEMENTS) {
+      if (p.settlements.size === 0) p.settlementsSince = Date.now();
       p.settlements.set(fp, [inputDelta, output]);
     }
   }
@@ -319,8 +328,11 @@ export class SharedKeyPools implements KeyPoolSharing {
     p.learned.set(`${fp}:${family}`, JSON.stringify(o));
   }
 
-  /** Writes pending settlements and learned limits, one call per provider and kind. */
-  private async flush(): Promise<void> {
+  /**
+   * Writes pending learned limits and penalties, and settlements no admission took along within SETTLE_WAIT_MS
+   * (`all`: every one), one call per provider and kind.
+   */
+  private async flush(all = false): Promise<void> {
     const calls: Promise<unknown>[] = [];
     for (const p of this.providers.values()) {
       if (p.penalties.size > 0 && this.failingSince === undefined) {
@@ -328,7 +340,7 @@ export class SharedKeyPools implements KeyPoolSharing {
         p.penalties = new Map();
         for (const [fp, penalty] of penalties) calls.push(this.penalise(p, fp, penalty));
       }
-      if (p.settlements.size > 0) {
+      if (p.settlements.size > 0 && (all || Date.now() - p.settlementsSince >= SETTLE_WAIT_MS)) {
         const settled = p.settlements;
         p.settlements = new Map();
         const keys: string[] = [];
