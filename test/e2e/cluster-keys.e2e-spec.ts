@@ -78,7 +78,8 @@ describe.skipIf(!hasRedis)('cluster e2e: key pools shared between replicas (clus
       routing: { deadline_ms: 1_000, retry: { base_delay_ms: 10, max_delay_ms: 40 } },
       health: { health_check: { enabled: false }, circuit_breaker: { failure_threshold: 10_000 } },
       logging: { level: 'warn' },
-      cluster: { mode: 'redis', redis: { url: redisUrl, key_prefix: prefix } },
+      // Roomy: on a busy machine a call slower than the default 50 ms is decided locally (tested in the unit spec).
+      cluster: { mode: 'redis', redis: { url: redisUrl, key_prefix: prefix, timeout_ms: 1_000 } },
       ...patch,
     });
     for (let i = 0; i < n; i++) relays.push(await startRelay(raw));
@@ -177,7 +178,7 @@ describe.skipIf(!hasRedis)('cluster e2e: key pools shared between replicas (clus
         console.info(
           `Redis round trips per request: key with limits ${limited.perRequest.toFixed(2)} (${limited.commandsPerRequest.toFixed(1)} commands run, inside the script), key without ${unlimited.perRequest.toFixed(2)}; background ${limited.background}/s and ${unlimited.background}/s`,
         );
-        expect(limited.perRequest).toBeGreaterThan(0.9);
+        expect(limited.perRequest).toBeGreaterThan(0.95);
         expect(limited.perRequest).toBeLessThan(1.2);
         expect(unlimited.perRequest).toBeLessThan(0.1);
       }, 30_000);
