@@ -1,7 +1,7 @@
 import { createClient } from '@keyv/redis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterRedis, type LuaScript } from '../cluster/cluster-redis';
+import { ClusterRedis } from '../cluster/cluster-redis';
 import { systemClock } from '../common/clock';
 import type { Outcome } from '../common/within';
 import { KeyPool, type KeyPick, type PoolKeyConfig } from './key-pool';
@@ -13,7 +13,7 @@ import {
   RedisServer,
   redisServerAvailable,
 } from '../../test/support/redis-server';
-import { SharedKeyPools, type SharedKeyRedis } from './shared-key-pools';
+import { SharedKeyPools, type KeyPoolScript, type SharedKeyRedis } from './shared-key-pools';
 
 // Real Redis only, through the cluster's real connection (ClusterRedis): the shared Redis on 6379 (unique
 // prefixes), a private redis-server for the outage tests, and the cache tests' 3-master cluster harness. Each
@@ -34,7 +34,7 @@ class CountingRedis implements SharedKeyRedis {
   }
   script(
     what: string,
-    script: LuaScript,
+    script: KeyPoolScript,
     keys: string[],
     args: Array<string | number>,
   ): Promise<Outcome<unknown>> {
@@ -84,7 +84,9 @@ async function replica(
     { logger: { warn: () => undefined, log: () => undefined } },
   );
   await waitUntil(() => connection.isUp(), 10_000);
-  const transport = new CountingRedis(connection);
+  // KeyPoolSharingService injects the cluster's ClusterRedis as a SharedKeyRedis: it must have that shape.
+  const asInjected: SharedKeyRedis = connection;
+  const transport = new CountingRedis(asInjected as ClusterRedis);
   const logger = new RecordingLogger();
   const shared = new SharedKeyPools(
     transport,

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Outcome } from '../common/within';
-import { LuaScript } from '../cluster/cluster-redis';
 import type { KeyPool } from './key-pool';
 import type {
   KeyPoolSharing,
@@ -17,12 +16,22 @@ import { ADMIT_SCRIPT, CLEAR_SCRIPT, LEARN_SCRIPT, PENALISE_SCRIPT, STATE_SCRIPT
  * What the shared key pools use of the cluster's Redis connection (ClusterRedis, CLUSTER_REDIS): scripts bounded by
  * cluster.redis.timeout_ms that never reject, pub/sub under the key prefix, and a call when Redis is back.
  */
+/** A Lua script and its SHA1 (EVALSHA first; the connection falls back to EVAL once per node). */
+export interface KeyPoolScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function luaScript(source: string): KeyPoolScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
 export interface SharedKeyRedis {
   /** A key (or channel) name under cluster.redis.key_prefix. */
   key(suffix: string): string;
   script(
     what: string,
-    script: LuaScript,
+    script: KeyPoolScript,
     keys: string[],
     args: Array<string | number>,
   ): Promise<Outcome<unknown>>;
@@ -37,7 +46,7 @@ export interface SharedKeyPoolsOptions {
   /** How often settlements and learned limits are written, and penalties read back (the pub/sub safety net). */
   flushMs?: number;
   pollMs?: number;
-  /** This replica's id (messages it published itself are skipped). */
+  /** This replica's id (REPLICA_ID), in the messages it publishes (it skips its own). */
   replicaId?: string;
 }
 
@@ -117,11 +126,11 @@ export class SharedKeyPools implements KeyPoolSharing {
   private readonly windowMs: number;
   private readonly bucketMs: number;
   private readonly scripts = {
-    admit: new LuaScript(ADMIT_SCRIPT),
-    penalise: new LuaScript(PENALISE_SCRIPT),
-    clear: new LuaScript(CLEAR_SCRIPT),
-    learn: new LuaScript(LEARN_SCRIPT),
-    state: new LuaScript(STATE_SCRIPT),
+    admit: luaScript(ADMIT_SCRIPT),
+    penalise: luaScript(PENALISE_SCRIPT),
+    clear: luaScript(CLEAR_SCRIPT),
+    learn: luaScript(LEARN_SCRIPT),
+    state: luaScript(STATE_SCRIPT),
   };
   private started = false;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -147,7 +156,9 @@ export class SharedKeyPools implements KeyPoolSharing {
     private readonly logger?: SharedKeyPoolsLogger,
   ) {
     this.channel = redis.key(CHANNEL);
-    this.replicaId = options.replicaId ?? randomUUID();
+    // The replica's id names it in messages; the suffix tells apart two instances that share an id (several apps in
+    // one process, as the e2e tests run them), so none takes another's message for its own.
+    this.replicaId = `${(options.replicaId ?? 'replica').replace(/\s/g, '_')}~${randomUUID().slice(0, 8)}`;
     this.windowMs = options.windowMs ?? KEY_WINDOW_MS;
     this.bucketMs = Math.max(1, Math.ceil(this.windowMs / BUCKETS));
   }
@@ -421,7 +432,7 @@ export class SharedKeyPools implements KeyPoolSharing {
    * (logged once per outage and counted). Calls still unanswered past MAX_IN_FLIGHT_CALLS (a stalled Redis) are
    * not sent at all.
    */
-  private async call(kind: string, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  private async call(kind: string, s: KeyPoolScript, keys: string[], args: string[]): Promise<unknown> {
     if (this.inFlight >= MAX_IN_FLIGHT_CALLS) {
       this.failed(kind, new Error(`${MAX_IN_FLIGHT_CALLS} calls unanswered`));
       return undefined;
