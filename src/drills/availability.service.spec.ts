@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { RelayMetrics } from '../metrics/relay-metrics.service';
 import { AvailabilityService } from './availability.service';
 import { MemoryDrillStore } from './drill-store';
-import type { AnswerSample } from './window-stats';
+import type { AnswerSample } from '../metrics/window-stats';
 
 function service(start: number) {
   let now = start;
