@@ -4,8 +4,10 @@ import { FakeUpstream, type RecordedRequest } from '../../fakes/fake-upstream';
 import { Nginx } from '../../support/nginx';
 import { RedisServer } from '../../support/redis-server';
 import { ADMIN_TOKEN, SECONDARY_KEY, waitUntil } from './breaker-relay';
+import { MINIMAL, post } from './http';
 import { CLIENT_KEY, PROVIDER_KEY } from './relay-harness';
 import { spawnRelay, type RelayProcess } from './relay-process';
+import { openStream } from './sse-client';
 
 /**
  * The multi-replica world of issue 20: a private redis-server (killable), two fake upstreams (`primary` in front
@@ -114,6 +116,9 @@ export class ClusterWorld {
       this.patch,
     );
     if (config.cluster === null) delete config.cluster;
+    // CC_RELAY_E2E_CLUSTER=local runs the same suite on per-replica state: how to see each check fail without
+    // the shared state.
+    else if (process.env.CC_RELAY_E2E_CLUSTER === 'local') delete config.cluster;
     return config;
   }
 
@@ -273,5 +278,78 @@ export async function adminPost<T = unknown>(
     status: res.statusCode,
     instance: typeof instance === 'string' ? instance : undefined,
     body: (text === '' ? undefined : JSON.parse(text)) as T,
+  };
+}
+
+/** The named provider's `state` as each replica answers GET /admin/providers (asked directly, not via nginx). */
+export async function replicaProviderStates(world: ClusterWorld, provider: string): Promise<string[]> {
+  return Promise.all(
+    world.replicas.map(async (r) => {
+      const answer = await adminGet<{ providers: Array<{ name: string; state: string }> }>(
+        r.process.url,
+        '/admin/providers',
+      );
+      if (answer.status !== 200) throw new Error(`${r.name}: GET /admin/providers answered ${answer.status}`);
+      const found = answer.body.providers.find((p) => p.name === provider);
+      if (!found) throw new Error(`${r.name}: no provider ${provider}`);
+      return found.state;
+    }),
+  );
+}
+
+/** One client request of a load run that did not succeed. */
+export interface FailedRequest {
+  kind: 'json' | 'sse';
+  what: string;
+}
+
+/** Client load running in the background until `stop()`. */
+export interface Load {
+  /** Requests answered in full so far. */
+  readonly done: number;
+  /** Stops sending, waits for the requests in flight and says what failed. */
+  stop(): Promise<{ done: number; failed: FailedRequest[] }>;
+}
+
+/**
+ * `concurrency` loops sending Messages requests through `base` one after another; with `sse`, every other request
+ * streams. A JSON request succeeds with a 200 and a message body; a stream with a 200 and a final message_stop.
+ */
+export function runLoad(base: string, opts: { concurrency: number; sse?: boolean }): Load {
+  let stopping = false;
+  let done = 0;
+  const failed: FailedRequest[] = [];
+  const loop = async (lane: number) => {
+    for (let i = 0; !stopping; i++) {
+      const streaming = opts.sse === true && (i + lane) % 2 === 1;
+      try {
+        if (streaming) {
+          const stream = await openStream(base, MINIMAL);
+          const events = await stream.done;
+          const last = events.at(-1);
+          if (stream.status !== 200 || last?.event !== 'message_stop')
+            failed.push({ kind: 'sse', what: `${stream.status} ${JSON.stringify(last ?? null)}` });
+        } else {
+          const answer = await post(base, '/v1/messages', MINIMAL);
+          const text = await answer.body.text();
+          if (answer.statusCode !== 200 || !text.includes('"type":"message"'))
+            failed.push({ kind: 'json', what: `${answer.statusCode} ${text.slice(0, 300)}` });
+        }
+      } catch (error) {
+        failed.push({ kind: streaming ? 'sse' : 'json', what: String(error) });
+      }
+      done++;
+    }
+  };
+  const lanes = Array.from({ length: opts.concurrency }, (_, lane) => loop(lane));
+  return {
+    get done() {
+      return done;
+    },
+    async stop() {
+      stopping = true;
+      await Promise.all(lanes);
+      return { done, failed };
+    },
   };
 }
