@@ -28,6 +28,7 @@ import {
   IS_DRILL_PERIOD,
   ProviderConfig,
   PUBLIC_LISTEN,
+  RedisConfig,
   RelayConfig,
 } from './relay-config';
 import {
@@ -145,7 +146,7 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     list.bad(
       [],
       tree,
-      'a mapping of sections (server, providers, routing, health, cache, logging, admin, metrics)',
+      'a mapping of sections (server, providers, routing, health, cache, cluster, logging, admin, metrics)',
     );
     throw new ConfigError(list.problems);
   }
@@ -161,6 +162,7 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   collectErrors(validateSync(config), [], false, list);
   crossCheck(config, list);
   if (list.problems.length > 0) throw new ConfigError(inFileOrder(list.problems, tree));
+  inheritClusterConnection(config);
 
   const warnings: string[] = [];
   for (const { provider, key, written } of dropped) {
@@ -204,6 +206,21 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     );
   }
   return { config, warnings };
+}
+
+/**
+ * `cluster.redis` without `url` and `cluster_nodes` connects where `cache.redis` does; with one of them given, the
+ * other takes its own default (a standalone URL alone means no cluster seeds, and the reverse).
+ */
+function inheritClusterConnection(config: RelayConfig): void {
+  const cluster = config.cluster.redis;
+  if (cluster.url === undefined && cluster.cluster_nodes === undefined) {
+    cluster.url = config.cache.redis.url;
+    cluster.cluster_nodes = [...config.cache.redis.cluster_nodes];
+    return;
+  }
+  cluster.url ??= new RedisConfig().url;
+  cluster.cluster_nodes ??= [];
 }
 
 function shapeSection(
