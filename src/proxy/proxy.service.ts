@@ -171,7 +171,7 @@ export class ProxyService {
       let keyId: string | undefined;
       let keyHeld = false;
       try {
-        const lease = rt.keys.pick(estimate);
+        const lease = await rt.keys.acquire(estimate);
         if (lease.kind === 'exhausted') {
           if (permit) breaker?.record(permit, 'ignored');
           if (rt.keys.allRejected()) addOnce(state.keysRejectedBy, step.provider);

@@ -1,0 +1,495 @@
+import { randomUUID } from 'node:crypto';
+import { within } from '../common/within';
+import type { KeyPool } from '../routing/key-pool';
+import type {
+  KeyPoolSharing,
+  KeyPoolSync,
+  SharedAdmission,
+  SharedKeyLimits,
+  SharedPenalty,
+} from '../routing/key-sync';
+import {
+  RATE_LIMIT_FAMILIES,
+  type LearnedObservation,
+  type RateLimitFamily,
+} from '../routing/learned-limits';
+import { KEY_WINDOW_MS, REJECTED_KEY_COOLDOWN_MS } from '../routing/key-pool';
+import {
+  ADMIT_SCRIPT,
+  CLEAR_SCRIPT,
+  LEARN_SCRIPT,
+  PENALISE_SCRIPT,
+  script,
+  STATE_SCRIPT,
+  type Script,
+} from './key-pool-scripts';
+
+/**
+ * The commands the shared key pools send, over whatever connection the cluster module holds (a node-redis client
+ * or cluster: see {@link nodeRedisTransport}). Every key of one call shares a hash tag.
+ */
+export interface SharedKeyRedis {
+  evalSha(sha: string, keys: string[], args: string[]): Promise<unknown>;
+  eval(source: string, keys: string[], args: string[]): Promise<unknown>;
+  /** Delivers every message of the channel to `listener` from now on (a connection of its own). */
+  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+}
+
+export interface SharedKeyPoolsOptions {
+  /** cluster.redis.key_prefix. */
+  keyPrefix: string;
+  /** cluster.redis.timeout_ms: the most a request waits for an admission. */
+  timeoutMs: number;
+  /** The key pools' window (KEY_WINDOW_MS); the shared windows count in 60 buckets of it. */
+  windowMs?: number;
+  /** How often settlements and learned limits are written, and penalties read back (the pub/sub safety net). */
+  flushMs?: number;
+  pollMs?: number;
+  /** This replica's id (messages it published itself are skipped). */
+  replicaId?: string;
+}
+
+export interface SharedKeyPoolsLogger {
+  warn(message: string): void;
+  log?(message: string): void;
+}
+
+/** What the shared key pools count, for metrics and tests. */
+export interface SharedKeyPoolsStats {
+  /** Admissions asked of Redis, and those it answered in time. */
+  admissions: number;
+  admitted_shared: number;
+  /** Decisions made locally because Redis failed or was slower than timeout_ms. */
+  local_fallbacks: number;
+  /** Calls that failed or timed out (request path and background). */
+  sync_errors: number;
+  /** Redis calls sent, by kind. */
+  calls: Record<'admit' | 'penalise' | 'clear' | 'learn' | 'settle' | 'state', number>;
+  /** Messages from other replicas applied, and the last one's lag (ms from publish to apply, 0 when unknown). */
+  messages: number;
+  /** 1 while the last call succeeded. */
+  healthy: number;
+  /** Milliseconds spent deciding locally since start (Redis unavailable). */
+  fallback_ms: number;
+}
+
+const BUCKETS = 60;
+const DEFAULT_FLUSH_MS = 100;
+const DEFAULT_POLL_MS = 500;
+/** Settlements waiting for Redis, past which the oldest are dropped (a long outage; the windows expire anyway). */
+const MAX_PENDING_SETTLEMENTS = 10_000;
+const MAX_IN_FLIGHT_CALLS = 1_000;
+const PENALTY_TTL_MS = REJECTED_KEY_COOLDOWN_MS + 60_000;
+
+interface ProviderSync {
+  readonly provider: string;
+  pool: KeyPool;
+  readonly tag: string;
+  /** fingerprint -> [input delta, output tokens] not yet written. */
+  settlements: Map<string, [number, number]>;
+  /** "<fp>:<family>" -> observation JSON not yet written. */
+  learned: Map<string, string>;
+  /** fingerprint -> penalty that did not reach Redis (retried with the flushes; merging makes a retry harmless). */
+  penalties: Map<string, SharedPenalty>;
+  lastClearAt: number;
+  handle: KeyPoolSync;
+}
+
+/**
+ * Key pools shared between the replicas of a cluster (cluster.mode: redis), through one Redis connection:
+ *
+ * - **cooldowns and parking**: a 429's cooldown or a confirmed 401 is merged into the provider's penalty hash and
+ *   published in one script; every replica applies the message at once, and reads the hash every `pollMs` in case
+ *   it missed one (a reconnect, a partition);
+ * - **rpm / itpm / otpm**: keys with limits are admitted by one Lua script over per-key bucketed windows (the only
+ *   request-path call, and only for keys with limits); usage corrections ride along with the next admission of
+ *   the provider or a flush every `flushMs`;
+ * - **learned `anthropic-ratelimit-*`**: written in the same flushes, read with the penalties.
+ *
+ * Every call is bounded by timeout_ms and never fails a request: a failed or slow admission is decided locally,
+ * counted, and logged once per outage; what was learned meanwhile is written when Redis is back.
+ */
+export class SharedKeyPools implements KeyPoolSharing {
+  private readonly providers = new Map<string, ProviderSync>();
+  private readonly prefix: string;
+  private readonly channel: string;
+  private readonly replicaId: string;
+  private readonly windowMs: number;
+  private readonly bucketMs: number;
+  private readonly timeoutMs: number;
+  private readonly scripts = {
+    admit: script(ADMIT_SCRIPT),
+    penalise: script(PENALISE_SCRIPT),
+    clear: script(CLEAR_SCRIPT),
+    learn: script(LEARN_SCRIPT),
+    state: script(STATE_SCRIPT),
+  };
+  private flushTimer: NodeJS.Timeout | undefined;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private inFlight = 0;
+  private failingSince: number | undefined;
+  private fallbackMs = 0;
+  private readonly counts: SharedKeyPoolsStats = {
+    admissions: 0,
+    admitted_shared: 0,
+    local_fallbacks: 0,
+    sync_errors: 0,
+    calls: { admit: 0, penalise: 0, clear: 0, learn: 0, settle: 0, state: 0 },
+    messages: 0,
+    healthy: 1,
+    fallback_ms: 0,
+  };
+
+  constructor(
+    private readonly redis: SharedKeyRedis,
+    private readonly options: SharedKeyPoolsOptions,
+    private readonly logger: SharedKeyPoolsLogger,
+  ) {
+    this.prefix = options.keyPrefix;
+    this.channel = `${options.keyPrefix}keys`;
+    this.replicaId = options.replicaId ?? randomUUID();
+    this.windowMs = options.windowMs ?? KEY_WINDOW_MS;
+    this.bucketMs = Math.max(1, Math.ceil(this.windowMs / BUCKETS));
+    this.timeoutMs = options.timeoutMs;
+  }
+
+  /** Subscribes to the other replicas' messages and starts the flush and read timers. Never rejects. */
+  async start(): Promise<void> {
+    const flushMs = this.options.flushMs ?? DEFAULT_FLUSH_MS;
+    const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
+    this.flushTimer ??= setInterval(() => void this.flush(), flushMs).unref();
+    this.pollTimer ??= setInterval(() => void this.poll(), pollMs).unref();
+    try {
+      await this.redis.subscribe(this.channel, (message) => this.onMessage(message));
+    } catch (error) {
+      this.failed('subscribe', error);
+    }
+    await this.poll();
+  }
+
+  /** Stops the timers and writes what is still pending (bounded by timeout_ms). */
+  async stop(): Promise<void> {
+    if (this.flushTimer) clearInterval(this.flushTimer);
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.flushTimer = this.pollTimer = undefined;
+    await this.flush();
+    for (const p of this.providers.values()) p.pool.attach(undefined);
+    this.providers.clear();
+  }
+
+  /** Shares the pool of `provider` (a pool of a provider already attached replaces the old one). */
+  attach(pool: KeyPool): void {
+    const provider = pool.provider;
+    const existing = this.providers.get(provider);
+    if (existing) {
+      existing.pool = pool;
+      pool.attach(existing.handle);
+      return;
+    }
+    const p: ProviderSync = {
+      provider,
+      pool,
+      tag: `${this.prefix}{kp:${provider}}`,
+      settlements: new Map(),
+      learned: new Map(),
+      penalties: new Map(),
+      lastClearAt: 0,
+      handle: undefined as unknown as KeyPoolSync,
+    };
+    p.handle = {
+      admit: (candidates, estimate) => this.admit(p, candidates, estimate),
+      settle: (fp, inputDelta, output) => this.settle(p, fp, inputDelta, output),
+      penalise: (fp, penalty) => void this.penalise(p, fp, penalty),
+      learned: (fp, family, o) => this.learned(p, fp, family, o),
+      clear: () => void this.clear(p),
+    };
+    this.providers.set(provider, p);
+    pool.attach(p.handle);
+  }
+
+  /** Stops sharing the pool of a provider that left the config. */
+  detach(provider: string): void {
+    const p = this.providers.get(provider);
+    if (!p) return;
+    p.pool.attach(undefined);
+    this.providers.delete(provider);
+  }
+
+  stats(): SharedKeyPoolsStats {
+    const now = Date.now();
+    return {
+      ...this.counts,
+      calls: { ...this.counts.calls },
+      healthy: this.failingSince === undefined ? 1 : 0,
+      fallback_ms: this.fallbackMs + (this.failingSince === undefined ? 0 : now - this.failingSince),
+    };
+  }
+
+  private windowKey(p: ProviderSync, fp: string): string {
+    return `${p.tag}:w:${fp}`;
+  }
+
+  private async admit(
+    p: ProviderSync,
+    candidates: readonly SharedKeyLimits[],
+    estimate: number,
+  ): Promise<SharedAdmission | undefined> {
+    this.counts.admissions++;
+    const keys = candidates.map((c) => this.windowKey(p, c.fingerprint));
+    const args = [
+      String(this.bucketMs),
+      String(BUCKETS),
+      String(Math.round(estimate)),
+      String(candidates.length),
+    ];
+    for (const c of candidates) args.push(String(c.rpm), String(c.itpm), String(c.otpm));
+    // The provider's pending settlements ride along (same hash tag): no round trip of their own.
+    const settled = p.settlements;
+    if (settled.size > 0) {
+      p.settlements = new Map();
+      for (const [fp, [input, output]] of settled) {
+        keys.push(this.windowKey(p, fp));
+        args.push(String(Math.round(input)), String(Math.round(output)));
+      }
+    }
+    this.counts.calls.admit++;
+    const reply = await this.call('admit', this.scripts.admit, keys, args);
+    if (reply === undefined) {
+      if (settled.size > 0) this.requeue(p, settled);
+      this.counts.local_fallbacks++;
+      return undefined;
+    }
+    const [index, wait] = reply as [number, number];
+    if (index >= 0) {
+      this.counts.admitted_shared++;
+      return { admitted: true, index };
+    }
+    return { admitted: false, retryAfterMs: Math.max(1, Number(wait)) };
+  }
+
+  private settle(p: ProviderSync, fp: string, inputDelta: number, output: number): void {
+    const pending = p.settlements.get(fp);
+    if (pending) {
+      pending[0] += inputDelta;
+      pending[1] += output;
+    } else if (p.settlements.size < MAX_PENDING_SETTLEMENTS) {
+      p.settlements.set(fp, [inputDelta, output]);
+    }
+  }
+
+  private requeue(p: ProviderSync, settled: Map<string, [number, number]>): void {
+    for (const [fp, [input, output]] of settled) this.settle(p, fp, input, output);
+  }
+
+  private async penalise(p: ProviderSync, fp: string, penalty: SharedPenalty): Promise<void> {
+    this.counts.calls.penalise++;
+    const answer = await this.call(
+      'penalise',
+      this.scripts.penalise,
+      [`${p.tag}:pen`],
+      [
+        fp,
+        String(penalty.cooldownUntil ?? 0),
+        String(penalty.rejectedUntil ?? 0),
+        String(penalty.rejectedAt ?? 0),
+        String(penalty.acceptedAt ?? 0),
+        String(PENALTY_TTL_MS),
+        this.channel,
+        `${this.replicaId} ${Date.now()} ${p.provider}`,
+      ],
+    );
+    // Kept for the next flush: the others learn it once Redis is back (merged with a later one of the key).
+    if (answer === undefined) p.penalties.set(fp, mergePenalty(p.penalties.get(fp), penalty));
+  }
+
+  private async clear(p: ProviderSync): Promise<void> {
+    this.counts.calls.clear++;
+    const at = await this.call(
+      'clear',
+      this.scripts.clear,
+      [`${p.tag}:pen`],
+      [String(PENALTY_TTL_MS), this.channel, `${this.replicaId} ${Date.now()} ${p.provider}`],
+    );
+    if (at !== undefined) p.lastClearAt = Math.max(p.lastClearAt, Number(at));
+  }
+
+  private learned(p: ProviderSync, fp: string, family: RateLimitFamily, o: LearnedObservation): void {
+    p.learned.set(`${fp}:${family}`, JSON.stringify(o));
+  }
+
+  /** Writes pending settlements and learned limits, one call per provider and kind. */
+  private async flush(): Promise<void> {
+    const calls: Promise<unknown>[] = [];
+    for (const p of this.providers.values()) {
+      if (p.penalties.size > 0 && this.failingSince === undefined) {
+        const penalties = p.penalties;
+        p.penalties = new Map();
+        for (const [fp, penalty] of penalties) calls.push(this.penalise(p, fp, penalty));
+      }
+      if (p.settlements.size > 0) {
+        const settled = p.settlements;
+        p.settlements = new Map();
+        const keys: string[] = [];
+        const args = [String(this.bucketMs), String(BUCKETS), '0', '0'];
+        for (const [fp, [input, output]] of settled) {
+          keys.push(this.windowKey(p, fp));
+          args.push(String(Math.round(input)), String(Math.round(output)));
+        }
+        this.counts.calls.settle++;
+        calls.push(
+          this.call('settle', this.scripts.admit, keys, args).then((r) => {
+            if (r === undefined) this.requeue(p, settled);
+          }),
+        );
+      }
+      if (p.learned.size > 0) {
+        const learned = p.learned;
+        p.learned = new Map();
+        const args = [String(2 * this.windowMs)];
+        for (const [field, json] of learned) args.push(field, json);
+        this.counts.calls.learn++;
+        calls.push(
+          this.call('learn', this.scripts.learn, [`${p.tag}:learned`], args).then((r) => {
+            if (r === undefined)
+              for (const [field, json] of learned) if (!p.learned.has(field)) p.learned.set(field, json);
+          }),
+        );
+      }
+    }
+    await Promise.all(calls);
+  }
+
+  /** Reads every provider's penalties and learned limits (the safety net of pub/sub). */
+  private async poll(): Promise<void> {
+    await Promise.all(
+      [...this.providers.values()].map(async (p) => {
+        this.counts.calls.state++;
+        const reply = await this.call('state', this.scripts.state, [`${p.tag}:pen`, `${p.tag}:learned`], []);
+        if (!Array.isArray(reply)) return;
+        const [pen, learned] = reply as [unknown, unknown];
+        for (const [field, value] of pairs(pen)) {
+          if (field === '~clear') this.applyClear(p, Number(value));
+          else p.pool.applyPenalty(field, parsePenalty(value));
+        }
+        for (const [field, value] of pairs(learned)) {
+          const at = field.lastIndexOf(':');
+          const family = field.slice(at + 1) as RateLimitFamily;
+          if (at < 0 || !RATE_LIMIT_FAMILIES.includes(family)) continue;
+          const o = parseObservation(value);
+          if (o) p.pool.applyLearned(field.slice(0, at), family, o);
+        }
+      }),
+    );
+  }
+
+  private applyClear(p: ProviderSync, at: number): void {
+    if (!(at > p.lastClearAt)) return;
+    p.lastClearAt = at;
+    p.pool.applyClear();
+  }
+
+  /** "<replica> <sentAt> <provider> <fp> <c,r,a,u>" or "<replica> <sentAt> <provider> ~clear <at>". */
+  private onMessage(message: string): void {
+    const [replica, sentAt, provider, field, value] = message.split(' ');
+    if (replica === this.replicaId || provider === undefined || field === undefined || value === undefined)
+      return;
+    const p = this.providers.get(provider);
+    if (!p) return;
+    this.counts.messages++;
+    void sentAt;
+    if (field === '~clear') this.applyClear(p, Number(value));
+    else p.pool.applyPenalty(field, parsePenalty(value));
+  }
+
+  /**
+   * One script call, bounded by timeout_ms; undefined when it failed or was slower (logged once per outage and
+   * counted). EVALSHA first; a Redis that does not know the script yet (a restart, a new node) gets EVAL once.
+   */
+  private async call(kind: string, s: Script, keys: string[], args: string[]): Promise<unknown> {
+    if (this.inFlight >= MAX_IN_FLIGHT_CALLS) {
+      this.failed(kind, new Error(`${MAX_IN_FLIGHT_CALLS} calls unanswered`));
+      return undefined;
+    }
+    this.inFlight++;
+    const op = this.redis.evalSha(s.sha, keys, args).catch((error: unknown) => {
+      if (String((error as Error)?.message ?? error).includes('NOSCRIPT'))
+        return this.redis.eval(s.source, keys, args);
+      throw error;
+    });
+    void op.then(
+      () => this.inFlight--,
+      () => this.inFlight--,
+    );
+    const outcome = await within(op, this.timeoutMs, () => undefined);
+    if (outcome.ok) {
+      this.recovered();
+      return outcome.value ?? null;
+    }
+    this.failed(kind, outcome.timedOut ? new Error(`no answer within ${this.timeoutMs} ms`) : outcome.error);
+    return undefined;
+  }
+
+  private failed(kind: string, error: unknown): void {
+    this.counts.sync_errors++;
+    if (this.failingSince !== undefined) return;
+    this.failingSince = Date.now();
+    const reason = error instanceof Error ? error.message : String(error);
+    this.logger.warn(
+      `shared key pools: Redis ${kind} failed (${reason}); key limits and cooldowns are decided locally until it answers again`,
+    );
+  }
+
+  private recovered(): void {
+    if (this.failingSince === undefined) return;
+    const down = Date.now() - this.failingSince;
+    this.fallbackMs += down;
+    this.failingSince = undefined;
+    this.logger.log?.(`shared key pools: Redis answers again after ${down} ms; key state is shared again`);
+  }
+}
+
+function pairs(reply: unknown): [string, string][] {
+  if (Array.isArray(reply)) {
+    const out: [string, string][] = [];
+    for (let k = 0; k + 1 < reply.length; k += 2) out.push([String(reply[k]), String(reply[k + 1])]);
+    return out;
+  }
+  if (reply && typeof reply === 'object') return Object.entries(reply).map(([k, v]) => [k, String(v)]);
+  return [];
+}
+
+function mergePenalty(a: SharedPenalty | undefined, b: SharedPenalty): SharedPenalty {
+  if (!a) return b;
+  const newerParking = (b.rejectedUntil ?? 0) > (a.rejectedUntil ?? 0);
+  return {
+    cooldownUntil: Math.max(a.cooldownUntil ?? 0, b.cooldownUntil ?? 0),
+    rejectedUntil: newerParking ? b.rejectedUntil : a.rejectedUntil,
+    rejectedAt: newerParking ? b.rejectedAt : a.rejectedAt,
+    acceptedAt: Math.max(a.acceptedAt ?? 0, b.acceptedAt ?? 0),
+  };
+}
+
+function parsePenalty(value: string): SharedPenalty {
+  const [c, r, a, u] = value.split(',').map(Number);
+  return {
+    cooldownUntil: c || 0,
+    rejectedUntil: r || 0,
+    rejectedAt: a || 0,
+    ...(u ? { acceptedAt: u } : {}),
+  };
+}
+
+function parseObservation(json: string): LearnedObservation | undefined {
+  try {
+    const o = JSON.parse(json) as Partial<LearnedObservation>;
+    if (typeof o.observedAtMs !== 'number') return undefined;
+    return {
+      observedAtMs: o.observedAtMs,
+      ...(typeof o.limit === 'number' && { limit: o.limit }),
+      ...(typeof o.remaining === 'number' && { remaining: o.remaining }),
+      ...(typeof o.resetAtMs === 'number' && { resetAtMs: o.resetAtMs }),
+    };
+  } catch {
+    return undefined;
+  }
+}
