@@ -102,6 +102,9 @@ export class ClusterWorld {
   readonly sent = new Map<FakeUpstream, SentRequest[]>();
   private readonly prefix = `cc-relay-e2e-cluster-${process.pid}-${Date.now()}:`;
 
+  /** A last say over the config (e.g. a providers list built from the fakes' URLs, known only at start). */
+  configure: (config: Record<string, unknown>) => Record<string, unknown> = (config) => config;
+
   constructor(private readonly patch: Record<string, unknown> = {}) {}
 
   /** The ingress (nginx) base URL: what every test talks to. */
@@ -111,9 +114,11 @@ export class ClusterWorld {
 
   /** The config every replica runs (the world's base with the suite's patch; `cluster: null` leaves it out). */
   config(): Record<string, unknown> {
-    const config = mergeConfig(
-      clusterConfig(this.redis.url, this.primary.url, this.secondary.url, this.prefix),
-      this.patch,
+    const config = this.configure(
+      mergeConfig(
+        clusterConfig(this.redis.url, this.primary.url, this.secondary.url, this.prefix),
+        this.patch,
+      ),
     );
     if (config.cluster === null) delete config.cluster;
     // CC_RELAY_E2E_CLUSTER=local runs the same suite on per-replica state: how to see each check fail without
