@@ -186,7 +186,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-cluster-bench-'));
   const children: ChildProcess[] = [];
   const redis = await RedisServer.start();
-  const load0 = loadavg()[0];
+  const load0 = loadavg()[0] ?? NaN;
   try {
     const fakePort = await freePort();
     const upstream = `http://127.0.0.1:${fakePort}`;
@@ -249,7 +249,7 @@ async function main(): Promise<void> {
         `| ${c.variant} | ${c.connections} | ${c.rps.toFixed(0)} | ${c.p50Ms.toFixed(3)} | ${c.p99Ms.toFixed(3)} | ${c.cpuUsPerReq.toFixed(0)} | ${c.redisPerReq === undefined ? '' : c.redisPerReq.toFixed(3)} | ${vs} |`,
       );
     }
-    const report = `${lines.join('\n')}\n\n(load average ${load0.toFixed(2)} at start, ${loadavg()[0].toFixed(2)} at the end; ${ROUNDS} rounds of ${SECONDS} s, median round by p50)\n`;
+    const report = `${lines.join('\n')}\n\n(load average ${load0.toFixed(2)} at start, ${(loadavg()[0] ?? NaN).toFixed(2)} at the end; ${ROUNDS} rounds of ${SECONDS} s, median round by p50)\n`;
     process.stdout.write(`\n${report}`);
     if (WRITE) {
       const results = join(ROOT, 'bench', 'results');
@@ -261,7 +261,7 @@ async function main(): Promise<void> {
             at: new Date().toISOString(),
             seconds: SECONDS,
             rounds: ROUNDS,
-            loadavg: [load0, loadavg()[0]],
+            loadavg: [load0, loadavg()[0] ?? NaN],
             idle: Object.fromEntries(idle),
             cells,
           },
