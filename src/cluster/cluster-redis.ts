@@ -169,7 +169,7 @@ export class ClusterRedis {
     try {
       started = op(this.commands);
     } catch (error) {
-      started = Promise.reject(error);
+      started = Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const outcome = await within(started, timeoutMs, (error) => this.onLate(what, error));
     if (!outcome.ok) {

@@ -65,8 +65,9 @@ export interface SharedKeyPoolsStats {
   sync_errors: number;
   /** Redis calls sent, by kind. */
   calls: Record<'admit' | 'penalise' | 'clear' | 'learn' | 'settle' | 'state', number>;
-  /** Messages from other replicas applied, and the last one's lag (ms from publish to apply, 0 when unknown). */
+  /** Messages from other replicas applied, and the last one's lag (ms from publish to apply, by the replicas' clocks). */
   messages: number;
+  pubsub_lag_ms: number;
   /** 1 while the last call succeeded. */
   healthy: number;
   /** Milliseconds spent deciding locally since start (Redis unavailable). */
@@ -136,6 +137,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     sync_errors: 0,
     calls: { admit: 0, penalise: 0, clear: 0, learn: 0, settle: 0, state: 0 },
     messages: 0,
+    pubsub_lag_ms: 0,
     healthy: 1,
     fallback_ms: 0,
   };
@@ -396,7 +398,8 @@ export class SharedKeyPools implements KeyPoolSharing {
     const p = this.providers.get(provider);
     if (!p) return;
     this.counts.messages++;
-    void sentAt;
+    const lag = Date.now() - Number(sentAt);
+    if (Number.isFinite(lag)) this.counts.pubsub_lag_ms = Math.max(0, lag);
     if (field === '~clear') this.applyClear(p, Number(value));
     else p.pool.applyPenalty(field, parsePenalty(value));
   }

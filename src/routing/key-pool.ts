@@ -208,9 +208,14 @@ export class KeyPool {
    * or when no candidate has limits, it is `pick` (no round trip); when the shared state does not answer in time, the
    * pool decides on its own counts like `pick`.
    */
-  async acquire(estimatedInputTokens = 0): Promise<KeyPick> {
+  acquire(estimatedInputTokens = 0): KeyPick | Promise<KeyPick> {
+    // Without shared state no promise is made: the answer is pick's.
     const sync = this.sync;
     if (!sync || this.states.length === 0) return this.pick(estimatedInputTokens);
+    return this.acquireShared(sync, estimatedInputTokens);
+  }
+
+  private async acquireShared(sync: KeyPoolSync, estimatedInputTokens: number): Promise<KeyPick> {
     const now = this.clock.now();
     const estimate = nonNegative(estimatedInputTokens);
     const ranked = this.ranked(now, estimate);
