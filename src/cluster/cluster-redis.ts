@@ -84,6 +84,8 @@ export class ClusterRedis {
   syncErrors = 0;
   private readonly upListeners: Array<() => void> = [];
   private readonly channels = new Map<string, Array<(message: string) => void>>();
+  private readonly dispatchers = new Map<string, (message: string) => void>();
+  private subscriberReady = false;
 
   constructor(config: ClusterRedisConfig, deps: ClusterRedisDeps = {}) {
     this.prefix = config.key_prefix;
@@ -130,6 +132,7 @@ export class ClusterRedis {
       this.standalone.on('reconnecting', () => this.markDown());
       this.standaloneSubscriber = this.standalone.duplicate();
       this.standaloneSubscriber.on('error', (error: unknown) => this.onConnectionError(error));
+      this.standaloneSubscriber.on('ready', () => this.onSubscriberReady());
       this.subscriber = this.standaloneSubscriber;
     }
     this.connectInBackground();
@@ -232,7 +235,19 @@ export class ClusterRedis {
         }
       }
     };
-    this.subscriber.subscribe(full, dispatch).catch((error: unknown) => this.onConnectionError(error));
+    this.dispatchers.set(full, dispatch);
+    if (this.subscriberReady) this.listen(full, dispatch);
+  }
+
+  private listen(channel: string, dispatch: (message: string) => void): void {
+    this.subscriber.subscribe(channel, dispatch).catch((error: unknown) => this.onConnectionError(error));
+  }
+
+  /** The subscriber connection is up for the first time: subscribe (node-redis resubscribes after reconnects). */
+  private onSubscriberReady(): void {
+    if (this.subscriberReady || this.closed) return;
+    this.subscriberReady = true;
+    for (const [channel, dispatch] of this.dispatchers) this.listen(channel, dispatch);
   }
 
   /** Called on every (re)connection, so state kept locally while Redis was away is resynchronised. */
@@ -299,6 +314,7 @@ export class ClusterRedis {
       () => {
         if (this.closed) return;
         this.clusterConnected = true;
+        this.onSubscriberReady();
         this.markUp();
       },
       (error: unknown) => {
