@@ -208,7 +208,7 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
   var STATE_TEXT = { closed: 'CLOSED', half_open: 'HALF-OPEN', open: 'OPEN' };
 
   var $ = function (id) { return document.getElementById(id); };
-  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), drills: new Map(), totals: null };
+  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), drills: new Map(), totals: null, clusterMode: undefined };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -374,6 +374,11 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
     app.busy = true;
     app.again = false;
     try {
+      // Asked once: only cluster.mode redis has GET /admin/replicas (a 404 would be a console error each refresh).
+      if (app.clusterMode === undefined) {
+        var running = await api('GET', '/admin/config').catch(optional);
+        app.clusterMode = running && running.config && running.config.cluster ? running.config.cluster.mode : 'local';
+      }
       var results = await Promise.all([
         api('GET', '/admin/providers'),
         api('GET', '/admin/stats/timeseries?step=' + STEP_S),
@@ -383,8 +388,7 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
         }),
         api('GET', '/admin/drills').catch(optional),
         api('GET', '/admin/availability').catch(optional),
-        // cluster.mode redis only (404 in local mode: the panel stays hidden).
-        api('GET', '/admin/replicas').catch(optional),
+        app.clusterMode === 'redis' ? api('GET', '/admin/replicas').catch(optional) : null,
       ]);
       render(results[0], results[1], results[2]);
       renderDrills(results[3], results[0], Date.parse(results[1].now) || Date.now());
