@@ -1,113 +1,99 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { SECONDARY_KEY, send } from './support/breaker-relay';
-import { ClusterWorld, REPLICAS } from './support/cluster-world';
-import { MINIMAL } from './support/http';
-import { PROVIDER_KEY } from './support/relay-harness';
-import { nginxBinary } from '../support/nginx';
-import { redisServerAvailable } from '../support/redis-server';
+import Anthropic from '@anthropic-ai/sdk';
+import { randomUUID } from 'node:crypto';
+import { afterEach, describe, expect, it } from 'vitest';
+import { FakeUpstream } from '../fakes/fake-upstream';
+import { redisReachableSync } from '../support/redis-server';
+import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
+import { ask, keyOf, messagesOf, sleep } from './support/routing-world';
 
-// Issue 20, "How it is checked", key pools: through a real nginx in front of three relay processes sharing one
-// Redis (cluster.mode: redis), a key's 429 cooldown is honoured by every replica, and a key's rpm_limit holds for the
-// cluster, not per replica. With cluster.mode: local both fail (the other replicas keep using the key; each
-// replica admits rpm_limit on its own).
+// Two relays (each its own app and Redis connection) behind no ingress, sharing one fake provider and the Redis
+// on 6379 under a prefix of their own: cluster.mode: redis makes their key pools one pool.
+const hasRedis = redisReachableSync('127.0.0.1', 6379);
 
-const RPM = 60;
-const LIMITED_KEY = 'sk-ant-limited-provider-key-00112233445566';
-/** The model the rate-limited provider serves (the primary serves MINIMAL's). */
-const LIMITED_MODEL = 'claude-haiku-4-5';
-
-const runnable = redisServerAvailable() && nginxBinary() !== undefined;
-
-describe.runIf(runnable)('cluster.mode redis: key pools shared across three replicas', () => {
-  const world = new ClusterWorld({
-    routing: { retry: { max_attempts: 3, base_delay_ms: 0, budget_ratio: 10 } },
+describe.skipIf(!hasRedis)('cluster e2e: key pools shared between replicas (cluster.mode: redis)', () => {
+  const relays: RunningRelay[] = [];
+  let fake: FakeUpstream | undefined;
+  afterEach(async () => {
+    await Promise.all(relays.splice(0).map((r) => r.close()));
+    await fake?.close();
+    fake = undefined;
   });
-  // `primary` serves MINIMAL's model with one key; `limited` (the same fake) serves LIMITED_MODEL with one key
-  // under rpm_limit; `secondary` serves both, behind them.
-  const providers = () => [
-    {
-      name: 'primary',
-      type: 'anthropic',
-      base_url: world.primary.url,
-      priority: 10,
-      keys: [{ key: PROVIDER_KEY }],
-      models: [MINIMAL.model],
-    },
-    {
-      name: 'limited',
-      type: 'anthropic',
-      base_url: world.primary.url,
-      priority: 10,
-      keys: [{ key: LIMITED_KEY, rpm_limit: RPM }],
-      models: [LIMITED_MODEL],
-    },
-    {
-      name: 'secondary',
-      type: 'anthropic',
-      base_url: world.secondary.url,
-      priority: 5,
-      keys: [{ key: SECONDARY_KEY }],
-      models: [MINIMAL.model, LIMITED_MODEL],
-    },
-  ];
-  world.configure = (config) => ({ ...config, providers: providers() });
 
-  beforeAll(() => world.start(), 90_000);
-  afterAll(() => world.stop(), 30_000);
-  afterEach(() => world.resetFakes());
+  async function replicas(
+    n: number,
+    keys: Record<string, unknown>[],
+    patch: Record<string, unknown> = {},
+  ): Promise<Anthropic[]> {
+    fake = new FakeUpstream();
+    const url = await fake.start();
+    const prefix = `cc-relay-e2e:${randomUUID().slice(0, 8)}:`;
+    const raw = rawConfig(url, {
+      providers: [
+        {
+          name: 'alpha',
+          type: 'anthropic',
+          base_url: url,
+          keys,
+          models: ['claude-sonnet-4-6'],
+        },
+      ],
+      routing: { deadline_ms: 1_000, retry: { base_delay_ms: 10, max_delay_ms: 40 } },
+      health: { health_check: { enabled: false }, circuit_breaker: { failure_threshold: 10_000 } },
+      logging: { level: 'warn' },
+      cluster: { mode: 'redis', redis: { url: 'redis://127.0.0.1:6379', key_prefix: prefix } },
+      ...patch,
+    });
+    for (let i = 0; i < n; i++) relays.push(await startRelay(raw));
+    // The cluster connection comes up in the background.
+    await sleep(300);
+    return relays.map((r) => new Anthropic({ baseURL: r.url, apiKey: CLIENT_KEY, maxRetries: 0 }));
+  }
 
-  it('a 429 with retry-after: 2 on one replica: no replica uses that key for 2 s, then all use it again', async () => {
-    let limitedAt: number | undefined;
-    world.primary.script((req) => {
-      if (req.apiKey !== PROVIDER_KEY || limitedAt !== undefined) return undefined;
-      limitedAt = req.receivedAt;
+  it('a 429 with retry-after: 2 on one replica keeps the other off that key for 2 s', async () => {
+    const [a, b] = await replicas(2, [{ key: keyOf('alpha', 'one') }, { key: keyOf('alpha', 'two') }]);
+    const limited = keyOf('alpha', 'one');
+    let limitedOnce = false;
+    fake!.script((req) => {
+      if (req.apiKey !== limited || limitedOnce) return undefined;
+      limitedOnce = true;
       return { kind: 'status', status: 429, headers: { 'retry-after': '2' } };
     });
-    // One request at a time through the ingress for 3 s: every replica gets its turn many times.
-    const until = Date.now() + 3_000;
-    while (Date.now() < until) {
-      const answer = await send(world.url);
-      expect(answer.status, answer.body).toBe(200);
-      await new Promise((r) => setTimeout(r, 20));
+    for (let i = 0; i < 4 && !limitedOnce; i++) await a!.messages.create(ask());
+    expect(limitedOnce).toBe(true);
+    const hit = messagesOf(fake!).find((r) => r.apiKey === limited)!;
+
+    // Replica b never saw the 429; for 2 s it must not send on key one.
+    await sleep(100);
+    for (let i = 0; i < 6; i++) {
+      expect((await b!.messages.create(ask())).type).toBe('message');
+      await sleep(150);
     }
-    expect(limitedAt).toBeDefined();
-    const onKey = world.messages(world.primary).filter((s) => s.rec.apiKey === PROVIDER_KEY);
-    // The 429 itself, then nothing on that key until its retry-after has run out (minus what the clocks of two
-    // processes may disagree by in a few ms: 100 ms).
-    const during = onKey.filter(
-      (s) => s.rec.receivedAt > limitedAt! && s.rec.receivedAt < limitedAt! + 1_900,
+    const during = messagesOf(fake!).filter(
+      (r) => r.index > hit.index && r.receivedAt < hit.receivedAt + 2_000,
     );
-    expect(during.map((s) => s.replica)).toEqual([]);
-    // The secondary carried the traffic meanwhile, from every replica.
-    expect(new Set(world.messages(world.secondary).map((s) => s.replica)).size).toBe(REPLICAS);
-    // Then the key is back in use, on every replica.
-    const after = onKey.filter((s) => s.rec.receivedAt >= limitedAt! + 1_900);
-    expect(after.length).toBeGreaterThan(0);
-    expect(new Set(after.map((s) => s.replica)).size).toBe(REPLICAS);
+    expect(during.length).toBeGreaterThanOrEqual(6);
+    expect(during.filter((r) => r.apiKey === limited)).toEqual([]);
+
+    await sleep(Math.max(0, hit.receivedAt + 2_100 - Date.now()));
+    const after = messagesOf(fake!).length;
+    for (let i = 0; i < 4; i++) await b!.messages.create(ask());
+    expect(
+      messagesOf(fake!)
+        .slice(after)
+        .some((r) => r.apiKey === limited),
+    ).toBe(true);
   });
 
-  it(`rpm_limit: ${RPM} across three replicas admits ${RPM} ± 3 requests a minute`, async () => {
-    // Well inside one minute: 2 x rpm_limit requests, 6 at a time through the ingress. The key may take RPM of
-    // them; the rest go to the secondary. Per-replica limits would let the key take every one of them (3 x 60).
-    const total = 2 * RPM;
-    let next = 0;
-    const statuses: number[] = [];
-    const started = Date.now();
-    await Promise.all(
-      Array.from({ length: 6 }, async () => {
-        while (next < total) {
-          next++;
-          const answer = await send(world.url, { ...MINIMAL, model: LIMITED_MODEL });
-          statuses.push(answer.status);
-        }
-      }),
+  it('rpm_limit holds across replicas: 8 of 20 requests through two replicas reach the provider', async () => {
+    const clients = await replicas(2, [{ key: keyOf('alpha', 'one'), rpm_limit: 8 }]);
+    const answers = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => clients[i % 2]!.messages.create(ask())),
     );
-    expect(Date.now() - started).toBeLessThan(50_000);
-    expect(statuses.filter((s) => s !== 200)).toEqual([]);
-    const onKey = world.messages(world.primary).filter((s) => s.rec.apiKey === LIMITED_KEY);
-    expect(onKey.length).toBeGreaterThanOrEqual(RPM - 3);
-    expect(onKey.length).toBeLessThanOrEqual(RPM + 3);
-    expect(new Set(onKey.map((s) => s.replica)).size).toBe(REPLICAS);
-    expect(world.messages(world.secondary)).toHaveLength(total - onKey.length);
+    expect(messagesOf(fake!)).toHaveLength(8);
+    expect(answers.filter((x) => x.status === 'fulfilled')).toHaveLength(8);
+    const refused = answers.find((x) => x.status === 'rejected');
+    expect(refused && refused.status === 'rejected' && refused.reason).toBeInstanceOf(
+      Anthropic.RateLimitError,
+    );
   });
 });

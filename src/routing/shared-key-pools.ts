@@ -1,45 +1,37 @@
 import { randomUUID } from 'node:crypto';
-import { within } from '../common/within';
-import type { KeyPool } from '../routing/key-pool';
+import type { Outcome } from '../common/within';
+import { LuaScript } from '../cluster/cluster-redis';
+import type { KeyPool } from './key-pool';
 import type {
   KeyPoolSharing,
   KeyPoolSync,
   SharedAdmission,
   SharedKeyLimits,
   SharedPenalty,
-} from '../routing/key-sync';
-import {
-  RATE_LIMIT_FAMILIES,
-  type LearnedObservation,
-  type RateLimitFamily,
-} from '../routing/learned-limits';
-import { KEY_WINDOW_MS, REJECTED_KEY_COOLDOWN_MS } from '../routing/key-pool';
-import {
-  ADMIT_SCRIPT,
-  CLEAR_SCRIPT,
-  LEARN_SCRIPT,
-  PENALISE_SCRIPT,
-  script,
-  STATE_SCRIPT,
-  type Script,
-} from './key-pool-scripts';
+} from './key-sync';
+import { RATE_LIMIT_FAMILIES, type LearnedObservation, type RateLimitFamily } from './learned-limits';
+import { KEY_WINDOW_MS, REJECTED_KEY_COOLDOWN_MS } from './key-pool';
+import { ADMIT_SCRIPT, CLEAR_SCRIPT, LEARN_SCRIPT, PENALISE_SCRIPT, STATE_SCRIPT } from './key-pool-scripts';
 
 /**
- * The commands the shared key pools send, over whatever connection the cluster module holds (a node-redis client
- * or cluster: see {@link nodeRedisTransport}). Every key of one call shares a hash tag.
+ * What the shared key pools use of the cluster's Redis connection (ClusterRedis, CLUSTER_REDIS): scripts bounded by
+ * cluster.redis.timeout_ms that never reject, pub/sub under the key prefix, and a call when Redis is back.
  */
 export interface SharedKeyRedis {
-  evalSha(sha: string, keys: string[], args: string[]): Promise<unknown>;
-  eval(source: string, keys: string[], args: string[]): Promise<unknown>;
-  /** Delivers every message of the channel to `listener` from now on (a connection of its own). */
-  subscribe(channel: string, listener: (message: string) => void): Promise<void>;
+  /** A key (or channel) name under cluster.redis.key_prefix. */
+  key(suffix: string): string;
+  script(
+    what: string,
+    script: LuaScript,
+    keys: string[],
+    args: Array<string | number>,
+  ): Promise<Outcome<unknown>>;
+  /** Subscribes to `key(channel)`. */
+  subscribe(channel: string, listener: (message: string) => void): void;
+  onUp(listener: () => void): void;
 }
 
 export interface SharedKeyPoolsOptions {
-  /** cluster.redis.key_prefix. */
-  keyPrefix: string;
-  /** cluster.redis.timeout_ms: the most a request waits for an admission. */
-  timeoutMs: number;
   /** The key pools' window (KEY_WINDOW_MS); the shared windows count in 60 buckets of it. */
   windowMs?: number;
   /** How often settlements and learned limits are written, and penalties read back (the pub/sub safety net). */
@@ -81,6 +73,7 @@ const DEFAULT_POLL_MS = 500;
 const MAX_PENDING_SETTLEMENTS = 10_000;
 const MAX_IN_FLIGHT_CALLS = 1_000;
 const PENALTY_TTL_MS = REJECTED_KEY_COOLDOWN_MS + 60_000;
+const CHANNEL = 'keys';
 
 interface ProviderSync {
   readonly provider: string;
@@ -112,19 +105,18 @@ interface ProviderSync {
  */
 export class SharedKeyPools implements KeyPoolSharing {
   private readonly providers = new Map<string, ProviderSync>();
-  private readonly prefix: string;
   private readonly channel: string;
   private readonly replicaId: string;
   private readonly windowMs: number;
   private readonly bucketMs: number;
-  private readonly timeoutMs: number;
   private readonly scripts = {
-    admit: script(ADMIT_SCRIPT),
-    penalise: script(PENALISE_SCRIPT),
-    clear: script(CLEAR_SCRIPT),
-    learn: script(LEARN_SCRIPT),
-    state: script(STATE_SCRIPT),
+    admit: new LuaScript(ADMIT_SCRIPT),
+    penalise: new LuaScript(PENALISE_SCRIPT),
+    clear: new LuaScript(CLEAR_SCRIPT),
+    learn: new LuaScript(LEARN_SCRIPT),
+    state: new LuaScript(STATE_SCRIPT),
   };
+  private started = false;
   private flushTimer: NodeJS.Timeout | undefined;
   private pollTimer: NodeJS.Timeout | undefined;
   private inFlight = 0;
@@ -144,27 +136,29 @@ export class SharedKeyPools implements KeyPoolSharing {
 
   constructor(
     private readonly redis: SharedKeyRedis,
-    private readonly options: SharedKeyPoolsOptions,
-    private readonly logger: SharedKeyPoolsLogger,
+    private readonly options: SharedKeyPoolsOptions = {},
+    private readonly logger?: SharedKeyPoolsLogger,
   ) {
-    this.prefix = options.keyPrefix;
-    this.channel = `${options.keyPrefix}keys`;
+    this.channel = redis.key(CHANNEL);
     this.replicaId = options.replicaId ?? randomUUID();
     this.windowMs = options.windowMs ?? KEY_WINDOW_MS;
     this.bucketMs = Math.max(1, Math.ceil(this.windowMs / BUCKETS));
-    this.timeoutMs = options.timeoutMs;
   }
 
-  /** Subscribes to the other replicas' messages and starts the flush and read timers. Never rejects. */
+  /**
+   * Subscribes to the other replicas' messages, starts the flush and read timers, and reads the shared state once
+   * (again each time Redis comes back). Never rejects.
+   */
   async start(): Promise<void> {
     const flushMs = this.options.flushMs ?? DEFAULT_FLUSH_MS;
     const pollMs = this.options.pollMs ?? DEFAULT_POLL_MS;
     this.flushTimer ??= setInterval(() => void this.flush(), flushMs).unref();
     this.pollTimer ??= setInterval(() => void this.poll(), pollMs).unref();
-    try {
-      await this.redis.subscribe(this.channel, (message) => this.onMessage(message));
-    } catch (error) {
-      this.failed('subscribe', error);
+    if (!this.started) {
+      this.started = true;
+      this.redis.subscribe(CHANNEL, (message) => this.onMessage(message));
+      // Back from an outage: what was learned meanwhile goes out, what the others learned comes in.
+      this.redis.onUp(() => void this.poll().then(() => this.flush()));
     }
     await this.poll();
   }
@@ -191,7 +185,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     const p: ProviderSync = {
       provider,
       pool,
-      tag: `${this.prefix}{kp:${provider}}`,
+      tag: this.redis.key(`{kp:${provider}}`),
       settlements: new Map(),
       learned: new Map(),
       penalties: new Map(),
@@ -237,6 +231,12 @@ export class SharedKeyPools implements KeyPoolSharing {
     estimate: number,
   ): Promise<SharedAdmission | undefined> {
     this.counts.admissions++;
+    // Redis is failing or stalled: decide locally at once rather than make every request wait timeout_ms; the
+    // periodic read (every pollMs) finds out when it answers again.
+    if (this.failingSince !== undefined) {
+      this.counts.local_fallbacks++;
+      return undefined;
+    }
     const keys = candidates.map((c) => this.windowKey(p, c.fingerprint));
     const args = [
       String(this.bucketMs),
@@ -405,30 +405,30 @@ export class SharedKeyPools implements KeyPoolSharing {
   }
 
   /**
-   * One script call, bounded by timeout_ms; undefined when it failed or was slower (logged once per outage and
-   * counted). EVALSHA first; a Redis that does not know the script yet (a restart, a new node) gets EVAL once.
+   * One script call, bounded by cluster.redis.timeout_ms (ClusterRedis); undefined when it failed or was slower
+   * (logged once per outage and counted). Calls still unanswered past MAX_IN_FLIGHT_CALLS (a stalled Redis) are
+   * not sent at all.
    */
-  private async call(kind: string, s: Script, keys: string[], args: string[]): Promise<unknown> {
+  private async call(kind: string, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
     if (this.inFlight >= MAX_IN_FLIGHT_CALLS) {
       this.failed(kind, new Error(`${MAX_IN_FLIGHT_CALLS} calls unanswered`));
       return undefined;
     }
     this.inFlight++;
-    const op = this.redis.evalSha(s.sha, keys, args).catch((error: unknown) => {
-      if (String((error as Error)?.message ?? error).includes('NOSCRIPT'))
-        return this.redis.eval(s.source, keys, args);
-      throw error;
-    });
-    void op.then(
-      () => this.inFlight--,
-      () => this.inFlight--,
-    );
-    const outcome = await within(op, this.timeoutMs, () => undefined);
+    let outcome: Outcome<unknown>;
+    try {
+      outcome = await this.redis.script(`key pools ${kind}`, s, keys, args);
+    } finally {
+      this.inFlight--;
+    }
     if (outcome.ok) {
       this.recovered();
       return outcome.value ?? null;
     }
-    this.failed(kind, outcome.timedOut ? new Error(`no answer within ${this.timeoutMs} ms`) : outcome.error);
+    this.failed(
+      kind,
+      outcome.timedOut ? new Error('no answer within cluster.redis.timeout_ms') : outcome.error,
+    );
     return undefined;
   }
 
@@ -437,7 +437,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     if (this.failingSince !== undefined) return;
     this.failingSince = Date.now();
     const reason = error instanceof Error ? error.message : String(error);
-    this.logger.warn(
+    this.logger?.warn(
       `shared key pools: Redis ${kind} failed (${reason}); key limits and cooldowns are decided locally until it answers again`,
     );
   }
@@ -447,7 +447,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     const down = Date.now() - this.failingSince;
     this.fallbackMs += down;
     this.failingSince = undefined;
-    this.logger.log?.(`shared key pools: Redis answers again after ${down} ms; key state is shared again`);
+    this.logger?.log?.(`shared key pools: Redis answers again after ${down} ms; key state is shared again`);
   }
 }
 

@@ -1,5 +1,3 @@
-import { createHash } from 'node:crypto';
-
 /**
  * The Lua scripts of the shared key pools. Every key one script touches belongs to one provider and carries its
  * hash tag (`{kp:<provider>}`), so each script runs on one node of a Redis Cluster. Time is Redis' own (TIME), so
@@ -141,13 +139,3 @@ return 1
 export const STATE_SCRIPT = `
 return {redis.call('HGETALL', KEYS[1]), redis.call('HGETALL', KEYS[2])}
 `;
-
-/** A script with its SHA1, for EVALSHA. */
-export interface Script {
-  readonly source: string;
-  readonly sha: string;
-}
-
-export function script(source: string): Script {
-  return { source, sha: createHash('sha1').update(source).digest('hex') };
-}
