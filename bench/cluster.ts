@@ -20,6 +20,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { rawCommand, RedisServer } from '../test/support/redis-server';
@@ -99,6 +100,96 @@ function diff(after: Map<string, number>, before: Map<string, number>): Map<stri
     if (d > 0) out.set(cmd, d);
   }
   return out;
+}
+
+/** Commands MONITOR saw while `during` ran: sent by clients (each at most one round trip) and run inside scripts. */
+async function monitored<T>(
+  port: number,
+  during: () => Promise<T>,
+): Promise<{ result: T; client: Map<string, number>; lua: Map<string, number> }> {
+  const client = new Map<string, number>();
+  const lua = new Map<string, number>();
+  const socket = net.connect(port, '127.0.0.1');
+  let buffer = '';
+  let started = false;
+  await new Promise<void>((resolve, reject) => {
+    socket.once('error', reject);
+    socket.on('data', (chunk: Buffer) => {
+      buffer += chunk.toString('utf8');
+      let nl: number;
+      while ((nl = buffer.indexOf('\r\n')) >= 0) {
+        const line = buffer.slice(0, nl);
+        buffer = buffer.slice(nl + 2);
+        if (!started) {
+          started = line === '+OK';
+          if (started) resolve();
+          continue;
+        }
+        // +1700000000.123456 [0 127.0.0.1:50000] "evalsha" ...   or   +1700000000.123457 [0 lua] "hincrby" ...
+        const m = /^\+\d+\.\d+ \[\d+ ([^\]]+)\] "([^"]+)"/.exec(line);
+        if (!m) continue;
+        const into = m[1] === 'lua' ? lua : client;
+        const cmd = m[2]!.toLowerCase();
+        into.set(cmd, (into.get(cmd) ?? 0) + 1);
+      }
+    });
+    socket.write('MONITOR\r\n');
+  });
+  try {
+    return { result: await during(), client, lua };
+  } finally {
+    socket.destroy();
+  }
+}
+
+/** Per request, net of what the replica sends when idle over the same time. */
+function perRequest(
+  counts: Map<string, number>,
+  idlePerSecond: Map<string, number>,
+  seconds: number,
+  requests: number,
+): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [cmd, n] of counts) {
+    const net = n - (idlePerSecond.get(cmd) ?? 0) * seconds;
+    if (net > 0.5) out[cmd] = Number((net / Math.max(1, requests)).toFixed(4));
+  }
+  return out;
+}
+
+const sum = (r: Record<string, number>) => Object.values(r).reduce((a, b) => a + b, 0);
+
+interface RoundTrips {
+  variant: Variant;
+  requests: number;
+  /** Commands the replica sent per request (each at most one round trip; pipelined ones share one). */
+  clientPerReq: Record<string, number>;
+  /** Commands run inside Lua scripts per request (Redis work, no round trips). */
+  luaPerReq: Record<string, number>;
+}
+
+/** One connection for 2 s under MONITOR, net of what the replicas send idle (heartbeats, periodic reads). */
+async function roundTrips(variant: Variant, url: string, port: number): Promise<RoundTrips> {
+  const idleSeconds = 2;
+  const idle = await monitored(port, () => new Promise((r) => setTimeout(r, idleSeconds * 1000)));
+  const rate = (m: Map<string, number>) => new Map([...m].map(([cmd, n]) => [cmd, n / idleSeconds]));
+  const loaded = await monitored(port, () =>
+    runLoad({
+      url,
+      path: '/v1/messages',
+      body: benchMessagesBody(false),
+      headers: BENCH_HEADERS,
+      connections: 1,
+      durationMs: 2000,
+    }),
+  );
+  const r = loaded.result;
+  return {
+    variant,
+    requests: r.requests,
+    clientPerReq: perRequest(loaded.client, rate(idle.client), r.seconds, r.requests),
+    luaPerReq: perRequest(loaded.lua, rate(idle.lua), r.seconds, r.requests),
+  };
 }
 
 interface Cell {
@@ -234,7 +325,7 @@ async function main(): Promise<void> {
     const cells = [...rounds.values()].map(median);
     const get = (v: Variant, c: number) => cells.find((x) => x.variant === v && x.connections === c);
     const lines = [
-      `| variant | connections | req/s | p50 ms | p99 ms | CPU µs/req | Redis cmd/req | vs local |`,
+      `| variant | connections | req/s | p50 ms | p99 ms | CPU µs/req | Redis commands run per request (scripts' inner ones included) | vs local |`,
       `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
     ];
     for (const c of cells) {
@@ -249,6 +340,30 @@ async function main(): Promise<void> {
         `| ${c.variant} | ${c.connections} | ${c.rps.toFixed(0)} | ${c.p50Ms.toFixed(3)} | ${c.p99Ms.toFixed(3)} | ${c.cpuUsPerReq.toFixed(0)} | ${c.redisPerReq === undefined ? '' : c.redisPerReq.toFixed(3)} | ${vs} |`,
       );
     }
+    // Round trips: MONITOR while one redis relay takes load (the idle traffic of both is subtracted).
+    const trips: RoundTrips[] = [];
+    for (const relay of relays) {
+      if (relay.variant === 'local') continue;
+      const t = await roundTrips(relay.variant, relay.url, redis.port);
+      trips.push(t);
+      process.stdout.write(
+        `${relay.variant}: per request, sent ${JSON.stringify(t.clientPerReq)}, inside scripts ${JSON.stringify(t.luaPerReq)}\n`,
+      );
+    }
+    const fmt = (r: Record<string, number>) =>
+      `${sum(r).toFixed(3)}${
+        Object.keys(r).length
+          ? ` (${Object.entries(r)
+              .map(([k, v]) => `${k} ${v}`)
+              .join(', ')})`
+          : ''
+      }`;
+    lines.push(
+      '',
+      '| variant | commands sent per request (each at most one round trip) | run inside Lua scripts per request |',
+      '| --- | --- | --- |',
+      ...trips.map((t) => `| ${t.variant} | ${fmt(t.clientPerReq)} | ${fmt(t.luaPerReq)} |`),
+    );
     const report = `${lines.join('\n')}\n\n(load average ${load0.toFixed(2)} at start, ${(loadavg()[0] ?? NaN).toFixed(2)} at the end; ${ROUNDS} rounds of ${SECONDS} s, median round by p50)\n`;
     process.stdout.write(`\n${report}`);
     if (WRITE) {
@@ -264,6 +379,7 @@ async function main(): Promise<void> {
             loadavg: [load0, loadavg()[0] ?? NaN],
             idle: Object.fromEntries(idle),
             cells,
+            trips,
           },
           null,
           2,
