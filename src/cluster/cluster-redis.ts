@@ -27,6 +27,8 @@ export interface ClusterCommands {
   publish(channel: string, message: string): Promise<unknown>;
   hGetAll(key: string): Promise<Record<string, string>>;
   get(key: string): Promise<string | null>;
+  hSet(key: string, field: string, value: string): Promise<unknown>;
+  hDel(key: string, fields: string | string[]): Promise<unknown>;
 }
 
 type StandaloneClient = ReturnType<typeof createClient>;

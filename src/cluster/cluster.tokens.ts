@@ -4,5 +4,8 @@
  */
 export const CLUSTER_REDIS = Symbol('CLUSTER_REDIS');
 
-/** This replica's identity in the cluster (a ReplicaIdentity). */
-export const REPLICA_IDENTITY = Symbol('REPLICA_IDENTITY');
+/** This replica's id in the cluster (a string, see replica-id.ts). */
+export const REPLICA_ID = Symbol('REPLICA_ID');
+
+/** The cluster-wide probe lock (a ProbeLock), or null with `cluster.mode: local`. */
+export const PROBE_LOCK = Symbol('PROBE_LOCK');

@@ -279,6 +279,7 @@ export class SharedCircuits {
   private readonly ackWaiters = new Set<(ack: { p: string; e: number; r: string }) => void>();
   private timer: NodeJS.Timeout | undefined;
   private syncing = false;
+  private readonly actionListeners: Array<(provider: string, reason: 'forced_open' | 'reset') => void> = [];
 
   constructor(
     readonly redis: ClusterRedis,
@@ -306,6 +307,11 @@ export class SharedCircuits {
     clearInterval(this.timer);
     this.timer = undefined;
     this.registry.attachLinks(undefined);
+  }
+
+  /** Called when an operator's force-open or reset taken on another replica reaches this one. */
+  onOperatorAction(listener: (provider: string, reason: 'forced_open' | 'reset') => void): void {
+    this.actionListeners.push(listener);
   }
 
   /** The shared state of a provider as last seen, for the admin API. */
@@ -404,6 +410,7 @@ export class SharedCircuits {
     this.seen(parsed.p, view);
     // Operator actions are acknowledged, so the replica that took them can say who follows.
     if (view.epoch > before && (view.reason === 'forced_open' || view.reason === 'reset')) {
+      for (const listener of this.actionListeners) listener(parsed.p, view.reason);
       this.redis.publish(ACKS_CHANNEL, JSON.stringify({ p: parsed.p, e: view.epoch, r: this.replicaId }));
     }
   }
