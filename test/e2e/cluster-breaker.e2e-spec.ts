@@ -65,19 +65,29 @@ describe.runIf(runnable)('cluster.mode redis: one circuit per provider across th
         new Set(world.messages(world.primary).map((s) => s.replica)).size === REPLICAS ? true : undefined,
       );
       const before = Date.now();
-      const opened = await adminPost(world.url, '/admin/providers/primary/open', {
-        duration_ms: 60_000,
-        reason: 'cluster e2e drill',
-      });
+      const opened = await adminPost<{ acknowledged_by: string[] }>(
+        world.url,
+        '/admin/providers/primary/open',
+        {
+          duration_ms: 60_000,
+          reason: 'cluster e2e drill',
+        },
+      );
       expect(opened.status).toBe(200);
       expect(opened.body).toMatchObject({ state: 'open', forced: true });
+      // The answer says which replicas took it within a second: all three.
+      expect(new Set(opened.body.acknowledged_by).size).toBe(REPLICAS);
       await new Promise((r) => setTimeout(r, 1_500));
       const late = world.messages(world.primary).filter((s) => s.rec.receivedAt > before + 1_000);
       expect(late.map((s) => s.replica)).toEqual([]);
       expect(await replicaProviderStates(world, 'primary')).toEqual(Array(REPLICAS).fill('open'));
 
-      const reset = await adminPost(world.url, '/admin/providers/primary/reset');
+      const reset = await adminPost<{ acknowledged_by: string[] }>(
+        world.url,
+        '/admin/providers/primary/reset',
+      );
       expect(reset.status).toBe(200);
+      expect(new Set(reset.body.acknowledged_by).size).toBe(REPLICAS);
       const afterReset = Date.now();
       await waitUntil(
         'every replica to send to the primary again',

@@ -52,17 +52,21 @@ describe.runIf(runnable)('cluster.mode redis: Redis killed under load', () => {
       const sentWhileDown = world.messages(world.primary).length;
 
       await world.redis.restart();
+      let last = '';
       const back = Date.now();
       await waitUntil(
         'the replicas to agree again',
         async () => {
           const seen = await views(world);
           const agreed = seen.every((v) => JSON.stringify(v) === JSON.stringify(seen[0]));
-          const replicas = await adminGet<{ replicas: unknown[] }>(world.url, '/admin/replicas');
-          return agreed && replicas.body.replicas.length === REPLICAS ? seen : undefined;
+          const replicas = await adminGet<{ replicas?: unknown[] }>(world.url, '/admin/replicas');
+          last = `${JSON.stringify(seen)}; GET /admin/replicas ${replicas.status} ${JSON.stringify(replicas.body).slice(0, 300)}`;
+          return agreed && replicas.body.replicas?.length === REPLICAS ? seen : undefined;
         },
         { timeoutMs: 2_000, everyMs: 50 },
-      );
+      ).catch((error: unknown) => {
+        throw new Error(`${String(error)}; last seen: ${last}`);
+      });
       expect(Date.now() - back).toBeLessThanOrEqual(2_000);
       expect(await views(world)).toEqual(Array(REPLICAS).fill({ primary: 'open', secondary: 'closed' }));
       // No flapping: the open circuit never let a request through to the primary on the way back.

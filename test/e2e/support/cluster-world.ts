@@ -135,13 +135,11 @@ export class ClusterWorld {
       fake.onRecorded = (rec) => this.sent.get(fake)?.push({ rec, replica: this.senderOf(fake, rec) });
     }
     const config = this.config();
-    const started = await Promise.all(
-      Array.from({ length: REPLICAS }, (_, i) => `replica-${i}`).map(async (name) => ({
-        name,
-        process: await spawnRelay(config, { POD_NAME: name }),
-      })),
-    );
-    this.replicas.push(...started);
+    // One after another: three compiles at once on a busy machine can outlast a replica's start timeout.
+    for (let i = 0; i < REPLICAS; i++) {
+      const name = `replica-${i}`;
+      this.replicas.push({ name, process: await spawnRelay(config, { POD_NAME: name }) });
+    }
     for (const r of this.replicas) {
       await waitUntil(
         `${r.name} to be ready`,
