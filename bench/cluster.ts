@@ -1,7 +1,8 @@
 /**
  * Cluster mode's cost per request (issue 20): the BUILT relay (`node dist/main.js`) booted side by side with
  * `cluster.mode: local`, with `cluster.mode: redis` (a private redis-server on a free port, started and stopped
- * here) and with `redis` where the key has an rpm_limit (the shared admission path), in front of the fake upstream.
+ * here), and both again with an rpm_limit on the key (in redis mode the shared admission path: one EVALSHA), in
+ * front of the fake upstream. Each redis variant is compared with the local one of the same key limits.
  * For each, at 1 and 32 connections: JSON requests, closed loop (bench/load.ts). The rounds interleave the relays
  * so load from elsewhere on the machine lands on all of them alike; a cell reports its median round by p50.
  *
@@ -47,21 +48,23 @@ const MAIN = flag('main') ?? 'dist/main.js';
 const WRITE = !process.argv.includes('--no-write');
 const WARMUP_MS = 1000;
 
-type Variant = 'local' | 'redis' | 'redis+rpm_limit';
-const VARIANTS: Variant[] = ['local', 'redis', 'redis+rpm_limit'];
+type Variant = 'local' | 'redis' | 'local+rpm_limit' | 'redis+rpm_limit';
+const VARIANTS: Variant[] = ['local', 'redis', 'local+rpm_limit', 'redis+rpm_limit'];
+const isLocal = (v: Variant) => v.startsWith('local');
+/** The local variant a redis one is compared with (the same key limits). */
+const baseline = (v: Variant): Variant => (v === 'redis+rpm_limit' ? 'local+rpm_limit' : 'local');
 
 function relayConfig(variant: Variant, port: number, upstream: string, redisUrl: string): string {
-  const limit = variant === 'redis+rpm_limit' ? ['        rpm_limit: 100000000'] : [];
-  const cluster =
-    variant === 'local'
-      ? ['cluster:', '  mode: local']
-      : [
-          'cluster:',
-          '  mode: redis',
-          '  redis:',
-          `    url: "${redisUrl}"`,
-          `    key_prefix: "bench-${variant}:"`,
-        ];
+  const limit = variant.endsWith('+rpm_limit') ? ['        rpm_limit: 100000000'] : [];
+  const cluster = isLocal(variant)
+    ? ['cluster:', '  mode: local']
+    : [
+        'cluster:',
+        '  mode: redis',
+        '  redis:',
+        `    url: "${redisUrl}"`,
+        `    key_prefix: "bench-${variant}:"`,
+      ];
   return [
     'server:',
     `  listen: "127.0.0.1:${port}"`,
@@ -245,7 +248,7 @@ async function measure(
     p99Ms: r.p99Ms,
     cpuUsPerReq: (cpu * 1e6) / Math.max(1, r.requests),
   };
-  if (variant !== 'local') {
+  if (!isLocal(variant)) {
     const used = diff(await commandCalls(redisPort), before);
     const perReq: Record<string, number> = {};
     for (const [cmd, n] of used) {
@@ -329,13 +332,12 @@ async function main(): Promise<void> {
       `| --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |`,
     ];
     for (const c of cells) {
-      const local = get('local', c.connections)!;
-      const vs =
-        c.variant === 'local'
-          ? ''
-          : c.connections === 1
-            ? `p50 ${c.p50Ms - local.p50Ms >= 0 ? '+' : ''}${(c.p50Ms - local.p50Ms).toFixed(3)} ms`
-            : `${(c.rps / local.rps).toFixed(2)}x req/s`;
+      const local = get(baseline(c.variant), c.connections)!;
+      const vs = isLocal(c.variant)
+        ? ''
+        : c.connections === 1
+          ? `p50 ${c.p50Ms - local.p50Ms >= 0 ? '+' : ''}${(c.p50Ms - local.p50Ms).toFixed(3)} ms`
+          : `${(c.rps / local.rps).toFixed(2)}x req/s`;
       lines.push(
         `| ${c.variant} | ${c.connections} | ${c.rps.toFixed(0)} | ${c.p50Ms.toFixed(3)} | ${c.p99Ms.toFixed(3)} | ${c.cpuUsPerReq.toFixed(0)} | ${c.redisPerReq === undefined ? '' : c.redisPerReq.toFixed(3)} | ${vs} |`,
       );
@@ -343,7 +345,7 @@ async function main(): Promise<void> {
     // Round trips: MONITOR while one redis relay takes load (the idle traffic of both is subtracted).
     const trips: RoundTrips[] = [];
     for (const relay of relays) {
-      if (relay.variant === 'local') continue;
+      if (isLocal(relay.variant)) continue;
       const t = await roundTrips(relay.variant, relay.url, redis.port);
       trips.push(t);
       process.stdout.write(
