@@ -1,6 +1,13 @@
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { send, waitUntil } from './support/breaker-relay';
-import { adminPost, ClusterWorld, REPLICAS, replicaProviderStates, runLoad } from './support/cluster-world';
+import {
+  adminGet,
+  adminPost,
+  ClusterWorld,
+  REPLICAS,
+  replicaProviderStates,
+  runLoad,
+} from './support/cluster-world';
 import { nginxBinary } from '../support/nginx';
 import { redisServerAvailable } from '../support/redis-server';
 
@@ -9,10 +16,24 @@ import { redisServerAvailable } from '../support/redis-server';
 // cluster-wide. With cluster.mode: local every one of these fails (each replica counts, opens and admits on its own).
 
 const THRESHOLD = 5;
-const OPEN_MS = 3_000;
+// Long enough for the checks after the open on a busy machine (the HALF_OPEN test waits it out once).
+const OPEN_MS = 8_000;
 const PROBES = 3;
 
 const runnable = redisServerAvailable() && nginxBinary() !== undefined;
+
+/** GET /admin/providers/:name in cluster mode (the fields read here). */
+interface SharedView {
+  cluster?: {
+    shared: {
+      state: string;
+      reason: string | null;
+      by: string | null;
+      opened_at: string | null;
+      forced: boolean;
+    } | null;
+  };
+}
 
 describe.runIf(runnable)('cluster.mode redis: one circuit per provider across three replicas', () => {
   const world = new ClusterWorld({
@@ -50,6 +71,22 @@ describe.runIf(runnable)('cluster.mode redis: one circuit per provider across th
     // The failures came from more than one replica: the count is the cluster's, not one replica's.
     expect(new Set(failed.map((s) => s.replica)).size).toBeGreaterThan(1);
     expect(await replicaProviderStates(world, 'primary')).toEqual(Array(REPLICAS).fill('open'));
+    // Every replica shows the one shared circuit: the same opened_at, why, and which replica saw the last failure.
+    const views = await Promise.all(
+      world.replicas.map(async (r) => {
+        const answer = await adminGet<SharedView>(r.process.url, '/admin/providers/primary');
+        expect(answer.status).toBe(200);
+        return answer.body.cluster?.shared;
+      }),
+    );
+    expect(views[0], JSON.stringify(views)).toMatchObject({
+      state: 'open',
+      reason: 'failure_threshold',
+      forced: false,
+    });
+    expect(views[0]?.opened_at).toEqual(expect.any(String));
+    expect(views[0]?.by).toMatch(new RegExp(`^${failed.at(-1)!.replica!}(:\\d+)?$`));
+    for (const view of views) expect(view).toEqual(views[0]);
 
     for (let i = 0; i < 3 * THRESHOLD; i++) {
       const answer = await send(world.url);
