@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Inject, Optional, Req, UseInterceptors } from '@nestjs/common';
-import { ClusterState } from '../cluster/cluster-state.service';
+import { ClusterState } from './cluster-state.service';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,

@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
-import { ClusterState } from '../cluster/cluster-state.service';
-import type { SharedCircuitState } from '../cluster/shared-circuits';
+import { ClusterState } from './cluster-state.service';
+import type { SharedCircuitState } from '../health/shared-circuits';
 import type { ReplicaBeat } from '../cluster/replica-heartbeat';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import type { AdminActionLog } from './admin-log';

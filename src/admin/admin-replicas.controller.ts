@@ -9,7 +9,7 @@ import {
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import { InFlightService } from '../common/in-flight.service';
 import { ConfigHolder } from '../config/config-holder';
-import { ClusterState } from '../cluster/cluster-state.service';
+import { ClusterState } from './cluster-state.service';
 import { REPLICA_ID } from '../cluster/cluster.tokens';
 import type { ReplicaView } from '../cluster/replica-heartbeat';
 import { AdminAuth } from './admin-auth.guard';

@@ -1,6 +1,6 @@
 import { Module } from '@nestjs/common';
 import { hostname } from 'node:os';
-import { ClusterStateModule } from '../cluster/cluster-state.module';
+import { ClusterStateModule } from './cluster-state.module';
 import { RoutingModule } from '../routing/routing.module';
 import { AdminCacheController } from './admin-cache.controller';
 import { AdminConfigController } from './admin-config.controller';

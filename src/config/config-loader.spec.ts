@@ -514,6 +514,23 @@ describe('validation', () => {
     expect(own).toMatchObject({ url: 'redis://state:6380', cluster_nodes: [] });
   });
 
+  it('warns when the cluster state would sit under the ha cache prefix on the same Redis (a flush takes it along)', () => {
+    const shared = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { mode: 'ha' },
+      cluster: { mode: 'redis' },
+    });
+    expect(shared.warnings.filter((w) => w.includes('cluster.redis.key_prefix'))).toEqual([
+      expect.stringContaining('"cc-relay:cluster:" and cache.redis.key_prefix "cc-relay:" overlap'),
+    ]);
+    const apart = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { mode: 'ha' },
+      cluster: { mode: 'redis', redis: { key_prefix: 'cc-relay-cluster:' } },
+    });
+    expect(apart.warnings.filter((w) => w.includes('cluster.redis.key_prefix'))).toEqual([]);
+  });
+
   it('lists every bad cluster value with its path', () => {
     const err = configError(() =>
       validateConfig({

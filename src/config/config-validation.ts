@@ -165,6 +165,8 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   inheritClusterConnection(config);
 
   const warnings: string[] = [];
+  const overlap = clusterPrefixOverlap(config);
+  if (overlap !== undefined) warnings.push(overlap);
   for (const { provider, key, written } of dropped) {
     warnings.push(
       `providers[${provider}].keys[${key}]: dropped, its key ${written} expanded to an empty string`,
@@ -221,6 +223,27 @@ function inheritClusterConnection(config: RelayConfig): void {
   }
   cluster.url ??= new RedisConfig().url;
   cluster.cluster_nodes ??= [];
+}
+
+/**
+ * With `cache.mode: ha` and `cluster.mode: redis` on one Redis, a cache flush (every key under cache.redis.key_prefix)
+ * would take the cluster's state with it when one prefix is under the other.
+ */
+function clusterPrefixOverlap(config: RelayConfig): string | undefined {
+  const cache = config.cache.redis;
+  const cluster = config.cluster.redis;
+  if (config.cluster.mode !== 'redis' || config.cache.mode !== 'ha') return undefined;
+  const sameRedis =
+    (cluster.cluster_nodes ?? []).join(',') === cache.cluster_nodes.join(',') &&
+    (cache.cluster_nodes.length > 0 || cluster.url === cache.url);
+  const a = cache.key_prefix;
+  const b = cluster.key_prefix;
+  if (!sameRedis || !(a.startsWith(b) || b.startsWith(a))) return undefined;
+  return (
+    `cluster.redis.key_prefix "${b}" and cache.redis.key_prefix "${a}" overlap on the same Redis: DELETE ` +
+    `/admin/cache would delete the cluster's shared state too (the replicas keep theirs and write it again) and ` +
+    `the cache's key count includes it; give the cluster a prefix of its own (e.g. "cc-relay-cluster:")`
+  );
 }
 
 function shapeSection(

@@ -1,4 +1,4 @@
-import { LuaScript } from './cluster-redis';
+import { LuaScript } from '../cluster/cluster-redis';
 
 /**
  * The shared circuit of one provider in Redis, changed only by these scripts (atomic per provider):

@@ -9,16 +9,21 @@ import {
   Optional,
 } from '@nestjs/common';
 import { Counter, Gauge, Histogram } from 'prom-client';
-import { CACHE_ADMIN, type CacheAdminPort } from '../admin/cache-admin.port';
+import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
 import { InFlightService } from '../common/in-flight.service';
 import { ConfigHolder } from '../config/config-holder';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import type { ClusterRedis } from './cluster-redis';
-import { CLUSTER_REDIS, REPLICA_ID } from './cluster.tokens';
-import { ReplicaHeartbeat, replicaViews, type ReplicaBeat, type ReplicaView } from './replica-heartbeat';
-import { SharedCircuits, type ClusterAck, type SharedCircuitState } from './shared-circuits';
+import type { ClusterRedis } from '../cluster/cluster-redis';
+import { CLUSTER_REDIS, REPLICA_ID } from '../cluster/cluster.tokens';
+import {
+  ReplicaHeartbeat,
+  replicaViews,
+  type ReplicaBeat,
+  type ReplicaView,
+} from '../cluster/replica-heartbeat';
+import { SharedCircuits, type ClusterAck, type SharedCircuitState } from '../health/shared-circuits';
 
 /** The package version (package.json beside dist/ or src/). */
 function packageVersion(): string {

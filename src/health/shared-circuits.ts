@@ -1,12 +1,12 @@
 import { systemClock, type Clock } from '../common/clock';
-import type { BreakerRegistry } from '../health/breaker-registry';
+import type { BreakerRegistry } from './breaker-registry';
 import type {
   BreakerLink,
   BreakerState,
   CircuitBreaker,
   SharedBreakerView,
   TransitionReason,
-} from '../health/circuit-breaker';
+} from './circuit-breaker';
 import {
   ACQUIRE,
   ADOPT_LOCAL_OPEN,
@@ -18,7 +18,7 @@ import {
   SUCCESS,
   TOUCH,
 } from './circuit-scripts';
-import { CLUSTER_ADMIN_TIMEOUT_MS, type ClusterRedis, type LuaScript } from './cluster-redis';
+import { CLUSTER_ADMIN_TIMEOUT_MS, type ClusterRedis, type LuaScript } from '../cluster/cluster-redis';
 
 /**
  * Circuits shared by every replica (cluster.mode: redis). Each provider's breaker keeps deciding routing from its

@@ -2,11 +2,11 @@ import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { RedisCluster } from '../../test/support/redis-cluster';
-import { RedisServer } from '../../test/support/redis-server';
+import { rawCommand, RedisServer } from '../../test/support/redis-server';
 import { CircuitBreakerConfig, ClusterRedisConfig } from '../config/relay-config';
-import { BreakerRegistry } from '../health/breaker-registry';
-import type { BreakerTransition, CircuitBreaker } from '../health/circuit-breaker';
-import { ClusterRedis } from './cluster-redis';
+import { BreakerRegistry } from './breaker-registry';
+import type { BreakerTransition, CircuitBreaker } from './circuit-breaker';
+import { ClusterRedis } from '../cluster/cluster-redis';
 import { SharedCircuits } from './shared-circuits';
 
 const quiet = { warn: () => undefined, log: () => undefined };
@@ -97,6 +97,13 @@ describe('shared circuits on one Redis (three replicas in one process)', () => {
   let replicas: Replica[] = [];
   const where = (): Where => ({ prefix: `cc-relay-test:${randomUUID()}:` });
   afterEach(async () => {
+    const first = replicas[0];
+    if (first) {
+      const keys = [first.redis.key('circuit:{p}'), first.redis.key('permits:{p}')];
+      await first.redis.run('cleanup', (c) =>
+        c.eval("return redis.call('DEL', KEYS[1], KEYS[2])", { keys, arguments: [] }),
+      );
+    }
     await Promise.all(replicas.map((r) => r.stop()));
     replicas = [];
   });
@@ -258,7 +265,7 @@ describe('shared circuits on one Redis (three replicas in one process)', () => {
 
 describe('shared circuits when Redis goes away', () => {
   let server: RedisServer;
-  let replicas: Replica[] = [];
+  const replicas: Replica[] = [];
   beforeAll(async () => {
     server = await RedisServer.start();
   });
@@ -267,10 +274,29 @@ describe('shared circuits when Redis goes away', () => {
     await server.dispose();
   });
 
+  it('a stalled Redis (CLIENT PAUSE) costs no request more than timeout_ms: the failure is decided here', async () => {
+    const where = { url: server.url, prefix: 'cc-relay-test:paused:' };
+    const paused = await cluster(where, 2, { failure_threshold: 2, open_duration_ms: 60_000 });
+    replicas.push(...paused);
+    const [a, b] = paused as [Replica, Replica];
+    await rawCommand(server.port, 'CLIENT PAUSE 1500 ALL');
+    const started = performance.now();
+    fail(a);
+    fail(a);
+    expect(performance.now() - started).toBeLessThan(5); // recording never waits
+    await until(() => a.breaker.state === 'open', 200); // the scripts timed out after 50 ms: decided here
+    expect(a.redis.syncErrors).toBeGreaterThanOrEqual(2);
+    expect(b.breaker.state).toBe('closed');
+    // When Redis answers again, the replica that decided alone makes its OPEN the cluster's.
+    await until(() => b.breaker.state === 'open', 4_000);
+    expect(a.transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['closed>open']);
+  });
+
   it('decides locally within timeout_ms, and after Redis returns the replicas agree within 2 s without flapping', async () => {
     const where = { url: server.url, prefix: 'cc-relay-test:down:' };
-    replicas = await cluster(where, 2, { failure_threshold: 3, open_duration_ms: 60_000 });
-    const [a, b] = replicas as [Replica, Replica];
+    const pair = await cluster(where, 2, { failure_threshold: 3, open_duration_ms: 60_000 });
+    replicas.push(...pair);
+    const [a, b] = pair as [Replica, Replica];
     await server.stop();
     await until(() => !a.redis.isUp(), 2_000);
     const started = performance.now();
