@@ -1,7 +1,7 @@
 import { createClient } from '@keyv/redis';
 import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { ClusterRedis, type LuaScript } from '../cluster/cluster-redis';
+import { ClusterRedis } from '../cluster/cluster-redis';
 import { systemClock } from '../common/clock';
 import type { Outcome } from '../common/within';
 import { KeyPool, type KeyPick, type PoolKeyConfig } from './key-pool';
@@ -13,7 +13,7 @@ import {
   RedisServer,
   redisServerAvailable,
 } from '../../test/support/redis-server';
-import { SharedKeyPools, type SharedKeyRedis } from './shared-key-pools';
+import { SharedKeyPools, type KeyPoolScript, type SharedKeyRedis } from './shared-key-pools';
 
 // Real Redis only, through the cluster's real connection (ClusterRedis): the shared Redis on 6379 (unique
 // prefixes), a private redis-server for the outage tests, and the cache tests' 3-master cluster harness. Each
@@ -34,7 +34,7 @@ class CountingRedis implements SharedKeyRedis {
   }
   script(
     what: string,
-    script: LuaScript,
+    script: KeyPoolScript,
     keys: string[],
     args: Array<string | number>,
   ): Promise<Outcome<unknown>> {
@@ -84,7 +84,9 @@ async function replica(
     { logger: { warn: () => undefined, log: () => undefined } },
   );
   await waitUntil(() => connection.isUp(), 10_000);
-  const transport = new CountingRedis(connection);
+  // KeyPoolSharingService injects the cluster's ClusterRedis as a SharedKeyRedis: it must have that shape.
+  const asInjected: SharedKeyRedis = connection;
+  const transport = new CountingRedis(asInjected as ClusterRedis);
   const logger = new RecordingLogger();
   const shared = new SharedKeyPools(
     transport,
@@ -247,7 +249,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
     const second = await b!.pool.acquire(400);
     expect([first.kind, second.kind]).toEqual(['key', 'key']);
     expect((await a!.pool.acquire(400)).kind).toBe('exhausted'); // 800 held, 400 more would pass 1,000
-    // Both answers used 100 input tokens: 200 of 1,000 are used, the corrections reach Redis in the next flush.
+    // Both answers used 100 input tokens: 200 of 1,000 are used, the corrections reach Redis with the next admission or, alone, within ~600 ms.
     for (const [r, pick] of [
       [a!, first],
       [b!, second],
@@ -256,7 +258,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
       r.pool.recordResponse(keyIdOf(pick), 200, {});
       r.pool.recordUsage(keyIdOf(pick), 100, 10);
     }
-    await sleep(300);
+    await sleep(700);
     const third = await b!.pool.acquire(400);
     const fourth = await a!.pool.acquire(400);
     expect([third.kind, fourth.kind]).toEqual(['key', 'key']);
@@ -270,7 +272,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
     a!.pool.release(keyIdOf(pick));
     a!.pool.recordResponse(keyIdOf(pick), 200, {});
     a!.pool.recordUsage(keyIdOf(pick), 10, 100);
-    await sleep(300);
+    await sleep(700);
     expect((await b!.pool.acquire(10)).kind).toBe('exhausted');
   });
 
@@ -336,7 +338,7 @@ describe.skipIf(!hasLocalRedis)('SharedKeyPools on a real Redis', () => {
       'anthropic-ratelimit-requests-limit': '100',
     });
     a.pool.reject(id);
-    await sleep(300);
+    await sleep(700);
     const client = createClient(url);
     await client.connect();
     try {

@@ -1,6 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import type { Outcome } from '../common/within';
-import { LuaScript } from '../cluster/cluster-redis';
 import type { KeyPool } from './key-pool';
 import type {
   KeyPoolSharing,
@@ -17,12 +16,22 @@ import { ADMIT_SCRIPT, CLEAR_SCRIPT, LEARN_SCRIPT, PENALISE_SCRIPT, STATE_SCRIPT
  * What the shared key pools use of the cluster's Redis connection (ClusterRedis, CLUSTER_REDIS): scripts bounded by
  * cluster.redis.timeout_ms that never reject, pub/sub under the key prefix, and a call when Redis is back.
  */
+/** A Lua script and its SHA1 (EVALSHA first; the connection falls back to EVAL once per node). */
+export interface KeyPoolScript {
+  readonly source: string;
+  readonly sha: string;
+}
+
+function luaScript(source: string): KeyPoolScript {
+  return { source, sha: createHash('sha1').update(source).digest('hex') };
+}
+
 export interface SharedKeyRedis {
   /** A key (or channel) name under cluster.redis.key_prefix. */
   key(suffix: string): string;
   script(
     what: string,
-    script: LuaScript,
+    script: KeyPoolScript,
     keys: string[],
     args: Array<string | number>,
   ): Promise<Outcome<unknown>>;
@@ -37,7 +46,7 @@ export interface SharedKeyPoolsOptions {
   /** How often settlements and learned limits are written, and penalties read back (the pub/sub safety net). */
   flushMs?: number;
   pollMs?: number;
-  /** This replica's id (messages it published itself are skipped). */
+  /** This replica's id (REPLICA_ID), in the messages it publishes (it skips its own). */
   replicaId?: string;
 }
 
@@ -74,6 +83,11 @@ const MAX_PENDING_SETTLEMENTS = 10_000;
 const MAX_IN_FLIGHT_CALLS = 1_000;
 const PENALTY_TTL_MS = REJECTED_KEY_COOLDOWN_MS + 60_000;
 const CHANNEL = 'keys';
+/**
+ * Settlements wait this long for an admission of their provider to take them along (no round trip of their own
+ * under steady traffic); then a flush writes them.
+ */
+const SETTLE_WAIT_MS = 500;
 
 interface ProviderSync {
   readonly provider: string;
@@ -81,6 +95,8 @@ interface ProviderSync {
   readonly tag: string;
   /** fingerprint -> [input delta, output tokens] not yet written. */
   settlements: Map<string, [number, number]>;
+  /** When the oldest pending settlement was made (they ride along with admissions; flushed alone after SETTLE_WAIT_MS). */
+  settlementsSince: number;
   /** "<fp>:<family>" -> observation JSON not yet written. */
   learned: Map<string, string>;
   /** fingerprint -> penalty that did not reach Redis (retried with the flushes; merging makes a retry harmless). */
@@ -110,11 +126,11 @@ export class SharedKeyPools implements KeyPoolSharing {
   private readonly windowMs: number;
   private readonly bucketMs: number;
   private readonly scripts = {
-    admit: new LuaScript(ADMIT_SCRIPT),
-    penalise: new LuaScript(PENALISE_SCRIPT),
-    clear: new LuaScript(CLEAR_SCRIPT),
-    learn: new LuaScript(LEARN_SCRIPT),
-    state: new LuaScript(STATE_SCRIPT),
+    admit: luaScript(ADMIT_SCRIPT),
+    penalise: luaScript(PENALISE_SCRIPT),
+    clear: luaScript(CLEAR_SCRIPT),
+    learn: luaScript(LEARN_SCRIPT),
+    state: luaScript(STATE_SCRIPT),
   };
   private started = false;
   private flushTimer: NodeJS.Timeout | undefined;
@@ -140,7 +156,9 @@ export class SharedKeyPools implements KeyPoolSharing {
     private readonly logger?: SharedKeyPoolsLogger,
   ) {
     this.channel = redis.key(CHANNEL);
-    this.replicaId = options.replicaId ?? randomUUID();
+    // The replica's id names it in messages; the suffix tells apart two instances that share an id (several apps in
+    // one process, as the e2e tests run them), so none takes another's message for its own.
+    this.replicaId = `${(options.replicaId ?? 'replica').replace(/\s/g, '_')}~${randomUUID().slice(0, 8)}`;
     this.windowMs = options.windowMs ?? KEY_WINDOW_MS;
     this.bucketMs = Math.max(1, Math.ceil(this.windowMs / BUCKETS));
   }
@@ -158,7 +176,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       this.started = true;
       this.redis.subscribe(CHANNEL, (message) => this.onMessage(message));
       // Back from an outage: what was learned meanwhile goes out, what the others learned comes in.
-      this.redis.onUp(() => void this.poll().then(() => this.flush()));
+      this.redis.onUp(() => void this.poll().then(() => this.flush(true)));
     }
     await this.poll();
   }
@@ -168,7 +186,7 @@ export class SharedKeyPools implements KeyPoolSharing {
     if (this.flushTimer) clearInterval(this.flushTimer);
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.flushTimer = this.pollTimer = undefined;
-    await this.flush();
+    await this.flush(true);
     for (const p of this.providers.values()) p.pool.attach(undefined);
     this.providers.clear();
   }
@@ -187,6 +205,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       pool,
       tag: this.redis.key(`{kp:${provider}}`),
       settlements: new Map(),
+      settlementsSince: 0,
       learned: new Map(),
       penalties: new Map(),
       lastClearAt: 0,
@@ -275,6 +294,7 @@ export class SharedKeyPools implements KeyPoolSharing {
       pending[0] += inputDelta;
       pending[1] += output;
     } else if (p.settlements.size < MAX_PENDING_SETTLEMENTS) {
+      if (p.settlements.size === 0) p.settlementsSince = Date.now();
       p.settlements.set(fp, [inputDelta, output]);
     }
   }
@@ -319,8 +339,11 @@ export class SharedKeyPools implements KeyPoolSharing {
     p.learned.set(`${fp}:${family}`, JSON.stringify(o));
   }
 
-  /** Writes pending settlements and learned limits, one call per provider and kind. */
-  private async flush(): Promise<void> {
+  /**
+   * Writes pending learned limits and penalties, and settlements no admission took along within SETTLE_WAIT_MS
+   * (`all`: every one), one call per provider and kind.
+   */
+  private async flush(all = false): Promise<void> {
     const calls: Promise<unknown>[] = [];
     for (const p of this.providers.values()) {
       if (p.penalties.size > 0 && this.failingSince === undefined) {
@@ -328,7 +351,7 @@ export class SharedKeyPools implements KeyPoolSharing {
         p.penalties = new Map();
         for (const [fp, penalty] of penalties) calls.push(this.penalise(p, fp, penalty));
       }
-      if (p.settlements.size > 0) {
+      if (p.settlements.size > 0 && (all || Date.now() - p.settlementsSince >= SETTLE_WAIT_MS)) {
         const settled = p.settlements;
         p.settlements = new Map();
         const keys: string[] = [];
@@ -409,7 +432,7 @@ export class SharedKeyPools implements KeyPoolSharing {
    * (logged once per outage and counted). Calls still unanswered past MAX_IN_FLIGHT_CALLS (a stalled Redis) are
    * not sent at all.
    */
-  private async call(kind: string, s: LuaScript, keys: string[], args: string[]): Promise<unknown> {
+  private async call(kind: string, s: KeyPoolScript, keys: string[], args: string[]): Promise<unknown> {
     if (this.inFlight >= MAX_IN_FLIGHT_CALLS) {
       this.failed(kind, new Error(`${MAX_IN_FLIGHT_CALLS} calls unanswered`));
       return undefined;
