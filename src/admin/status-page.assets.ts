@@ -785,7 +785,8 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
     var common = null;
     counts.forEach(function (n, hash) { if (common === null || n > counts.get(common)) common = hash; });
     var rows = replicas.map(function (r) {
-      var odd = r.config_hash !== common;
+      // The relay's own flag (config_differs) when it sends one, else the same rule computed here.
+      var odd = typeof r.config_differs === 'boolean' ? r.config_differs : r.config_hash !== common;
       return el('tr', { 'data-replica-row': r.id, class: odd ? 'r-odd' : '' }, [
         el('th', { scope: 'row', text: r.id }),
         el('td', { text: r.version || '–' }),
