@@ -1,6 +1,6 @@
 import { Injectable, Optional } from '@nestjs/common';
 import { ClusterState } from './cluster-state.service';
-import type { SharedCircuitState } from '../health/shared-circuits';
+import type { ClusterAck, SharedCircuitState } from '../health/shared-circuits';
 import type { ReplicaBeat } from '../cluster/replica-heartbeat';
 import { RelayError, RelayErrorCode } from '../common/relay-error';
 import type { AdminActionLog } from './admin-log';
@@ -73,7 +73,7 @@ export class AdminProvidersService {
     const ack = await cluster.command(provider.name, 'reset');
     const answer = this.reset(name, log, false);
     answer.cleared.circuit = before.state !== 'closed' || before.forced || before.consecutive_failures > 0;
-    return { ...answer, acknowledged_by: ack.acknowledged, shared: ack.shared };
+    return { ...answer, ...(await this.acks(cluster, ack)) };
   }
 
   /** forceOpen(), on every replica in cluster mode, saying which acknowledged within a second. */
@@ -92,7 +92,20 @@ export class AdminProvidersService {
       `provider "${provider.name}" circuit forced open for ${durationMs} ms by the admin API on the cluster ` +
         `(acknowledged by ${ack.acknowledged.join(', ')}): ${why}`,
     );
-    return { ...(await this.getOne(name)), acknowledged_by: ack.acknowledged, shared: ack.shared };
+    return { ...(await this.getOne(name)), ...(await this.acks(cluster, ack)) };
+  }
+
+  /** Who applied an action within a second, and which live replicas did not (yet). */
+  private async acks(
+    cluster: ClusterState,
+    ack: ClusterAck,
+  ): Promise<{ acknowledged_by: string[]; not_acknowledged: string[]; shared: boolean }> {
+    const live = (await cluster.beats())?.map((b) => b.id) ?? [];
+    return {
+      acknowledged_by: ack.acknowledged,
+      not_acknowledged: live.filter((id) => !ack.acknowledged.includes(id)),
+      shared: ack.shared,
+    };
   }
 
   /** The running config's secrets (read per call: a config reload may change them). */

@@ -314,6 +314,13 @@ export class ProviderAnswerDto extends ProviderStatusDto {
   acknowledged_by?: string[];
 
   @ApiPropertyOptional({
+    type: [String],
+    description:
+      'cluster.mode: redis, after reset or open: live replicas that did not acknowledge within 1 s.',
+  })
+  not_acknowledged?: string[];
+
+  @ApiPropertyOptional({
     description:
       'cluster.mode: redis, after reset or open: false when Redis could not be reached (this replica only).',
   })

@@ -99,8 +99,11 @@ export interface BreakerLink {
   active(): boolean;
   /** A failure; `probe` is the HALF_OPEN permit it used. */
   failure(probe: string | undefined): Promise<SharedBreakerView | undefined>;
-  /** A success; for a normal request, undefined at once when the shared count is known to be zero already. */
-  success(probe: string | undefined): Promise<SharedBreakerView | undefined>;
+  /**
+   * A success. For a normal request: undefined (no promise, nothing sent) when the shared count is known to be zero
+   * already, the steady state, so a success costs no round trip.
+   */
+  success(probe: string | undefined): Promise<SharedBreakerView | undefined> | undefined;
   /** A HALF_OPEN permit given back without a verdict (client cancel, 4xx). */
   release(probe: string): void;
   /** Takes the cluster-wide HALF_OPEN permit reserved for this replica; when there is none, asks for one. */
@@ -321,7 +324,7 @@ export class CircuitBreaker {
         link.release(ticket);
       } else if (result === 'success') {
         this.halfOpenSuccesses += 1;
-        void link.success(ticket).then(
+        void (link.success(ticket) ?? Promise.resolve(undefined)).then(
           adoptOr(() => {
             if (this.halfOpenSuccesses >= this.config.half_open_probes)
               this.closeAlone('half_open_succeeded');
@@ -341,7 +344,7 @@ export class CircuitBreaker {
     }
     if (result === 'success') {
       this.consecutiveFailures = 0;
-      void link.success(undefined).then((view) => {
+      void link.success(undefined)?.then((view) => {
         if (view !== undefined) this.adopt(view);
       });
     } else if (result === 'failure') {

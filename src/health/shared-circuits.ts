@@ -153,11 +153,11 @@ class RedisBreakerLink implements BreakerLink {
     ]);
   }
 
-  async success(probe: string | undefined): Promise<SharedBreakerView | undefined> {
+  success(probe: string | undefined): Promise<SharedBreakerView | undefined> | undefined {
     if (probe === undefined && this.sharedFailures === 0) return undefined;
     if (probe !== undefined) this.held.delete(probe);
     const cfg = this.breaker()?.settings;
-    if (!cfg) return undefined;
+    if (!cfg) return Promise.resolve(undefined);
     return this.call('circuit success', SUCCESS, [
       cfg.half_open_probes,
       probe === undefined ? 'normal' : 'probe',
