@@ -10,29 +10,41 @@
  */
 
 /**
- * ADMIT. KEYS: the candidates' window hashes (nc of them), then the window hashes of settlements.
- * ARGV: bucketMs, buckets, estimate, nc, then rpm itpm otpm per candidate, then inputDelta output per settlement.
- * Applies the settlements, then admits the first candidate that fits (counting the request and its estimate):
- * returns {index (0-based), 0}, or {-1, ms until the soonest candidate might fit}.
+ * ADMIT, for a batch of requests of one provider (those that arrived while the previous call was out).
+ * KEYS: the window hashes the batch names (each once). ARGV: bucketMs, buckets, then the number of requests and per
+ * request: estimate, nc, then nc times (key index in KEYS, rpm, itpm, otpm); then the number of settlements and per
+ * settlement: key index, inputDelta, output. Applies the settlements, then admits each request, in order, on its
+ * first candidate that fits (counting the request and its estimate). Returns per request {index (0-based), 0} or
+ * {-1, ms until the soonest candidate might fit}, flattened.
  */
 export const ADMIT_SCRIPT = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local bms = tonumber(ARGV[1])
 local n = tonumber(ARGV[2])
-local est = tonumber(ARGV[3])
-local nc = tonumber(ARGV[4])
 local cur = math.floor(now / bms)
 local oldest = cur - n
 local ttl = (n + 2) * bms
-local base = 4 + 3 * nc
-for j = nc + 1, #KEYS do
-  local a = base + 2 * (j - nc) - 1
-  local di = tonumber(ARGV[a])
-  local out = tonumber(ARGV[a + 1])
-  if di ~= 0 then redis.call('HINCRBY', KEYS[j], 'i' .. cur, di) end
-  if out ~= 0 then redis.call('HINCRBY', KEYS[j], 'o' .. cur, out) end
-  redis.call('PEXPIRE', KEYS[j], ttl)
+local state = {}
+local function load(k)
+  local s = state[k]
+  if s then return s end
+  s = { r = {}, i = {}, o = {}, sr = 0, si = 0, so = 0, dr = 0, di = 0, dout = 0 }
+  local raw = redis.call('HGETALL', KEYS[k])
+  local stale = {}
+  for x = 1, #raw, 2 do
+    local f = raw[x]
+    local kind = string.sub(f, 1, 1)
+    local b = tonumber(string.sub(f, 2))
+    local v = tonumber(raw[x + 1])
+    if b == nil or b < oldest then stale[#stale + 1] = f
+    elseif kind == 'r' then s.r[b] = v; s.sr = s.sr + v
+    elseif kind == 'i' then s.i[b] = v; s.si = s.si + v
+    else s.o[b] = v; s.so = s.so + v end
+  end
+  if #stale > 0 then redis.call('HDEL', KEYS[k], unpack(stale)) end
+  state[k] = s
+  return s
 end
 local function untilFits(buckets, sum, need, limit)
   if limit <= 0 or sum + need <= limit then return 0 end
@@ -44,38 +56,60 @@ local function untilFits(buckets, sum, need, limit)
   end
   return (n + 1) * bms
 end
-local soonest = -1
-for c = 1, nc do
-  local rpm = tonumber(ARGV[2 + 3 * c])
-  local itpm = tonumber(ARGV[3 + 3 * c])
-  local otpm = tonumber(ARGV[4 + 3 * c])
-  local raw = redis.call('HGETALL', KEYS[c])
-  local r, i, o = {}, {}, {}
-  local sr, si, so = 0, 0, 0
-  local stale = {}
-  for k = 1, #raw, 2 do
-    local f = raw[k]
-    local kind = string.sub(f, 1, 1)
-    local b = tonumber(string.sub(f, 2))
-    local v = tonumber(raw[k + 1])
-    if b == nil or b < oldest then stale[#stale + 1] = f
-    elseif kind == 'r' then r[b] = v; sr = sr + v
-    elseif kind == 'i' then i[b] = v; si = si + v
-    else o[b] = v; so = so + v end
+local pos = 4
+local reqs = {}
+for q = 1, tonumber(ARGV[3]) do
+  local est = tonumber(ARGV[pos])
+  local nc = tonumber(ARGV[pos + 1])
+  pos = pos + 2
+  local cands = {}
+  for c = 1, nc do
+    cands[c] = { tonumber(ARGV[pos]), tonumber(ARGV[pos + 1]), tonumber(ARGV[pos + 2]), tonumber(ARGV[pos + 3]) }
+    pos = pos + 4
   end
-  if #stale > 0 then redis.call('HDEL', KEYS[c], unpack(stale)) end
-  if si < 0 then si = 0 end
-  local needI = math.max(1, math.min(est, itpm))
-  local wait = math.max(untilFits(r, sr, 1, rpm), untilFits(i, si, needI, itpm), untilFits(o, so, 1, otpm))
-  if wait <= 0 then
-    redis.call('HINCRBY', KEYS[c], 'r' .. cur, 1)
-    if est > 0 then redis.call('HINCRBY', KEYS[c], 'i' .. cur, est) end
-    redis.call('PEXPIRE', KEYS[c], ttl)
-    return {c - 1, 0}
-  end
-  if soonest < 0 or wait < soonest then soonest = wait end
+  reqs[q] = { est, cands }
 end
-return {-1, soonest}
+local ns = tonumber(ARGV[pos])
+pos = pos + 1
+for j = 1, ns do
+  local s = load(tonumber(ARGV[pos]))
+  local di = tonumber(ARGV[pos + 1])
+  local out = tonumber(ARGV[pos + 2])
+  pos = pos + 3
+  s.i[cur] = (s.i[cur] or 0) + di; s.si = s.si + di; s.di = s.di + di
+  s.o[cur] = (s.o[cur] or 0) + out; s.so = s.so + out; s.dout = s.dout + out
+end
+local answers = {}
+for q = 1, #reqs do
+  local est = reqs[q][1]
+  local cands = reqs[q][2]
+  local admitted = -1
+  local soonest = -1
+  for c = 1, #cands do
+    local s = load(cands[c][1])
+    local rpm, itpm, otpm = cands[c][2], cands[c][3], cands[c][4]
+    local si = s.si
+    if si < 0 then si = 0 end
+    local needI = math.max(1, math.min(est, itpm))
+    local wait = math.max(untilFits(s.r, s.sr, 1, rpm), untilFits(s.i, si, needI, itpm), untilFits(s.o, s.so, 1, otpm))
+    if wait <= 0 then
+      s.r[cur] = (s.r[cur] or 0) + 1; s.sr = s.sr + 1; s.dr = s.dr + 1
+      if est > 0 then s.i[cur] = (s.i[cur] or 0) + est; s.si = s.si + est; s.di = s.di + est end
+      admitted = c - 1
+      break
+    end
+    if soonest < 0 or wait < soonest then soonest = wait end
+  end
+  answers[#answers + 1] = admitted
+  answers[#answers + 1] = admitted >= 0 and 0 or soonest
+end
+for k, s in pairs(state) do
+  if s.dr ~= 0 then redis.call('HINCRBY', KEYS[k], 'r' .. cur, s.dr) end
+  if s.di ~= 0 then redis.call('HINCRBY', KEYS[k], 'i' .. cur, s.di) end
+  if s.dout ~= 0 then redis.call('HINCRBY', KEYS[k], 'o' .. cur, s.dout) end
+  if s.dr ~= 0 or s.di ~= 0 or s.dout ~= 0 then redis.call('PEXPIRE', KEYS[k], ttl) end
+end
+return answers
 `;
 
 /**

@@ -195,4 +195,17 @@ describe('KeyPool in cluster mode (KeyPoolSync)', () => {
     p.applyClear();
     expect(p.snapshot()[0]!.cooldown_until).toBeNull();
   });
+
+  it('keeps its own learned headers over an older observation from another replica', () => {
+    const clock = new FakeClock();
+    const p = pool([key('k-a')], clock);
+    p.recordResponse('p#0', 200, {
+      'anthropic-ratelimit-requests-limit': '50',
+      'anthropic-ratelimit-requests-remaining': '40',
+    });
+    p.applyLearned(keyFingerprint('k-a'), 'requests', { limit: 50, remaining: 3, observedAtMs: clock.t - 1 });
+    expect(p.snapshot()[0]!.learned.requests?.remaining).toBe(40);
+    p.applyLearned(keyFingerprint('k-a'), 'requests', { limit: 50, remaining: 3, observedAtMs: clock.t + 1 });
+    expect(p.snapshot()[0]!.learned.requests?.remaining).toBe(3);
+  });
 });

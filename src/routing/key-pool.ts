@@ -118,6 +118,11 @@ class KeyState {
  * Weight 0 drains a key, unless every key has weight 0 (a pool that refuses everything is never what a config means).
  * Learned limits only steer (utilisation, and no picks while `remaining` cannot cover the request until its reset);
  * the configured limits are enforced on this pool's own counts.
+ *
+ * In cluster mode (cluster.mode: redis) a {@link KeyPoolSync} is attached: {@link acquire} then has the configured
+ * limits enforced on the cluster's counts (one round trip, only for keys with limits), and cooldowns, parking and
+ * learned headers are told to, and taken from, the other replicas (the `apply*` methods). Without it the pool
+ * answers exactly as it always has.
  */
 export class KeyPool {
   private states: KeyState[];

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Outcome } from '../common/within';
+import { within, type Outcome } from '../common/within';
 import type { KeyPool } from './key-pool';
 import type {
   KeyPoolSharing,
@@ -27,6 +27,8 @@ function luaScript(source: string): KeyPoolScript {
 }
 
 export interface SharedKeyRedis {
+  /** cluster.redis.timeout_ms: what script() waits at most, and the longest a request waits for its admission. */
+  readonly timeoutMs: number;
   /** A key (or channel) name under cluster.redis.key_prefix. */
   key(suffix: string): string;
   script(
@@ -88,6 +90,8 @@ const CHANNEL = 'keys';
  * under steady traffic); then a flush writes them.
  */
 const SETTLE_WAIT_MS = 500;
+/** Admissions sent in one call at most. */
+const MAX_BATCH = 64;
 
 interface ProviderSync {
   readonly provider: string;
@@ -103,6 +107,13 @@ interface ProviderSync {
   penalties: Map<string, SharedPenalty>;
   lastClearAt: number;
   handle: KeyPoolSync;
+  /** Admissions waiting for the call out to return, and whether one is out. */
+  queue: {
+    candidates: readonly SharedKeyLimits[];
+    estimate: number;
+    resolve: (a: SharedAdmission | undefined) => void;
+  }[];
+  admitting: boolean;
 }
 
 /**
@@ -209,6 +220,8 @@ export class SharedKeyPools implements KeyPoolSharing {
       learned: new Map(),
       penalties: new Map(),
       lastClearAt: 0,
+      queue: [],
+      admitting: false,
       handle: undefined as unknown as KeyPoolSync,
     };
     p.handle = {
@@ -244,6 +257,11 @@ export class SharedKeyPools implements KeyPoolSharing {
     return `${p.tag}:w:${fp}`;
   }
 
+  /**
+   * Queues the admission; one call per provider is out at a time, and the admissions that arrive meanwhile go
+   * together in the next (one round trip per request at low concurrency, fewer under load). A request never waits
+   * longer than timeout_ms for its answer: past it, it is decided locally.
+   */
   private async admit(
     p: ProviderSync,
     candidates: readonly SharedKeyLimits[],
@@ -256,36 +274,67 @@ export class SharedKeyPools implements KeyPoolSharing {
       this.counts.local_fallbacks++;
       return undefined;
     }
-    const keys = candidates.map((c) => this.windowKey(p, c.fingerprint));
-    const args = [
-      String(this.bucketMs),
-      String(BUCKETS),
-      String(Math.round(estimate)),
-      String(candidates.length),
-    ];
-    for (const c of candidates) args.push(String(c.rpm), String(c.itpm), String(c.otpm));
-    // The provider's pending settlements ride along (same hash tag): no round trip of their own.
-    const settled = p.settlements;
-    if (settled.size > 0) {
-      p.settlements = new Map();
-      for (const [fp, [input, output]] of settled) {
-        keys.push(this.windowKey(p, fp));
-        args.push(String(Math.round(input)), String(Math.round(output)));
+    const answer = new Promise<SharedAdmission | undefined>((resolve) =>
+      p.queue.push({ candidates, estimate, resolve }),
+    );
+    if (!p.admitting) void this.sendAdmissions(p);
+    const outcome = await within(answer, this.redis.timeoutMs);
+    const result = outcome.ok ? outcome.value : undefined;
+    if (result === undefined) this.counts.local_fallbacks++;
+    else if (result.admitted) this.counts.admitted_shared++;
+    return result;
+  }
+
+  /** Sends the queued admissions of the provider (and its pending settlements) in one script call, until none wait. */
+  private async sendAdmissions(p: ProviderSync): Promise<void> {
+    p.admitting = true;
+    try {
+      while (p.queue.length > 0) {
+        const batch = p.queue.splice(0, MAX_BATCH);
+        const keys: string[] = [];
+        const keyIndex = new Map<string, number>();
+        const indexOf = (fp: string): string => {
+          let k = keyIndex.get(fp);
+          if (k === undefined) {
+            keys.push(this.windowKey(p, fp));
+            k = keys.length;
+            keyIndex.set(fp, k);
+          }
+          return String(k);
+        };
+        const args = [String(this.bucketMs), String(BUCKETS), String(batch.length)];
+        for (const q of batch) {
+          args.push(String(Math.round(q.estimate)), String(q.candidates.length));
+          for (const c of q.candidates)
+            args.push(indexOf(c.fingerprint), String(c.rpm), String(c.itpm), String(c.otpm));
+        }
+        // The provider's pending settlements ride along (same hash tag): no round trip of their own.
+        const settled = p.settlements;
+        p.settlements = new Map();
+        args.push(String(settled.size));
+        for (const [fp, [input, output]] of settled) {
+          args.push(indexOf(fp), String(Math.round(input)), String(Math.round(output)));
+        }
+        this.counts.calls.admit++;
+        const reply = await this.call('admit', this.scripts.admit, keys, args);
+        if (!Array.isArray(reply)) {
+          this.requeue(p, settled);
+          for (const q of batch) q.resolve(undefined);
+          // Those still queued are decided locally too: Redis just failed them.
+          for (const q of p.queue.splice(0)) q.resolve(undefined);
+          return;
+        }
+        batch.forEach((q, at) => {
+          const index = Number(reply[2 * at]);
+          const wait = Number(reply[2 * at + 1]);
+          q.resolve(
+            index >= 0 ? { admitted: true, index } : { admitted: false, retryAfterMs: Math.max(1, wait) },
+          );
+        });
       }
+    } finally {
+      p.admitting = false;
     }
-    this.counts.calls.admit++;
-    const reply = await this.call('admit', this.scripts.admit, keys, args);
-    if (reply === undefined) {
-      if (settled.size > 0) this.requeue(p, settled);
-      this.counts.local_fallbacks++;
-      return undefined;
-    }
-    const [index, wait] = reply as [number, number];
-    if (index >= 0) {
-      this.counts.admitted_shared++;
-      return { admitted: true, index };
-    }
-    return { admitted: false, retryAfterMs: Math.max(1, Number(wait)) };
   }
 
   private settle(p: ProviderSync, fp: string, inputDelta: number, output: number): void {
@@ -355,10 +404,10 @@ export class SharedKeyPools implements KeyPoolSharing {
         const settled = p.settlements;
         p.settlements = new Map();
         const keys: string[] = [];
-        const args = [String(this.bucketMs), String(BUCKETS), '0', '0'];
+        const args = [String(this.bucketMs), String(BUCKETS), '0', String(settled.size)];
         for (const [fp, [input, output]] of settled) {
           keys.push(this.windowKey(p, fp));
-          args.push(String(Math.round(input)), String(Math.round(output)));
+          args.push(String(keys.length), String(Math.round(input)), String(Math.round(output)));
         }
         this.counts.calls.settle++;
         calls.push(
