@@ -21,6 +21,9 @@ const runnable = redisServerAvailable() && nginxBinary() !== undefined;
 describe.runIf(runnable)('cluster.mode redis: key pools shared across three replicas', () => {
   const world = new ClusterWorld({
     routing: { retry: { max_attempts: 3, base_delay_ms: 0, budget_ratio: 10 } },
+    // Room for a busy test machine: an admission that misses timeout_ms is decided locally (by design, and covered
+    // by the unit specs), which would let a replica admit past the cluster's rpm_limit here.
+    cluster: { redis: { timeout_ms: 250 } },
   });
   // `primary` serves MINIMAL's model with one key; `limited` (the same fake) serves LIMITED_MODEL with one key
   // under rpm_limit; `secondary` serves both, behind them.
