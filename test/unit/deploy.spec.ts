@@ -22,6 +22,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/config-loader';
 import { HealthController } from '../../src/health/health.controller';
+import { renderNginxConfig } from '../support/nginx';
 
 const ROOT = join(__dirname, '..', '..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -325,6 +326,33 @@ describe('deploy/compose.yaml', () => {
 });
 
 describe('deploy/nginx', () => {
+  it('is the config the multi-replica e2e tests run: only listen, pid, log and temp paths and the upstream list differ', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-relay-nginx-e2e-'));
+    const { nginxConf, upstreamConf } = renderNginxConfig(dir, 18080, [18787, 18788, 18789]);
+    const shipped = readFileSync(join(DEPLOY, 'nginx', 'nginx.conf'), 'utf8').split('\n');
+    const rendered = nginxConf.split('\n');
+    expect(rendered).toHaveLength(shipped.length);
+    const changed = shipped
+      .filter((line, i) => line !== rendered[i])
+      .map((line) => line.trim().split(' ')[0]);
+    expect(new Set(changed)).toEqual(
+      new Set([
+        'pid',
+        'access_log',
+        'client_body_temp_path',
+        'proxy_temp_path',
+        'fastcgi_temp_path',
+        'uwsgi_temp_path',
+        'scgi_temp_path',
+        'listen',
+      ]),
+    );
+    expect(upstreamConf).toContain('server 127.0.0.1:18788 max_fails=0;');
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf);
+    writeFileSync(join(dir, 'upstream.conf'), upstreamConf);
+    execFileSync('nginx', ['-t', '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+  });
+
   it('passes nginx -t, with buffering off and a read timeout >= server.timeout_ms', () => {
     const conf = readFileSync(join(DEPLOY, 'nginx', 'nginx.conf'), 'utf8');
     expect(conf).toMatch(/proxy_buffering off;/);
