@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -350,7 +351,11 @@ describe('deploy/nginx', () => {
     expect(upstreamConf).toContain('server 127.0.0.1:18788 max_fails=0;');
     writeFileSync(join(dir, 'nginx.conf'), nginxConf);
     writeFileSync(join(dir, 'upstream.conf'), upstreamConf);
-    execFileSync('nginx', ['-t', '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    try {
+      execFileSync('nginx', ['-t', '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('passes nginx -t, with buffering off and a read timeout >= server.timeout_ms', () => {
