@@ -59,6 +59,15 @@ export const STATUS_PAGE_HTML = String.raw`<!doctype html>
         <tbody id="drills"></tbody>
       </table></div>
     </section>
+    <section id="replicas-panel" class="card panel" aria-labelledby="replicas-title" hidden>
+      <div class="card-head"><h2 id="replicas-title">Replicas</h2></div>
+      <p id="replicas-note" class="hint"></p>
+      <div class="table-wrap"><table>
+        <thead><tr><th scope="col">Replica</th><th scope="col">Version</th><th scope="col">Config</th>
+          <th scope="col">Started</th><th scope="col">Last seen</th><th scope="col">In flight</th></tr></thead>
+        <tbody id="replicas"></tbody>
+      </table></div>
+    </section>
     <section id="availability-panel" class="card panel" aria-labelledby="availability-title" hidden>
       <div class="card-head"><h2 id="availability-title">Availability, last 3 UTC days</h2></div>
       <div class="table-wrap"><table>
@@ -175,6 +184,7 @@ meter { width: 4rem; vertical-align: middle; }
 .panel td.actions-cell { display: flex; gap: 6px; }
 .d-running { color: var(--bad); font-weight: 700; }
 .v-pass { color: var(--ok); } .v-fail, .v-aborted { color: var(--bad); } .v-inconclusive { color: var(--warn); }
+.r-odd .r-config { color: var(--warn); font-weight: 600; }
 dialog { border: 1px solid var(--line); border-radius: 10px; background: var(--card); color: var(--fg);
   max-width: min(30rem, 92vw); }
 dialog::backdrop { background: rgba(0, 0, 0, .45); }
@@ -198,7 +208,7 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
   var STATE_TEXT = { closed: 'CLOSED', half_open: 'HALF-OPEN', open: 'OPEN' };
 
   var $ = function (id) { return document.getElementById(id); };
-  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), drills: new Map(), totals: null };
+  var app = { token: null, timer: 0, paused: false, busy: false, again: false, cards: new Map(), drills: new Map(), totals: null, clusterMode: undefined };
 
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
@@ -364,6 +374,11 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
     app.busy = true;
     app.again = false;
     try {
+      // Asked once: only cluster.mode redis has GET /admin/replicas (a 404 would be a console error each refresh).
+      if (app.clusterMode === undefined) {
+        var running = await api('GET', '/admin/config').catch(optional);
+        app.clusterMode = running && running.config && running.config.cluster ? running.config.cluster.mode : 'local';
+      }
       var results = await Promise.all([
         api('GET', '/admin/providers'),
         api('GET', '/admin/stats/timeseries?step=' + STEP_S),
@@ -373,10 +388,12 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
         }),
         api('GET', '/admin/drills').catch(optional),
         api('GET', '/admin/availability').catch(optional),
+        app.clusterMode === 'redis' ? api('GET', '/admin/replicas').catch(optional) : null,
       ]);
       render(results[0], results[1], results[2]);
       renderDrills(results[3], results[0], Date.parse(results[1].now) || Date.now());
       renderAvailability(results[4]);
+      renderReplicas(results[5], Date.parse(results[1].now) || Date.now());
       setText($('status-line'), '');
     } catch (e) {
       if (e.status === 401) { app.busy = false; showLogin('The relay no longer accepts the token: sign in again.'); return; }
@@ -758,6 +775,32 @@ export const STATUS_PAGE_JS = String.raw`'use strict';
     });
     $('availability-panel').hidden = rows.length === 0;
     var body = $('availability');
+    body.replaceChildren.apply(body, rows);
+  }
+  function renderReplicas(answer, now) {
+    var replicas = answer && Array.isArray(answer.replicas) ? answer.replicas : [];
+    // The config most replicas run; any other hash is a rollout in progress (or a replica left behind).
+    var counts = new Map();
+    replicas.forEach(function (r) { counts.set(r.config_hash, (counts.get(r.config_hash) || 0) + 1); });
+    var common = null;
+    counts.forEach(function (n, hash) { if (common === null || n > counts.get(common)) common = hash; });
+    var rows = replicas.map(function (r) {
+      // The relay's own flag (config_differs) when it sends one, else the same rule computed here.
+      var odd = typeof r.config_differs === 'boolean' ? r.config_differs : r.config_hash !== common;
+      return el('tr', { 'data-replica-row': r.id, class: odd ? 'r-odd' : '' }, [
+        el('th', { scope: 'row', text: r.id }),
+        el('td', { text: r.version || '–' }),
+        el('td', { class: 'r-config', text: String(r.config_hash || '').slice(0, 12) + (odd ? ' (differs)' : '') }),
+        el('td', { text: r.started_at ? ago(r.started_at, now) : '–' }),
+        el('td', { text: r.last_seen ? ago(r.last_seen, now) : '–' }),
+        el('td', { text: num(r.in_flight || 0, 0) }),
+      ]);
+    });
+    $('replicas-panel').hidden = rows.length === 0;
+    setText($('replicas-note'), counts.size > 1
+      ? 'Replicas run ' + counts.size + ' different configs: a rollout in progress, or a replica left behind.'
+      : rows.length + (rows.length === 1 ? ' live replica' : ' live replicas') + ', one config.');
+    var body = $('replicas');
     body.replaceChildren.apply(body, rows);
   }
   async function runDrill(d) {

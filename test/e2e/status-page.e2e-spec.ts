@@ -148,6 +148,8 @@ describe('ops status page in headless Chromium', () => {
     await waitForState('backup-provider', 'closed');
     expect(await page.textContent(`${card('main-provider')} .state`)).toBe('CLOSED');
     expect(await page.textContent('#meta')).toContain('Replica ');
+    // cluster.mode local: no GET /admin/replicas, no replicas panel.
+    expect(await page.isHidden('#replicas-panel')).toBe(true);
     expect(await page.evaluate('Object.values(sessionStorage)')).toEqual([ADMIN_TOKEN]);
     await shot('status-page-closed.png');
   });

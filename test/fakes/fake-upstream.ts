@@ -50,6 +50,8 @@ export interface RecordedRequest {
   readonly apiKey: string | undefined;
   /** Clock time when the whole request body had arrived. */
   readonly receivedAt: number;
+  /** The client's TCP port (which process sent it, for the multi-replica tests). */
+  readonly remotePort: number | undefined;
   /** What answered it. */
   scenario: Scenario | undefined;
   /** The client closed the connection before the response ended. */
@@ -211,6 +213,8 @@ export class FakeUpstream {
   private readonly signer: string | undefined;
   private readonly thinkingAnswers: { json: Scenario; sse: Scenario } | undefined;
   private scriptFn: ScriptFn | undefined;
+  /** Called with every request as soon as it has arrived (before it is answered). */
+  onRecorded: ((rec: RecordedRequest) => void) | undefined;
   private scriptCalls = 0;
   private seq = 0;
   private closing = false;
@@ -384,11 +388,13 @@ export class FakeUpstream {
       body: parseJson(rawBody),
       apiKey: apiKeyOf(req.headers),
       receivedAt: this.clock.now(),
+      remotePort: req.socket.remotePort,
       scenario: undefined,
       aborted: false,
       abortedAt: undefined,
     };
     if (this.record) this.requests.push(rec);
+    this.onRecorded?.(rec);
 
     const ex = new Exchange(res);
     this.exchanges.add(ex);

@@ -13,6 +13,7 @@ import {
   mkdtempSync,
   readdirSync,
   readFileSync,
+  rmSync,
   statSync,
   writeFileSync,
 } from 'node:fs';
@@ -22,6 +23,7 @@ import { parseAllDocuments, parse as parseYaml } from 'yaml';
 import { describe, expect, it } from 'vitest';
 import { loadConfigFile } from '../../src/config/config-loader';
 import { HealthController } from '../../src/health/health.controller';
+import { renderNginxConfig } from '../support/nginx';
 
 const ROOT = join(__dirname, '..', '..');
 const DEPLOY = join(ROOT, 'deploy');
@@ -143,6 +145,7 @@ describe('deploy/kubernetes', () => {
     const kustomizations = yamlFiles(K8S).filter((f) => f.endsWith('kustomization.yaml'));
     expect(kustomizations.map((f) => relative(K8S, f)).sort()).toEqual([
       'base/kustomization.yaml',
+      'overlays/cluster/kustomization.yaml',
       'overlays/ha/kustomization.yaml',
     ]);
     for (const file of kustomizations) {
@@ -157,37 +160,43 @@ describe('deploy/kubernetes', () => {
         for (const f of g.files) expect(existsSync(join(dirname(file), f)), `${file}: ${f}`).toBe(true);
       }
     }
-    const overlay = parseYaml(readFileSync(join(K8S, 'overlays/ha/kustomization.yaml'), 'utf8')) as {
-      configMapGenerator: Array<{ behavior: string }>;
-    };
-    expect(overlay.configMapGenerator[0]!.behavior).toBe('replace');
+    for (const name of ['ha', 'cluster']) {
+      const overlay = parseYaml(readFileSync(join(K8S, 'overlays', name, 'kustomization.yaml'), 'utf8')) as {
+        configMapGenerator: Array<{ behavior: string }>;
+      };
+      expect(overlay.configMapGenerator[0]!.behavior, name).toBe('replace');
+    }
     const { pod } = relayContainer();
     expect(pod.volumes.find((v) => v.configMap)?.configMap?.name).toBe('cc-relay-config');
   });
 
-  it.each(['base', 'overlays/ha'])('the %s relay config loads and matches the Deployment', (dir) => {
-    const { config } = loadConfigFile(join(K8S, dir, 'cc-relay.yaml'), SECRET_ENV);
-    const { pod, c } = relayContainer();
-    if (dir === 'overlays/ha') expect(config.cache.mode).toBe('ha');
-    // Listening on the container port, on every interface of the pod.
-    const port = Number(config.server.listen.split(':').pop());
-    expect(c.ports.find((p) => p.name === 'http')?.containerPort).toBe(port);
-    expect(config.server.listen.startsWith('0.0.0.0:')).toBe(true);
-    // Clients must authenticate: the pod is reachable by anything the ingress lets in.
-    expect(config.server.auth.api_keys).toEqual([SECRET_ENV.CC_RELAY_CLIENT_KEY]);
-    // The ingress stops routing before the listener closes, and SIGKILL never cuts the drain.
-    const { delay_ms, grace_ms } = config.server.shutdown;
-    expect(delay_ms).toBeGreaterThan(0);
-    expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(delay_ms + grace_ms);
-    // Every ${VAR} the config reads is set from the Secret or the downward API.
-    const text = readFileSync(join(K8S, dir, 'cc-relay.yaml'), 'utf8');
-    const vars = [...text.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
-    for (const v of vars)
-      expect(
-        c.env.map((e) => e.name),
-        v,
-      ).toContain(v);
-  });
+  it.each(['base', 'overlays/ha', 'overlays/cluster'])(
+    'the %s relay config loads and matches the Deployment',
+    (dir) => {
+      const { config } = loadConfigFile(join(K8S, dir, 'cc-relay.yaml'), SECRET_ENV);
+      const { pod, c } = relayContainer();
+      if (dir !== 'base') expect(config.cache.mode).toBe('ha');
+      expect(config.cluster.mode).toBe(dir === 'overlays/cluster' ? 'redis' : 'local');
+      // Listening on the container port, on every interface of the pod.
+      const port = Number(config.server.listen.split(':').pop());
+      expect(c.ports.find((p) => p.name === 'http')?.containerPort).toBe(port);
+      expect(config.server.listen.startsWith('0.0.0.0:')).toBe(true);
+      // Clients must authenticate: the pod is reachable by anything the ingress lets in.
+      expect(config.server.auth.api_keys).toEqual([SECRET_ENV.CC_RELAY_CLIENT_KEY]);
+      // The ingress stops routing before the listener closes, and SIGKILL never cuts the drain.
+      const { delay_ms, grace_ms } = config.server.shutdown;
+      expect(delay_ms).toBeGreaterThan(0);
+      expect(pod.terminationGracePeriodSeconds * 1000).toBeGreaterThan(delay_ms + grace_ms);
+      // Every ${VAR} the config reads is set from the Secret or the downward API.
+      const text = readFileSync(join(K8S, dir, 'cc-relay.yaml'), 'utf8');
+      const vars = [...text.matchAll(/\$\{([A-Z0-9_]+)\}/g)].map((m) => m[1]!);
+      for (const v of vars)
+        expect(
+          c.env.map((e) => e.name),
+          v,
+        ).toContain(v);
+    },
+  );
 
   it('the Deployment: 3 replicas, the app routes as probes, non-root, read-only, resources, POD_NAME', () => {
     const dep = byKind('Deployment', 'cc-relay') as unknown as DeploymentShape;
@@ -239,11 +248,33 @@ describe('deploy/kubernetes', () => {
     expect(hpa.spec.scaleTargetRef.name).toBe('cc-relay');
     expect(hpa.spec.minReplicas).toBeGreaterThanOrEqual(3);
   });
+
+  it('the cluster overlay: the replicas share state through the `ha` Redis, under a prefix no cache flush reaches', () => {
+    const k = parseYaml(readFileSync(join(K8S, 'overlays/cluster/kustomization.yaml'), 'utf8')) as {
+      resources: string[];
+    };
+    // Built on the `ha` overlay: its Redis (Deployment, Service, NetworkPolicy) comes along.
+    expect(k.resources).toEqual(['../ha']);
+    const { config } = loadConfigFile(join(K8S, 'overlays/cluster/cc-relay.yaml'), SECRET_ENV);
+    expect(config.cluster.mode).toBe('redis');
+    // No connection of its own: cache.redis's, so the overlay's one Redis serves both.
+    expect(config.cache.redis.url).toBe('redis://cc-relay-redis:6379');
+    expect(config.cluster.redis.url).toBe(config.cache.redis.url);
+    expect(byKind('Service', 'cc-relay-redis').metadata.name).toBe('cc-relay-redis');
+    // A cache flush deletes every key under cache.redis.key_prefix: the cluster's keys must not be among them.
+    const cachePrefix = config.cache.redis.key_prefix;
+    const clusterPrefix = config.cluster.redis.key_prefix;
+    expect(clusterPrefix.startsWith(cachePrefix)).toBe(false);
+    expect(cachePrefix.startsWith(clusterPrefix)).toBe(false);
+  });
 });
 
 describe('deploy/compose.yaml', () => {
   const compose = parseYaml(readFileSync(join(DEPLOY, 'compose.yaml'), 'utf8')) as {
-    services: Record<string, { deploy?: { replicas?: number }; volumes?: string[] }>;
+    services: Record<
+      string,
+      { deploy?: { replicas?: number }; volumes?: string[]; environment?: Record<string, string> }
+    >;
   };
 
   function composeValidator() {
@@ -282,9 +313,51 @@ describe('deploy/compose.yaml', () => {
       }
     }
   });
+
+  it('runs the replicas on the cluster overlay config (cluster.mode: redis) against the compose Redis', () => {
+    const relay = compose.services.relay!;
+    const mount = relay.volumes?.find((v) => v.endsWith(':/etc/cc-relay/cc-relay.yaml:ro'));
+    const file = mount?.split(':')[0];
+    expect(file).toBe('./kubernetes/overlays/cluster/cc-relay.yaml');
+    const env = { ...SECRET_ENV, CC_RELAY_REDIS_URL: relay.environment?.CC_RELAY_REDIS_URL ?? '' };
+    const { config } = loadConfigFile(join(DEPLOY, file!), env);
+    expect(config.cluster.mode).toBe('redis');
+    expect(config.cluster.redis.url).toBe('redis://redis:6379');
+  });
 });
 
 describe('deploy/nginx', () => {
+  it('is the config the multi-replica e2e tests run: only listen, pid, log and temp paths and the upstream list differ', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cc-relay-nginx-e2e-'));
+    const { nginxConf, upstreamConf } = renderNginxConfig(dir, 18080, [18787, 18788, 18789]);
+    const shipped = readFileSync(join(DEPLOY, 'nginx', 'nginx.conf'), 'utf8').split('\n');
+    const rendered = nginxConf.split('\n');
+    expect(rendered).toHaveLength(shipped.length);
+    const changed = shipped
+      .filter((line, i) => line !== rendered[i])
+      .map((line) => line.trim().split(' ')[0]);
+    expect(new Set(changed)).toEqual(
+      new Set([
+        'pid',
+        'access_log',
+        'client_body_temp_path',
+        'proxy_temp_path',
+        'fastcgi_temp_path',
+        'uwsgi_temp_path',
+        'scgi_temp_path',
+        'listen',
+      ]),
+    );
+    expect(upstreamConf).toContain('server 127.0.0.1:18788 max_fails=0;');
+    writeFileSync(join(dir, 'nginx.conf'), nginxConf);
+    writeFileSync(join(dir, 'upstream.conf'), upstreamConf);
+    try {
+      execFileSync('nginx', ['-t', '-c', join(dir, 'nginx.conf')], { stdio: ['ignore', 'ignore', 'pipe'] });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('passes nginx -t, with buffering off and a read timeout >= server.timeout_ms', () => {
     const conf = readFileSync(join(DEPLOY, 'nginx', 'nginx.conf'), 'utf8');
     expect(conf).toMatch(/proxy_buffering off;/);
