@@ -1,7 +1,6 @@
 import { Derived } from '../common/derived';
 import { Injectable } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
 import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
@@ -9,14 +8,9 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../drills/answer-feed';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
-import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import {
-  fallbackRuleOf,
-  laterStepCanServeNow,
-  mappedModel,
-  modelForLog,
-  type PlanStep,
-} from '../routing/route-plan';
+import type { AttemptReport, ProviderLease } from '../routing/provider-lease';
+import { shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
+import { laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from './capture-budget';
 import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
@@ -129,7 +123,7 @@ export class ProxyService {
   async forward(preq: ProxyRequest, opts: ForwardOptions): Promise<DeliveredAnswer | undefined> {
     const routing = this.config.routing;
     const deadlineAt = preq.startedAt + routing.deadline_ms;
-    this.routing.budget.recordRequest();
+    this.routing.recordRequest();
     const plan = withSignerAffinity(
       this.routing.plan(preq.model),
       preq.rawBody,
@@ -150,66 +144,51 @@ export class ProxyService {
     let stepIdx = 0;
     while (stepIdx < plan.length && !preq.signal.aborted) {
       const step = plan[stepIdx]!;
-      const rt = this.routing.runtime(step.provider);
+      const lease = this.routing.lease(step, this.metrics);
       // Every connection of the provider is taken: pass it over while a later step can serve the request now. When
       // none can, the request waits here for a connection, on its TTFT / timeout (see UpstreamClient).
-      if (rt && this.routing.isFull(rt) && laterStepCanServeNow(plan, stepIdx, this.canServeNow)) {
+      if (
+        !lease ||
+        (lease.isFull() && laterStepCanServeNow(plan, stepIdx, this.canServeNow))
+      ) {
         stepIdx++;
         state.attemptsOnProvider = 0;
         continue;
       }
-      const breaker = this.routing.breakers.get(step.provider);
-      const permit = breaker?.tryAcquire();
-      if (!rt || (breaker && !permit)) {
-        stepIdx++;
-        state.attemptsOnProvider = 0;
-        continue;
-      }
-      // Every lease this step takes (the breaker's permit, the key's in-flight count and token reservation) is
-      // given back in the finally below whatever is thrown on the way, so no failure can starve a key or hold a
-      // HALF_OPEN test slot for good. A permit or key already settled is not settled twice.
-      let keyId: string | undefined;
-      let keyHeld = false;
+      // Every hold the lease takes (the breaker's permit, the key's in-flight count and token reservation, the
+      // provider's connection count) is given back in the finally below whatever is thrown on the way, so no failure
+      // can starve a key or hold a HALF_OPEN test slot for good. Nothing is given back twice.
       try {
-        const lease = rt.keys.pick(estimate);
-        if (lease.kind === 'exhausted') {
-          if (permit) breaker?.record(permit, 'ignored');
-          if (rt.keys.allRejected()) addOnce(state.keysRejectedBy, step.provider);
+        const admission = lease.admit(estimate);
+        if (admission.kind === 'refused') {
+          stepIdx++;
+          state.attemptsOnProvider = 0;
+          continue;
+        }
+        if (admission.kind === 'exhausted') {
+          if (admission.allRejected) addOnce(state.keysRejectedBy, step.provider);
           else state.keysCoolingElsewhere = true;
-          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
+          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, admission.retryAfterMs);
           if (
             stepIdx + 1 < plan.length ||
-            !(await this.waitForKey(preq, state, lease.retryAfterMs, deadlineAt))
+            !(await this.waitForKey(preq, state, admission.retryAfterMs, deadlineAt))
           ) {
             stepIdx++;
             state.attemptsOnProvider = 0;
           }
           continue;
         }
+        const rt = lease.runtime;
+        const key = admission.key;
         state.step = step;
         state.attemptsMade++;
         state.attemptsOnProvider++;
-        keyId = lease.kind === 'key' ? lease.keyId : undefined;
-        keyHeld = keyId !== undefined;
         // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
         // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
         const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
-        const attemptStarted = performance.now();
-        const result = await this.attempt(
-          preq,
-          opts,
-          rt,
-          step,
-          lease.kind === 'key' ? lease.key : undefined,
-          state,
-          limits,
-        );
-        if (keyId) {
-          rt.keys.release(keyId);
-          keyHeld = false;
-        }
-        const clientCaused401 =
-          lease.kind === 'key' && (await this.keyVerifier.settle401(rt, lease, preq, result));
+        const result = await this.attempt(preq, opts, lease, key?.key, state, limits);
+        lease.returnKey();
+        const clientCaused401 = key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
 
         const input = outcomeInput(result);
         if (preq.endpoint === 'count_tokens') input.countTokens = true;
@@ -217,7 +196,7 @@ export class ProxyService {
         // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
         // the client's key.
         if (
-          keyId ||
+          key !== undefined ||
           !this.forwardsClientCredentials ||
           withholdsClientCredential(preq.headers, rt.config.type) ||
           // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
@@ -227,34 +206,17 @@ export class ProxyService {
         }
         if (clientCaused401) input.relayKey = false;
         const outcome = classifyOutcome(input);
-        this.metrics.attempt(rt.name, outcome.kind, performance.now() - attemptStarted);
         // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
         // provider failing: it does not count against the breaker.
-        const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
-        if (permit && breaker) {
-          // The error first, so the log line of a circuit this failure opens names it.
-          if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
-          breaker.record(
-            permit,
-            outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
-          );
-        }
-        if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
+        lease.settle(reportOf(result, outcome, spendsTokens, limits.cut && isTimeout(result)));
         if (outcome.kind === 'key_rejected') {
           addOnce(state.keysRejectedBy, rt.name);
           preq.log.error(
-            { provider: rt.name, key: keyId, status: outcome.status },
+            { provider: rt.name, key: key?.keyId, status: outcome.status },
             'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
           );
         }
         if (result.kind === 'delivered') {
-          if (spendsTokens)
-            this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
-          if (step.fallbackIndex > 0) {
-            // Labelled with the config's rule, never the client's model string (unbounded label values).
-            const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
-            this.metrics.fallbackAnswer(rule, step.model, rt.name);
-          }
           // The result is this attempt's own object: labelled in place rather than copied.
           const answer = result as DeliveredAnswer;
           answer.provider = rt.name;
@@ -278,19 +240,16 @@ export class ProxyService {
         );
 
         const nextStep = plan[stepIdx + 1];
-        const decision = decideNext(outcome, {
+        const decision = this.routing.decideNext(outcome, {
           attemptsMade: state.attemptsMade,
           maxAttempts: routing.retry.max_attempts,
           attemptsOnThisProvider: state.attemptsOnProvider,
           hasOtherCandidate: nextStep !== undefined,
           freeFailover: !state.freeFailoverUsed && this.isFreshFailover(step, nextStep),
-          hasOtherKeyOnProvider: rt.keys.hasAvailableKey(estimate),
+          hasOtherKeyOnProvider: lease.hasOtherKey(estimate),
           deadlineRemainingMs: deadlineAt - Date.now(),
           committed: false,
           retryIndex: state.retryIndex,
-          budget: this.routing.budget,
-          config: routing.retry,
-          rng: Math.random,
         });
         state.last = { result, outcome, decision };
         this.metrics.retryDecision(decision.action);
@@ -310,9 +269,8 @@ export class ProxyService {
         if (decision.delayMs > 0 && !(await sleepUnlessCancelled(decision.delayMs, preq.signal)))
           return undefined;
       } finally {
-        // Settled above on every ordinary path; these only act when something threw in between.
-        if (keyHeld && keyId) rt.keys.release(keyId);
-        if (permit && breaker) breaker.record(permit, 'ignored');
+        // Settled above on every ordinary path; this only acts when something threw in between.
+        lease.release();
       }
     }
     if (preq.signal.aborted) return undefined;
@@ -327,7 +285,7 @@ export class ProxyService {
    */
   private isFreshFailover(step: PlanStep, next: PlanStep | undefined): boolean {
     if (!next || next.provider === step.provider) return false;
-    return this.routing.breakers.get(next.provider)?.isFresh() ?? false;
+    return this.routing.isFresh(next.provider);
   }
 
   /**
@@ -351,7 +309,7 @@ export class ProxyService {
     if (state.keyWaits >= this.config.routing.retry.max_attempts) {
       return giveUp({ action: 'give_up', delayMs: 0, reason: outcome.reason, cause: 'max_attempts' });
     }
-    const decision = decideNext(outcome, {
+    const decision = this.routing.decideNext(outcome, {
       attemptsMade: state.attemptsMade,
       maxAttempts: this.config.routing.retry.max_attempts,
       attemptsOnThisProvider: state.attemptsOnProvider,
@@ -360,9 +318,6 @@ export class ProxyService {
       deadlineRemainingMs: deadlineAt - Date.now(),
       committed: false,
       retryIndex: state.retryIndex,
-      budget: this.routing.budget,
-      config: this.config.routing.retry,
-      rng: Math.random,
     });
     if (decision.action === 'give_up') return giveUp(decision);
     state.keyWaits++;
@@ -394,14 +349,14 @@ export class ProxyService {
   private async attempt(
     preq: ProxyRequest,
     opts: ForwardOptions,
-    rt: ProviderRuntime,
-    step: PlanStep,
+    lease: ProviderLease,
     key: string | undefined,
     state: LoopState,
     limits: AttemptLimits,
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
-    const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
+    const { runtime: rt, step } = lease;
+    const upstreamModel = step.upstreamModel;
     const body = rewrittenBody(preq, upstreamModel, rt.config.type);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
@@ -412,7 +367,7 @@ export class ProxyService {
     const adapter = adapterOf(rt.config);
     const call = adapter ? await adaptRequest(adapter, preq, body, upstreamModel, key) : undefined;
     if (call && call.kind !== 'send') return call;
-    rt.inFlight++;
+    lease.connect();
     try {
       return await runAttempt(
         this.upstream,
@@ -465,17 +420,8 @@ export class ProxyService {
         },
       );
     } finally {
-      rt.inFlight--;
+      lease.disconnect();
       abort?.release();
-    }
-  }
-
-  private recordKey(rt: ProviderRuntime, keyId: string, result: AttemptResult, spendsTokens: boolean): void {
-    if (result.kind === 'status') {
-      rt.keys.recordResponse(keyId, result.status, result.rawHeaders);
-    } else if (result.kind === 'delivered') {
-      rt.keys.recordResponse(keyId, result.status, result.headers);
-      if (spendsTokens) rt.keys.recordUsage(keyId, result.usage.input_tokens, result.usage.output_tokens);
     }
   }
 
@@ -570,6 +516,28 @@ export class ProxyService {
       JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
     );
   }
+}
+
+/** What an attempt came to, as its provider lease records it. */
+function reportOf(
+  result: AttemptResult,
+  outcome: AttemptOutcome,
+  spendsTokens: boolean,
+  cutShort: boolean,
+): AttemptReport {
+  if (result.kind === 'status') {
+    return { outcome, answer: { status: result.status, headers: result.rawHeaders }, delivered: false, cutShort };
+  }
+  if (result.kind === 'delivered') {
+    return {
+      outcome,
+      answer: { status: result.status, headers: result.headers },
+      usage: spendsTokens ? result.usage : undefined,
+      delivered: true,
+      cutShort,
+    };
+  }
+  return { outcome, delivered: false, cutShort };
 }
 
 function addOnce(list: string[], name: string): void {
