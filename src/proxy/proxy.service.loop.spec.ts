@@ -77,7 +77,11 @@ class ScriptedUpstream {
     const body = answer.body ?? JSON.stringify({ type: 'error', error: { type: 'api_error', message: 'x' } });
     return Promise.resolve({
       statusCode: answer.status,
-      headers: { 'content-type': 'application/json', 'content-length': String(body.length), ...answer.headers },
+      headers: {
+        'content-type': 'application/json',
+        'content-length': String(body.length),
+        ...answer.headers,
+      },
       body: Readable.from([Buffer.from(body)]),
     } as unknown as UpstreamResponse);
   }
@@ -117,7 +121,9 @@ function request(model = SONNET): ProxyRequest {
     endpoint: 'messages',
     pathAndQuery: '/v1/messages',
     headers: { 'anthropic-version': '2023-06-01' },
-    rawBody: Buffer.from(JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] })),
+    rawBody: Buffer.from(
+      JSON.stringify({ model, max_tokens: 8, messages: [{ role: 'user', content: 'x' }] }),
+    ),
     model,
     stream: false,
     clientScope: undefined,
@@ -222,7 +228,10 @@ describe('ProxyService: the attempt loop', () => {
   it('answers 502 naming the provider that refused the relay’s key, and tells the client not to retry', async () => {
     const refused = {
       status: 401,
-      body: JSON.stringify({ type: 'error', error: { type: 'authentication_error', message: 'invalid x-api-key' } }),
+      body: JSON.stringify({
+        type: 'error',
+        error: { type: 'authentication_error', message: 'invalid x-api-key' },
+      }),
     };
     const w = world({ alpha: [refused], beta: [refused] });
     await w.service.forward(request(), w.opts);

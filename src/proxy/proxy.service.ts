@@ -147,10 +147,7 @@ export class ProxyService {
       const lease = this.routing.lease(step, this.metrics);
       // Every connection of the provider is taken: pass it over while a later step can serve the request now. When
       // none can, the request waits here for a connection, on its TTFT / timeout (see UpstreamClient).
-      if (
-        !lease ||
-        (lease.isFull() && laterStepCanServeNow(plan, stepIdx, this.canServeNow))
-      ) {
+      if (!lease || (lease.isFull() && laterStepCanServeNow(plan, stepIdx, this.canServeNow))) {
         stepIdx++;
         state.attemptsOnProvider = 0;
         continue;
@@ -188,7 +185,8 @@ export class ProxyService {
         const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
         const result = await this.attempt(preq, opts, lease, key?.key, state, limits);
         lease.returnKey();
-        const clientCaused401 = key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
+        const clientCaused401 =
+          key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
 
         const input = outcomeInput(result);
         if (preq.endpoint === 'count_tokens') input.countTokens = true;
@@ -526,7 +524,12 @@ function reportOf(
   cutShort: boolean,
 ): AttemptReport {
   if (result.kind === 'status') {
-    return { outcome, answer: { status: result.status, headers: result.rawHeaders }, delivered: false, cutShort };
+    return {
+      outcome,
+      answer: { status: result.status, headers: result.rawHeaders },
+      delivered: false,
+      cutShort,
+    };
   }
   if (result.kind === 'delivered') {
     return {

@@ -85,13 +85,23 @@ describe('ProviderLease', () => {
     const step = w.routing.plan(MODEL)[0]!;
     const cut = w.routing.lease(step, w.metrics)!;
     cut.admit(0);
-    cut.settle({ outcome: overloaded, answer: { status: 529, headers: {} }, delivered: false, cutShort: true });
+    cut.settle({
+      outcome: overloaded,
+      answer: { status: 529, headers: {} },
+      delivered: false,
+      cutShort: true,
+    });
     cut.release();
     expect(w.breaker.state).toBe('closed');
 
     const failed = w.routing.lease(step, w.metrics)!;
     failed.admit(0);
-    failed.settle({ outcome: overloaded, answer: { status: 529, headers: {} }, delivered: false, cutShort: false });
+    failed.settle({
+      outcome: overloaded,
+      answer: { status: 529, headers: {} },
+      delivered: false,
+      cutShort: false,
+    });
     failed.release();
     expect(w.breaker.state).toBe('open');
     expect(w.routing.lease(step, w.metrics)!.admit(0)).toEqual({ kind: 'refused' });
