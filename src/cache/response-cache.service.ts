@@ -1,4 +1,5 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
 import { CaptureBudget } from '../proxy/capture-budget';
 import type { DeliveredAnswer } from '../proxy/proxy.service';
@@ -74,6 +75,7 @@ export class ResponseCache implements OnApplicationShutdown {
   constructor(
     private readonly config: RelayConfig,
     @Inject(CACHE_BACKEND) private readonly backend: Cache,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.captureBudget = new CaptureBudget(Math.max(MAX_CAPTURE_IN_FLIGHT_BYTES, this.maxEntryBytes));
   }
@@ -102,7 +104,7 @@ export class ResponseCache implements OnApplicationShutdown {
       this.counts.too_large++;
       return undefined;
     }
-    return answerToCache(endpoint, delivered, Date.now());
+    return answerToCache(endpoint, delivered, this.clock.now());
   }
 
   /**
@@ -190,7 +192,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   private found(bytes: Buffer | undefined, maxAgeMs: number | undefined): CachedAnswer | undefined {
     let answer = bytes && decodeAnswer(bytes);
-    if (answer && maxAgeMs !== undefined && Date.now() - answer.storedAt > maxAgeMs) answer = undefined;
+    if (answer && maxAgeMs !== undefined && this.clock.now() - answer.storedAt > maxAgeMs) answer = undefined;
     if (answer) this.counts.hits++;
     else this.counts.misses++;
     return answer;

@@ -1,5 +1,13 @@
-import { Injectable, Logger, OnApplicationBootstrap, OnModuleDestroy } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  OnApplicationBootstrap,
+  OnModuleDestroy,
+  Optional,
+} from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
 import { adapterOf } from '../providers/provider-adapter';
@@ -34,6 +42,7 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: BreakerRegistry,
     private readonly prober: ProviderProber,
     private readonly scheduler: SchedulerRegistry,
+    @Optional() @Inject(RNG) private readonly rng: Rng = mathRandom,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -106,7 +115,7 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
   private scheduleNext(startedAt?: number): void {
     if (this.stopped) return;
     const elapsed = startedAt === undefined ? 0 : Date.now() - startedAt;
-    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, Math.random, elapsed);
+    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, this.rng, elapsed);
     const timer = setTimeout(() => {
       this.clearTimer();
       const runStartedAt = Date.now();

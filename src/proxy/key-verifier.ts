@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Cancellation } from '../common/cancellation';
+import { systemClock, type Clock } from '../common/clock';
 import {
   decideKey401,
   KEY_CHECK_REUSE_MS,
@@ -28,7 +29,10 @@ export class KeyVerifier {
   /** When the check last found each key working (reused for KEY_CHECK_REUSE_MS). */
   private readonly acceptedAt = new Map<string, number>();
 
-  constructor(private readonly upstream: UpstreamClient) {}
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /**
    * After an attempt with a key of the pool: on a 401, decides whether the key is parked, and returns whether the
@@ -46,17 +50,17 @@ export class KeyVerifier {
     let check: KeyCheck | undefined;
     if (needsKeyCheck(explainedByRequest)) {
       const acceptedAt = this.acceptedAt.get(keyId);
-      if (acceptedAt !== undefined && Date.now() - acceptedAt < KEY_CHECK_REUSE_MS) {
+      if (acceptedAt !== undefined && this.clock.now() - acceptedAt < KEY_CHECK_REUSE_MS) {
         check = 'accepted';
       } else {
         rt.keys.hold(keyId, KEY_CONFIRM_HOLD_MS);
         check = await this.check(rt, lease);
-        if (check === 'accepted') this.acceptedAt.set(keyId, Date.now());
+        if (check === 'accepted') this.acceptedAt.set(keyId, this.clock.now());
         else this.acceptedAt.delete(keyId);
       }
     }
     const earlier = this.unconfirmed.get(keyId);
-    const nowMs = Date.now();
+    const nowMs = this.clock.now();
     const decision = decideKey401({
       explainedByRequest,
       check,

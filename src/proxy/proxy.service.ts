@@ -1,7 +1,8 @@
 import { Derived } from '../common/derived';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { SecretMasker } from '../common/mask';
 import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
 import { RelayConfig } from '../config/relay-config';
@@ -115,8 +116,9 @@ export class ProxyService {
     private readonly routing: RoutingService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
+    @Optional() @Inject(CLOCK) clock: Clock = systemClock,
   ) {
-    this.keyVerifier = new KeyVerifier(upstream);
+    this.keyVerifier = new KeyVerifier(upstream, clock);
   }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
