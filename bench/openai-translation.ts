@@ -10,7 +10,7 @@
  *
  *   node -r @swc-node/register bench/openai-translation.ts
  */
-import { SseScanner } from '../src/proxy/sse-scanner';
+import { SseScanner } from '../src/protocol/sse-scanner';
 import { toChatCompletionsRequest } from '../src/providers/openai/openai-request';
 import { fromChatCompletion } from '../src/providers/openai/openai-response';
 import { OpenAIStreamTranslator } from '../src/providers/openai/openai-stream';

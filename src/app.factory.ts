@@ -23,7 +23,8 @@ import { originFormTarget } from './common/request-target';
 import { pathOfUrl } from './common/not-found';
 import { registerStatusReasons } from './common/status-reasons';
 import { RequestLimits } from './common/request-limits';
-import { errorBody, RelayError, RelayErrorCode } from './common/relay-error';
+import { RelayError, RelayErrorCode } from './protocol/relay-error';
+import { replyError } from './common/reply-error';
 import { AdminAuthGuard } from './admin/admin-auth.guard';
 import { ADMIN_DOCS_PATH, setupAdminDocs } from './admin/admin-docs';
 import { setupStatusPage } from './admin/status-page';
@@ -34,12 +35,12 @@ import type { RelayConfig } from './config/relay-config';
 import { Derived } from './common/derived';
 import { BreakerRegistry } from './health/breaker-registry';
 import { RoutingService } from './routing/routing.service';
-import { DrainState } from './health/drain-state';
+import { DrainState } from './common/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
 import type { Clock } from './common/clock';
 import type { Rng } from './common/rng';
-import { answeredByOf, firstByteOf, watchFirstByte } from './drills/answer-feed';
-import type { RawBodyCarrier } from './proxy/proxy-request';
+import { answeredByOf, firstByteOf, watchFirstByte } from './common/answer-feed';
+import type { RawBodyCarrier } from './protocol/request-carrier';
 
 /** Options for tests and embedding. */
 export interface CreateAppOptions {
@@ -196,10 +197,7 @@ export async function createApp(
   // A body in text/plain is refused like one without a content-type (415, naming application/json), not read as text.
   fastify.removeContentTypeParser('text/plain');
   const refuse = (reply: FastifyReply, requestId: string, err: RelayError) => {
-    void reply
-      .code(err.status)
-      .headers({ ...err.headers, 'content-type': 'application/json' })
-      .send(JSON.stringify(errorBody(err.type, err.message, requestId)));
+    void replyError(reply, err, requestId);
   };
   const limits = new RequestLimits(config.server, fastify.log, refuse);
   // Before Node's own listener: a connection over its address's cap is answered and closed at once.

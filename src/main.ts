@@ -69,7 +69,7 @@ async function main(): Promise<number | undefined> {
   const { warmCache } = await import('./cache/cache-warmup');
   const { GracefulShutdown } = await import('./common/graceful-shutdown.service');
   const { InFlightService } = await import('./common/in-flight.service');
-  const { DrainState } = await import('./health/drain-state');
+  const { DrainState } = await import('./common/drain-state');
   const { ConfigHolder } = await import('./config/config-holder');
   // SIGHUP reloads the config file (its default action would end the process); one that arrives while starting
   // is ignored, the file is read then anyway.

@@ -1,7 +1,7 @@
 import type { ExecutionContext } from '@nestjs/common';
 import { GUARDS_METADATA } from '@nestjs/common/constants';
 import { describe, expect, it } from 'vitest';
-import { RelayError } from '../common/relay-error';
+import { RelayError } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import {
   AdminAuth,

@@ -1,6 +1,6 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { Derived } from '../common/derived';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';

@@ -8,13 +8,13 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
-import { maskUrlPasswords } from '../common/mask';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
+import { maskUrlPasswords } from '../config/mask';
 import type { FastifyRequest } from 'fastify';
 import { AdminAuth } from './admin-auth.guard';
 import { adminLog } from './admin-log';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
-import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
+import { CACHE_ADMIN, type CacheAdminPort } from '../cache/cache-admin.port';
 import { CacheStatsDto, ErrorBodyDto } from './provider-status.dto';
 import { RelayInstance } from './relay-instance';
 

@@ -1,6 +1,6 @@
 import { Controller, Get, HttpCode, Post, UseInterceptors } from '@nestjs/common';
 import { ApiBearerAuth, ApiOperation, ApiTags } from '@nestjs/swagger';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { maskedConfig } from '../config/config-diff';
 import { ConfigHolder } from '../config/config-holder';
 import { AdminAuth } from './admin-auth.guard';

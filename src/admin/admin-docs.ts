@@ -3,7 +3,8 @@ import { DocumentBuilder, SwaggerModule, type OpenAPIObject } from '@nestjs/swag
 import type { FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { createReadStream } from 'node:fs';
 import { dirname, join } from 'node:path';
-import { errorBody, RelayError, RelayErrorCode } from '../common/relay-error';
+import { replyError } from '../common/reply-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import type { RelayConfig } from '../config/relay-config';
 import { ADMIN_REALM, AdminTokenCheck, bearerToken, configuredAdminToken } from './admin-auth.guard';
 import { AdminModule } from './admin.module';
@@ -48,12 +49,12 @@ function presentedDocsToken(header: string | undefined): string | undefined {
 
 function rejectDocs(req: FastifyRequest, reply: FastifyReply): void {
   const err = new RelayError(RelayErrorCode.AdminUnauthorized, 'admin docs: send the admin token');
-  void reply
-    .code(err.status)
-    .header('www-authenticate', `Basic realm="${ADMIN_REALM}", charset="UTF-8"`)
-    .header('cache-control', 'no-store')
-    .type('application/json')
-    .send(errorBody(err.type, err.message, req.id));
+  const headers = {
+    ...err.headers,
+    'www-authenticate': `Basic realm="${ADMIN_REALM}", charset="UTF-8"`,
+    'cache-control': 'no-store',
+  };
+  void replyError(reply, { status: err.status, type: err.type, message: err.message, headers }, req.id);
 }
 
 /** The swagger-ui-dist folder that @nestjs/swagger itself depends on, wherever npm placed it. */

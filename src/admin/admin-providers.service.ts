@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import type { AdminActionLog } from './admin-log';
 import { providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';

@@ -8,7 +8,7 @@ import {
   ApiTags,
   ApiUnauthorizedResponse,
 } from '@nestjs/swagger';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { ActivitySnapshot } from '../metrics/relay-activity';
 import { AdminAuth } from './admin-auth.guard';

@@ -1,5 +1,5 @@
 import { Injectable, ValidationPipe, type ValidationError } from '@nestjs/common';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 function describe(errors: ValidationError[], parent = ''): string[] {
   return errors.flatMap((e) => {

@@ -1,4 +1,4 @@
-import { maskSecret } from '../common/mask';
+import { maskSecret } from '../config/mask';
 import type { ProviderConfig } from '../config/relay-config';
 import type { BreakerSnapshot } from '../health/circuit-breaker';
 import type { KeySnapshot } from '../routing/key-pool';

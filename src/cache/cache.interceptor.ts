@@ -1,15 +1,15 @@
 import { Derived } from '../common/derived';
 import { type CallHandler, ExecutionContext, Injectable, NestInterceptor, SetMetadata } from '@nestjs/common';
-import { markAnsweredBy } from '../drills/answer-feed';
+import { markAnsweredBy } from '../common/answer-feed';
 import { Reflector } from '@nestjs/core';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, of, type Observable, tap } from 'rxjs';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import type { CaptureBudget } from '../proxy/capture-budget';
-import type { DeliveredAnswer } from '../proxy/proxy.service';
-import { readProxyBody, type RawBodyCarrier } from '../proxy/proxy-request';
-import { appendHeaders } from '../proxy/upstream-headers';
+import type { CaptureBudget } from '../protocol/capture-budget';
+import type { DeliveredAnswer } from '../protocol/answer';
+import { readProxyBody, type RawBodyCarrier } from '../protocol/request-carrier';
+import { appendHeaders } from '../protocol/upstream-headers';
 import { renderAnswer, type CachedAnswer } from './cached-answer';
 import { ResponseCache, type CachePlan } from './response-cache.service';
 

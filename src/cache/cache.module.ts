@@ -1,6 +1,6 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
-import { CACHE_ADMIN, type CacheAdminPort } from '../admin/cache-admin.port';
+import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig } from '../config/relay-config';

@@ -625,9 +625,12 @@ describe('cluster_nodes seeds: host:port or redis[s]:// URLs (no Redis needed)',
         { logger: new RecordingLogger() },
       ),
     );
+    // The client RedisCache's connection (redis-connection.ts) made.
     const options = (
-      cache as unknown as { cluster: { _options: NonNullable<Parameters<typeof createCluster>[0]> } }
-    ).cluster._options;
+      cache as unknown as {
+        connection: { client: { _options: NonNullable<Parameters<typeof createCluster>[0]> } };
+      }
+    ).connection.client._options;
     expect(options.rootNodes).toEqual([
       { socket: { host: '127.0.0.1', port: nobody } },
       { socket: { host: '127.0.0.1', port: nobody } },

@@ -1,12 +1,10 @@
-import KeyvRedis, { createClient, createCluster } from '@keyv/redis';
+import KeyvRedis from '@keyv/redis';
 import { Logger } from '@nestjs/common';
 import { createCache } from 'cache-manager';
 import { Keyv } from 'keyv';
 import { Clock, systemClock } from '../common/clock';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
-import { maskUrlPasswords } from '../common/mask';
-import { parseClusterNodes } from '../config/redis-seeds';
 import { CacheConfig } from '../config/relay-config';
 import {
   Cache,
@@ -21,6 +19,8 @@ import {
   ReportingWriter,
   StatsProvider,
 } from './cache';
+import { RedisConnection } from './redis-connection';
+import { RedisServerStats } from './redis-server-stats';
 
 /**
  * The `ha` backend: one Redis (standalone or Cluster) shared by every replica, through cache-manager over a
@@ -30,6 +30,9 @@ import {
  *
  * Values are Buffers. Keyv's serializer stores them as base64 inside its JSON envelope (`{value, expires}`),
  * which round-trips every byte; the envelope also carries the expiry, and Redis gets the same TTL as PX.
+ *
+ * This file holds the operations and their bounds (timeouts, pending writes and commands, fail-open counting); the
+ * client's connection lifecycle is redis-connection.ts, and the numbers read from the server redis-server-stats.ts.
  */
 
 /** Where dropped writes and connection trouble are reported (Nest's Logger fits). */
@@ -70,16 +73,6 @@ export interface RedisCacheStats extends CacheStats {
   shed_commands: number;
 }
 
-type StandaloneClient = ReturnType<typeof createClient>;
-type ClusterClient = ReturnType<typeof createCluster>;
-/** The node-level commands this class sends itself (ping, scan, unlink, info). */
-type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'info'>;
-
-// Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
-const RECONNECT_BASE_MS = 50;
-const RECONNECT_CAP_MS = 2_000;
-// A hung Redis must not let queued commands pile up in memory: past this, commands fail fast (= misses).
-const COMMAND_QUEUE_MAX = 10_000;
 /**
  * Bytes of values sent and not yet answered, past which a write is dropped. A write that outlives timeout_ms
  * stays in the client's queue, value included, until Redis answers or the connection closes, and a stalled Redis
@@ -97,20 +90,9 @@ export const MAX_PENDING_WRITE_BYTES = 32 * 1024 * 1024;
  * answers in a millisecond, so a thousand unanswered commands only happen when it is stalled.
  */
 export const MAX_PENDING_COMMANDS = 1_000;
-const CONNECT_TIMEOUT_MS = 2_000;
 // ping() and flush() are admin/health paths, not the request path: they may wait a little longer.
 const ADMIN_TIMEOUT_FLOOR_MS = 1_000;
-const STATS_REFRESH_MS = 10_000;
-/**
- * Counting the keys under the prefix is a SCAN of the whole database (MATCH filters after the walk): on a shared
- * Redis of a million keys ~1,000 round trips, each replica, each refresh. The count is refreshed at most this
- * often, and never more often than KEY_COUNT_COST_FACTOR times the last count took, so every replica together
- * keeps Redis busy counting for a small share of its time whatever the database's size.
- */
-const KEY_COUNT_REFRESH_MS = 60_000;
-const KEY_COUNT_COST_FACTOR = 100;
 const LOG_INTERVAL_MS = 10_000;
-const SCAN_COUNT = 1_000;
 
 /** The Redis-backed cache of `cache.mode: ha`. */
 export class RedisCache
@@ -121,40 +103,21 @@ export class RedisCache
   private readonly timeoutMs: number;
   private readonly adminTimeoutMs: number;
   private readonly clock: Clock;
-  private readonly random: () => number;
-  /** Credentials this cache knows, blanked out of every message it logs or throws (belt and braces). */
-  private readonly secrets: string[] = [];
-
-  private readonly standalone: StandaloneClient | undefined;
-  private readonly cluster: ClusterClient | undefined;
+  private readonly connection: RedisConnection;
+  private readonly serverStats: RedisServerStats;
   private readonly manager: ReturnType<typeof createCache>;
   private readonly keyv: Keyv;
-
-  private closed = false;
-  private readonly ready: Promise<void>;
-  private settleReady: (error?: Error) => void = () => undefined;
-  private clusterConnected = false;
-  private clusterRetry: NodeJS.Timeout | undefined;
 
   private hits = 0;
   private misses = 0;
   private timeouts = 0;
   private errors = 0;
   private droppedWrites = 0;
-  private connectionErrors = 0;
-  private keyCount = 0;
-  private bytesUsed = 0;
-  private evictions = 0;
   private pendingWriteBytes = 0;
   private pendingCommands = 0;
   private shedCommands = 0;
   private readonly maxPendingCommands: number;
   private readonly maxPendingWriteBytes: number;
-  private statsAt = Number.NEGATIVE_INFINITY;
-  private keyCountAt = Number.NEGATIVE_INFINITY;
-  private statsRefreshCounts = false;
-  private keyCountEveryMs = KEY_COUNT_REFRESH_MS;
-  private statsRefresh: Promise<void> | undefined;
   /** At most one line per kind every 10 s, saying how many were swallowed in between. */
   private readonly warnings: RateLimitedWarn;
 
@@ -170,46 +133,23 @@ export class RedisCache
       this.clock,
       LOG_INTERVAL_MS,
     );
-    this.random = deps.random ?? Math.random;
     this.maxPendingWriteBytes = deps.maxPendingWriteBytes ?? MAX_PENDING_WRITE_BYTES;
     this.maxPendingCommands = deps.maxPendingCommands ?? MAX_PENDING_COMMANDS;
 
-    // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
-    // only time out, and a queued write would arrive late and unbounded.
-    const clientDefaults = {
-      disableOfflineQueue: true,
-      commandsQueueMaxLength: COMMAND_QUEUE_MAX,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        reconnectStrategy: (retries: number) => this.backoff(retries),
-      },
-    };
-    let client: StandaloneClient | ClusterClient;
-    if (redis.cluster_nodes.length > 0) {
-      // Credentials and TLS go in `defaults`, not in the seeds: the nodes found by discovery need them too.
-      const access = parseClusterNodes(redis.cluster_nodes);
-      this.keepSecret(access.password);
-      this.cluster = createCluster({
-        rootNodes: access.seeds.map(({ host, port }) => ({ socket: { host, port } })),
-        defaults: {
-          ...clientDefaults,
-          ...(access.username !== undefined && { username: access.username }),
-          ...(access.password !== undefined && { password: access.password }),
-          socket: access.tls ? { ...clientDefaults.socket, tls: true } : clientDefaults.socket,
-        },
-      });
-      this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
-      this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
-      client = this.cluster;
-    } else {
-      this.keepSecret(urlPassword(redis.url));
-      this.standalone = createClient({ url: redis.url, ...clientDefaults });
-      this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
-      client = this.standalone;
-    }
+    this.connection = new RedisConnection(
+      redis,
+      this.warnings,
+      deps.random ?? Math.random,
+      this.adminTimeoutMs,
+    );
+    this.serverStats = new RedisServerStats(this.connection, this.prefix, this.clock);
 
     // The prefix is the Keyv namespace with an empty separator, so stored keys are exactly `<prefix><key>`.
-    const store = new KeyvRedis(client, { keyPrefixSeparator: '', throwOnErrors: true, useUnlink: true });
+    const store = new KeyvRedis(this.connection.client, {
+      keyPrefixSeparator: '',
+      throwOnErrors: true,
+      useUnlink: true,
+    });
     this.keyv = new Keyv({
       store,
       namespace: this.prefix || undefined,
@@ -226,11 +166,7 @@ export class RedisCache
       if (error !== undefined) this.onOperationError('read', error);
     });
 
-    this.ready = new Promise<void>((resolve, reject) => {
-      this.settleReady = (error) => (error ? reject(error) : resolve());
-    });
-    this.ready.catch(() => undefined); // nobody has to wait for it
-    this.connectInBackground();
+    this.connection.connectInBackground();
   }
 
   /**
@@ -238,7 +174,7 @@ export class RedisCache
    * to wait for it, the cache works (as misses) before; it is for start-up logs and tests.
    */
   async whenReady(): Promise<void> {
-    return this.ready;
+    return this.connection.whenReady();
   }
 
   async get(key: string): Promise<Buffer> {
@@ -347,22 +283,22 @@ export class RedisCache
     this.assertOpen();
     // An empty prefix would mean "every key in the database", which may not be ours.
     if (this.prefix === '') throw new Error('cache: refusing to flush Redis without cache.redis.key_prefix');
-    const masters = await this.masters();
+    const masters = await this.connection.masters();
     await Promise.all(
       masters.map(async (node) => {
-        for await (const keys of this.scanPrefix(node)) {
+        for await (const keys of this.connection.scanPrefix(node, this.prefix)) {
           // One key per UNLINK: on a cluster a multi-key UNLINK must stay within one hash slot.
-          await this.answered(Promise.all(keys.map((key) => node.unlink(key))), 'UNLINK');
+          await this.connection.answered(Promise.all(keys.map((key) => node.unlink(key))), 'UNLINK');
         }
       }),
     );
-    this.keyCount = 0;
+    this.serverStats.keyCount = 0;
   }
 
   /** Rejects when Redis (every master, on a cluster) does not answer PING in time. */
   async ping(): Promise<void> {
     this.assertOpen();
-    const masters = await this.masters();
+    const masters = await this.connection.masters();
     const outcome = await within(Promise.all(masters.map((node) => node.ping())), this.adminTimeoutMs);
     if (!outcome.ok) {
       throw new Error(
@@ -382,20 +318,18 @@ export class RedisCache
    * - evictions: `evicted_keys` of INFO stats, summed over masters (whole server, since its start).
    */
   stats(): RedisCacheStats {
-    const now = this.clock.now();
-    if (!this.closed && now - this.statsAt >= STATS_REFRESH_MS) {
-      this.refreshServerStats(now - this.keyCountAt >= this.keyCountEveryMs).catch(() => undefined);
-    }
+    if (!this.connection.closed) this.serverStats.refreshIfStale();
+    const server = this.serverStats;
     return {
       hits: this.hits,
       misses: this.misses,
-      key_count: this.keyCount,
-      bytes_used: this.bytesUsed,
-      evictions: this.evictions,
+      key_count: server.keyCount,
+      bytes_used: server.bytesUsed,
+      evictions: server.evictions,
       timeouts: this.timeouts,
       errors: this.errors,
       dropped_writes: this.droppedWrites,
-      connection_errors: this.connectionErrors,
+      connection_errors: this.connection.connectionErrors,
       connected: this.connected() ? 1 : 0,
       pending_write_bytes: this.pendingWriteBytes,
       pending_commands: this.pendingCommands,
@@ -405,109 +339,18 @@ export class RedisCache
 
   /** Resolves when the stats refresh under way (if any) is over; for tests and the admin view. */
   async refreshInFlight(): Promise<void> {
-    await this.statsRefresh?.catch(() => undefined);
+    await this.serverStats.inFlight();
   }
 
   /** Reads key_count, bytes_used and evictions from Redis now; one refresh at a time. */
   async refreshStats(): Promise<void> {
     this.assertOpen();
-    return this.refreshServerStats(true);
-  }
-
-  /** One refresh at a time; a refresh that must count keys waits for one under way that does not, then counts. */
-  private refreshServerStats(countKeys: boolean): Promise<void> {
-    const running = this.statsRefresh;
-    if (running && (this.statsRefreshCounts || !countKeys)) return running;
-    const start = running ? running.catch(() => undefined) : Promise.resolve();
-    const refresh = start
-      .then(() => this.readServerStats(countKeys))
-      .finally(() => {
-        if (this.statsRefresh === refresh) this.statsRefresh = undefined;
-      });
-    this.statsRefresh = refresh;
-    this.statsRefreshCounts = countKeys;
-    return refresh;
+    return this.serverStats.refresh(true);
   }
 
   /** Disconnects; every later call rejects with CacheClosedError. In-flight writes get a short grace. */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    this.settleReady(new CacheClosedError());
-    clearTimeout(this.clusterRetry);
-    const client = this.cluster ?? this.standalone;
-    if (!client) return;
-    try {
-      const graceful = within(client.close(), this.adminTimeoutMs);
-      if (!(await graceful).ok) client.destroy();
-    } catch {
-      // close() throws when the socket was never opened; nothing to release then
-    }
-  }
-
-  private async readServerStats(countKeys: boolean): Promise<void> {
-    this.statsAt = this.clock.now();
-    const masters = await this.masters();
-    countKeys &&= this.prefix !== '';
-    let keys = 0;
-    let bytes = 0;
-    let evicted = 0;
-    const countStarted = this.clock.now();
-    for (const node of masters) {
-      if (countKeys) {
-        for await (const batch of this.scanPrefix(node)) keys += batch.length;
-      }
-      const info = await node.info();
-      bytes += infoField(info, 'used_memory');
-      evicted += infoField(info, 'evicted_keys');
-    }
-    if (countKeys) {
-      this.keyCountAt = this.clock.now();
-      this.keyCountEveryMs = Math.max(
-        KEY_COUNT_REFRESH_MS,
-        KEY_COUNT_COST_FACTOR * (this.keyCountAt - countStarted),
-      );
-      this.keyCount = keys;
-    }
-    this.bytesUsed = bytes;
-    this.evictions = evicted;
-  }
-
-  private async *scanPrefix(node: NodeClient): AsyncGenerator<string[]> {
-    const match = `${escapeGlob(this.prefix)}*`;
-    let cursor = '0';
-    do {
-      const reply = await this.answered(node.scan(cursor, { MATCH: match, COUNT: SCAN_COUNT }), 'SCAN');
-      cursor = String(reply.cursor);
-      if (reply.keys.length > 0) yield reply.keys;
-    } while (cursor !== '0');
-  }
-
-  /**
-   * One step of an admin or stats walk (a SCAN page, a batch of UNLINKs) within the admin timeout: a Redis that
-   * keeps the connection but stops answering made DELETE /admin/cache wait forever. Rejects with what happened.
-   */
-  private async answered<T>(op: Promise<T>, what: string): Promise<T> {
-    const outcome = await within(op, this.adminTimeoutMs);
-    if (outcome.ok) return outcome.value;
-    throw new Error(
-      outcome.timedOut
-        ? `cache: redis did not answer ${what} within ${this.adminTimeoutMs} ms`
-        : `cache: redis ${what} failed: ${this.errorText(outcome.error)}`,
-    );
-  }
-
-  /** The clients of every master (the one client when standalone); rejects when Redis is unreachable. */
-  private async masters(): Promise<NodeClient[]> {
-    if (!this.connected()) throw new Error('cache: redis is not connected');
-    if (this.standalone) return [this.standalone];
-    const cluster = this.cluster!;
-    const outcome = await within(
-      Promise.all(cluster.masters.map((master) => cluster.nodeClient(master))),
-      this.adminTimeoutMs,
-    );
-    if (!outcome.ok) throw new Error('cache: a redis cluster master is not reachable');
-    return outcome.value;
+    return this.connection.close();
   }
 
   /**
@@ -591,24 +434,8 @@ export class RedisCache
     this.warnings.warn(what, `cache: redis ${what} failed (counted as a miss): ${this.errorText(error)}`);
   }
 
-  private onConnectionError(error: unknown): void {
-    this.connectionErrors++;
-    this.warnings.warn('connection', `cache: redis connection error, reconnecting: ${this.errorText(error)}`);
-  }
-
-  /** An error as one line, with URL credentials masked and every credential of this cache blanked out. */
   private errorText(error: unknown): string {
-    let text = maskUrlPasswords(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
-    for (const secret of this.secrets) text = text.split(secret).join('****');
-    return text;
-  }
-
-  private keepSecret(secret: string | undefined): void {
-    if (secret === undefined || secret === '') return;
-    // As given and as it would appear inside a URL.
-    for (const form of new Set([secret, encodeURIComponent(secret)])) this.secrets.push(form);
-    // Longest first, so a secret that contains another is blanked whole.
-    this.secrets.sort((a, b) => b.length - a.length);
+    return this.connection.errorText(error);
   }
 
   private miss(): undefined {
@@ -617,75 +444,15 @@ export class RedisCache
   }
 
   private connected(): boolean {
-    if (this.closed) return false;
-    if (this.standalone) return this.standalone.isReady;
-    return this.clusterConnected;
-  }
-
-  /** Never blocks the constructor (nor app start): the first connection is made in the background. */
-  private connectInBackground(): void {
-    if (this.standalone) {
-      // With a reconnect strategy that never gives up, connect() settles only once connected (or closed).
-      this.standalone.connect().then(
-        () => this.settleReady(),
-        (error: unknown) => this.onConnectionError(error),
-      );
-      return;
-    }
-    this.connectCluster(0);
-  }
-
-  // A cluster client does not retry its first topology discovery by itself, so retry it here.
-  private connectCluster(attempt: number): void {
-    const cluster = this.cluster!;
-    cluster.connect().then(
-      () => {
-        if (this.closed) {
-          cluster.destroy();
-          return;
-        }
-        this.clusterConnected = true;
-        this.settleReady();
-      },
-      (error: unknown) => {
-        this.onConnectionError(error);
-        if (this.closed) return;
-        this.clusterRetry = setTimeout(() => this.connectCluster(attempt + 1), this.backoff(attempt));
-        this.clusterRetry.unref();
-      },
-    );
-  }
-
-  private backoff(retries: number): number {
-    const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
-    return Math.round(capped * (0.5 + this.random() / 2));
+    return this.connection.connected();
   }
 
   private assertOpen(): void {
-    if (this.closed) throw new CacheClosedError();
+    if (this.connection.closed) throw new CacheClosedError();
   }
 }
 
 /** Redis wants whole milliseconds for PX; a sub-millisecond TTL still means "expire very soon". */
 function wholeMs(ttlMs: number): number {
   return Math.max(1, Math.ceil(ttlMs));
-}
-
-function escapeGlob(text: string): string {
-  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-function infoField(info: string, field: string): number {
-  const match = new RegExp(`^${field}:(\\d+)`, 'm').exec(info);
-  return match ? Number(match[1]) : 0;
-}
-
-/** The password of a redis:// URL (decoded), if it has one and parses. */
-function urlPassword(url: string): string | undefined {
-  try {
-    const password = new URL(url).password;
-    return password === '' ? undefined : decodeURIComponent(password);
-  } catch {
-    return undefined;
-  }
 }

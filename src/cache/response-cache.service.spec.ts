@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { systemClock } from '../common/clock';
 import { validateConfig } from '../config/config-validation';
-import type { DeliveredAnswer } from '../proxy/proxy.service';
-import { RelayError } from '../common/relay-error';
+import type { DeliveredAnswer } from '../protocol/answer';
+import { RelayError } from '../protocol/relay-error';
 import { CacheNotFoundError, type Cache } from './cache';
 import { encodeAnswer } from './cached-answer';
 import { MAX_ENTRY_BYTES, ResponseCache } from './response-cache.service';

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
-import { CaptureBudget } from '../proxy/capture-budget';
-import type { DeliveredAnswer } from '../proxy/proxy.service';
+import { CaptureBudget } from '../protocol/capture-budget';
+import type { DeliveredAnswer } from '../protocol/answer';
 import {
   CacheNotFoundError,
   isFinder,
@@ -11,10 +11,10 @@ import {
   isStatsProvider,
   type Cache,
 } from './cache';
-import { tooDeeplyNested } from '../proxy/proxy-request';
+import { tooDeeplyNested } from '../protocol/request-carrier';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { CACHE_TTL_HEADER, parseCacheControl, requestTtlMs } from './cache-control';
 
 /**

@@ -1,4 +1,4 @@
-import { formatSseEvent, SseScanner } from '../proxy/sse-scanner';
+import { formatSseEvent, SseScanner } from '../protocol/sse-scanner';
 
 /** A Messages API answer as JSON (the fields the relay reads; everything else is carried as is). */
 export interface MessageJson {

@@ -1,6 +1,6 @@
 import { PassThrough, type Readable, type Transform } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import { RelayError, RelayErrorCode } from './relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /** A decoder per `Content-Encoding` the relay undoes, in requests and in upstream answers alike. */
 const DECODERS: Readonly<Record<string, () => Transform>> = {

@@ -2,7 +2,7 @@ import type { ExecutionContext } from '@nestjs/common';
 import { describe, expect, it } from 'vitest';
 import { RelayConfig } from '../config/relay-config';
 import { ClientAuthGuard } from './client-auth.guard';
-import { RelayError } from './relay-error';
+import { RelayError } from '../protocol/relay-error';
 
 const KEY_A = 'relay-client-key-a-0123456789';
 const KEY_B = 'relay-client-key-b-0123456789';

@@ -1,7 +1,7 @@
 import { CanActivate, ExecutionContext, Injectable, UseGuards } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
 import { RelayConfig } from '../config/relay-config';
-import type { RawBodyCarrier } from '../proxy/proxy-request';
+import type { RawBodyCarrier } from '../protocol/request-carrier';
 import { ClientAuthenticator } from './client-authenticator';
 import { Derived } from './derived';
 

@@ -1,7 +1,7 @@
 import type { FastifyRequest } from 'fastify';
 import { hash } from 'node:crypto';
 import type { RelayConfig } from '../config/relay-config';
-import { RelayError, RelayErrorCode } from './relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { SecretSet } from './secret-set';
 
 /**

@@ -1,12 +1,12 @@
 import { Global, Module } from '@nestjs/common';
-import { HealthModule } from '../health/health.module';
+import { DrainModule } from './drain.module';
 import { GracefulShutdown } from './graceful-shutdown.service';
 import { InFlightService } from './in-flight.service';
 
 /** Process-wide helpers every feature module may inject. */
 @Global()
 @Module({
-  imports: [HealthModule],
+  imports: [DrainModule],
   providers: [InFlightService, GracefulShutdown],
   exports: [InFlightService, GracefulShutdown],
 })

@@ -1,8 +1,10 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
-import { STATUS_CODES, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { Socket } from 'node:net';
-import { errorBody, type AnthropicErrorType } from './relay-error';
+import { rawErrorResponse, writeError } from '../protocol/error-writer';
+import type { AnthropicErrorType } from '../protocol/relay-error';
+import { replyError } from './reply-error';
 
 /** What Node's HTTP parser errors and the request timeout stand for, as Anthropic-shaped answers. */
 function clientErrorShape(code: string | undefined): {
@@ -34,25 +36,6 @@ export function clientErrorResponse(code: string | undefined, requestId: string)
   return rawErrorResponse(status, type, message, requestId);
 }
 
-/** A complete HTTP/1.1 error answer in Anthropic's shape that closes the connection, as bytes to write. */
-export function rawErrorResponse(
-  status: number,
-  type: AnthropicErrorType,
-  message: string,
-  requestId: string,
-  extraHeaders = '',
-): string {
-  const body = JSON.stringify(errorBody(type, message, requestId));
-  return (
-    `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? ''}\r\n` +
-    `Content-Type: application/json\r\n` +
-    `Content-Length: ${Buffer.byteLength(body)}\r\n` +
-    `X-Request-ID: ${requestId}\r\n` +
-    extraHeaders +
-    `Connection: close\r\n\r\n${body}`
-  );
-}
-
 /** Fastify's `clientErrorHandler`: the Anthropic-shaped answer, then the socket is closed (it cannot be reused). */
 export function handleClientError(err: Error & { code?: string }, socket: Socket, requestId: string): void {
   // A reset socket is gone; one with a response already on the wire must not get a second status line.
@@ -73,11 +56,7 @@ export function answerFrameworkError(error: FastifyError, req: FastifyRequest, r
       : error.code === 'FST_ERR_MAX_PARAM_LENGTH'
         ? [414, 'invalid_request_error', 'a path segment of the request URL is too long']
         : [500, 'api_error', 'internal relay error'];
-  void reply
-    .code(status)
-    .header('x-request-id', req.id)
-    .type('application/json')
-    .send(JSON.stringify(errorBody(type, message, req.id)));
+  void replyError(reply, { status, type, message, headers: { 'x-request-id': req.id } }, req.id);
 }
 
 /**
@@ -85,20 +64,12 @@ export function answerFrameworkError(error: FastifyError, req: FastifyRequest, r
  * itself). Without it Node sent an empty 417.
  */
 export function answerUnknownExpectation(req: IncomingMessage, res: ServerResponse, requestId: string): void {
-  const body = JSON.stringify(
-    errorBody(
-      'invalid_request_error',
-      'unsupported Expect header: the relay only understands "Expect: 100-continue"',
-      requestId,
-    ),
-  );
-  res.writeHead(417, {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(body),
-    'x-request-id': requestId,
-    connection: 'close',
-  });
-  res.end(body);
+  const answer = {
+    status: 417,
+    type: 'invalid_request_error',
+    message: 'unsupported Expect header: the relay only understands "Expect: 100-continue"',
+  };
+  writeError(res, answer, requestId, { 'x-request-id': requestId, connection: 'close' });
   req.resume();
 }
 

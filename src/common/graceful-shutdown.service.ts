@@ -3,7 +3,7 @@ import { HttpAdapterHost } from '@nestjs/core';
 import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RelayConfig } from '../config/relay-config';
-import { DrainState } from '../health/drain-state';
+import { DrainState } from './drain-state';
 import { InFlightService } from './in-flight.service';
 
 /**

@@ -1,8 +1,9 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { formatSseEvent } from '../proxy/sse-scanner';
+import { writeError } from '../protocol/error-writer';
+import { errorTypeOfStatus, RelayError, type AnthropicErrorType } from '../protocol/relay-error';
 import { notFoundMessage } from './not-found';
-import { errorBody, errorTypeOfStatus, RelayError, type AnthropicErrorType } from './relay-error';
+import { replyError } from './reply-error';
 
 /** An error of Fastify's own that is the client's fault (a 4xx `statusCode`: body too large, bad content-type). */
 function isFastifyClientError(err: unknown): err is { statusCode: number; code?: string; message?: string } {
@@ -44,18 +45,12 @@ export class RelayExceptionFilter implements ExceptionFilter {
     if (status >= 500) {
       (req?.log ?? this.logger).error({ err: exception, status }, 'request failed');
     }
-    const raw = reply.raw;
-    if (raw.headersSent) {
-      if (!raw.writableEnded) {
-        raw.end(formatSseEvent('error', errorBody(type, message, requestId)));
-      }
+    const answer = { status, type, message, headers };
+    if (reply.raw.headersSent) {
+      writeError(reply.raw, answer, requestId);
       return;
     }
-    for (const [name, value] of Object.entries(headers)) reply.header(name, value);
-    void reply
-      .code(status)
-      .type('application/json')
-      .send(errorBody(type, message, requestId));
+    void replyError(reply, answer, requestId);
   }
 
   private describe(

@@ -11,9 +11,9 @@ import {
   type BodyInProgress,
 } from './body-limits';
 import { systemClock } from './clock';
-import { rawErrorResponse } from './edge-errors';
+import { rawErrorResponse } from '../protocol/error-writer';
 import { RateLimitedWarn } from './rate-limited-warn';
-import { RelayError, RelayErrorCode } from './relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /** A body's rate is judged after this long (or after the whole timeout, when that is shorter). */
 const RATE_GRACE_MS = 3_000;

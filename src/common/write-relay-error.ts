@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { ServerResponse } from 'node:http';
-import { formatSseEvent } from '../proxy/sse-scanner';
-import { errorBody, RelayError, RelayErrorCode } from './relay-error';
+import { writeError } from '../protocol/error-writer';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /**
  * Answers an unexpected error on a response the handler has taken over from Fastify: a JSON error while nothing
@@ -17,18 +17,5 @@ export function writeRelayError(
   const relayErr =
     err instanceof RelayError ? err : new RelayError(RelayErrorCode.Internal, 'internal relay error');
   if (!(err instanceof RelayError)) log.error({ err }, 'unexpected error while proxying');
-  if (res.writableEnded || res.destroyed) return;
-  const body = errorBody(relayErr.type, relayErr.message, requestId);
-  if (res.headersSent) {
-    res.end(formatSseEvent('error', body));
-    return;
-  }
-  const text = JSON.stringify(body);
-  res.writeHead(relayErr.status, {
-    ...headers,
-    ...relayErr.headers,
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-  });
-  res.end(text);
+  writeError(res, relayErr, requestId, headers);
 }

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { maskSecret, maskUrlPasswords } from '../common/mask';
+import { maskSecret, maskUrlPasswords } from './mask';
 import { isSecretPath, type PathSegment } from './config-error';
 import type { RelayConfig } from './relay-config';
 

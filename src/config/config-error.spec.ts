@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { maskUrlPasswords } from '../common/mask';
+import { maskUrlPasswords } from './mask';
 import { ConfigError, formatPath, renderValue } from './config-error';
 
 describe('formatPath', () => {

@@ -1,4 +1,4 @@
-import { maskSecret, maskUrlPasswords } from '../common/mask';
+import { maskSecret, maskUrlPasswords } from './mask';
 
 /** One step of a path into the config tree: a key name, or a list index. */
 export type PathSegment = string | number;

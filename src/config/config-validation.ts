@@ -1,5 +1,5 @@
 import { plainToInstance } from 'class-transformer';
-import { maskSecret } from '../common/mask';
+import { maskSecret } from './mask';
 import { validateSync, type ValidationError } from 'class-validator';
 import {
   ConfigError,

@@ -23,7 +23,7 @@ import {
   redisUrlProblem,
 } from './redis-seeds';
 import { IsStringListRecord, IsStringRecord } from './record-validators';
-import { cronProblem, everyProblem } from '../drills/drill-schedule';
+import { cronProblem, everyProblem } from './drill-schedule';
 
 /**
  * The whole configuration as one typed object. Property names are the config file's keys (snake_case), so the

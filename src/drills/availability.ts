@@ -1,4 +1,4 @@
-import { counts, succeeded, type AnswerSample } from './window-stats';
+import { counts, succeeded, type AnswerSample } from '../metrics/window-stats';
 
 /** Upper bounds (ms) of the time-to-first-byte buckets; the last bucket is open-ended. */
 export const TTFB_BUCKETS_MS = [50, 100, 250, 500, 1_000, 2_500, 5_000, 10_000, 30_000, 60_000] as const;

@@ -1,4 +1,4 @@
-import type { DrillVerdict, WindowStats } from './window-stats';
+import type { DrillVerdict, WindowStats } from '../metrics/window-stats';
 
 /** One drill run, as stored and as GET /admin/drills/:name/runs/:id answers. Times are ISO strings. */
 export interface DrillRun {

@@ -11,13 +11,13 @@ import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { instanceName } from '../admin/relay-instance';
 import type { Clock } from '../common/clock';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig, type DrillConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import type { BreakerTransition } from '../health/circuit-breaker';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import type { DrillRun } from './drill-run';
-import { nextRunAfter, parseSchedule, scheduleText, type DrillSchedule } from './drill-schedule';
+import { nextRunAfter, parseSchedule, scheduleText, type DrillSchedule } from '../config/drill-schedule';
 import { DRILL_CLOCK, DRILL_STORE } from './drill.tokens';
 import type { DrillStore } from './drill-store';
 import {
@@ -28,7 +28,7 @@ import {
   windowStats,
   type AnswerSample,
   type DrillVerdict,
-} from './window-stats';
+} from '../metrics/window-stats';
 
 /** How often the real-time loop checks for due starts and ends. */
 export const DRILL_TICK_MS = 1_000;

@@ -9,7 +9,8 @@ import { ProviderConfig, ProviderKeyConfig, RelayConfig } from '../config/relay-
 import { BreakerRegistry } from './breaker-registry';
 import { HealthProbeJob } from './health-probe.job';
 import { HealthModule } from './health.module';
-import type { ProbeOutcome, ProbeRequest } from './probe-policy';
+import type { ProbeRequest } from '../providers/probe-request';
+import type { ProbeOutcome } from './probe-policy';
 import { ProviderProber } from './provider-prober';
 
 @Global()

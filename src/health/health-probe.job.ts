@@ -10,14 +10,9 @@ import { SchedulerRegistry } from '@nestjs/schedule';
 import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
-import { adapterOf } from '../providers/provider-adapter';
-import {
-  buildProbeRequest,
-  isProbeSuccess,
-  nextProbeDelayMs,
-  probeKindOf,
-  selectProvidersToProbe,
-} from './probe-policy';
+import { adapterOf } from '../providers/adapters';
+import { buildProbeRequest, probeKindOf } from '../providers/probe-request';
+import { isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
 import { ProviderProber } from './provider-prober';
 
 /**

@@ -8,7 +8,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { ProviderConfig, RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
 import { CACHE_HEALTH_INDICATOR, type CacheHealthIndicatorLike } from './cache-health-indicator';
-import { DrainState } from './drain-state';
+import { DrainState } from '../common/drain-state';
 import { HealthModule } from './health.module';
 
 @Global()

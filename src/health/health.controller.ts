@@ -11,7 +11,7 @@ import type { FastifyReply } from 'fastify';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
 import { CACHE_HEALTH_INDICATOR, type CacheHealthIndicatorLike } from './cache-health-indicator';
-import { DrainState } from './drain-state';
+import { DrainState } from '../common/drain-state';
 
 /** GET /health waits this long for the cache backend before calling it down. */
 const CACHE_CHECK_TIMEOUT_MS = 2_000;

@@ -5,7 +5,7 @@ import { CLOCK, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerLogService } from './breaker-log.service';
 import { BreakerRegistry } from './breaker-registry';
-import { DrainState } from './drain-state';
+import { DrainModule } from '../common/drain.module';
 import { HealthProbeJob } from './health-probe.job';
 import { HealthController } from './health.controller';
 import { ProviderProber } from './provider-prober';
@@ -16,7 +16,7 @@ import { ProviderProber } from './provider-prober';
  */
 @Module({
   // Readiness is 503 on purpose while starting and draining; terminus would log each of those as an error.
-  imports: [TerminusModule.forRoot({ logger: false }), HttpModule],
+  imports: [TerminusModule.forRoot({ logger: false }), HttpModule, DrainModule],
   controllers: [HealthController],
   providers: [
     {
@@ -25,10 +25,9 @@ import { ProviderProber } from './provider-prober';
       inject: [RelayConfig, { token: CLOCK, optional: true }],
     },
     BreakerLogService,
-    DrainState,
     ProviderProber,
     HealthProbeJob,
   ],
-  exports: [BreakerRegistry, DrainState],
+  exports: [BreakerRegistry, DrainModule],
 })
 export class HealthModule {}

@@ -7,15 +7,9 @@ import {
   ProviderKeyConfig,
 } from '../config/relay-config';
 import type { BreakerSnapshot } from './circuit-breaker';
-import { classifyOutcome } from '../routing/outcome';
-import {
-  buildProbeRequest,
-  isProbeSuccess,
-  nextProbeDelayMs,
-  probeKindOf,
-  probeModelOf,
-  selectProvidersToProbe,
-} from './probe-policy';
+import { classifyOutcome } from '../protocol/outcome';
+import { buildProbeRequest, probeKindOf, probeModelOf } from '../providers/probe-request';
+import { isProbeSuccess, nextProbeDelayMs, selectProvidersToProbe } from './probe-policy';
 
 function provider(fields: Partial<ProviderConfig> & { name: string }): ProviderConfig {
   return Object.assign(new ProviderConfig(), fields);

@@ -2,7 +2,8 @@ import { HttpService } from '@nestjs/axios';
 import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
 import { firstValueFrom } from 'rxjs';
-import type { ProbeOutcome, ProbeRequest } from './probe-policy';
+import type { ProbeRequest } from '../providers/probe-request';
+import type { ProbeOutcome } from './probe-policy';
 
 /**
  * Sends one health probe over HTTP(S). A Nest provider of its own so tests and e2e can swap it

@@ -1,6 +1,6 @@
 import { Controller, Get, Header, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { errorBody } from '../common/relay-error';
+import { replyError } from '../common/reply-error';
 import { Derived } from '../common/derived';
 import { SecretSet } from '../common/secret-set';
 import { RelayConfig } from '../config/relay-config';
@@ -31,16 +31,13 @@ export class MetricsController {
   @Header('cache-control', 'no-store')
   async scrape(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     if (this.token && !this.authorized(req.headers.authorization)) {
-      const body = errorBody(
-        'authentication_error',
-        'metrics: send Authorization: Bearer <metrics.token>',
-        req.id,
-      );
-      await reply
-        .code(401)
-        .header('www-authenticate', 'Bearer realm="cc-relay metrics"')
-        .type('application/json')
-        .send(JSON.stringify(body));
+      const answer = {
+        status: 401,
+        type: 'authentication_error',
+        message: 'metrics: send Authorization: Bearer <metrics.token>',
+        headers: { 'www-authenticate': 'Bearer realm="cc-relay metrics"' },
+      };
+      await replyError(reply, answer, req.id);
       return;
     }
     const body = await this.metrics.registry.metrics();

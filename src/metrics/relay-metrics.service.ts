@@ -5,7 +5,7 @@ import { BreakerRegistry } from '../health/breaker-registry';
 import { CollectedCounter, type CounterSink } from './collected-counter';
 import { RelayActivity } from './relay-activity';
 import { TallyCounter, TallyHistogram } from './tallies';
-import type { AnswerSample } from '../drills/window-stats';
+import type { AnswerSample } from './window-stats';
 
 const BREAKER_STATE_VALUE = { closed: 0, half_open: 1, open: 2 } as const;
 

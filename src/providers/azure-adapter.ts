@@ -1,8 +1,8 @@
 import { CredentialError } from './credential-error';
 import type { TokenCredential } from '@azure/identity';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { buildProbeRequest, type ProbeRequest } from '../health/probe-policy';
-import { buildUpstreamHeaders } from '../proxy/upstream-headers';
+import { buildProbeRequest, type ProbeRequest } from './probe-request';
+import { buildUpstreamHeaders } from '../protocol/upstream-headers';
 import { type AdaptedCall, type AdapterRequest, type ProviderAdapter } from './provider-adapter';
 import { TokenCache } from './token-cache';
 

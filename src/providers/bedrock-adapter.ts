@@ -2,10 +2,10 @@ import { CredentialError } from './credential-error';
 import { Sha256 } from '@aws-crypto/sha256-js';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
-import { errorBody } from '../common/relay-error';
+import { errorJson } from '../protocol/error-writer';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from '../health/probe-policy';
+import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from './probe-request';
 import { BedrockEventStreamToSse } from './bedrock-stream';
 import {
   type AdaptedCall,
@@ -98,9 +98,7 @@ export class BedrockAdapter implements ProviderAdapter {
       return {
         kind: 'refuse',
         status: 404,
-        body: JSON.stringify(
-          errorBody('not_found_error', `provider "${this.config.name}" (Bedrock) serves no count_tokens`),
-        ),
+        body: errorJson('not_found_error', `provider "${this.config.name}" (Bedrock) serves no count_tokens`),
       };
     }
     const body = JSON.parse(typeof req.body === 'string' ? req.body : req.body.toString('utf8')) as Record<

@@ -1,7 +1,7 @@
 import { EventStreamCodec } from '@smithy/eventstream-codec';
 import { fromUtf8, toUtf8 } from '@smithy/util-utf8';
 import { Transform, type TransformCallback } from 'node:stream';
-import { errorBody } from '../common/relay-error';
+import { errorEvent } from '../protocol/error-writer';
 import { bedrockException } from './vendor-errors';
 
 const codec = new EventStreamCodec(toUtf8, fromUtf8);
@@ -71,6 +71,6 @@ export class BedrockEventStreamToSse extends Transform {
       // No JSON body: the header's message (or none).
     }
     const mapped = bedrockException(name, 500);
-    return sse('error', JSON.stringify(errorBody(mapped.type, `Bedrock ${name ?? 'error'}: ${message}`)));
+    return errorEvent(mapped.type, `Bedrock ${name ?? 'error'}: ${message}`);
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { ProviderConfig } from '../config/relay-config';
 import { OpenAIAdapter, openaiErrorAnswer, openaiJsonAnswer, OpenAIStreamToSse } from './openai-adapter';
-import { adapterOf, type AdapterRequest } from './provider-adapter';
+import { adapterOf } from './adapters';
+import type { AdapterRequest } from './provider-adapter';
 
 function provider(fields: Partial<ProviderConfig>): ProviderConfig {
   return Object.assign(new ProviderConfig(), { name: 'gpt', type: 'openai' }, fields);

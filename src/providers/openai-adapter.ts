@@ -1,8 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { errorBody } from '../common/relay-error';
+import { errorJson } from '../protocol/error-writer';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_USER_AGENT, type ProbeRequest } from '../health/probe-policy';
+import { PROBE_USER_AGENT, type ProbeRequest } from './probe-request';
 import { errorInAnswer, mapOpenAIError, type MappedError } from './openai/openai-errors';
 import { toChatCompletionsRequest } from './openai/openai-request';
 import { fromChatCompletion } from './openai/openai-response';
@@ -20,9 +20,7 @@ function errorAnswerOf(mapped: MappedError): { status: number; body: Buffer } {
   // Built here: billing_error (insufficient_quota) is an Anthropic error type the relay itself never makes.
   return {
     status: mapped.status,
-    body: Buffer.from(
-      JSON.stringify({ type: 'error', error: { type: mapped.type, message: mapped.message } }),
-    ),
+    body: Buffer.from(errorJson(mapped.type, mapped.message)),
   };
 }
 
@@ -96,11 +94,9 @@ export class OpenAIAdapter implements ProviderAdapter {
       return Promise.resolve({
         kind: 'refuse',
         status: 404,
-        body: JSON.stringify(
-          errorBody(
-            'not_found_error',
-            `provider "${this.config.name}" (OpenAI-compatible) serves no count_tokens`,
-          ),
+        body: errorJson(
+          'not_found_error',
+          `provider "${this.config.name}" (OpenAI-compatible) serves no count_tokens`,
         ),
       });
     }

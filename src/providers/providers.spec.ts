@@ -6,7 +6,7 @@ import { validateConfig } from '../config/config-validation';
 import { ProviderConfig } from '../config/relay-config';
 import { AzureAdapter } from './azure-adapter';
 import { BedrockEventStreamToSse } from './bedrock-stream';
-import { adapterOf } from './provider-adapter';
+import { adapterOf } from './adapters';
 import { TOKEN_REFRESH_MARGIN_MS, TokenCache } from './token-cache';
 import { bedrockErrorAnswer, vertexErrorAnswer } from './vendor-errors';
 

@@ -1,8 +1,9 @@
-import { errorBody, errorTypeOfStatus, type AnthropicErrorType } from '../common/relay-error';
+import { errorJson } from '../protocol/error-writer';
+import { errorTypeOfStatus, STATUS_OF_ERROR_TYPE, type AnthropicErrorType } from '../protocol/relay-error';
 
 /** An Anthropic error answer, as bytes. */
 export function anthropicError(type: AnthropicErrorType, message: string): Buffer {
-  return Buffer.from(JSON.stringify(errorBody(type, message)));
+  return Buffer.from(errorJson(type, message));
 }
 
 /** Whether a body is already Anthropic's error shape (Vertex and Bedrock pass some of Claude's own through). */
@@ -15,17 +16,17 @@ export function isAnthropicError(body: Buffer): boolean {
   }
 }
 
-/** Google API status names → the Anthropic status and type they stand for. */
-const GOOGLE_STATUS: Readonly<Record<string, { status: number; type: AnthropicErrorType }>> = {
-  RESOURCE_EXHAUSTED: { status: 429, type: 'rate_limit_error' },
-  UNAVAILABLE: { status: 529, type: 'overloaded_error' },
-  DEADLINE_EXCEEDED: { status: 504, type: 'timeout_error' },
-  INVALID_ARGUMENT: { status: 400, type: 'invalid_request_error' },
-  FAILED_PRECONDITION: { status: 400, type: 'invalid_request_error' },
-  NOT_FOUND: { status: 404, type: 'not_found_error' },
-  PERMISSION_DENIED: { status: 403, type: 'permission_error' },
-  UNAUTHENTICATED: { status: 401, type: 'authentication_error' },
-  INTERNAL: { status: 500, type: 'api_error' },
+/** Google API status names → the Anthropic error type they stand for (its status from STATUS_OF_ERROR_TYPE). */
+const GOOGLE_STATUS: Readonly<Record<string, AnthropicErrorType>> = {
+  RESOURCE_EXHAUSTED: 'rate_limit_error',
+  UNAVAILABLE: 'overloaded_error',
+  DEADLINE_EXCEEDED: 'timeout_error',
+  INVALID_ARGUMENT: 'invalid_request_error',
+  FAILED_PRECONDITION: 'invalid_request_error',
+  NOT_FOUND: 'not_found_error',
+  PERMISSION_DENIED: 'permission_error',
+  UNAUTHENTICATED: 'authentication_error',
+  INTERNAL: 'api_error',
 };
 
 /**
@@ -43,7 +44,10 @@ export function vertexErrorAnswer(status: number, body: Buffer): { status: numbe
       | Array<{ error?: { message?: unknown; status?: unknown } }>;
     const error = Array.isArray(parsed) ? parsed[0]?.error : parsed.error;
     if (typeof error?.message === 'string') message = error.message;
-    if (typeof error?.status === 'string') mapped = GOOGLE_STATUS[error.status];
+    const name = error?.status;
+    const type =
+      typeof name === 'string' && Object.hasOwn(GOOGLE_STATUS, name) ? GOOGLE_STATUS[name] : undefined;
+    if (type !== undefined) mapped = { status: STATUS_OF_ERROR_TYPE[type], type };
   } catch {
     message = body.toString('utf8', 0, 300).trim();
   }
@@ -51,24 +55,27 @@ export function vertexErrorAnswer(status: number, body: Buffer): { status: numbe
   return { status: out.status, body: anthropicError(out.type, `Vertex AI: ${message || `HTTP ${status}`}`) };
 }
 
-/** Bedrock exception names (x-amzn-errortype, or an event stream's :exception-type) → Anthropic status and type. */
-const BEDROCK_EXCEPTION: Readonly<Record<string, { status: number; type: AnthropicErrorType }>> = {
-  throttlingexception: { status: 429, type: 'rate_limit_error' },
-  servicequotaexceededexception: { status: 429, type: 'rate_limit_error' },
-  serviceunavailableexception: { status: 529, type: 'overloaded_error' },
-  modelnotreadyexception: { status: 529, type: 'overloaded_error' },
-  modeltimeoutexception: { status: 504, type: 'timeout_error' },
-  validationexception: { status: 400, type: 'invalid_request_error' },
-  resourcenotfoundexception: { status: 404, type: 'not_found_error' },
-  accessdeniedexception: { status: 403, type: 'permission_error' },
+/**
+ * Bedrock exception names (x-amzn-errortype, or an event stream's :exception-type) → the Anthropic error type they
+ * stand for (its status from STATUS_OF_ERROR_TYPE).
+ */
+const BEDROCK_EXCEPTION: Readonly<Record<string, AnthropicErrorType>> = {
+  throttlingexception: 'rate_limit_error',
+  servicequotaexceededexception: 'rate_limit_error',
+  serviceunavailableexception: 'overloaded_error',
+  modelnotreadyexception: 'overloaded_error',
+  modeltimeoutexception: 'timeout_error',
+  validationexception: 'invalid_request_error',
+  resourcenotfoundexception: 'not_found_error',
+  accessdeniedexception: 'permission_error',
   // AWS's own authentication failures: the relay's credentials, a key problem.
-  unrecognizedclientexception: { status: 401, type: 'authentication_error' },
-  invalidsignatureexception: { status: 401, type: 'authentication_error' },
-  expiredtokenexception: { status: 401, type: 'authentication_error' },
-  incompletesignatureexception: { status: 401, type: 'authentication_error' },
-  internalserverexception: { status: 500, type: 'api_error' },
-  modelerrorexception: { status: 500, type: 'api_error' },
-  modelstreamerrorexception: { status: 500, type: 'api_error' },
+  unrecognizedclientexception: 'authentication_error',
+  invalidsignatureexception: 'authentication_error',
+  expiredtokenexception: 'authentication_error',
+  incompletesignatureexception: 'authentication_error',
+  internalserverexception: 'api_error',
+  modelerrorexception: 'api_error',
+  modelstreamerrorexception: 'api_error',
 };
 
 /** The Anthropic status and type of a Bedrock exception name (`ThrottlingException:http://…` accepted). */
@@ -77,7 +84,10 @@ export function bedrockException(
   status: number,
 ): { status: number; type: AnthropicErrorType } {
   const bare = (name ?? '').split(':')[0]!.trim().toLowerCase();
-  return BEDROCK_EXCEPTION[bare] ?? { status, type: errorTypeOfStatus(status) };
+  const type = Object.hasOwn(BEDROCK_EXCEPTION, bare) ? BEDROCK_EXCEPTION[bare] : undefined;
+  return type === undefined
+    ? { status, type: errorTypeOfStatus(status) }
+    : { status: STATUS_OF_ERROR_TYPE[type], type };
 }
 
 /** A Bedrock error answer (`{"message"}` with the exception in x-amzn-errortype) as Anthropic's. */

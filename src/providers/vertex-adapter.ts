@@ -3,8 +3,8 @@ import { CredentialError } from './credential-error';
 import type { GoogleAuth } from 'google-auth-library';
 import { providerBaseUrl } from '../config/provider-defaults';
 import type { ProbeKind, ProviderConfig } from '../config/relay-config';
-import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from '../health/probe-policy';
-import { buildUpstreamHeaders } from '../proxy/upstream-headers';
+import { PROBE_PROMPT, PROBE_USER_AGENT, probeModelOf, type ProbeRequest } from './probe-request';
+import { buildUpstreamHeaders } from '../protocol/upstream-headers';
 import {
   type AdaptedCall,
   type AdapterRequest,

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { classifyOutcome } from '../routing/outcome';
+import { classifyOutcome } from '../protocol/outcome';
+import { statusOfErrorType } from '../protocol/relay-error';
 import { shouldTellClientNotToRetry } from '../routing/retry-policy';
 import {
   finalDecision,
   isUnexpectedStatus,
   outcomeInput,
-  statusOfErrorType,
   streamErrorAnswer,
   unexpectedStatusError,
   upstreamErrorAnswer,

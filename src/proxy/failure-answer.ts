@@ -1,8 +1,9 @@
 import type { ServerResponse } from 'node:http';
-import { errorBody, errorTypeOfStatus, RelayError, RelayErrorCode } from '../common/relay-error';
-import type { OutcomeInput } from '../routing/outcome';
+import { errorJson } from '../protocol/error-writer';
+import { errorTypeOfStatus, RelayError, RelayErrorCode, statusOfErrorType } from '../protocol/relay-error';
+import type { OutcomeInput } from '../protocol/outcome';
 import type { RetryDecision } from '../routing/retry-policy';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 
 const TIMEOUT_KINDS = new Set([
   'headers_timeout',
@@ -12,25 +13,6 @@ const TIMEOUT_KINDS = new Set([
   'connect_timeout',
   'stall',
 ]);
-
-/** The HTTP status each documented Anthropic error type stands for (protocol doc §1.4). */
-const STATUS_OF_ERROR_TYPE = new Map<string, number>([
-  ['invalid_request_error', 400],
-  ['authentication_error', 401],
-  ['billing_error', 402],
-  ['permission_error', 403],
-  ['not_found_error', 404],
-  ['request_too_large', 413],
-  ['rate_limit_error', 429],
-  ['api_error', 500],
-  ['timeout_error', 504],
-  ['overloaded_error', 529],
-]);
-
-/** The HTTP status an Anthropic error type stands for; a type the docs do not list yet is an internal error (500). */
-export function statusOfErrorType(type: string): number {
-  return STATUS_OF_ERROR_TYPE.get(type) ?? 500;
-}
 
 /**
  * An upstream stream's `event: error` that came before any content, as the HTTP error it stands for. Nothing
@@ -49,7 +31,7 @@ export function streamErrorAnswer(
     status: statusOfErrorType(type),
     headers: { ...headers, 'content-type': 'application/json' },
     rawHeaders: headers,
-    body: Buffer.from(JSON.stringify(errorBody(type, message, requestId))),
+    body: Buffer.from(errorJson(type, message, requestId)),
   };
 }
 
@@ -194,7 +176,7 @@ export function upstreamErrorAnswer(
   const message = `${who} answered HTTP ${status}${shown === '' ? '' : `: ${shown}`}`;
   return {
     headers: { ...headers, 'content-type': 'application/json' },
-    body: Buffer.from(JSON.stringify(errorBody(errorTypeOfStatus(status), message, requestId))),
+    body: Buffer.from(errorJson(errorTypeOfStatus(status), message, requestId)),
   };
 }
 

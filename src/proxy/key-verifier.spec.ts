@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { KeyPool } from '../routing/key-pool';
 import type { ProviderRuntime } from '../routing/routing.service';
 import { KeyVerifier } from './key-verifier';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 
 const unauthorized: AttemptResult = {

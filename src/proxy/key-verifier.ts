@@ -11,7 +11,7 @@ import {
   type KeyCheck,
 } from '../routing/key-rejection';
 import type { ProviderRuntime } from '../routing/routing.service';
-import type { AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
 import type { UpstreamClient } from './upstream-client';
 
 /** Bounds the confirmation call (its headers and its body). */

@@ -4,10 +4,12 @@ import { Cacheable, type CaptureCarrier } from '../cache/cache.interceptor';
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { writeRelayError } from '../common/write-relay-error';
-import { ProxyService, type DeliveredAnswer } from './proxy.service';
-import { toProxyRequest, type ProxyEndpoint } from './proxy-request';
+import type { DeliveredAnswer } from '../protocol/answer';
+import { ProxyService } from './proxy.service';
+import type { ProxyEndpoint } from '../protocol/request-carrier';
+import { toProxyRequest } from './proxy-request';
 
 /**
  * `POST /v1/messages` and `POST /v1/messages/count_tokens` (any query string, e.g. `?beta=true`, is forwarded).

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RelayError } from '../common/relay-error';
+import { RelayError } from '../protocol/relay-error';
 import { modelPage } from './model-page';
 
 const items = ['a', 'b', 'c', 'd'].map((id) => ({ id }));

@@ -1,4 +1,4 @@
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 
 /** The pagination query of `GET /v1/models` (Anthropic's list parameters). */
 export interface ModelPageQuery {

@@ -1,7 +1,7 @@
 import { Controller, Get, Param, Query } from '@nestjs/common';
 import { ClientAuth } from '../common/client-auth.guard';
 import { Derived } from '../common/derived';
-import { RelayError, RelayErrorCode } from '../common/relay-error';
+import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { modelPage, type ModelPageQuery } from './model-page';
 

@@ -1,8 +1,9 @@
 import type { FastifyRequest } from 'fastify';
 import { describe, expect, it } from 'vitest';
 import { Cancellation } from '../common/cancellation';
-import { RelayError } from '../common/relay-error';
-import { bodyWithModel, tooDeeplyNested, toProxyRequest } from './proxy-request';
+import { RelayError } from '../protocol/relay-error';
+import { tooDeeplyNested } from '../protocol/request-carrier';
+import { bodyWithModel, toProxyRequest } from './proxy-request';
 
 function fastifyRequest(body: unknown, rawBody?: Buffer): FastifyRequest {
   return {

@@ -3,18 +3,20 @@ import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
-import { SecretMasker } from '../common/mask';
-import { errorBody, RELAY_ERROR_SHAPES, RelayErrorCode } from '../common/relay-error';
+import { SecretMasker } from '../config/mask';
+import { errorJson } from '../protocol/error-writer';
+import { RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import { markAnsweredBy } from '../drills/answer-feed';
-import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../routing/outcome';
+import { markAnsweredBy } from '../common/answer-feed';
+import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import type { AttemptReport, ProviderLease } from '../routing/provider-lease';
 import { shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
 import { laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
-import type { CaptureBudget } from './capture-budget';
-import { bodyWithModel, tooDeeplyNested, type ProxyRequest } from './proxy-request';
+import type { CaptureBudget } from '../protocol/capture-budget';
+import { tooDeeplyNested } from '../protocol/request-carrier';
+import { bodyWithModel, type ProxyRequest } from './proxy-request';
 import {
   failureError,
   finalDecision,
@@ -25,19 +27,14 @@ import {
   unexpectedStatusError,
   upstreamErrorAnswer,
 } from './failure-answer';
-import { adapterOf } from '../providers/provider-adapter';
-import { adaptRequest } from '../providers/adapt-request';
+import { adapterOf } from '../providers/adapters';
+import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
 import { bodyForProvider, signatureTagOf, withSignerAffinity } from './thinking-signatures';
-import { runAttempt, type AttemptResult } from './upstream-attempt';
+import type { AttemptResult, DeliveredAnswer } from '../protocol/answer';
+import { runAttempt } from './upstream-attempt';
 import { UpstreamClient } from './upstream-client';
-import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from './upstream-headers';
-
-/** A delivered answer with where it came from (the cache stores it; metrics label it). */
-export type DeliveredAnswer = Extract<AttemptResult, { kind: 'delivered' }> & {
-  provider: string;
-  model: string;
-};
+import { appendHeaders, buildUpstreamHeaders, withholdsClientCredential } from '../protocol/upstream-headers';
 
 /** What the caller hands the attempt loop besides the request. */
 export interface ForwardOptions {
@@ -513,7 +510,7 @@ export class ProxyService {
       opts.res,
       error.status,
       { ...headers, ...error.headers, 'content-type': 'application/json' },
-      JSON.stringify(errorBody(RELAY_ERROR_SHAPES[error.code].type, error.message, preq.id)),
+      errorJson(error.type, error.message, preq.id),
     );
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SseScanner } from './sse-scanner';
+import { SseScanner } from '../protocol/sse-scanner';
 import { StreamProgress, usageOfJsonAnswer } from './stream-progress';
 
 function feed(progress: StreamProgress, text: string): boolean[] {

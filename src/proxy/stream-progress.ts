@@ -1,10 +1,5 @@
-import type { SseEvent } from './sse-scanner';
-
-/** Token usage of one answer, as the key pool and metrics need it. */
-export interface Usage {
-  input_tokens: number;
-  output_tokens: number;
-}
+import type { Usage } from '../protocol/answer';
+import type { SseEvent } from '../protocol/sse-scanner';
 
 /**
  * Events that carry no token: they never commit a stream to the client. content_block_start opens a block with

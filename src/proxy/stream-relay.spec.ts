@@ -4,11 +4,12 @@ import { describe, expect, it } from 'vitest';
 import { parseSse } from '../../test/fakes/sse-parse';
 import { streamEndOf } from '../common/access-log';
 import { Cancellation } from '../common/cancellation';
-import { classifyOutcome } from '../routing/outcome';
+import { classifyOutcome } from '../protocol/outcome';
 import { outcomeInput } from './failure-answer';
-import { CaptureBudget } from './capture-budget';
+import { CaptureBudget } from '../protocol/capture-budget';
 import { relayStream, UPSTREAM_END_GRACE_MS } from './stream-relay';
-import type { AttemptOptions, AttemptResult } from './upstream-attempt';
+import type { AttemptResult } from '../protocol/answer';
+import type { AttemptOptions } from './attempt-options';
 
 /** A writable sink with the few ServerResponse members the relay uses. */
 class SinkResponse extends Writable {

@@ -3,13 +3,14 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { markStreamEnd, type StreamEndKind } from '../common/access-log';
 import type { Cancellation } from '../common/cancellation';
-import { errorBody } from '../common/relay-error';
-import type { UpstreamErrorKind } from '../routing/outcome';
+import { errorBody } from '../protocol/relay-error';
+import type { UpstreamErrorKind } from '../protocol/outcome';
 import { streamErrorAnswer } from './failure-answer';
-import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from './sse-scanner';
+import { formatSseEvent, MAX_LINE_BYTES, SseScanner } from '../protocol/sse-scanner';
 import { StreamProgress } from './stream-progress';
-import { headerList } from './upstream-headers';
-import type { AttemptOptions, AttemptResult } from './upstream-attempt';
+import { headerList } from '../protocol/upstream-headers';
+import type { AttemptResult } from '../protocol/answer';
+import type { AttemptOptions } from './attempt-options';
 import { describeUpstreamError, upstreamErrorKind } from './upstream-error';
 
 /** How long the upstream may keep its response open after message_stop before the relay ends the client's. */

@@ -1,13 +1,10 @@
-import type { CaptureBudget } from './capture-budget';
-import type { ServerResponse } from 'node:http';
 import { pipeline, type Readable, type Transform } from 'node:stream';
-import type { UpstreamErrorKind } from '../routing/outcome';
 import { contentDecoder } from '../common/body-decoding';
 import { Cancellation } from '../common/cancellation';
-import type { SecretMasker } from '../common/mask';
-import { usageOfJsonAnswer, type Usage } from './stream-progress';
+import type { AttemptResult } from '../protocol/answer';
+import type { AttemptOptions } from './attempt-options';
+import { usageOfJsonAnswer } from './stream-progress';
 import { relayStream } from './stream-relay';
-import type { ResponseTranslation } from '../providers/provider-adapter';
 import { SseSignatureTagger, tagJsonAnswer } from './thinking-signatures';
 import type { UpstreamClient, UpstreamRequest } from './upstream-client';
 import {
@@ -16,79 +13,7 @@ import {
   UpstreamError,
   upstreamErrorKind,
 } from './upstream-error';
-import { headerList, pickResponseHeaders, type HeaderList } from './upstream-headers';
-
-/** How one attempt ended, as the attempt loop needs it. */
-export type AttemptResult =
-  /** The answer reached the client (JSON sent, or a stream that ran to its end or failed after the commit). */
-  | {
-      kind: 'delivered';
-      status: number;
-      headers: Record<string, string>;
-      usage: Usage;
-      model?: string;
-      /** JSON answers: the bytes sent (the cache stores them). */
-      body?: Buffer;
-      /** Streams: the raw SSE bytes, kept only when the caller asked to capture them (cache) and within its limit. */
-      streamBytes?: Buffer[];
-      /** Streams: capture was asked for, but the stream outgrew the limit (so nothing was kept). */
-      captureOverflowed?: boolean;
-      /** Streams: capture was asked for, but the captures in flight had spent their shared budget. */
-      captureRefused?: boolean;
-      /** Streams: whether the answer ran to message_stop. */
-      completed: boolean;
-      /** Streams that failed after the commit point: what went wrong (counts against the provider). */
-      failure?: UpstreamErrorKind | 'upstream_error_event';
-      stopReason?: string;
-    }
-  /**
-   * The upstream answered with a non-success status, or a stream began with an `event: error` (as the status its
-   * type stands for); nothing was sent to the client yet.
-   */
-  | {
-      kind: 'status';
-      status: number;
-      headers: Record<string, string>;
-      rawHeaders: Record<string, string | string[] | undefined>;
-      body: Buffer;
-    }
-  /** The exchange failed before anything was sent to the client. */
-  | { kind: 'error'; error: UpstreamErrorKind; message: string }
-  /** The client went away. */
-  | { kind: 'cancelled' };
-
-/** What the attempt needs besides the upstream request. */
-export interface AttemptOptions {
-  res: ServerResponse;
-  /** Appends the relay's own response headers (request id, cache status, debug headers) to the answer's. */
-  addHeaders: (out: HeaderList) => void;
-  stream: boolean;
-  ttftTimeoutMs: number;
-  stallTimeoutMs: number;
-  /** Streams: how long a client may take no byte (the relay waiting on its back-pressure) before it is let go. */
-  clientStallTimeoutMs?: number;
-  /** Streams: commit at the upstream's 2xx headers (routing.commit: headers) instead of the first content event. */
-  commitOnHeaders?: boolean;
-  /** Keep a copy of up to this many streamed bytes for the cache (0: keep none). */
-  captureLimitBytes: number;
-  /** Shared by every capture in flight; a stream that does not fit is not captured. */
-  captureBudget?: CaptureBudget;
-  /** Registers a function the graceful stop calls to end this stream; returns the unregister function. */
-  onCommitted?: (forceStop: () => void) => void;
-  requestId: string;
-  /** Cancelled when the client goes away. */
-  clientSignal: Cancellation;
-  /** Masks the relay's keys in what an upstream error says (bodies of error statuses, pre-content error events). */
-  masker?: SecretMasker;
-  /** The provider's name, for the log line of a stream cut after its commit. */
-  provider?: string;
-  /** The request's logger: a stream cut after its commit (upstream failure, client stopped reading) says so there. */
-  log?: { warn(obj: object, msg: string): void };
-  /** Prefix for the thinking signatures of a non-Claude provider's answer (see thinking-signatures.ts). */
-  signatureTag?: string;
-  /** A vendor whose answers are not Anthropic's as they are (Bedrock's event stream, Google's errors). */
-  translation?: ResponseTranslation;
-}
+import { headerList, pickResponseHeaders } from '../protocol/upstream-headers';
 
 /**
  * Runs one upstream attempt and, when it succeeds, delivers the answer. Before the commit point (the whole JSON

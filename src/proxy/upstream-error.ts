@@ -1,4 +1,4 @@
-import type { UpstreamErrorKind } from '../routing/outcome';
+import type { UpstreamErrorKind } from '../protocol/outcome';
 
 /** Largest upstream error/JSON answer the relay holds in memory (answers are far smaller; protects the heap). */
 export const MAX_BUFFERED_ANSWER_BYTES = 64 * 1024 * 1024;

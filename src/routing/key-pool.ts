@@ -1,7 +1,7 @@
 import type { Clock } from '../common/clock';
-import { maskSecret } from '../common/mask';
+import { maskSecret } from '../config/mask';
 import type { ProviderKeyConfig } from '../config/relay-config';
-import { headerValue, parseRetryAfterMs, type HeaderBag } from './outcome';
+import { headerValue, parseRetryAfterMs, type HeaderBag } from '../protocol/outcome';
 import type { Rng } from '../common/rng';
 import { SlidingWindow } from './sliding-window';
 

@@ -3,7 +3,7 @@ import { FakeClock } from '../../test/fakes/fake-clock';
 import { validateConfig } from '../config/config-validation';
 import type { RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
-import { classifyOutcome } from './outcome';
+import { classifyOutcome } from '../protocol/outcome';
 import type { AttemptMetrics } from './provider-lease';
 import { RoutingService } from './routing.service';
 

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { CircuitBreaker, Permit } from '../health/circuit-breaker';
-import type { AttemptOutcome, HeaderBag } from './outcome';
+import type { AttemptOutcome, HeaderBag } from '../protocol/outcome';
 import type { PlanStep } from './route-plan';
 import type { ProviderRuntime } from './routing.service';
 

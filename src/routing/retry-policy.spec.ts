@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from './outcome';
+import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import {
   decideNext,
   shouldTellClientNotToRetry,

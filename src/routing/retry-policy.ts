@@ -1,6 +1,6 @@
 import type { RetryConfig } from '../config/relay-config';
 import { backoffDelayMs } from './backoff';
-import type { AttemptOutcome, UpstreamErrorKind } from './outcome';
+import type { AttemptOutcome, UpstreamErrorKind } from '../protocol/outcome';
 import type { Rng } from '../common/rng';
 
 /** What the attempt loop does next. */

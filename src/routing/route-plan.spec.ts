@@ -9,11 +9,11 @@ import {
   MAX_REMEMBERED_MODEL_LENGTH,
   modelForLog,
   ModelTable,
-  mappedModel,
   providerServesModel,
   type ModelEntry,
   type PlannedProvider,
 } from './route-plan';
+import { mappedModel } from '../config/model-patterns';
 import { FailoverStrategy } from './strategies/failover.strategy';
 import { LeastLoadedStrategy } from './strategies/least-loaded.strategy';
 import { ModelBasedStrategy } from './strategies/model-based.strategy';

@@ -1,3 +1,4 @@
+import { mappedModel, patternKeyOf } from '../config/model-patterns';
 import type { ProviderConfig, RoutingConfig } from '../config/relay-config';
 import { FailoverStrategy } from './strategies/failover.strategy';
 import type { ProviderCandidate, RoutingContext, RoutingStrategy } from './strategies/routing-strategy';
@@ -137,19 +138,6 @@ export function providerServesModel(
 }
 
 /**
- * The upstream model a provider's model_mapping gives a client model: the exact key, else the longest `prefix*`
- * key it starts with (as `models` and routing.fallbacks match), so `claude-sonnet-4-5*: glm-4.6` also maps the
- * dated ids Claude Code sends (`claude-sonnet-4-5-20250929`). Undefined when the mapping does not name it.
- */
-export function mappedModel(
-  provider: Pick<PlannedProvider, 'model_mapping'>,
-  model: string,
-): string | undefined {
-  const rule = patternKeyOf(model, provider.model_mapping);
-  return rule === undefined ? undefined : provider.model_mapping[rule];
-}
-
-/**
  * The configured fallback models of a model: the exact key of routing.fallbacks, else the longest key ending with
  * `*` that is a prefix of it (so `claude-sonnet-4-5*` also covers dated ids).
  */
@@ -170,22 +158,6 @@ export function fallbackRuleOf(
   fallbacks: Readonly<Record<string, readonly string[]>>,
 ): string | undefined {
   return patternKeyOf(model, fallbacks);
-}
-
-/** The key of a model-keyed config record that applies to a model: its exact name, else the longest `prefix*`. */
-function patternKeyOf(model: string, record: Readonly<Record<string, unknown>>): string | undefined {
-  if (Object.hasOwn(record, model)) return model;
-  let best: string | undefined;
-  for (const key of Object.keys(record)) {
-    if (
-      key.endsWith('*') &&
-      model.startsWith(key.slice(0, -1)) &&
-      (best === undefined || key.length > best.length)
-    ) {
-      best = key;
-    }
-  }
-  return best;
 }
 
 function candidatesFor(model: string, providers: readonly PlannedProvider[]): ProviderCandidate[] {

@@ -5,7 +5,7 @@ import { providerAuthStyle, providerBaseUrl, type ProviderAuthStyle } from '../c
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { KeyPool } from './key-pool';
-import type { AttemptOutcome } from './outcome';
+import type { AttemptOutcome } from '../protocol/outcome';
 import { ProviderLease, type AttemptMetrics } from './provider-lease';
 import { RetryBudget } from './retry-budget';
 import { decideNext, type RetryDecision, type RetryState } from './retry-policy';

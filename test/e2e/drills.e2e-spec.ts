@@ -7,7 +7,7 @@ import { createApp } from '../../src/app.factory';
 import { validateConfig } from '../../src/config/config-validation';
 import { DrillService } from '../../src/drills/drill.service';
 import { AvailabilityService } from '../../src/drills/availability.service';
-import { DrainState } from '../../src/health/drain-state';
+import { DrainState } from '../../src/common/drain-state';
 import { FakeClock } from '../fakes/fake-clock';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { ADMIN_TOKEN, twoProviderConfig } from './support/breaker-relay';

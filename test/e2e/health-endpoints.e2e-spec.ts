@@ -4,7 +4,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/app.factory';
 import { GracefulShutdown } from '../../src/common/graceful-shutdown.service';
 import { validateConfig } from '../../src/config/config-validation';
-import { DrainState } from '../../src/health/drain-state';
+import { DrainState } from '../../src/common/drain-state';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import {
   ADMIN_TOKEN,

@@ -4,7 +4,7 @@ import { SignatureV4 } from '@smithy/signature-v4';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bedrockError, FakeBedrock } from '../fakes/fake-bedrock';
 import { isProbeSuccess } from '../../src/health/probe-policy';
-import { adapterOf } from '../../src/providers/provider-adapter';
+import { adapterOf } from '../../src/providers/adapters';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { CLIENT_KEY, PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 

@@ -1,7 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { isProbeSuccess } from '../../src/health/probe-policy';
-import { adapterOf } from '../../src/providers/provider-adapter';
+import { adapterOf } from '../../src/providers/adapters';
 import { bedrockError, FakeBedrock } from '../fakes/fake-bedrock';
 import { FakeOpenAI } from '../fakes/fake-openai';
 import { FakeUpstream } from '../fakes/fake-upstream';

@@ -3,7 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { adapterOf } from '../../src/providers/provider-adapter';
+import { adapterOf } from '../../src/providers/adapters';
 import { FakeGoogleTokenEndpoint, FakeVertex, googleError } from '../fakes/fake-vertex';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 

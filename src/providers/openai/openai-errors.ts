@@ -3,7 +3,7 @@
  * classifier, retries and breakers treat them like Anthropic's own. Pure: no I/O, no Nest.
  */
 
-import type { AnthropicErrorType } from '../../common/relay-error';
+import { errorTypeOfStatus, type AnthropicErrorType } from '../../protocol/relay-error';
 
 type Json = Record<string, unknown>;
 
@@ -38,21 +38,26 @@ function errorObject(body: unknown): Json {
   return isObject(parsed) ? parsed : {};
 }
 
-const BY_STATUS: Record<number, [number, AnthropicErrorType]> = {
-  400: [400, 'invalid_request_error'],
-  401: [401, 'authentication_error'],
-  402: [402, 'billing_error'],
-  403: [403, 'permission_error'],
-  404: [404, 'not_found_error'],
-  408: [504, 'timeout_error'],
-  409: [409, 'invalid_request_error'],
-  413: [413, 'request_too_large'],
-  422: [400, 'invalid_request_error'],
-  429: [429, 'rate_limit_error'],
-  500: [500, 'api_error'],
-  502: [502, 'api_error'],
-  503: [529, 'overloaded_error'],
-  504: [504, 'timeout_error'],
+/**
+ * The Anthropic status an OpenAI status stands for, where the relay knows it; the error type then follows from the
+ * relay's one status <-> type table (errorTypeOfStatus). 408 is a timeout, 422 a bad request, and OpenAI's 503
+ * ("engine overloaded") Anthropic's 529.
+ */
+const ANTHROPIC_STATUS_OF: Readonly<Record<number, number>> = {
+  400: 400,
+  401: 401,
+  402: 402,
+  403: 403,
+  404: 404,
+  408: 504,
+  409: 409,
+  413: 413,
+  422: 400,
+  429: 429,
+  500: 500,
+  502: 502,
+  503: 529,
+  504: 504,
 };
 
 /**
@@ -76,8 +81,8 @@ export function mapOpenAIError(status: number, body: unknown): MappedError {
   if (QUOTA_CODES.has(code ?? '') || QUOTA_CODES.has(kind ?? '')) {
     return { status: 402, type: 'billing_error', message };
   }
-  const known = BY_STATUS[status];
-  if (known) return { status: known[0], type: known[1], message };
+  const known = ANTHROPIC_STATUS_OF[status];
+  if (known !== undefined) return { status: known, type: errorTypeOfStatus(known), message };
   if (status >= 500) return { status, type: 'api_error', message };
   if (status >= 400) return { status: 400, type: 'invalid_request_error', message };
   return { status: 500, type: 'api_error', message };

@@ -3,6 +3,7 @@
  * no Nest. The wiring feeds each upstream chunk to `push()`, writes what it returns to the client, and calls
  * `end()` when the upstream body ends (or fails), writing that too.
  */
+import { errorEvent } from '../../protocol/error-writer';
 import { mapStreamError, type MappedError } from './openai-errors';
 import {
   messageIdFor,
@@ -277,6 +278,6 @@ export class OpenAIStreamTranslator {
   private fail(error: MappedError): string {
     this.status = 'failed';
     this.failure = error;
-    return `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: error.type, message: error.message } })}\n\n`;
+    return errorEvent(error.type, error.message);
   }
 }

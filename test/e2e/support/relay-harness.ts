@@ -4,7 +4,7 @@ import { createApp, type CreateAppOptions } from '../../../src/app.factory';
 import { loadConfigFile } from '../../../src/config/config-loader';
 import { validateConfig } from '../../../src/config/config-validation';
 import type { RelayConfig } from '../../../src/config/relay-config';
-import { DrainState } from '../../../src/health/drain-state';
+import { DrainState } from '../../../src/common/drain-state';
 
 /** The provider key the tests configure; it must never reach a client, a log line or an error. */
 export const PROVIDER_KEY = 'sk-ant-provider-secret-0123456789abcdef';

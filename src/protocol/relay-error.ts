@@ -36,21 +36,36 @@ export type AnthropicErrorType =
   | 'timeout_error'
   | 'overloaded_error';
 
-const TYPE_BY_STATUS: Readonly<Record<number, AnthropicErrorType>> = {
-  400: 'invalid_request_error',
-  401: 'authentication_error',
-  402: 'billing_error',
-  403: 'permission_error',
-  404: 'not_found_error',
-  413: 'request_too_large',
-  429: 'rate_limit_error',
-  504: 'timeout_error',
-  529: 'overloaded_error',
-};
+/**
+ * The one status <-> type table: the HTTP status each documented Anthropic error type stands for (protocol doc
+ * §1.4). Read both ways: an upstream error event's type gives the status it is classified by, and a status gives
+ * the type of an error the relay words itself.
+ */
+export const STATUS_OF_ERROR_TYPE = {
+  invalid_request_error: 400,
+  authentication_error: 401,
+  billing_error: 402,
+  permission_error: 403,
+  not_found_error: 404,
+  request_too_large: 413,
+  rate_limit_error: 429,
+  api_error: 500,
+  timeout_error: 504,
+  overloaded_error: 529,
+} as const satisfies Record<AnthropicErrorType, number>;
+
+const TYPE_BY_STATUS: ReadonlyMap<number, AnthropicErrorType> = new Map(
+  Object.entries(STATUS_OF_ERROR_TYPE).map(([type, status]) => [status, type as AnthropicErrorType]),
+);
 
 /** The Anthropic error type an HTTP error status stands for (another 5xx: api_error; another 4xx: invalid_request_error). */
 export function errorTypeOfStatus(status: number): AnthropicErrorType {
-  return TYPE_BY_STATUS[status] ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+  return TYPE_BY_STATUS.get(status) ?? (status >= 500 ? 'api_error' : 'invalid_request_error');
+}
+
+/** The HTTP status an Anthropic error type stands for; a type the docs do not list yet is an internal error (500). */
+export function statusOfErrorType(type: string): number {
+  return Object.hasOwn(STATUS_OF_ERROR_TYPE, type) ? STATUS_OF_ERROR_TYPE[type as AnthropicErrorType] : 500;
 }
 
 interface ErrorShape {

@@ -1,7 +1,7 @@
-import { CredentialError } from './credential-error';
-import type { ProxyRequest } from '../proxy/proxy-request';
-import type { AttemptResult } from '../proxy/upstream-attempt';
-import { type AdaptedCall, type ProviderAdapter } from './provider-adapter';
+import { CredentialError } from '../providers/credential-error';
+import type { ProxyRequest } from './proxy-request';
+import type { AttemptResult } from '../protocol/answer';
+import { type AdaptedCall, type ProviderAdapter } from '../providers/provider-adapter';
 
 /**
  * Runs an adapter for one attempt: the call to send, or the attempt's result when there is nothing to send (the

@@ -1,0 +1,235 @@
+import { createClient, createCluster } from '@keyv/redis';
+import { within } from '../common/within';
+import type { RateLimitedWarn } from '../common/rate-limited-warn';
+import { maskUrlPasswords } from '../config/mask';
+import { parseClusterNodes } from '../config/redis-seeds';
+import type { CacheConfig } from '../config/relay-config';
+import { CacheClosedError } from './cache';
+
+/**
+ * The connection of the `ha` cache: one node-redis client (standalone or Cluster) that connects in the background,
+ * reconnects by itself with a jittered backoff, fails commands at once while disconnected, and keeps its
+ * credentials out of every message (RedisCache does the operations, RedisServerStats the server's numbers).
+ */
+
+export type StandaloneClient = ReturnType<typeof createClient>;
+export type ClusterClient = ReturnType<typeof createCluster>;
+/** The node-level commands the cache sends itself (ping, scan, unlink, info). */
+export type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'info'>;
+
+// Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
+const RECONNECT_BASE_MS = 50;
+const RECONNECT_CAP_MS = 2_000;
+// A hung Redis must not let queued commands pile up in memory: past this, commands fail fast (= misses).
+const COMMAND_QUEUE_MAX = 10_000;
+const CONNECT_TIMEOUT_MS = 2_000;
+const SCAN_COUNT = 1_000;
+
+/** One Redis connection of the cache, standalone or Cluster. */
+export class RedisConnection {
+  readonly client: StandaloneClient | ClusterClient;
+  /** Connection-level errors reported by the client (each reconnect attempt counts). */
+  connectionErrors = 0;
+  private readonly standalone: StandaloneClient | undefined;
+  private readonly cluster: ClusterClient | undefined;
+  /** Credentials this cache knows, blanked out of every message it logs or throws (belt and braces). */
+  private readonly secrets: string[] = [];
+  private isClosed = false;
+  private readonly ready: Promise<void>;
+  private settleReady: (error?: Error) => void = () => undefined;
+  private clusterConnected = false;
+  private clusterRetry: NodeJS.Timeout | undefined;
+
+  constructor(
+    redis: CacheConfig['redis'],
+    private readonly warnings: RateLimitedWarn,
+    private readonly random: () => number,
+    /** ping(), flush() and the stats walks are admin/health paths: they may wait longer than a request. */
+    readonly adminTimeoutMs: number,
+  ) {
+    // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
+    // only time out, and a queued write would arrive late and unbounded.
+    const clientDefaults = {
+      disableOfflineQueue: true,
+      commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+      socket: {
+        connectTimeout: CONNECT_TIMEOUT_MS,
+        reconnectStrategy: (retries: number) => this.backoff(retries),
+      },
+    };
+    if (redis.cluster_nodes.length > 0) {
+      // Credentials and TLS go in `defaults`, not in the seeds: the nodes found by discovery need them too.
+      const access = parseClusterNodes(redis.cluster_nodes);
+      this.keepSecret(access.password);
+      this.cluster = createCluster({
+        rootNodes: access.seeds.map(({ host, port }) => ({ socket: { host, port } })),
+        defaults: {
+          ...clientDefaults,
+          ...(access.username !== undefined && { username: access.username }),
+          ...(access.password !== undefined && { password: access.password }),
+          socket: access.tls ? { ...clientDefaults.socket, tls: true } : clientDefaults.socket,
+        },
+      });
+      this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
+      this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
+      this.client = this.cluster;
+    } else {
+      this.keepSecret(urlPassword(redis.url));
+      this.standalone = createClient({ url: redis.url, ...clientDefaults });
+      this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
+      this.client = this.standalone;
+    }
+
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.settleReady = (error) => (error ? reject(error) : resolve());
+    });
+    this.ready.catch(() => undefined); // nobody has to wait for it
+  }
+
+  /**
+   * Resolves once the first connection is up (rejects with CacheClosedError if closed first). Nothing needs
+   * to wait for it, the cache works (as misses) before; it is for start-up logs and tests.
+   */
+  async whenReady(): Promise<void> {
+    return this.ready;
+  }
+
+  /** Whether close() was called. */
+  get closed(): boolean {
+    return this.isClosed;
+  }
+
+  /** Disconnects; every later call rejects with CacheClosedError. In-flight writes get a short grace. */
+  async close(): Promise<void> {
+    if (this.isClosed) return;
+    this.isClosed = true;
+    this.settleReady(new CacheClosedError());
+    clearTimeout(this.clusterRetry);
+    const client = this.cluster ?? this.standalone;
+    if (!client) return;
+    try {
+      const graceful = within(client.close(), this.adminTimeoutMs);
+      if (!(await graceful).ok) client.destroy();
+    } catch {
+      // close() throws when the socket was never opened; nothing to release then
+    }
+  }
+
+  /** The keys under `prefix` on one node, a SCAN page at a time (each within the admin timeout). */
+  async *scanPrefix(node: NodeClient, prefix: string): AsyncGenerator<string[]> {
+    const match = `${escapeGlob(prefix)}*`;
+    let cursor = '0';
+    do {
+      const reply = await this.answered(node.scan(cursor, { MATCH: match, COUNT: SCAN_COUNT }), 'SCAN');
+      cursor = String(reply.cursor);
+      if (reply.keys.length > 0) yield reply.keys;
+    } while (cursor !== '0');
+  }
+
+  /**
+   * One step of an admin or stats walk (a SCAN page, a batch of UNLINKs) within the admin timeout: a Redis that
+   * keeps the connection but stops answering made DELETE /admin/cache wait forever. Rejects with what happened.
+   */
+  async answered<T>(op: Promise<T>, what: string): Promise<T> {
+    const outcome = await within(op, this.adminTimeoutMs);
+    if (outcome.ok) return outcome.value;
+    throw new Error(
+      outcome.timedOut
+        ? `cache: redis did not answer ${what} within ${this.adminTimeoutMs} ms`
+        : `cache: redis ${what} failed: ${this.errorText(outcome.error)}`,
+    );
+  }
+
+  /** The clients of every master (the one client when standalone); rejects when Redis is unreachable. */
+  async masters(): Promise<NodeClient[]> {
+    if (!this.connected()) throw new Error('cache: redis is not connected');
+    if (this.standalone) return [this.standalone];
+    const cluster = this.cluster!;
+    const outcome = await within(
+      Promise.all(cluster.masters.map((master) => cluster.nodeClient(master))),
+      this.adminTimeoutMs,
+    );
+    if (!outcome.ok) throw new Error('cache: a redis cluster master is not reachable');
+    return outcome.value;
+  }
+
+  private onConnectionError(error: unknown): void {
+    this.connectionErrors++;
+    this.warnings.warn('connection', `cache: redis connection error, reconnecting: ${this.errorText(error)}`);
+  }
+
+  /** An error as one line, with URL credentials masked and every credential of this cache blanked out. */
+  errorText(error: unknown): string {
+    let text = maskUrlPasswords(error instanceof Error ? `${error.name}: ${error.message}` : String(error));
+    for (const secret of this.secrets) text = text.split(secret).join('****');
+    return text;
+  }
+
+  private keepSecret(secret: string | undefined): void {
+    if (secret === undefined || secret === '') return;
+    // As given and as it would appear inside a URL.
+    for (const form of new Set([secret, encodeURIComponent(secret)])) this.secrets.push(form);
+    // Longest first, so a secret that contains another is blanked whole.
+    this.secrets.sort((a, b) => b.length - a.length);
+  }
+
+  /** Whether commands can be sent now (false once closed). */
+  connected(): boolean {
+    if (this.isClosed) return false;
+    if (this.standalone) return this.standalone.isReady;
+    return this.clusterConnected;
+  }
+
+  /** Never blocks the caller (nor app start): the first connection is made in the background. */
+  connectInBackground(): void {
+    if (this.standalone) {
+      // With a reconnect strategy that never gives up, connect() settles only once connected (or closed).
+      this.standalone.connect().then(
+        () => this.settleReady(),
+        (error: unknown) => this.onConnectionError(error),
+      );
+      return;
+    }
+    this.connectCluster(0);
+  }
+
+  // A cluster client does not retry its first topology discovery by itself, so retry it here.
+  private connectCluster(attempt: number): void {
+    const cluster = this.cluster!;
+    cluster.connect().then(
+      () => {
+        if (this.isClosed) {
+          cluster.destroy();
+          return;
+        }
+        this.clusterConnected = true;
+        this.settleReady();
+      },
+      (error: unknown) => {
+        this.onConnectionError(error);
+        if (this.isClosed) return;
+        this.clusterRetry = setTimeout(() => this.connectCluster(attempt + 1), this.backoff(attempt));
+        this.clusterRetry.unref();
+      },
+    );
+  }
+
+  private backoff(retries: number): number {
+    const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
+    return Math.round(capped * (0.5 + this.random() / 2));
+  }
+}
+
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
+}
+
+/** The password of a redis:// URL (decoded), if it has one and parses. */
+function urlPassword(url: string): string | undefined {
+  try {
+    const password = new URL(url).password;
+    return password === '' ? undefined : decodeURIComponent(password);
+  } catch {
+    return undefined;
+  }
+}
