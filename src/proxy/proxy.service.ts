@@ -4,29 +4,19 @@ import type { ServerResponse } from 'node:http';
 import { sleepUnlessCancelled } from '../common/cancellation';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { SecretMasker } from '../config/mask';
-import { errorJson } from '../protocol/error-writer';
-import { RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../common/answer-feed';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
 import type { AttemptReport, ProviderLease } from '../routing/provider-lease';
-import { shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
+import type { RetryDecision } from '../routing/retry-policy';
 import { laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from '../protocol/capture-budget';
 import { tooDeeplyNested } from '../protocol/request-carrier';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
-import {
-  failureError,
-  finalDecision,
-  isUnexpectedStatus,
-  keyRejectedError,
-  outcomeInput,
-  send,
-  unexpectedStatusError,
-  upstreamErrorAnswer,
-} from './failure-answer';
+import { outcomeInput } from './failure-answer';
+import { addDebugHeaders, answerNoDelivery, type LoopState } from './loop-answer';
 import { adapterOf } from '../providers/adapters';
 import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
@@ -56,30 +46,11 @@ interface AttemptLimits {
   cut: boolean;
 }
 
-/** The shortest retry hint of a 429 the relay answers for its own keys (its default cooldown after a bare 429). */
-const MIN_KEY_RETRY_HINT_MS = 1_000;
-
 const TIMEOUT_ERRORS = new Set(['headers_timeout', 'body_timeout', 'ttft_timeout']);
 
 /** Whether an attempt failed by running out of the time it was given. */
 function isTimeout(result: AttemptResult): boolean {
   return result.kind === 'error' && TIMEOUT_ERRORS.has(result.error);
-}
-
-interface LoopState {
-  attemptsMade: number;
-  keyWaits: number;
-  attemptsOnProvider: number;
-  retryIndex: number;
-  step?: PlanStep;
-  last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
-  soonestKeyRetryMs?: number;
-  /** Every provider that refused the relay's key in this request (a 401), or was skipped for having refused all. */
-  keysRejectedBy: string[];
-  /** The one move to a fresh provider the retry budget does not pay for has been made (see isFreshFailover). */
-  freeFailoverUsed?: boolean;
-  /** A provider was skipped for keys that are merely cooling down (rate limits): the answer is then a 429. */
-  keysCoolingElsewhere?: boolean;
 }
 
 /**
@@ -271,7 +242,18 @@ export class ProxyService {
       }
     }
     if (preq.signal.aborted) return undefined;
-    this.answerFailure(preq, opts, state, plan);
+    answerNoDelivery(
+      {
+        res: opts.res,
+        requestId: preq.id,
+        model: preq.model,
+        headers: opts.baseHeaders(),
+        debug: routing.debug,
+        routing: this.routing,
+      },
+      state,
+      plan,
+    );
     return undefined;
   }
 
@@ -397,7 +379,14 @@ export class ProxyService {
           res: opts.res,
           addHeaders: (out) => {
             appendHeaders(out, opts.baseHeaders());
-            if (routing.debug) this.addDebugHeaders((name, value) => out.push(name, value), state, step);
+            if (routing.debug) {
+              addDebugHeaders(
+                (name, value) => out.push(name, value),
+                this.routing.strategy.name,
+                state,
+                step,
+              );
+            }
           },
           stream: preq.stream,
           ttftTimeoutMs: limits.ttftTimeoutMs,
@@ -420,98 +409,6 @@ export class ProxyService {
       lease.disconnect();
       abort?.release();
     }
-  }
-
-  /** The X-CC-Relay-* debug headers (routing.debug), handed to `set` one by one. */
-  private addDebugHeaders(
-    set: (name: string, value: string) => void,
-    state: LoopState,
-    step: PlanStep | undefined,
-  ): void {
-    if (!this.config.routing.debug) return;
-    set('x-cc-relay-strategy', this.routing.strategy.name);
-    set('x-cc-relay-attempts', String(state.attemptsMade));
-    if (step) {
-      set('x-cc-relay-provider', step.provider);
-      if (step.fallbackIndex > 0) set('x-cc-relay-fallback', step.model);
-    }
-  }
-
-  /**
-   * When every key of every provider in the plan is cooling down, the wait until the soonest one frees up, as
-   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed. The relay
-   * cools a key down itself after a 429 without retry-after, so it always knows this wait for providers with keys;
-   * a key that is already back (its cooldown ran out while the request waited on another provider) is told as one
-   * second, the shortest cooldown the relay gives. Pass-through providers (no keys) give no hint.
-   */
-  private poolRetryAfter(plan: PlanStep[]): Record<string, string> {
-    let soonest = Infinity;
-    for (const name of new Set(plan.map((s) => s.provider))) {
-      const rt = this.routing.runtime(name);
-      if (rt && rt.keys.size > 0) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
-    }
-    if (!Number.isFinite(soonest)) return {};
-    const ms = Math.max(soonest, MIN_KEY_RETRY_HINT_MS);
-    return {
-      'retry-after': String(Math.ceil(ms / 1000)),
-      'retry-after-ms': String(ms),
-    };
-  }
-
-  /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
-  private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
-    const headers: Record<string, string> = { ...opts.baseHeaders() };
-    this.addDebugHeaders((name, value) => (headers[name] = value), state, state.step);
-    const last = state.last;
-    const noMoreRetries = last?.decision
-      ? shouldTellClientNotToRetry(finalDecision(last.decision), last.outcome)
-      : false;
-    if (noMoreRetries) headers['x-should-retry'] = 'false';
-    // A redirect is no answer for the client: it gets the relay's own error below.
-    const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
-    if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
-      const r = last.result;
-      const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
-      // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes
-      // back: the client is told to wait that long, not to give up (Claude Code would fail at once).
-      if (retryHint['retry-after'] !== undefined) delete headers['x-should-retry'];
-      const answer = upstreamErrorAnswer(r.status, r.headers, r.body, state.step?.provider, preq.id);
-      send(opts.res, r.status, { ...answer.headers, ...retryHint, ...headers }, answer.body);
-      return;
-    }
-    // The providers refused the relay's keys (now, or recently enough that every key is still out of rotation):
-    // the relay's configuration, not a rate limit and not the client's credentials. Each one is named.
-    const rejectedBy =
-      last?.outcome.kind === 'key_rejected' || (!last && !state.keysCoolingElsewhere)
-        ? state.keysRejectedBy
-        : [];
-    const error = redirected
-      ? unexpectedStatusError(state.step?.provider, last.outcome.status ?? 0)
-      : rejectedBy.length > 0
-        ? keyRejectedError(
-            rejectedBy,
-            rejectedBy.every((name) => {
-              const rt = this.routing.runtime(name);
-              return rt?.keys.size === 0 && adapterOf(rt.config) === undefined;
-            }),
-          )
-        : failureError({
-            last: last?.result,
-            attemptsMade: state.attemptsMade,
-            soonestKeyRetryMs: state.soonestKeyRetryMs,
-            unservedModel:
-              plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
-            soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
-          });
-    // A refused key stays refused until someone fixes the config: retrying only delays the error in front of the
-    // user (Claude Code retried for minutes).
-    if (error.code === RelayErrorCode.ProviderKeyRejected) headers['x-should-retry'] = 'false';
-    send(
-      opts.res,
-      error.status,
-      { ...headers, ...error.headers, 'content-type': 'application/json' },
-      errorJson(error.type, error.message, preq.id),
-    );
   }
 }
 
