@@ -6,7 +6,7 @@ import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig } from '../config/relay-config';
 import { CACHE_HEALTH_INDICATOR, type CacheHealthIndicatorLike } from '../health/cache-health-indicator';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import { isPinger, type Cache } from './cache';
+import { can, type Cache } from './cache';
 import { CacheInterceptor } from './cache.interceptor';
 import { DisabledCache } from './disabled-cache';
 import { RedisCache } from './redis-cache';
@@ -76,7 +76,7 @@ function createBackend(config: RelayConfig, clock: Clock = systemClock, rng: Rng
       provide: CACHE_HEALTH_INDICATOR,
       useFactory: (backend: Cache, config: RelayConfig): CacheHealthIndicatorLike => ({
         check: async () => {
-          if (!isPinger(backend)) return { status: 'up', detail: { mode: config.cache.mode } };
+          if (!can(backend, 'ping')) return { status: 'up', detail: { mode: config.cache.mode } };
           try {
             await backend.ping();
             return { status: 'up', detail: { mode: config.cache.mode } };

@@ -3,14 +3,7 @@ import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
 import { CaptureBudget } from '../protocol/capture-budget';
 import type { DeliveredAnswer } from '../protocol/answer';
-import {
-  CacheNotFoundError,
-  isFinder,
-  isFlusher,
-  isReportingWriter,
-  isStatsProvider,
-  type Cache,
-} from './cache';
+import { can, CacheNotFoundError, type Cache } from './cache';
 import { tooDeeplyNested } from '../protocol/request-carrier';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
@@ -177,7 +170,7 @@ export class ResponseCache implements OnApplicationShutdown {
   }
 
   private read(key: string): Buffer | undefined | Promise<Buffer | undefined> {
-    if (isFinder(this.backend)) return this.backend.find(key);
+    if (can(this.backend, 'find')) return this.backend.find(key);
     return this.backend.get(key).catch((err: unknown) => {
       if (err instanceof CacheNotFoundError) return undefined;
       throw err;
@@ -237,7 +230,7 @@ export class ResponseCache implements OnApplicationShutdown {
       this.logger.warn(`cache write dropped: ${(err as Error).message}`);
     };
     const bytes = encodeAnswer(answer);
-    if (isReportingWriter(this.backend)) {
+    if (can(this.backend, 'trySetWithTTL')) {
       // A backend that fails open (ha) resolves every write; only its report says whether the entry is stored.
       // It has logged a dropped write already (rate-limited), so only the count is kept here.
       this.backend
@@ -250,7 +243,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** Request-level counters plus the backend's own. */
   stats(): Record<string, number> {
-    const backend = isStatsProvider(this.backend) ? this.backend.stats() : {};
+    const backend = can(this.backend, 'stats') ? this.backend.stats() : {};
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(backend)) if (typeof v === 'number') out[`backend_${k}`] = v;
     return { ...this.counts, ...out };
@@ -258,7 +251,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** Drops every entry (admin `DELETE /admin/cache`). */
   async flush(): Promise<void> {
-    if (isFlusher(this.backend)) await this.backend.flush();
+    if (can(this.backend, 'flush')) await this.backend.flush();
   }
 
   async onApplicationShutdown(): Promise<void> {
