@@ -13,6 +13,8 @@
 # For A/B work on the relay alone: ONLY=relay skips the reference and writes no results file; KEEP=DIR keeps the
 # callgrind outputs there (`callgrind_annotate DIR/relay.out.1-01` names V8's builtins and runtime functions,
 # though not JIT-compiled JavaScript).
+# MODE=sse DELTAS=N: every stream has N content_block_delta events (N+5 events in all) instead of the fake's 3,
+# for the cost per event of a long answer (fewer requests then: WARM=400 N=200 keep the run short).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 WARM=${WARM:-4000}
@@ -22,12 +24,17 @@ MODE=${MODE:-json}
 NODE_FLAGS=${NODE_FLAGS:---max-semi-space-size=64}
 OUT=$(mktemp -d)
 ONLY=${ONLY:-}
+# Another build to count instead of dist/ (a copy of dist/ from before a change, for an A/B).
+RELAY_ENTRY=${RELAY_ENTRY:-dist/main.js}
 KEEP=${KEEP:-}
 trap 'kill $(jobs -p) 2>/dev/null || true; if [ -n "$KEEP" ]; then mkdir -p "$KEEP"; cp "$OUT"/*.out* "$KEEP"/; fi; rm -rf "$OUT"' EXIT
 
 free_port() { node -e "const s=require('net').createServer().listen(0,'127.0.0.1',()=>{console.log(s.address().port);s.close()})"; }
 FAKE_PORT=$(free_port)
-node -r @swc-node/register test/fakes/fake-upstream.main.ts --port "$FAKE_PORT" >/dev/null 2>&1 &
+DELTAS=${DELTAS:-}
+FAKE_ARGS=()
+if [ -n "$DELTAS" ]; then FAKE_ARGS=(--sse-deltas "$DELTAS"); fi
+node -r @swc-node/register test/fakes/fake-upstream.main.ts --port "$FAKE_PORT" "${FAKE_ARGS[@]}" >/dev/null 2>&1 &
 sleep 2
 
 # Sends $1 requests over 4 connections to port $2 and fails unless every one was answered 200.
@@ -76,17 +83,17 @@ fi
 RELAY_PORT=$(free_port)
 node -r @swc-node/register -e "process.stdout.write(require('./bench/processes.ts')
   .benchRelayConfig($RELAY_PORT, 'http://127.0.0.1:$FAKE_PORT'))" >"$OUT/relay.yaml"
-read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS dist/main.js --config "$OUT/relay.yaml")
+read -r RELAY_MAIN RELAY_ALL < <(count relay "$RELAY_PORT" node $NODE_FLAGS "$RELAY_ENTRY" --config "$OUT/relay.yaml")
 if [ "$ONLY" = relay ]; then
-  echo "relay $MODE: main thread $RELAY_MAIN, all threads $RELAY_ALL instructions per request"
+  echo "relay $MODE${DELTAS:+ deltas=$DELTAS}: main thread $RELAY_MAIN, all threads $RELAY_ALL instructions per request"
   exit 0
 fi
 
 node -e "
-const r={date:new Date().toISOString(),mode:'$MODE',warm:$WARM,counted:$N,
+const r={date:new Date().toISOString(),mode:'$MODE',deltas:'$DELTAS'||undefined,warm:$WARM,counted:$N,
   reference:{main_thread:$REF_MAIN,all_threads:$REF_ALL},relay:{main_thread:$RELAY_MAIN,all_threads:$RELAY_ALL}};
 r.ratio_main_thread=+(r.relay.main_thread/r.reference.main_thread).toFixed(3);
 r.ratio_all_threads=+(r.relay.all_threads/r.reference.all_threads).toFixed(3);
 require('fs').mkdirSync('bench/results',{recursive:true});
-require('fs').writeFileSync('bench/results/instructions-$MODE.json',JSON.stringify(r,null,2)+'\n');
+require('fs').writeFileSync('bench/results/instructions-$MODE${DELTAS:+-$DELTAS}.json',JSON.stringify(r,null,2)+'\n');
 console.log(JSON.stringify(r,null,2));"

@@ -100,12 +100,28 @@ export function benchRelayConfig(
   ].join('\n');
 }
 
-/** The fake upstream of `test/fakes` on `port` (the benchmarks' stand-in for the Anthropic API). */
-export function startFakeUpstream(port: number): Promise<ChildProcess> {
+/**
+ * The fake upstream of `test/fakes` on `port` (the benchmarks' stand-in for the Anthropic API); `extra` adds its
+ * options (`--sse-deltas N`, `--sse-delay-ms M`: see fake-upstream.main.ts).
+ */
+export function startFakeUpstream(port: number, extra: string[] = []): Promise<ChildProcess> {
   return startNode(
-    ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(port)],
+    ['-r', '@swc-node/register', 'test/fakes/fake-upstream.main.ts', '--port', String(port), ...extra],
     'listening',
   );
+}
+
+/**
+ * The fake upstream's stream shape from the environment: DELTAS=N content_block_delta events per streamed answer
+ * (default: the fake's 3), EVENT_DELAY_MS=M between events (each event then its own write). Returns its options
+ * and the events one streamed answer has (deltas plus message_start, content_block_start/stop, message_delta,
+ * message_stop), for a cost per event.
+ */
+export function streamShapeFromEnv(env: NodeJS.ProcessEnv = process.env): { args: string[]; events: number } {
+  const args: string[] = [];
+  if (env.DELTAS) args.push('--sse-deltas', env.DELTAS);
+  if (env.EVENT_DELAY_MS) args.push('--sse-delay-ms', env.EVENT_DELAY_MS);
+  return { args, events: Number(env.DELTAS ?? 3) + 5 };
 }
 
 /**

@@ -6,12 +6,15 @@
  *
  *   npm run bench            (BENCH_WARMUP_SECONDS=10 per proxy and mode first, then BENCH_SECONDS=4 per run,
  *                             BENCH_ROUNDS=3 rounds, medians reported)
+ *   npm run bench -- --peers (bench/peers.ts: the references, the relay and the Portkey gateway and
+ *                             claude-code-router in the same rounds, issue 23)
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { runLoad, type LoadResult } from './load';
+import { peersMain } from './peers';
 import {
   BENCH_HEADERS,
   benchMessagesBody,
@@ -173,7 +176,7 @@ async function main(): Promise<void> {
   }
 }
 
-main().catch((err: unknown) => {
+(process.argv.includes('--peers') ? peersMain() : main()).catch((err: unknown) => {
   console.error(err);
   process.exit(1);
 });

@@ -11,6 +11,8 @@
  *       reference instead of a relay, NAME=value an environment variable)
  *     MODE=json|sse  CONNS=32  BENCH_SECONDS=4  BENCH_ROUNDS=5  BENCH_WARMUP_SECONDS=10
  *     DISTINCT=1  every request body different (same length), so with a cache on every request is a stored miss
+ *     DELTAS=N  (MODE=sse) N content_block_delta events per stream, for a long answer; the CPU per event is then
+ *       reported too.  EVENT_DELAY_MS=M  the events M ms apart, each in its own write (as a real model's tokens)
  *
  * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
  * more CPU than identical relays started after it (cause not found).
@@ -31,6 +33,7 @@ import {
   referenceArgs,
   startFakeUpstream,
   spawnNode,
+  streamShapeFromEnv,
   startNode,
 } from './processes';
 
@@ -40,6 +43,7 @@ const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const DISTINCT = process.env.DISTINCT === '1';
+const SHAPE = streamShapeFromEnv();
 
 interface Variant {
   name: string;
@@ -76,9 +80,9 @@ export function parseVariants(spec: string): Variant[] {
     });
 }
 
-/** Resolves once `url` answers at all (10 s at most). */
+/** Resolves once `url` answers at all (60 s at most: on a busy machine a relay can take that long to start). */
 async function waitUntilServing(url: string): Promise<void> {
-  const until = Date.now() + 10_000;
+  const until = Date.now() + 60_000;
   for (;;) {
     try {
       await fetch(url);
@@ -99,7 +103,7 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'cc-relay-variants-'));
   const children: ChildProcess[] = [];
   try {
-    children.push(await startFakeUpstream(fakePort));
+    children.push(await startFakeUpstream(fakePort, MODE === 'sse' ? SHAPE.args : []));
     const targets: Array<{ name: string; url: string; pid: number }> = [];
     const refPort = await freePort();
     const ref = await startNode(referenceArgs(refPort, upstream), REFERENCE_READY);
@@ -153,13 +157,16 @@ async function main(): Promise<void> {
     const refCpu = median(cpu.get('reference')!);
     const refRps = median(rps.get('reference')!);
     process.stdout.write(
-      `${MODE}${DISTINCT ? ' (distinct bodies)' : ''} c=${CONNS}, ${ROUNDS} rounds of ${SECONDS} s, medians\n`,
+      `${MODE}${DISTINCT ? ' (distinct bodies)' : ''}${MODE === 'sse' ? `, ${SHAPE.events} events per stream` : ''}` +
+        `${process.env.EVENT_DELAY_MS ? ` ${process.env.EVENT_DELAY_MS} ms apart` : ''}` +
+        ` c=${CONNS}, ${ROUNDS} rounds of ${SECONDS} s, medians\n`,
     );
     for (const t of targets) {
       const c = median(cpu.get(t.name)!);
       const q = median(rps.get(t.name)!);
       process.stdout.write(
         `${t.name.padEnd(12)} cpu ${c.toFixed(1).padStart(6)} µs/req (${(c / refCpu).toFixed(2)}×)  ` +
+          (MODE === 'sse' ? `${(c / SHAPE.events).toFixed(2).padStart(6)} µs/event  ` : '') +
           `${q.toFixed(0).padStart(6)} req/s (${(q / refRps).toFixed(2)}×)  ` +
           `rounds: ${cpu
             .get(t.name)!

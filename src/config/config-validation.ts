@@ -1,14 +1,6 @@
 import { plainToInstance } from 'class-transformer';
-import { maskSecret } from './mask';
 import { validateSync, type ValidationError } from 'class-validator';
-import {
-  ConfigError,
-  type ConfigProblem,
-  formatPath,
-  isSecretPath,
-  type PathSegment,
-  renderValue,
-} from './config-error';
+import { ConfigError, type ConfigProblem, formatPath, type PathSegment } from './config-error';
 import {
   badElements,
   describeElement,
@@ -21,26 +13,15 @@ import {
 } from './config-schema';
 import { IS_REDIS_CLUSTER_SEEDS, IS_REDIS_URL } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
-import {
-  CacheConfig,
-  DrillConfig,
-  IS_CRON_EXPRESSION,
-  IS_DRILL_PERIOD,
-  ProviderConfig,
-  PUBLIC_LISTEN,
-  RelayConfig,
-} from './relay-config';
-import {
-  IS_STRING_LIST_RECORD,
-  IS_STRING_RECORD,
-  isPlainRecord,
-  isStringListRecord,
-} from './record-validators';
+import { crossCheck } from './config-cross-checks';
+import { ProblemList } from './problem-list';
+import { CacheConfig, IS_CRON_EXPRESSION, IS_DRILL_PERIOD, PUBLIC_LISTEN, RelayConfig } from './relay-config';
+import { IS_STRING_LIST_RECORD, IS_STRING_RECORD, isPlainRecord } from './record-validators';
 
 /*
  * The config tree (parsed and env-expanded by config-loader.ts) checked against the schema of relay-config.ts and
  * turned into the typed RelayConfig: every problem at once, each with its path, the bad value (secrets masked) and
- * what was expected; unknown keys with a "did you mean"; cross-field rules last.
+ * what was expected; unknown keys with a "did you mean"; cross-field rules last (config-cross-checks.ts).
  */
 
 /** A validated config plus what the operator should hear about it (dropped keys, pass-through providers, …). */
@@ -55,75 +36,6 @@ export interface ExpansionFacts {
   whole?: ReadonlySet<string>;
   emptied?: ReadonlyMap<string, string>;
   written?: ReadonlyMap<string, string>;
-}
-
-/** Problems found so far, and the paths already reported (so one mistake never yields two lines). */
-class ProblemList {
-  readonly problems: ConfigProblem[] = [];
-  private readonly reported = new Set<string>();
-
-  constructor(
-    initial: readonly ConfigProblem[],
-    private readonly written: ReadonlyMap<string, string> = new Map(),
-  ) {
-    for (const p of initial) this.add(p);
-  }
-
-  add(problem: ConfigProblem): void {
-    this.problems.push(problem);
-    this.reported.add(problem.path);
-  }
-
-  bad(segments: PathSegment[], value: unknown, expected: string): void {
-    const path = formatPath(segments);
-    this.add({ path, value: this.shown(path, segments, value, expected), expected });
-  }
-
-  /**
-   * The bad value as a problem shows it: a value from the environment as the variable held it, masked like any value
-   * (a secret path, a URL password) and followed by the variables it came from, and where a mapping or list was
-   * expected a scalar only by its kind (a TOML file read as YAML is one long string, and a pasted key where a section
-   * belongs is still a key).
-   */
-  private shown(path: string, segments: PathSegment[], value: unknown, expected: string): string {
-    const written = this.written.get(path);
-    const from =
-      written === undefined
-        ? ''
-        : ` (from ${[...written.matchAll(/\$\{([A-Za-z_][A-Za-z0-9_]*)/g)].map((m) => `\${${m[1]}}`).join(', ')})`;
-    if (typeof value === 'string' && !isSecretPath(segments, value) && /^a (mapping|list)\b/.test(expected)) {
-      return `a string of ${value.length} characters${from}`;
-    }
-    // A credential that landed at an ordinary key (`rpm_limit: ${ANTHROPIC_API_KEY}`) is still a credential.
-    if (written !== undefined && typeof value === 'string' && looksSecret(written, value)) {
-      return `${JSON.stringify(maskSecret(value))}${from}`;
-    }
-    return `${renderValue(value, segments)}${from}`;
-  }
-
-  suppress(path: string): void {
-    this.reported.add(path);
-  }
-
-  /** True when this path or one of its parents already has a problem. */
-  covers(segments: readonly PathSegment[]): boolean {
-    for (let n = 1; n <= segments.length; n++) {
-      if (this.reported.has(formatPath(segments.slice(0, n)))) return true;
-    }
-    return false;
-  }
-
-  /** True when any problem sits at or under this path. */
-  touches(prefix: string): boolean {
-    return this.problems.some(
-      (p) => p.path === prefix || p.path.startsWith(`${prefix}.`) || p.path.startsWith(`${prefix}[`),
-    );
-  }
-}
-
-/** A value from the environment that is likely a credential: by the variable's name, or an `sk-…` key. */
-function looksSecret(written: string, value: string): boolean {
-  return /\$\{[A-Za-z0-9_]*(KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS)\b/i.test(written) || /^sk-/.test(value);
 }
 
 interface ShapeContext {
@@ -384,164 +296,4 @@ function reportError(error: ValidationError, at: PathSegment[], list: ProblemLis
     return;
   }
   list.bad(at, value, describeExpected(field));
-}
-
-/** Rules that span keys; run after the per-key checks and only where those passed. */
-function crossCheck(config: RelayConfig, list: ProblemList): void {
-  const providers = config.providers.filter((p): p is ProviderConfig => p instanceof ProviderConfig);
-  const names = new Map<string, number>();
-  providers.forEach((p, i) => {
-    if (typeof p.name !== 'string') return;
-    const first = names.get(p.name);
-    if (first === undefined) names.set(p.name, i);
-    else
-      list.bad(['providers', i, 'name'], p.name, `a unique provider name (providers[${first}] has it too)`);
-  });
-  if (!list.touches('providers') && !providers.some((p) => p.enabled === true)) {
-    list.add({
-      path: 'providers',
-      expected:
-        providers.length === 0
-          ? 'at least one enabled provider is required, and none is configured'
-          : `at least one enabled provider is required, and all ${providers.length} are disabled`,
-    });
-  }
-
-  providers.forEach((p, i) => {
-    if (list.touches(formatPath(['providers', i]))) return;
-    for (const problem of providerTypeProblems(p))
-      list.add({ path: formatPath(['providers', i, problem.key]), expected: problem.expected });
-  });
-
-  const routes = config.routing.model_routes;
-  if (isStringListRecord(routes)) {
-    const known = [...names.keys()];
-    for (const [prefix, targets] of Object.entries(routes)) {
-      targets.forEach((name, i) => {
-        if (names.has(name)) return;
-        const hint = closestMatch(name, known);
-        const expected = `the name of a configured provider (${known.join(', ') || 'none'})${hint === undefined ? '' : `; did you mean ${hint}?`}`;
-        list.bad(['routing', 'model_routes', prefix, i], name, expected);
-      });
-    }
-    if (config.routing.strategy === 'model_based' && Object.keys(routes).length === 0) {
-      list.add({
-        path: 'routing.model_routes',
-        expected: 'strategy model_based needs at least one route (model prefix -> [provider names])',
-      });
-    }
-  }
-
-  const drillNames = new Map<string, number>();
-  config.drills.forEach((d, i) => {
-    if (!(d instanceof DrillConfig)) return;
-    const hasCron = d.schedule !== undefined;
-    const hasEvery = d.every !== undefined;
-    if (hasCron === hasEvery) {
-      list.add({
-        path: `drills[${i}]`,
-        expected: hasCron
-          ? 'either schedule (cron) or every (a period), not both'
-          : 'a schedule: schedule (a cron expression such as "0 3 * * 1") or every (a period such as "90d")',
-      });
-    }
-    if (typeof d.provider === 'string' && !names.has(d.provider)) {
-      const known = [...names.keys()];
-      const hint = closestMatch(d.provider, known);
-      list.bad(
-        ['drills', i, 'provider'],
-        d.provider,
-        `the name of a configured provider (${known.join(', ') || 'none'})${hint === undefined ? '' : `; did you mean ${hint}?`}`,
-      );
-    }
-    if (typeof d.name === 'string') {
-      const first = drillNames.get(d.name);
-      if (first === undefined) drillNames.set(d.name, i);
-      else list.bad(['drills', i, 'name'], d.name, `a unique drill name (drills[${first}] has it too)`);
-    }
-  });
-
-  const retry = config.routing.retry;
-  if (
-    Number.isInteger(retry.base_delay_ms) &&
-    Number.isInteger(retry.max_delay_ms) &&
-    retry.base_delay_ms > retry.max_delay_ms
-  ) {
-    list.bad(
-      ['routing', 'retry', 'base_delay_ms'],
-      retry.base_delay_ms,
-      `at most max_delay_ms (${retry.max_delay_ms})`,
-    );
-  }
-
-  const listen = config.server.listen;
-  const port = typeof listen === 'string' ? Number(/:(\d+)$/.exec(listen)?.[1]) : NaN;
-  if (Number.isInteger(port) && port > 65535 && !list.covers(['server', 'listen'])) {
-    list.bad(['server', 'listen'], listen, 'host:port with a port from 0 to 65535');
-  }
-
-  // No client keys: whoever reaches the listener spends the providers' keys. Only this machine may, unless
-  // server.auth.allow_open says an open relay on the network is meant.
-  const auth = config.server.auth;
-  if (
-    typeof listen === 'string' &&
-    !list.covers(['server', 'listen']) &&
-    !list.touches('server.auth') &&
-    auth.api_keys.length === 0 &&
-    auth.allow_open !== true &&
-    !isLoopbackListen(listen)
-  ) {
-    list.bad(
-      ['server', 'listen'],
-      listen,
-      'a loopback address such as 127.0.0.1:8787 while server.auth.api_keys is empty (anyone who reaches this ' +
-        "address could use the relay and its providers' keys): add client keys to server.auth.api_keys, or set " +
-        'server.auth.allow_open: true if an open relay is meant',
-    );
-  }
-}
-
-/** True when host:port names an address only this machine can connect to (127.0.0.0/8, ::1, localhost). */
-export function isLoopbackListen(listen: string): boolean {
-  const host = listen
-    .slice(0, listen.lastIndexOf(':'))
-    .replace(/^\[(.*)\]$/, '$1')
-    .toLowerCase();
-  return host === 'localhost' || host === '::1' || /^(::ffff:)?127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
-}
-
-/** The keys a provider type needs (or refuses) beyond what each key checks on its own. */
-function providerTypeProblems(p: ProviderConfig): { key: string; expected: string }[] {
-  const out: { key: string; expected: string }[] = [];
-  if (p.type === 'azure') {
-    if (p.base_url === undefined)
-      out.push({
-        key: 'base_url',
-        expected:
-          'the Foundry resource URL for type azure (https://<resource>.services.ai.azure.com/anthropic)',
-      });
-    if (p.entra_id && p.keys.length > 0)
-      out.push({ key: 'entra_id', expected: 'either keys or entra_id: true for type azure, not both' });
-  } else if (p.entra_id) {
-    out.push({ key: 'entra_id', expected: 'entra_id only with type azure' });
-  }
-  if (p.type === 'vertex') {
-    if (p.gcp_project_id === undefined)
-      out.push({ key: 'gcp_project_id', expected: 'the Google Cloud project for type vertex' });
-    if (p.gcp_region === undefined)
-      out.push({ key: 'gcp_region', expected: 'the region for type vertex (us-east5, global, …)' });
-  }
-  if (p.type === 'openai' && p.base_url === undefined)
-    out.push({
-      key: 'base_url',
-      expected: 'the Chat Completions base URL for type openai (https://api.openai.com/v1, …)',
-    });
-  if (p.type === 'bedrock' && p.aws_region === undefined)
-    out.push({ key: 'aws_region', expected: 'the AWS region for type bedrock (us-east-1, …)' });
-  if ((p.type === 'vertex' || p.type === 'bedrock') && p.keys.length > 0)
-    out.push({
-      key: 'keys',
-      expected: `no keys for type ${p.type}: it authenticates with its cloud credentials`,
-    });
-  return out;
 }

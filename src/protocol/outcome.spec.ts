@@ -47,6 +47,16 @@ describe('classifyOutcome by status', () => {
     // 403 can be about one model or feature: the upstream's word reaches the client.
     expect(classifyOutcome({ status: 403, relayKey: true }).kind).toBe('permanent');
   });
+
+  it('a 402 to the relay’s own credential is key_rejected: that account is dry, another key or provider may serve', () => {
+    expect(classifyOutcome({ status: 402, relayKey: true })).toMatchObject({
+      kind: 'key_rejected',
+      status: 402,
+      breakerFailure: false,
+    });
+    // The client's own credential is out of credit: the client's to fix, passed to it as it is.
+    expect(classifyOutcome({ status: 402, relayKey: false }).kind).toBe('permanent');
+  });
 });
 
 describe('classifyOutcome of count_tokens', () => {

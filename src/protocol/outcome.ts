@@ -21,7 +21,8 @@ export type UpstreamErrorKind =
 
 /**
  * The classes an attempt falls into. `key_rejected`: the upstream refused the key the relay itself injected (401),
- * a fault of the relay's configuration, not of the client's request: another key or provider is tried.
+ * or the account behind it is out of credit or quota (402, e.g. OpenAI's `insufficient_quota`): a fault of the
+ * relay's configuration or billing, not of the client's request: another key or provider is tried.
  * `unsupported`: the provider has no such endpoint (a 404 or 405 to count_tokens, which Anthropic-compatible
  * gateways such as Ollama's do not all serve): the request moves to another provider, the breaker is not told.
  */
@@ -130,6 +131,15 @@ export function classifyOutcome(input: OutcomeInput): AttemptOutcome {
       status,
       breakerFailure: false,
       reason: "401 the provider rejected the relay's key",
+    };
+  }
+  if (status === 402 && input.relayKey) {
+    // The relay's account is out of credit or quota: no wait helps this key, another key or provider may serve.
+    return {
+      kind: 'key_rejected',
+      status,
+      breakerFailure: false,
+      reason: "402 the account behind the relay's key is out of credit or quota",
     };
   }
   if (input.countTokens && ENDPOINT_MISSING.has(status)) {

@@ -1,5 +1,5 @@
 import { CredentialError } from './credential-error';
-import { Sha256 } from '@aws-crypto/sha256-js';
+import { Hash } from '@smithy/hash-node';
 import { SignatureV4 } from '@smithy/signature-v4';
 import type { AwsCredentialIdentityProvider } from '@smithy/types';
 import { errorJson } from '../protocol/error-writer';
@@ -58,7 +58,8 @@ export class BedrockAdapter implements ProviderAdapter {
         credentials,
         region: this.config.aws_region ?? 'us-east-1',
         service: 'bedrock',
-        sha256: Sha256,
+        // Node's own crypto, as the AWS SDK uses in Node: the pure-JS SHA-256 cost ~400 µs per 27 kB body.
+        sha256: Hash.bind(null, 'sha256'),
       });
     })();
     return this.signer;

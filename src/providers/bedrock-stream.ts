@@ -15,6 +15,36 @@ function headerText(value: { type: string; value: unknown } | undefined): string
   return value && typeof value.value === 'string' ? value.value : undefined;
 }
 
+const BYTES_FIELD = Buffer.from('"bytes":"');
+const QUOTE = 0x22;
+// Anthropic writes every stream event with its type first; anything else is parsed in full.
+const LEADING_TYPE = /^\{"type":"([a-z_]+)"/;
+
+/**
+ * The base64 `bytes` of a `chunk` event's `{"bytes":"…"}` body. Base64 holds no quote or backslash, so the value
+ * ends at the next quote; a body written otherwise (spaces, escapes) is parsed in full. Skipping JSON.parse here
+ * and in {@link eventType} takes a quarter off the per-event cost (bench/bedrock-decoding.ts).
+ */
+function chunkBytes(body: Uint8Array): string | undefined {
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const at = buf.indexOf(BYTES_FIELD);
+  if (at !== -1) {
+    const start = at + BYTES_FIELD.length;
+    const end = buf.indexOf(QUOTE, start);
+    if (end !== -1) return buf.toString('latin1', start, end);
+  }
+  const { bytes } = JSON.parse(toUtf8(body)) as { bytes?: unknown };
+  return typeof bytes === 'string' ? bytes : undefined;
+}
+
+/** The `type` of one Anthropic stream event's JSON, or undefined when it has none. */
+function eventType(json: string): string | undefined {
+  const leading = LEADING_TYPE.exec(json);
+  if (leading) return leading[1];
+  const { type } = JSON.parse(json) as { type?: unknown };
+  return typeof type === 'string' ? type : undefined;
+}
+
 /**
  * Bedrock's InvokeModelWithResponseStream answer (the AWS binary event stream) as Anthropic SSE, message by
  * message as the bytes arrive: each `chunk` event carries `{"bytes": base64(one Anthropic stream event)}`, which
@@ -53,11 +83,11 @@ export class BedrockEventStreamToSse extends Transform {
     const messageType = headerText(headers[':message-type']);
     if (messageType === 'event') {
       if (headerText(headers[':event-type']) !== 'chunk') return '';
-      const { bytes } = JSON.parse(toUtf8(body)) as { bytes?: string };
-      if (typeof bytes !== 'string') return '';
+      const bytes = chunkBytes(body);
+      if (bytes === undefined) return '';
       const json = Buffer.from(bytes, 'base64').toString('utf8');
-      const { type } = JSON.parse(json) as { type?: unknown };
-      return typeof type === 'string' ? sse(type, json) : '';
+      const type = eventType(json);
+      return type === undefined ? '' : sse(type, json);
     }
     const name =
       messageType === 'exception'

@@ -108,6 +108,26 @@ describe('BedrockEventStreamToSse', () => {
       JSON.stringify({ bytes: Buffer.from(JSON.stringify(event)).toString('base64') }),
     );
 
+  it('reads chunk bodies and events written in any JSON layout, not only the compact one Bedrock sends', async () => {
+    const t = new BedrockEventStreamToSse();
+    const out: string[] = [];
+    t.on('data', (d: Buffer) => out.push(d.toString()));
+    const spaced = JSON.stringify({ index: 0, type: 'content_block_stop' }, null, 1);
+    t.write(
+      frame(
+        { ':message-type': 'event', ':event-type': 'chunk' },
+        `{ "p": "x", "bytes" : "${Buffer.from(spaced).toString('base64')}" }`,
+      ),
+    );
+    t.write(chunk({ type: 'message_stop' }));
+    t.end();
+    await new Promise((r) => t.on('end', r));
+    expect(out.join('')).toBe(
+      `event: content_block_stop\ndata: ${spaced}\n\n` +
+        'event: message_stop\ndata: {"type":"message_stop"}\n\n',
+    );
+  });
+
   it('turns chunk events into SSE events as they complete, even when split byte by byte', async () => {
     const t = new BedrockEventStreamToSse();
     const out: string[] = [];

@@ -107,6 +107,22 @@ describe('KeyVerifier', () => {
     expect(rt.keys.snapshot()[0]?.rejected).toMatchObject({ status: 401 });
   });
 
+  it('forgets an unconfirmed 401 when the operator resets the pool: one 401 after it parks nothing', async () => {
+    const up = upstream('fail');
+    const rt = runtime();
+    const v = new KeyVerifier(up.client);
+    const first = v.settle401(rt, lease, req('r1'), unauthorized);
+    await flush();
+    up.release();
+    await first;
+    rt.keys.clearPenalties();
+    const other = v.settle401(rt, lease, req('r2'), unauthorized);
+    await flush();
+    up.release();
+    await other;
+    expect(rt.keys.snapshot()[0]?.rejected).toBeNull();
+  });
+
   it('makes no check and parks nothing for a 401 the request explains, nor for other statuses', async () => {
     const up = upstream(401);
     const rt = runtime();

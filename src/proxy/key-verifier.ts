@@ -24,10 +24,13 @@ const KEY_CHECK_TIMEOUT_MS = 5_000;
  */
 export class KeyVerifier {
   private readonly checks = new Map<string, Promise<KeyCheck>>();
-  /** The last unconfirmed 401 of each key: when, and from which request. */
-  private readonly unconfirmed = new Map<string, { at: number; requestId: string }>();
-  /** When the check last found each key working (reused for KEY_CHECK_REUSE_MS). */
-  private readonly acceptedAt = new Map<string, number>();
+  /**
+   * The last unconfirmed 401 of each key: when, from which request, and in which reset era of its pool (an admin
+   * reset forgets it: the operator says the keys are fixed, so a 401 from before must not confirm one after).
+   */
+  private readonly unconfirmed = new Map<string, { at: number; requestId: string; era: number }>();
+  /** When the check last found each key working (reused for KEY_CHECK_REUSE_MS), and in which reset era. */
+  private readonly acceptedAt = new Map<string, { at: number; era: number }>();
 
   constructor(
     private readonly upstream: UpstreamClient,
@@ -49,17 +52,23 @@ export class KeyVerifier {
     const explainedByRequest = requestExplains401(request.headers);
     let check: KeyCheck | undefined;
     if (needsKeyCheck(explainedByRequest)) {
-      const acceptedAt = this.acceptedAt.get(keyId);
-      if (acceptedAt !== undefined && this.clock.now() - acceptedAt < KEY_CHECK_REUSE_MS) {
+      const accepted = this.acceptedAt.get(keyId);
+      if (
+        accepted !== undefined &&
+        accepted.era === rt.keys.resetCount &&
+        this.clock.now() - accepted.at < KEY_CHECK_REUSE_MS
+      ) {
         check = 'accepted';
       } else {
         rt.keys.hold(keyId, KEY_CONFIRM_HOLD_MS);
         check = await this.check(rt, lease);
-        if (check === 'accepted') this.acceptedAt.set(keyId, this.clock.now());
+        if (check === 'accepted')
+          this.acceptedAt.set(keyId, { at: this.clock.now(), era: rt.keys.resetCount });
         else this.acceptedAt.delete(keyId);
       }
     }
-    const earlier = this.unconfirmed.get(keyId);
+    const remembered = this.unconfirmed.get(keyId);
+    const earlier = remembered?.era === rt.keys.resetCount ? remembered : undefined;
     const nowMs = this.clock.now();
     const decision = decideKey401({
       explainedByRequest,
@@ -72,7 +81,8 @@ export class KeyVerifier {
       this.unconfirmed.delete(keyId);
     } else {
       if (check !== undefined) rt.keys.hold(keyId, decision.holdMs);
-      if (!decision.requestCaused) this.unconfirmed.set(keyId, { at: nowMs, requestId: request.id });
+      if (!decision.requestCaused)
+        this.unconfirmed.set(keyId, { at: nowMs, requestId: request.id, era: rt.keys.resetCount });
     }
     return decision.requestCaused;
   }

@@ -100,7 +100,9 @@ export function answerNoDelivery(ctx: NoAnswerContext, state: LoopState, plan: P
   if (noMoreRetries) headers['x-should-retry'] = 'false';
   // A redirect is no answer for the client: it gets the relay's own error below.
   const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
-  if (last?.result.kind === 'status' && last.outcome.kind !== 'key_rejected' && !redirected) {
+  // A final 402 (every key and provider tried out of credit) is passed through: billing_error says what to fix.
+  const passThrough = last?.outcome.kind !== 'key_rejected' || last.outcome.status === 402;
+  if (last?.result.kind === 'status' && passThrough && !redirected) {
     const r = last.result;
     const retryHint = r.status === 429 ? poolRetryAfter(routing, plan) : {};
     // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes

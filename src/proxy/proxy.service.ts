@@ -178,10 +178,14 @@ export class ProxyService {
         // provider failing: it does not count against the breaker.
         lease.settle(reportOf(result, outcome, spendsTokens, limits.cut && isTimeout(result)));
         if (outcome.kind === 'key_rejected') {
+          // A 401 was parked (or not) by the verifier above; a 402 needs no confirmation: the account is dry.
+          if (outcome.status === 402) lease.rejectKey(402);
           addOnce(state.keysRejectedBy, rt.name);
           preq.log.error(
             { provider: rt.name, key: key?.keyId, status: outcome.status },
-            'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+            outcome.status === 402
+              ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
+              : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
           );
         }
         if (result.kind === 'delivered') {

@@ -23,29 +23,49 @@ export class StreamProgress {
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
   events = 0;
 
+  /**
+   * The event names this class tells apart: any other event is content to it (an EventScanner may report such an
+   * event without its name).
+   */
+  static readonly namesRead: readonly string[] = [
+    'message_start',
+    'message_delta',
+    'message_stop',
+    'error',
+    ...NON_CONTENT,
+  ];
+
   /** The events whose data this class reads (an SseScanner need not copy out the others' data). */
-  static readsDataOf(this: void, event: string): boolean {
+  static readsDataOf(this: void, event: string | undefined): boolean {
     return event === 'message_start' || event === 'message_delta' || event === 'error';
   }
 
   /** Records one event; returns true when this event is the first content event (the commit point). */
   observe(ev: SseEvent): boolean {
+    return this.observeEvent(ev.event, ev.data);
+  }
+
+  /**
+   * observe() of an event given by its name and data (`data` is read only for the events readsDataOf names); the
+   * name may be undefined for an event not among namesRead.
+   */
+  observeEvent(event: string | undefined, data: string): boolean {
     this.events++;
-    switch (ev.event) {
+    switch (event) {
       case 'message_start':
-        this.readMessageStart(ev.data);
+        this.readMessageStart(data);
         break;
       case 'message_delta':
-        this.readMessageDelta(ev.data);
+        this.readMessageDelta(data);
         break;
       case 'message_stop':
         this.completed = true;
         break;
       case 'error':
-        this.readError(ev.data);
+        this.readError(data);
         return false;
     }
-    if (!this.committed && !NON_CONTENT.has(ev.event)) {
+    if (!this.committed && (event === undefined || !NON_CONTENT.has(event))) {
       this.committed = true;
       return true;
     }

@@ -241,6 +241,13 @@ describe('KeyPool cooldown after 429', () => {
     expect(p.allRejected()).toBe(false);
   });
 
+  it('parks a key whose account is out of credit (402) the same way, and shows the 402', () => {
+    const { pool: p } = pool([key('k0-secret-x'), key('k1-secret-y')]);
+    p.reject('anth#1', 402);
+    expect(distribution(p, 4)).toEqual({ 'anth#0': 4 });
+    expect(p.snapshot()[1]).toMatchObject({ available: false, rejected: { status: 402, at: iso(T0) } });
+  });
+
   it('puts a rejected key back at once when a request of it that was in flight succeeds', () => {
     const { pool: p } = pool([key('k0-secret-x')]);
     p.reject('anth#0');

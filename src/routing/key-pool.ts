@@ -52,7 +52,7 @@ export interface KeySnapshot {
   /** Milliseconds until the key can take a request again (0 = now). */
   retry_after_ms: number;
   cooldown_until: string | null;
-  /** Set while the key is parked because the provider rejected it (401): revoked or mistyped. */
+  /** Set while the key is parked because the provider rejected it: 401 (revoked or mistyped) or 402 (no credit). */
   rejected: { status: number; at: string } | null;
   limits: { rpm: number; itpm: number; otpm: number };
   usage: { window_ms: number; requests: number; input_tokens: number; output_tokens: number };
@@ -97,9 +97,10 @@ class KeyState {
   reservedInput = 0;
   cooldownUntil = 0;
   consecutive429 = 0;
-  /** When the provider last rejected the key (401), and until when it is out of rotation for it (0: not). */
+  /** When the provider last rejected the key (401, 402), and until when it is out of rotation for it (0: not). */
   rejectedAt = 0;
   rejectedUntil = 0;
+  rejectedStatus = 401;
   /** Skipped until then while a 401 of the key is being confirmed (0: not). */
   heldUntil = 0;
   learned: Partial<Record<RateLimitFamily, Learned>> = {};
@@ -128,6 +129,8 @@ class KeyState {
  * the configured limits are enforced on this pool's own counts.
  */
 export class KeyPool {
+  /** How many times an operator cleared the pool's penalties: what was learned about its keys before is stale. */
+  resetCount = 0;
   private states: KeyState[];
   private nextIndex: number;
   private readonly windowMs: number;
@@ -252,12 +255,14 @@ export class KeyPool {
 
   /**
    * The provider confirmed it does not know the key (a 401 confirmed): a revoked or mistyped key fails every
-   * request, so it is out of rotation for REJECTED_KEY_COOLDOWN_MS and stops failing one request in N.
+   * request, so it is out of rotation for REJECTED_KEY_COOLDOWN_MS and stops failing one request in N. The same
+   * for a 402: the account behind the key is out of credit or quota, which no short wait cures.
    */
-  reject(keyId: string): void {
+  reject(keyId: string, status = 401): void {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
+    s.rejectedStatus = status;
     s.rejectedAt = now;
     s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
     s.heldUntil = 0;
@@ -299,6 +304,7 @@ export class KeyPool {
    * cooldown gone. Returns how many keys were parked and how many cooling down. Windows and learned limits stay.
    */
   clearPenalties(): { parked: number; cooling: number } {
+    this.resetCount++;
     const now = this.clock.now();
     let parked = 0;
     let cooling = 0;
@@ -354,7 +360,10 @@ export class KeyPool {
         available: wait === 0,
         retry_after_ms: Number.isFinite(wait) ? Math.ceil(wait) : -1,
         cooldown_until: s.cooldownUntil > now ? new Date(s.cooldownUntil).toISOString() : null,
-        rejected: s.rejectedUntil > now ? { status: 401, at: new Date(s.rejectedAt).toISOString() } : null,
+        rejected:
+          s.rejectedUntil > now
+            ? { status: s.rejectedStatus, at: new Date(s.rejectedAt).toISOString() }
+            : null,
         limits: { rpm: s.config.rpm_limit, itpm: s.config.itpm_limit, otpm: s.config.otpm_limit },
         usage: {
           window_ms: this.windowMs,

@@ -107,6 +107,11 @@ export class ProviderLease {
     this.keyHeld = false;
   }
 
+  /** The provider refused the attempt's key for good (a 402: the account is out of credit): out of rotation. */
+  rejectKey(status: number): void {
+    if (this.keyId !== undefined) this.runtime.keys.reject(this.keyId, status);
+  }
+
   /** Whether another key of the provider could take an attempt of `estimate` input tokens now. */
   hasOtherKey(estimate: number): boolean {
     return this.runtime.keys.hasAvailableKey(estimate);

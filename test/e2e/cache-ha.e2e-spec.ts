@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ResponseCache } from '../../src/cache/response-cache.service';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { redisReachableSync, redisServerAvailable, RedisServer } from '../support/redis-server';
+import { waitUntil } from '../support/wait-until';
 import { MINIMAL, post } from './support/http';
 import { rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
 
@@ -11,19 +12,6 @@ import { rawConfig, startRelay, type RunningRelay } from './support/relay-harnes
 // instead of skipping when Redis is missing (a skipped Redis suite is a failure).
 const sharedRedis = redisReachableSync('127.0.0.1', 6379);
 const canSpawn = redisServerAvailable();
-
-async function until(
-  what: string,
-  check: () => boolean | Promise<boolean>,
-  timeoutMs = 10_000,
-): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (Date.now() < end) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 const stats = (relay: RunningRelay) => relay.app.get(ResponseCache).stats();
 
@@ -40,9 +28,8 @@ describe.runIf(sharedRedis)('ha cache: replicas share one Redis', () => {
     });
     a = await startRelay(cfg);
     b = await startRelay(cfg);
-    await until(
-      'both replicas connected',
-      () => stats(a).backend_connected === 1 && stats(b).backend_connected === 1,
+    await waitUntil('both replicas connected', () =>
+      stats(a).backend_connected === 1 && stats(b).backend_connected === 1 ? true : undefined,
     );
   });
   afterAll(async () => {
@@ -57,7 +44,7 @@ describe.runIf(sharedRedis)('ha cache: replicas share one Redis', () => {
     const first = await post(a.url, '/v1/messages', body);
     expect(first.headers['x-cc-relay-cache']).toBe('MISS');
     const answer = await first.body.json();
-    await until('the write reached Redis', () => (stats(a).stored ?? 0) >= 1);
+    await waitUntil('the write reached Redis', () => ((stats(a).stored ?? 0) >= 1 ? true : undefined));
     const second = await post(b.url, '/v1/messages', body);
     expect(second.headers['x-cc-relay-cache']).toBe('HIT');
     expect(await second.body.json()).toEqual(answer);
@@ -77,7 +64,9 @@ describe.runIf(canSpawn)('ha cache: Redis dies under load', () => {
         cache: { mode: 'ha', redis: { url: redis.url, key_prefix: 'e2e:', timeout_ms: 50 } },
       }),
     );
-    await until('relay connected to Redis', () => stats(relay).backend_connected === 1);
+    await waitUntil('relay connected to Redis', () =>
+      stats(relay).backend_connected === 1 ? true : undefined,
+    );
   });
   afterAll(async () => {
     await relay.close();
@@ -110,13 +99,13 @@ describe.runIf(canSpawn)('ha cache: Redis dies under load', () => {
     expect(stats(relay).backend_connected).toBe(0);
 
     await redis.restart();
-    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    await waitUntil('relay reconnected', () => (stats(relay).backend_connected === 1 ? true : undefined));
     const body = { ...MINIMAL, max_tokens: 55 };
     await (await post(relay.url, '/v1/messages', body)).body.text();
-    await until('a hit from the restarted Redis', async () => {
+    await waitUntil('a hit from the restarted Redis', async () => {
       const res = await post(relay.url, '/v1/messages', body);
       await res.body.text();
-      return res.headers['x-cc-relay-cache'] === 'HIT';
+      return res.headers['x-cc-relay-cache'] === 'HIT' ? true : undefined;
     });
   });
 });
@@ -135,7 +124,9 @@ describe.runIf(canSpawn)('ha cache: what the admin API says while Redis is down'
         admin: { token },
       }),
     );
-    await until('relay connected to Redis', () => stats(relay).backend_connected === 1);
+    await waitUntil('relay connected to Redis', () =>
+      stats(relay).backend_connected === 1 ? true : undefined,
+    );
   });
   afterAll(async () => {
     await relay.close();
@@ -148,7 +139,7 @@ describe.runIf(canSpawn)('ha cache: what the admin API says while Redis is down'
 
   it('says the flush did not happen and why (503), then flushes once Redis is back', async () => {
     await redis.stop();
-    await until('relay saw Redis go', () => stats(relay).backend_connected === 0);
+    await waitUntil('relay saw Redis go', () => (stats(relay).backend_connected === 0 ? true : undefined));
     const refused = await flush();
     expect(refused.statusCode).toBe(503);
     const body = (await refused.body.json()) as { type: string; error: { type: string; message: string } };
@@ -157,7 +148,7 @@ describe.runIf(canSpawn)('ha cache: what the admin API says while Redis is down'
     expect(body.error.message).toMatch(/^cache not flushed .*redis is not connected/);
 
     await redis.restart();
-    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    await waitUntil('relay reconnected', () => (stats(relay).backend_connected === 1 ? true : undefined));
     const done = await flush();
     expect(done.statusCode).toBe(204);
     await done.body.text();
@@ -165,23 +156,26 @@ describe.runIf(canSpawn)('ha cache: what the admin API says while Redis is down'
 
   it('counts an answer whose write never reached Redis as a write error, not as stored', async () => {
     await redis.stop();
-    await until('relay saw Redis go', () => stats(relay).backend_connected === 0);
+    await waitUntil('relay saw Redis go', () => (stats(relay).backend_connected === 0 ? true : undefined));
     const before = stats(relay);
     const miss = await post(relay.url, '/v1/messages', { ...MINIMAL, max_tokens: 23 });
     expect(miss.statusCode).toBe(200);
     await miss.body.text();
-    await until(
-      'the dropped write counted',
-      () => stats(relay).backend_dropped_writes! > before.backend_dropped_writes!,
+    await waitUntil('the dropped write counted', () =>
+      stats(relay).backend_dropped_writes! > before.backend_dropped_writes! ? true : undefined,
     );
-    await until('the write error counted', () => stats(relay).write_errors! > before.write_errors!);
+    await waitUntil('the write error counted', () =>
+      stats(relay).write_errors! > before.write_errors! ? true : undefined,
+    );
     expect(stats(relay).stored).toBe(before.stored);
 
     await redis.restart();
-    await until('relay reconnected', () => stats(relay).backend_connected === 1);
+    await waitUntil('relay reconnected', () => (stats(relay).backend_connected === 1 ? true : undefined));
     const stored = await post(relay.url, '/v1/messages', { ...MINIMAL, max_tokens: 24 });
     await stored.body.text();
-    await until('the write counted as stored', () => stats(relay).stored! > before.stored!);
+    await waitUntil('the write counted as stored', () =>
+      stats(relay).stored! > before.stored! ? true : undefined,
+    );
     expect(stats(relay).write_errors).toBe(before.write_errors! + 1);
   });
 });

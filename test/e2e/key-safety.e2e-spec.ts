@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { ECHO_KEY, type Scenario } from '../fakes/fake-scenario';
+import { parseSse } from '../fakes/sse-parse';
 import { post } from './support/http';
 import { ask, keyOf, startRoutingWorld, type RoutingWorld } from './support/routing-world';
 
@@ -68,6 +69,31 @@ describe('provider keys echoed by an upstream error never reach the client', () 
     expect(status).toBe(400);
     expect(JSON.parse(text)).toMatchObject({
       error: { type: 'invalid_request_error', message: `bad request for ${MASKED}` },
+    });
+    expectNoKeyAnywhere(text);
+  });
+
+  it('masks the key in a stream error event that came after content had reached the client', async () => {
+    const { status, text } = await clientBytes(
+      {
+        kind: 'error_event',
+        afterEvents: 4,
+        errorType: 'overloaded_error',
+        message: `overloaded while serving ${ECHO_KEY}`,
+      },
+      true,
+    );
+    expect(status).toBe(200);
+    const events = parseSse(text);
+    expect(events.map((e) => e.event)).toEqual([
+      'message_start',
+      'content_block_start',
+      'content_block_delta',
+      'content_block_delta',
+      'error',
+    ]);
+    expect(events.at(-1)?.data).toMatchObject({
+      error: { type: 'overloaded_error', message: `overloaded while serving ${MASKED}` },
     });
     expectNoKeyAnywhere(text);
   });

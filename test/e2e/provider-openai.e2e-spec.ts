@@ -205,11 +205,55 @@ describe('openai provider', () => {
     expect(Number(e.headers?.get('retry-after'))).toBeGreaterThan(0);
   });
 
-  it('answers insufficient_quota as a billing error, not a transient 429, and does not retry it', async () => {
-    const second = await startRelay(relayConfig(3));
+  const quotaGone = () =>
+    openai.script.push({
+      kind: 'status',
+      status: 429,
+      body: {
+        error: {
+          message: 'You exceeded your current quota',
+          type: 'insufficient_quota',
+          code: 'insufficient_quota',
+        },
+      },
+    });
+
+  it('answers insufficient_quota as a 402 billing error, not a transient 429, when no other key or provider serves', async () => {
+    // Only the OpenAI provider serves messages here: the counter is kept to count_tokens by its model list.
+    const config = relayConfig(3) as { providers: Array<Record<string, unknown>> };
+    config.providers[1]!.models = ['count-only-model'];
+    const second = await startRelay(config);
     try {
       const retrying = new Anthropic({ baseURL: second.url, apiKey: CLIENT_KEY, maxRetries: 0 });
-      openai.script.push({
+      quotaGone();
+      const err = await rejectionOf(retrying.messages.create(ask()));
+      expect(err).toMatchObject({ status: 402 });
+      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
+        error: { type: 'billing_error', message: expect.stringContaining('quota') as string },
+      });
+      // No wait cures an empty account: the key is not retried.
+      expect(openai.requests.length).toBe(1);
+      expect(anthropic.requests.length).toBe(0);
+    } finally {
+      await second.close();
+    }
+  });
+
+  it('moves an out-of-quota request to the next key, and parks the dry key (402) for the requests after it', async () => {
+    const second = new FakeOpenAI([OPENAI_KEY, `${OPENAI_KEY}-2`]);
+    const secondUrl = await second.start();
+    const config = relayConfig(3) as { providers: Array<Record<string, unknown>> };
+    config.providers[0] = {
+      ...config.providers[0],
+      base_url: secondUrl,
+      keys: [{ key: OPENAI_KEY }, { key: `${OPENAI_KEY}-2` }],
+    };
+    config.providers[1]!.models = ['count-only-model'];
+    (config as Record<string, unknown>).admin = { token: 'admin-token-openai-e2e-0123456789' };
+    const own = await startRelay(config);
+    try {
+      const c = new Anthropic({ baseURL: own.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+      second.script.push({
         kind: 'status',
         status: 429,
         body: {
@@ -220,12 +264,43 @@ describe('openai provider', () => {
           },
         },
       });
-      const err = await rejectionOf(retrying.messages.create(ask()));
-      expect(err).toMatchObject({ status: 402 });
-      expect((err as InstanceType<typeof Anthropic.APIError>).error).toMatchObject({
-        error: { type: 'billing_error', message: expect.stringContaining('quota') as string },
-      });
+      second.script.push({ kind: 'text', text: 'from the second key' });
+      const first = await c.messages.create(ask());
+      expect(first.content).toEqual([{ type: 'text', text: 'from the second key' }]);
+      const keysUsed = second.requests.map((r) => r.headers.authorization);
+      expect(keysUsed).toHaveLength(2);
+      expect(new Set(keysUsed).size).toBe(2);
+      // The dry key sits out: the next requests all go to the other one.
+      second.script.push({ kind: 'text', text: 'a' }, { kind: 'text', text: 'b' });
+      await c.messages.create(ask());
+      await c.messages.create(ask());
+      expect(second.requests.slice(2).map((r) => r.headers.authorization)).toEqual([
+        keysUsed[1],
+        keysUsed[1],
+      ]);
+      const status = (await (
+        await fetch(`${own.url}/admin/providers/gpt`, {
+          headers: { authorization: 'Bearer admin-token-openai-e2e-0123456789' },
+        })
+      ).json()) as { keys: Array<{ rejected: { status: number } | null }> };
+      // One key (whichever was picked first) is parked with the 402, the other serves.
+      expect(status.keys.map((k) => k.rejected?.status ?? 0).sort()).toEqual([0, 402]);
+    } finally {
+      await own.close();
+      await second.close();
+    }
+  });
+
+  it('moves an out-of-quota request on to another provider that serves the model', async () => {
+    quotaGone();
+    const second = await startRelay(relayConfig(3));
+    try {
+      const c = new Anthropic({ baseURL: second.url, apiKey: CLIENT_KEY, maxRetries: 0 });
+      const res = await c.messages.create(ask()).withResponse();
+      expect(res.data.type).toBe('message');
+      expect(res.response.headers.get('x-cc-relay-provider')).toBe('counter');
       expect(openai.requests.length).toBe(1);
+      expect(anthropic.requests.length).toBe(1);
     } finally {
       await second.close();
     }

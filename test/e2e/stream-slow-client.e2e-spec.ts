@@ -1,8 +1,9 @@
 import type { Readable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parseSse } from '../fakes/sse-parse';
+import { waitUntil } from '../support/wait-until';
 import { post } from './support/http';
-import { ask, sleep, startRoutingWorld, type RoutingWorld } from './support/routing-world';
+import { ask, startRoutingWorld, type RoutingWorld } from './support/routing-world';
 
 // Issue 17.8: a client that reads a fast stream slowly but steadily is never cut, however long the relay waits on
 // its back-pressure (the upstream's stall timeout is not the client's); one that reads nothing for
@@ -70,15 +71,8 @@ function readAs(body: Readable, plan: ReadPlan): Promise<{ text: string; error?:
   });
 }
 
-async function waitFor<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const found = probe();
-    if (found !== undefined) return found;
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
+/** How long the log lines may take to arrive (they leave in batches). */
+const LOG_WAIT = { timeoutMs: 15_000, everyMs: 50 };
 
 describe('a slow client of a fast stream', () => {
   let world: RoutingWorld | undefined;
@@ -118,7 +112,7 @@ describe('a slow client of a fast stream', () => {
     const deltas = events.filter((e) => e.event === 'content_block_delta');
     expect(deltas.map((e) => (e.data as { delta: { text: string } }).delta.text).join('')).toBe(BIG_TEXT);
     expect(warnings(w)).toEqual([]);
-    const access = await waitFor('the access line', () => accessLine(w));
+    const access = await waitUntil('the access line', () => accessLine(w), LOG_WAIT);
     expect(access).toMatchObject({ status: 200, aborted: false });
     expect(access).not.toHaveProperty('stream_end');
   }, 60_000);
@@ -139,7 +133,7 @@ describe('a slow client of a fast stream', () => {
     for (const e of events) expect(typeof e.data).toBe('object');
     expect(events.map((e) => e.event)).not.toContain('message_stop');
     expect(events.at(-1)).toMatchObject({ event: 'error', data: { error: { type: 'timeout_error' } } });
-    const warn = await waitFor('the warn line', () => warnings(w).at(0));
+    const warn = await waitUntil('the warn line', () => warnings(w).at(0), LOG_WAIT);
     expect(warn).toMatchObject({
       msg: 'stream ended: the client stopped reading',
       provider: 'alpha',
@@ -148,7 +142,7 @@ describe('a slow client of a fast stream', () => {
     expect(warn.reason).toMatch(/^the client read nothing for \d+ ms$/);
     expect(warn.bytes).toBeGreaterThan(0);
     expect(warn.events).toBeGreaterThan(0);
-    const access = await waitFor('the access line', () => accessLine(w));
+    const access = await waitUntil('the access line', () => accessLine(w), LOG_WAIT);
     expect(access).toMatchObject({ status: 200, aborted: true, stream_end: 'client_stalled' });
   }, 60_000);
 
@@ -156,10 +150,10 @@ describe('a slow client of a fast stream', () => {
     const w = await start(CLIENT_STALL_MS);
     const res = await post(w.relay.url, '/v1/messages', { ...ask(), stream: true });
     res.body.pause();
-    const warn = await waitFor('the warn line', () => warnings(w).at(0));
+    const warn = await waitUntil('the warn line', () => warnings(w).at(0), LOG_WAIT);
     expect(warn).toMatchObject({ provider: 'alpha', stream_end: 'client_stalled' });
     // The relay lets go of the socket too: its access line is written when the response closes.
-    const access = await waitFor('the access line', () => accessLine(w));
+    const access = await waitUntil('the access line', () => accessLine(w), LOG_WAIT);
     expect(access).toMatchObject({ status: 200, aborted: true, stream_end: 'client_stalled' });
     res.body.destroy();
   }, 60_000);

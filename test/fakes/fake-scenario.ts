@@ -65,6 +65,14 @@ export interface StreamShape extends MessageShape {
   contentDelayMs?: number;
   /** Send a `ping` after content_block_start, where the real API sends one. */
   pings?: boolean;
+  /**
+   * Stamp every content_block_delta with the time it was written: its text is the wall-clock time in ms with
+   * µs decimals (`performance.timeOrigin + performance.now()`, e.g. `"1796111999123.456"`), so a client on the
+   * same machine measures each event's delay through a relay as arrival minus that. The JSON answer keeps its
+   * text. A stamped stream is written as it goes even without delays, honouring back-pressure (then in writes of
+   * up to 16 KiB, whose events share the write's time).
+   */
+  stamp?: boolean;
 }
 
 /** A 200 JSON Message (even when the request asked for a stream). */
@@ -229,6 +237,8 @@ export interface SlotValues {
   input: string;
   /** Request id, e.g. `"req_fake_7"`. */
   rid: string;
+  /** Send time of a stamped delta (set before each frame is rendered), e.g. `"1796111999123.456"`. */
+  sent?: string;
 }
 
 type Slot = keyof SlotValues;
@@ -240,7 +250,7 @@ export interface Template {
 }
 
 const SENTINEL = '\u0001';
-const SLOT_PATTERN = /"\\u0001(id|model|input|rid)\\u0001"/;
+const SLOT_PATTERN = /"\\u0001(id|model|input|rid|sent)\\u0001"/;
 
 /** A placeholder a compiled body replaces per request (JSON.stringify escapes \u0001, so it cannot collide). */
 function slot(name: Slot): string {
@@ -260,7 +270,7 @@ function compileJson(value: unknown): Template {
 export function render(template: Template, values: SlotValues): string {
   const { parts, slots } = template;
   let out = parts[0] ?? '';
-  for (let i = 0; i < slots.length; i++) out += values[slots[i]!] + (parts[i + 1] ?? '');
+  for (let i = 0; i < slots.length; i++) out += (values[slots[i]!] ?? '""') + (parts[i + 1] ?? '');
   return out;
 }
 
@@ -374,12 +384,25 @@ export function compileMessage(shape: StreamShape): CompiledMessage {
   });
   if (shape.pings) push('ping', { type: 'ping' });
   const firstDelta = frames.length;
-  for (const piece of pieces) {
-    push('content_block_delta', {
+  if (shape.stamp) {
+    // One template for every stamped delta: a long stream costs an array slot per event, not a compiled frame.
+    const stamped = frame('content_block_delta', {
       type: 'content_block_delta',
       index,
-      delta: { type: 'text_delta', text: piece },
+      delta: { type: 'text_delta', text: slot('sent') },
     });
+    for (let i = 0; i < pieces.length; i++) {
+      frames.push(stamped);
+      names.push('content_block_delta');
+    }
+  } else {
+    for (const piece of pieces) {
+      push('content_block_delta', {
+        type: 'content_block_delta',
+        index,
+        delta: { type: 'text_delta', text: piece },
+      });
+    }
   }
   push('content_block_stop', { type: 'content_block_stop', index });
   const trailing: unknown[] = [];

@@ -3,8 +3,12 @@
  * (or env PORT). It records nothing, so a long benchmark does not grow its memory. `--thinking-signer NAME` makes
  * it sign thinking blocks and refuse other signers' (see FakeUpstreamOptions.thinkingSigner); `--log-bodies` prints
  * every request's method, path, headers and body as one JSON line (to capture what a client really sends).
+ * `--sse-deltas N` answers every streamed Messages request with N content_block_delta events (a long answer, as
+ * Claude Code streams: hundreds to thousands of events), `--sse-delay-ms M` paces them M ms apart, so each event
+ * leaves in its own write as a real model's tokens do (0, the default: the whole stream in one write).
  */
 import { FakeUpstream } from './fake-upstream';
+import type { Scenario } from './fake-scenario';
 
 function portFrom(argv: string[], env: NodeJS.ProcessEnv): number {
   let value: string | undefined = env.PORT;
@@ -23,11 +27,26 @@ async function main(): Promise<void> {
   const argv = process.argv;
   const signerAt = argv.indexOf('--thinking-signer');
   const logBodies = argv.includes('--log-bodies');
+  const deltasAt = argv.indexOf('--sse-deltas');
+  const delayAt = argv.indexOf('--sse-delay-ms');
+  const longStream: Scenario | undefined =
+    deltasAt >= 0 || delayAt >= 0
+      ? {
+          kind: 'sse',
+          deltas: deltasAt >= 0 ? Number(argv[deltasAt + 1]) : undefined,
+          delayMs: delayAt >= 0 ? Number(argv[delayAt + 1]) : undefined,
+        }
+      : undefined;
   const fake = new FakeUpstream({
     record: logBodies,
     thinkingSigner: signerAt >= 0 ? argv[signerAt + 1] : undefined,
   });
-  if (logBodies) {
+  if (longStream) {
+    fake.script((req) => {
+      const streamed = (req.body as { stream?: unknown } | undefined)?.stream === true;
+      return streamed && req.path === '/v1/messages' ? longStream : undefined;
+    });
+  } else if (logBodies) {
     fake.script((req) => {
       console.log(
         JSON.stringify({

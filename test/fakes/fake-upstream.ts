@@ -6,6 +6,7 @@ import {
   type ServerResponse,
 } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
 import { systemClock, type Clock } from '../../src/common/clock';
 import {
   compileError,
@@ -85,6 +86,8 @@ export const FAKE_ORGANIZATION_ID = '00000000-0000-4000-8000-00000000fa4e';
 export const FAKE_MODELS = ['claude-sonnet-4-6', 'claude-sonnet-4-5', 'claude-haiku-4-5', 'claude-opus-4-6'];
 
 const SSE_CONTENT_TYPE = 'text/event-stream; charset=utf-8';
+/** The largest write of a stamped stream sent without delays. */
+const BATCH_BYTES = 16_384;
 const JSON_CONTENT_TYPE = 'application/json';
 
 type Route = 'messages' | 'count_tokens' | 'models' | 'model' | 'unknown';
@@ -156,6 +159,23 @@ class Exchange {
   stop(): void {
     this.closed = true;
     this.wake?.();
+  }
+
+  /** Resolves true once the response's buffer has drained, or false as soon as the response is closed. */
+  drain(): Promise<boolean> {
+    if (this.closed) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const onDrain = () => {
+        this.wake = undefined;
+        resolve(!this.closed);
+      };
+      this.res.once('drain', onDrain);
+      this.wake = () => {
+        this.res.off('drain', onDrain);
+        this.wake = undefined;
+        resolve(false);
+      };
+    });
   }
 
   /** Writes a chunk and resolves once it was handed to the socket, so a following close cannot drop it. */
@@ -604,7 +624,7 @@ export class FakeUpstream {
     const ttftMs = shape.ttftMs ?? 0;
     const contentDelayMs = shape.contentDelayMs ?? 0;
 
-    if (!fault && delayMs <= 0 && ttftMs <= 0 && contentDelayMs <= 0) {
+    if (!fault && !shape.stamp && delayMs <= 0 && ttftMs <= 0 && contentDelayMs <= 0) {
       let body = '';
       for (const f of frames) body += render(f, values);
       res.end(body);
@@ -615,15 +635,36 @@ export class FakeUpstream {
     const limit = fault
       ? Math.min(Math.max(0, fault.afterEvents ?? DEFAULT_AFTER_EVENTS), frames.length)
       : frames.length;
+    // A stamped stream without delays (a flood) goes out in writes of up to BATCH_BYTES: one syscall per event
+    // would make the fake, not its reader, the bottleneck. Every event of a batch has the batch's time.
+    const batching = shape.stamp === true && delayMs <= 0 && !fault;
+    let batch = '';
+    const send = async (chunk: string): Promise<boolean> => res.write(chunk) || (await ex.drain());
     const sendFrom = async (from: number, to: number): Promise<boolean> => {
       for (let i = from; i < to; i++) {
         let wait = i === 0 ? ttftMs : delayMs;
         if (i === compiled.firstDelta) wait += contentDelayMs;
+        if (wait > 0 && batch !== '') {
+          const out = batch;
+          batch = '';
+          if (!(await send(out))) return false;
+        }
         if (!(await ex.sleep(wait))) return false;
+        if (shape.stamp && batch === '') {
+          values.sent = `"${(performance.timeOrigin + performance.now()).toFixed(3)}"`;
+        }
         const chunk = render(frames[i]!, values);
+        if (batching) {
+          batch += chunk;
+          if (batch.length < BATCH_BYTES && i < to - 1) continue;
+          const out = batch;
+          batch = '';
+          if (!(await send(out))) return false;
+        }
         // The last frame before a fault is flushed, so a cut right after cannot swallow it.
-        if (fault && i === to - 1) await ex.flush(chunk);
-        else res.write(chunk);
+        else if (fault && i === to - 1) await ex.flush(chunk);
+        // A client (or relay) that does not read holds the stream here, as a real server's socket would.
+        else if (!(await send(chunk))) return false;
       }
       return !ex.closed;
     };

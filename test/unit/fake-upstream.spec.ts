@@ -220,6 +220,40 @@ describe('FakeUpstream', () => {
       ]);
     });
 
+    it('sse with stamp: every delta carries the wall-clock time it was written', async () => {
+      fake.enqueue({ kind: 'sse', deltas: 4, delayMs: 30, stamp: true });
+      const before = performance.timeOrigin + performance.now();
+      const res = await post('/v1/messages', message({ stream: true }));
+      const { events, error } = await readEvents(res.body);
+      const after = performance.timeOrigin + performance.now();
+      expect(error).toBeUndefined();
+      const stamps = events
+        .filter((e) => e.event === 'content_block_delta')
+        .map((e) => (e.data as Wire).delta.text);
+      expect(stamps).toHaveLength(4);
+      for (const s of stamps) expect(s).toMatch(/^\d{13}\.\d{3}$/);
+      const times = stamps.map(Number);
+      expect(times[0]).toBeGreaterThanOrEqual(before);
+      expect(times.at(-1)).toBeLessThanOrEqual(after);
+      // Paced 30 ms apart (timers fire no earlier than asked).
+      for (let i = 1; i < times.length; i++) expect(times[i]! - times[i - 1]!).toBeGreaterThanOrEqual(29);
+      expect(events.map((e) => e.event).at(-1)).toBe('message_stop');
+    });
+
+    it('sse with stamp and no delay: a client that does not read holds the writer (back-pressure)', async () => {
+      // ~9 MB of events: more than the loopback socket buffers hold, so the fake must wait for the reader.
+      fake.enqueue({ kind: 'sse', deltas: 100_000, stamp: true });
+      const res = await post('/v1/messages', message({ stream: true }));
+      await new Promise((r) => setTimeout(r, 400));
+      const resumedAt = performance.timeOrigin + performance.now();
+      const { events, error } = await readEvents(res.body);
+      expect(error).toBeUndefined();
+      const deltas = events.filter((e) => e.event === 'content_block_delta');
+      expect(deltas).toHaveLength(100_000);
+      // Written only once the client read again: an unpaced writer would have queued them all in its memory.
+      expect(Number((deltas.at(-1)!.data as Wire).delta.text)).toBeGreaterThan(resumedAt);
+    });
+
     it('sse: ttftMs holds back the first event, not the headers', async () => {
       // A 10 s hold: if the headers were held too, this test would time out instead of seeing the 200.
       fake.enqueue({ kind: 'sse', ttftMs: 10_000 });

@@ -2,6 +2,7 @@ import { request } from 'undici';
 import type { Clock } from '../../../src/common/clock';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { FakeUpstream } from '../../fakes/fake-upstream';
+import { deepMerge } from '../../support/deep-merge';
 import { MINIMAL, post } from './http';
 import { PROVIDER_KEY, rawConfig, startRelay, type RunningRelay } from './relay-harness';
 
@@ -40,7 +41,7 @@ export function twoProviderConfig(
     routing: { strategy: 'failover', debug: true },
     admin: { token: ADMIN_TOKEN },
   });
-  return merge(base, patch);
+  return deepMerge(base, patch);
 }
 
 /** A suite's two fakes and the relay in front of them (see useTwoProviderRelay). */
@@ -104,20 +105,6 @@ export function useTwoProviderRelay(
   };
 }
 
-/** Deep merge of plain objects; arrays and scalars in `b` replace. */
-function merge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = isPlainObject(v) && isPlainObject(prev) ? merge(prev, v) : v;
-  }
-  return out;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
 /** Every provider's breaker, by name, from GET /admin/providers. */
 export async function providerStates(base: string): Promise<Record<string, ProviderState>> {
   const res = await request(`${base}/admin/providers`, {
@@ -179,21 +166,4 @@ export function messageRequests(fake: FakeUpstream) {
   return fake.requests.filter((r) => r.method === 'POST' && r.path === '/v1/messages');
 }
 
-/**
- * Polls `check` every `everyMs` until it returns something other than undefined, and returns that. Used to wait
- * for a state change the relay makes on its own (a timer, a probe round); the test then asserts the state, never
- * how long it took. `timeoutMs` only bounds a hang.
- */
-export async function waitUntil<T>(
-  what: string,
-  check: () => T | undefined | Promise<T | undefined>,
-  { timeoutMs = 10_000, everyMs = 20 }: { timeoutMs?: number; everyMs?: number } = {},
-): Promise<T> {
-  const giveUpAt = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await check();
-    if (value !== undefined) return value;
-    if (Date.now() > giveUpAt) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, everyMs));
-  }
-}
+export { waitUntil } from '../../support/wait-until';

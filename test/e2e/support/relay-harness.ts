@@ -5,6 +5,7 @@ import { loadConfigFile } from '../../../src/config/config-loader';
 import { validateConfig } from '../../../src/config/config-validation';
 import type { RelayConfig } from '../../../src/config/relay-config';
 import { DrainState } from '../../../src/common/drain-state';
+import { deepMerge } from '../../support/deep-merge';
 
 /** The provider key the tests configure; it must never reach a client, a log line or an error. */
 export const PROVIDER_KEY = 'sk-ant-provider-secret-0123456789abcdef';
@@ -39,23 +40,6 @@ export function rawConfig(upstreamUrl: string, patch: Record<string, unknown> = 
     logging: { level: 'info' },
   };
   return deepMerge(base, patch);
-}
-
-function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] =
-      v &&
-      typeof v === 'object' &&
-      !Array.isArray(v) &&
-      prev &&
-      typeof prev === 'object' &&
-      !Array.isArray(prev)
-        ? deepMerge(prev as Record<string, unknown>, v as Record<string, unknown>)
-        : v;
-  }
-  return out;
 }
 
 /** Boots the relay from a config file (reload cases: the admin call, the file watch). */

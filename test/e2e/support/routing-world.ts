@@ -2,6 +2,7 @@ import Anthropic from '@anthropic-ai/sdk';
 import type { Clock } from '../../../src/common/clock';
 import { expectLeasesReleased } from './leases';
 import { FakeUpstream, type RecordedRequest } from '../../fakes/fake-upstream';
+import { deepMerge } from '../../support/deep-merge';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './relay-harness';
 
 /** One provider of a routing test, played by its own fake upstream. */
@@ -88,7 +89,7 @@ export async function startRoutingWorld(
     }
     const raw = rawConfig('http://unused.invalid', FAST);
     const relay = await startRelay(
-      mergeDeep(mergeDeep(raw, { providers }), patch),
+      deepMerge(deepMerge(raw, { providers }), patch),
       opts.clock ? { time: { clock: opts.clock } } : {},
     );
     const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
@@ -144,17 +145,4 @@ export async function rejectionOf(promise: Promise<unknown>): Promise<unknown> {
     return err;
   }
   throw new Error('expected the promise to reject, but it resolved');
-}
-
-function mergeDeep(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...a };
-  for (const [k, v] of Object.entries(b)) {
-    const prev = out[k];
-    out[k] = isPlainObject(v) && isPlainObject(prev) ? mergeDeep(prev, v) : v;
-  }
-  return out;
-}
-
-function isPlainObject(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
