@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { CircuitBreaker, Permit } from '../health/circuit-breaker';
 import type { AttemptOutcome, HeaderBag } from '../protocol/outcome';
 import type { PlanStep } from './route-plan';
-import type { ProviderRuntime } from './routing.service';
+import type { ProviderRuntime } from './provider-runtime';
 
 /** Where a lease reports what its attempt did (RelayMetrics satisfies it). */
 export interface AttemptMetrics {

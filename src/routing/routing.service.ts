@@ -1,10 +1,11 @@
 import { Inject, Injectable, Optional } from '@nestjs/common';
 import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { mathRandom, RNG, type Rng } from '../common/rng';
-import { providerAuthStyle, providerBaseUrl, type ProviderAuthStyle } from '../config/provider-defaults';
+import { providerAuthStyle, providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { KeyPool } from './key-pool';
+import type { ProviderRuntime } from './provider-runtime';
 import type { AttemptOutcome } from '../protocol/outcome';
 import { ProviderLease, type AttemptMetrics } from './provider-lease';
 import { RetryBudget } from './retry-budget';
@@ -20,19 +21,7 @@ import {
 import type { RoutingContext, RoutingStrategy } from './strategies/routing-strategy';
 import { createStrategy } from './strategies/strategy-factory';
 
-/** The live state of one provider: its config, where and how to call it, its key pool and load. */
-export interface ProviderRuntime {
-  readonly name: string;
-  /** The fields below change in place on a config reload (the runtime, its load and key pool stay). */
-  config: ProviderConfig;
-  baseUrl: string;
-  auth: ProviderAuthStyle;
-  readonly keys: KeyPool;
-  /** Upstream connections the provider may hold: its max_connections, else server.max_connections_per_provider. */
-  maxConnections: number;
-  /** Attempts on the provider now, those waiting for a free connection included. */
-  inFlight: number;
-}
+export type { ProviderRuntime } from './provider-runtime';
 
 /**
  * Wires the pure routing pieces to the app: one strategy, one retry budget and one runtime per provider.
