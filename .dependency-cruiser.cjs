@@ -12,6 +12,7 @@ const FLOORS = [
   ['protocol'], // Anthropic's wire: error bodies and their status table, SSE, the request carrier, outcomes
   ['common'], // Nest and Fastify plumbing every feature shares: guards, filters, hooks, logging, drain state
   ['providers'], // one adapter per vendor: a request in Anthropic's shape to theirs and back
+  ['cluster'], // cluster mode: the shared Redis connection, replica id, heartbeats, the probe lock
   ['health'], // circuit breakers and the probe job
   ['routing', 'metrics'], // route plans, key pools, retry policy / counters and the /metrics page
   ['cache'], // the response cache and its interceptor

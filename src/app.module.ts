@@ -8,6 +8,7 @@ import { ConfigModule } from './config/config.module';
 import type { ConfigHolder } from './config/config-holder';
 import { RelayConfig } from './config/relay-config';
 import { CacheModule } from './cache/cache.module';
+import { ClusterModule } from './cluster/cluster.module';
 import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProxyModule } from './proxy/proxy.module';
@@ -34,6 +35,7 @@ export class AppModule {
         CommonModule,
         MetricsModule.forRoot(config),
         CacheModule.forRoot(config),
+        ClusterModule,
         HealthModule,
         ProxyModule,
         AdminModule,

@@ -1,4 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Inject, Optional, Req, UseInterceptors } from '@nestjs/common';
+import { ClusterState } from './cluster-state.service';
 import {
   ApiBearerAuth,
   ApiNoContentResponse,
@@ -32,15 +33,26 @@ export class AdminCacheController {
   constructor(
     private readonly instance: RelayInstance,
     @Optional() @Inject(CACHE_ADMIN) private readonly cache?: CacheAdminPort,
+    @Optional() private readonly cluster?: ClusterState,
   ) {}
 
   @Get('stats')
   @ApiOperation({ summary: 'Cache mode and counters of the replica that answers.' })
   @ApiOkResponse({ type: CacheStatsDto, description: 'The replica, the mode, plus the backend counters.' })
-  stats(): CacheStatsDto {
+  async stats(): Promise<CacheStatsDto> {
     const instance = this.instance.name;
-    if (!this.cache) return { instance, mode: 'disabled' };
-    return { instance, mode: this.cache.mode, ...this.cache.stats() };
+    const own: CacheStatsDto = this.cache
+      ? { instance, mode: this.cache.mode, ...this.cache.stats() }
+      : { instance, mode: 'disabled' };
+    if (!this.cluster?.active) return own;
+    // cluster.mode: redis: every live replica's counters (from its heartbeat) and their totals.
+    const beats = (await this.cluster.beats()) ?? [];
+    const replicas = beats.map((b) => ({
+      replica: b.id,
+      mode: b.cache?.mode ?? 'disabled',
+      ...b.cache?.stats,
+    }));
+    return { ...own, replicas, totals: cacheTotals(beats.map((b) => b.cache?.stats ?? {})) };
   }
 
   @Delete()
@@ -67,4 +79,21 @@ export class AdminCacheController {
     }
     adminLog(req).warn(`response cache (${this.cache.mode}) flushed by the admin API`);
   }
+}
+
+/**
+ * Sums the replicas' counters. `backend_*` figures describe the one shared Redis (the same for every replica), so
+ * they are taken once (the largest), not added up; `connected` is how many replicas are connected.
+ */
+export function cacheTotals(stats: Array<Record<string, number>>): Record<string, number> {
+  const totals: Record<string, number> = {};
+  for (const one of stats) {
+    for (const [key, value] of Object.entries(one)) {
+      if (typeof value !== 'number') continue;
+      totals[key] = key.startsWith('backend_')
+        ? Math.max(totals[key] ?? 0, value)
+        : (totals[key] ?? 0) + value;
+    }
+  }
+  return totals;
 }

@@ -31,8 +31,8 @@ export class AdminProvidersController {
   @Get()
   @ApiOperation({ summary: 'Every configured provider: breaker state, last error, load and keys (masked).' })
   @ApiOkResponse({ type: ProviderListDto, description: 'Every configured provider, in configuration order.' })
-  list(): ProviderListDto {
-    return this.providers.list();
+  async list(): Promise<ProviderListDto> {
+    return this.providers.listAll();
   }
 
   @Get(':name')
@@ -40,8 +40,8 @@ export class AdminProvidersController {
   @ApiParam({ name: 'name', description: 'Provider name from the config file.' })
   @ApiOkResponse({ type: ProviderAnswerDto, description: 'The provider.' })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  get(@Param('name') name: string): ProviderAnswerDto {
-    return this.providers.get(name);
+  async get(@Param('name') name: string): Promise<ProviderAnswerDto> {
+    return this.providers.getOne(name);
   }
 
   @Post(':name/reset')
@@ -56,8 +56,8 @@ export class AdminProvidersController {
     description: 'The provider, now CLOSED, and what the reset cleared.',
   })
   @ApiNotFoundResponse({ type: ErrorBodyDto, description: 'No provider with that name.' })
-  reset(@Param('name') name: string, @Req() req: FastifyRequest): ResetAnswerDto {
-    return this.providers.reset(name, adminLog(req));
+  async reset(@Param('name') name: string, @Req() req: FastifyRequest): Promise<ResetAnswerDto> {
+    return this.providers.resetAll(name, adminLog(req));
   }
 
   @Post(':name/open')
@@ -76,7 +76,7 @@ export class AdminProvidersController {
     @Param('name') name: string,
     @Body(AdminValidationPipe) body: ForceOpenDto,
     @Req() req: FastifyRequest,
-  ): ProviderAnswerDto {
-    return this.providers.forceOpen(name, body.duration_ms, body.reason, adminLog(req));
+  ): Promise<ProviderAnswerDto> {
+    return this.providers.forceOpenAll(name, body.duration_ms, body.reason, adminLog(req));
   }
 }

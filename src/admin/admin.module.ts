@@ -1,10 +1,12 @@
 import { Module } from '@nestjs/common';
 import { hostname } from 'node:os';
+import { ClusterStateModule } from './cluster-state.module';
 import { RoutingModule } from '../routing/routing.module';
 import { AdminCacheController } from './admin-cache.controller';
 import { AdminConfigController } from './admin-config.controller';
 import { AdminProvidersController } from './admin-providers.controller';
 import { AdminProvidersService } from './admin-providers.service';
+import { AdminReplicasController } from './admin-replicas.controller';
 import { AdminResponseInterceptor } from './admin-response.interceptor';
 import { AdminStatsController } from './admin-stats.controller';
 import { instanceName, RelayInstance } from './relay-instance';
@@ -15,8 +17,14 @@ import { instanceName, RelayInstance } from './relay-instance';
  * cache-admin.port.ts).
  */
 @Module({
-  imports: [RoutingModule],
-  controllers: [AdminProvidersController, AdminCacheController, AdminConfigController, AdminStatsController],
+  imports: [RoutingModule, ClusterStateModule],
+  controllers: [
+    AdminProvidersController,
+    AdminCacheController,
+    AdminConfigController,
+    AdminStatsController,
+    AdminReplicasController,
+  ],
   providers: [
     AdminProvidersService,
     AdminResponseInterceptor,

@@ -141,6 +141,66 @@ export class ProviderKeyDto {
   learned!: LearnedLimitsDto;
 }
 
+/** A replica whose own breaker disagrees with the shared circuit (for an instant, or while Redis is away). */
+export class ReplicaCircuitDto {
+  @ApiProperty({ example: 'cc-relay-7d9f8c6b5-x2k4q' })
+  replica!: string;
+
+  @ApiProperty({ enum: ['closed', 'open', 'half_open'] })
+  state!: BreakerState;
+
+  @ApiProperty()
+  consecutive_failures!: number;
+}
+
+/** The shared circuit of a provider (cluster.mode: redis). */
+export class SharedCircuitDto {
+  @ApiProperty({ enum: ['closed', 'open', 'half_open'] })
+  state!: BreakerState;
+
+  @ApiProperty({ description: 'Bumped by every shared transition.' })
+  epoch!: number;
+
+  @ApiProperty()
+  consecutive_failures!: number;
+
+  @ApiProperty({ type: String, nullable: true })
+  opened_at!: string | null;
+
+  @ApiProperty({ type: String, nullable: true })
+  retry_at!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, example: 'failure_threshold' })
+  reason!: string | null;
+
+  @ApiProperty({ type: String, nullable: true, description: 'The replica that caused the last transition.' })
+  by!: string | null;
+
+  @ApiProperty()
+  forced!: boolean;
+
+  @ApiProperty()
+  half_open_successes!: number;
+
+  @ApiProperty({ type: String, nullable: true, description: "The operator's reason of a forced open." })
+  detail!: string | null;
+}
+
+export class ProviderClusterDto {
+  @ApiProperty({
+    type: SharedCircuitDto,
+    nullable: true,
+    description: 'Null when Redis did not answer in time.',
+  })
+  shared!: SharedCircuitDto | null;
+
+  @ApiProperty({
+    type: [ReplicaCircuitDto],
+    description: 'Live replicas whose own view differs from the shared one.',
+  })
+  replicas_differing!: ReplicaCircuitDto[];
+}
+
 /** A provider's configuration, circuit breaker and load, as GET /admin/providers shows it. */
 export class ProviderStatusDto {
   @ApiProperty({ example: 'anthropic-primary' })
@@ -225,6 +285,13 @@ export class ProviderStatusDto {
     description: 'Empty for a disabled provider (it has no live key pool).',
   })
   keys!: ProviderKeyDto[];
+
+  @ApiPropertyOptional({
+    type: ProviderClusterDto,
+    description:
+      'cluster.mode: redis only. The breaker fields above are then the shared circuit of the whole cluster.',
+  })
+  cluster?: ProviderClusterDto;
 }
 
 const INSTANCE_DOC = {
@@ -238,6 +305,26 @@ const INSTANCE_DOC = {
 export class ProviderAnswerDto extends ProviderStatusDto {
   @ApiProperty(INSTANCE_DOC)
   instance!: string;
+
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'cluster.mode: redis, after reset or open: the replicas that applied the action within 1 s (this one included).',
+  })
+  acknowledged_by?: string[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    description:
+      'cluster.mode: redis, after reset or open: live replicas that did not acknowledge within 1 s.',
+  })
+  not_acknowledged?: string[];
+
+  @ApiPropertyOptional({
+    description:
+      'cluster.mode: redis, after reset or open: false when Redis could not be reached (this replica only).',
+  })
+  shared?: boolean;
 }
 
 /** Body of GET /admin/providers. */
@@ -250,6 +337,13 @@ export class ProviderListDto {
     description: 'Every configured provider, in configuration order.',
   })
   providers!: ProviderStatusDto[];
+
+  @ApiPropertyOptional({
+    type: [String],
+    nullable: true,
+    description: 'cluster.mode: redis: the live replicas (null when Redis did not answer in time).',
+  })
+  replicas?: string[] | null;
 }
 
 /** Body of GET /admin/cache/stats; the backend adds its own numeric counters. */
@@ -264,6 +358,22 @@ export class CacheStatsDto {
       "this replica's since it started; with ha, backend_key_count and backend_bytes_used describe the shared Redis.",
   })
   mode!: string;
+
+  @ApiPropertyOptional({
+    description:
+      "cluster.mode: redis: every live replica's mode and counters (as of its last heartbeat), `replica` naming it.",
+    type: 'array',
+    items: { type: 'object' },
+  })
+  replicas?: Array<Record<string, string | number>>;
+
+  @ApiPropertyOptional({
+    description:
+      "cluster.mode: redis: the replicas' counters added up (backend_* figures, the shared Redis's, once).",
+    type: 'object',
+    additionalProperties: { type: 'number' },
+  })
+  totals?: Record<string, number>;
 }
 
 /** Anthropic's error object inside an error body. */
@@ -311,4 +421,36 @@ export class ResetClearedDto {
 export class ResetAnswerDto extends ProviderAnswerDto {
   @ApiProperty({ type: ResetClearedDto })
   cleared!: ResetClearedDto;
+}
+
+/** One live replica (GET /admin/replicas). */
+export class ReplicaDto {
+  @ApiProperty({ example: 'cc-relay-7d9f8c6b5-x2k4q' })
+  id!: string;
+
+  @ApiProperty({ example: '0.1.0' })
+  version!: string;
+
+  @ApiProperty({ description: 'SHA-256 of the config file it runs.' })
+  config_hash!: string;
+
+  @ApiProperty()
+  started_at!: string;
+
+  @ApiProperty({ description: 'Its last heartbeat; a replica silent for 3 heartbeats is gone.' })
+  last_seen!: string;
+
+  @ApiProperty({ description: 'Requests in flight at its last heartbeat.' })
+  in_flight!: number;
+
+  @ApiProperty({
+    description: 'Its config hash differs from the one most replicas run (a rollout in progress).',
+  })
+  config_differs!: boolean;
+}
+
+/** Body of GET /admin/replicas. */
+export class ReplicaListDto {
+  @ApiProperty({ type: [ReplicaDto] })
+  replicas!: ReplicaDto[];
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { SecretSet } from './secret-set';
 
 describe('SecretSet', () => {
@@ -53,5 +53,29 @@ describe('SecretSet with many secrets', () => {
 
   it('answers a duplicated secret with its first index', () => {
     expect(new SecretSet(['a', 'b', 'a']).indexOf('a')).toBe(0);
+  });
+});
+
+describe('SecretSet on the hot path', () => {
+  const digests = (set: SecretSet) => vi.spyOn(set as unknown as { digest(v: string): string }, 'digest');
+
+  it('answers a key accepted before without hashing it again; a wrong candidate is hashed every time', () => {
+    const set = new SecretSet(['sk-relay-alpha-0001', 'sk-relay-b']);
+    expect(set.indexOf('sk-relay-b')).toBe(1);
+    const spy = digests(set);
+    for (let i = 0; i < 10; i++) expect(set.indexOf('sk-relay-b')).toBe(1);
+    expect(spy).not.toHaveBeenCalled();
+    for (let i = 0; i < 3; i++) expect(set.indexOf('sk-relay-c')).toBe(-1);
+    expect(spy).toHaveBeenCalledTimes(3);
+  });
+
+  it('answers every key right while more keys are in use than it remembers', () => {
+    const keys = Array.from({ length: 1_000 }, (_, i) => `sk-relay-${i}`);
+    const set = new SecretSet(keys);
+    for (let round = 0; round < 3; round++) {
+      keys.forEach((k, i) => expect(set.indexOf(k)).toBe(i));
+      expect(set.indexOf('sk-relay-1000')).toBe(-1);
+      expect(set.indexOf('sk-relay-1')).toBe(1);
+    }
   });
 });

@@ -475,9 +475,84 @@ describe('validation', () => {
       ristretto: { num_counters: 1_000_000, max_cost: 104_857_600, buffer_items: 64 },
       redis: { url: 'redis://127.0.0.1:6379', cluster_nodes: [], key_prefix: 'cc-relay:', timeout_ms: 50 },
     });
+    expect(config.cluster).toEqual({
+      mode: 'local',
+      redis: {
+        url: 'redis://127.0.0.1:6379',
+        cluster_nodes: [],
+        key_prefix: 'cc-relay:cluster:',
+        timeout_ms: 50,
+      },
+      heartbeat_ms: 2_000,
+    });
     expect(config.logging).toEqual({ level: 'info', format: 'json' });
     expect(config.admin.token).toBeUndefined();
     expect(config.metrics).toEqual({ enabled: true, path: '/metrics' });
+  });
+
+  it('connects cluster.redis where cache.redis does when it names no connection of its own', () => {
+    const inherited = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { mode: 'single', redis: { cluster_nodes: ['10.0.0.1:7000'], url: 'redis://cache:6379' } },
+      cluster: { mode: 'redis', redis: { key_prefix: 'p:', timeout_ms: 20 } },
+    }).config.cluster;
+    expect(inherited).toEqual({
+      mode: 'redis',
+      redis: {
+        url: 'redis://cache:6379',
+        cluster_nodes: ['10.0.0.1:7000'],
+        key_prefix: 'p:',
+        timeout_ms: 20,
+      },
+      heartbeat_ms: 2_000,
+    });
+    const own = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { redis: { cluster_nodes: ['10.0.0.1:7000'] } },
+      cluster: { mode: 'redis', redis: { url: 'redis://state:6380' } },
+    }).config.cluster.redis;
+    expect(own).toMatchObject({ url: 'redis://state:6380', cluster_nodes: [] });
+  });
+
+  it('warns when the cluster state would sit under the ha cache prefix on the same Redis (a flush takes it along)', () => {
+    const shared = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { mode: 'ha' },
+      cluster: { mode: 'redis' },
+    });
+    expect(shared.warnings.filter((w) => w.includes('cluster.redis.key_prefix'))).toEqual([
+      expect.stringContaining('"cc-relay:cluster:" and cache.redis.key_prefix "cc-relay:" overlap'),
+    ]);
+    const apart = validateConfig({
+      providers: [{ name: 'a' }],
+      cache: { mode: 'ha' },
+      cluster: { mode: 'redis', redis: { key_prefix: 'cc-relay-cluster:' } },
+    });
+    expect(apart.warnings.filter((w) => w.includes('cluster.redis.key_prefix'))).toEqual([]);
+  });
+
+  it('lists every bad cluster value with its path', () => {
+    const err = configError(() =>
+      validateConfig({
+        providers: [{ name: 'a' }],
+        cluster: {
+          mode: 'olric',
+          redis: { url: 'http://x', cluster_nodes: ['nope'], key_prefix: '', timeout_ms: 0 },
+          heartbeat_ms: 5,
+          heartbeat: 1,
+        },
+      }),
+    );
+    expect(err.problems.map((p) => p.path)).toEqual([
+      'cluster.mode',
+      'cluster.redis.url',
+      'cluster.redis.cluster_nodes[0]',
+      'cluster.redis.key_prefix',
+      'cluster.redis.timeout_ms',
+      'cluster.heartbeat_ms',
+      'cluster.heartbeat',
+    ]);
+    expect(err.problems.find((p) => p.path === 'cluster.mode')?.expected).toBe('one of local, redis');
   });
 
   it('takes upstream connection limits of at least one, per provider or as the default', () => {

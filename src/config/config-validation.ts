@@ -15,7 +15,14 @@ import { IS_REDIS_CLUSTER_SEEDS, IS_REDIS_URL } from './redis-seeds';
 import { closestMatch } from './did-you-mean';
 import { crossCheck } from './config-cross-checks';
 import { ProblemList } from './problem-list';
-import { CacheConfig, IS_CRON_EXPRESSION, IS_DRILL_PERIOD, PUBLIC_LISTEN, RelayConfig } from './relay-config';
+import {
+  CacheConfig,
+  IS_CRON_EXPRESSION,
+  IS_DRILL_PERIOD,
+  PUBLIC_LISTEN,
+  RedisConfig,
+  RelayConfig,
+} from './relay-config';
 import { IS_STRING_LIST_RECORD, IS_STRING_RECORD, isPlainRecord } from './record-validators';
 
 /*
@@ -57,7 +64,7 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     list.bad(
       [],
       tree,
-      'a mapping of sections (server, providers, routing, health, cache, logging, admin, metrics)',
+      'a mapping of sections (server, providers, routing, health, cache, cluster, logging, admin, metrics)',
     );
     throw new ConfigError(list.problems);
   }
@@ -73,8 +80,11 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
   collectErrors(validateSync(config), [], false, list);
   crossCheck(config, list);
   if (list.problems.length > 0) throw new ConfigError(inFileOrder(list.problems, tree));
+  inheritClusterConnection(config);
 
   const warnings: string[] = [];
+  const overlap = clusterPrefixOverlap(config);
+  if (overlap !== undefined) warnings.push(overlap);
   for (const { provider, key, written } of dropped) {
     warnings.push(
       `providers[${provider}].keys[${key}]: dropped, its key ${written} expanded to an empty string`,
@@ -116,6 +126,42 @@ export function validateConfig(raw: unknown, expansion: ExpansionFacts = {}): Va
     );
   }
   return { config, warnings };
+}
+
+/**
+ * `cluster.redis` without `url` and `cluster_nodes` connects where `cache.redis` does; with one of them given, the
+ * other takes its own default (a standalone URL alone means no cluster seeds, and the reverse).
+ */
+function inheritClusterConnection(config: RelayConfig): void {
+  const cluster = config.cluster.redis;
+  if (cluster.url === undefined && cluster.cluster_nodes === undefined) {
+    cluster.url = config.cache.redis.url;
+    cluster.cluster_nodes = [...config.cache.redis.cluster_nodes];
+    return;
+  }
+  cluster.url ??= new RedisConfig().url;
+  cluster.cluster_nodes ??= [];
+}
+
+/**
+ * With `cache.mode: ha` and `cluster.mode: redis` on one Redis, a cache flush (every key under cache.redis.key_prefix)
+ * would take the cluster's state with it when one prefix is under the other.
+ */
+function clusterPrefixOverlap(config: RelayConfig): string | undefined {
+  const cache = config.cache.redis;
+  const cluster = config.cluster.redis;
+  if (config.cluster.mode !== 'redis' || config.cache.mode !== 'ha') return undefined;
+  const sameRedis =
+    (cluster.cluster_nodes ?? []).join(',') === cache.cluster_nodes.join(',') &&
+    (cache.cluster_nodes.length > 0 || cluster.url === cache.url);
+  const a = cache.key_prefix;
+  const b = cluster.key_prefix;
+  if (!sameRedis || !(a.startsWith(b) || b.startsWith(a))) return undefined;
+  return (
+    `cluster.redis.key_prefix "${b}" and cache.redis.key_prefix "${a}" overlap on the same Redis: DELETE ` +
+    `/admin/cache would delete the cluster's shared state too (the replicas keep theirs and write it again) and ` +
+    `the cache's key count includes it; give the cluster a prefix of its own (e.g. "cc-relay-cluster:")`
+  );
 }
 
 function shapeSection(

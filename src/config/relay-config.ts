@@ -73,6 +73,8 @@ export type ProbeKind = (typeof PROBE_KINDS)[number];
 
 export const CACHE_MODES = ['single', 'ha', 'disabled'] as const;
 export type CacheMode = (typeof CACHE_MODES)[number];
+export const CLUSTER_MODES = ['local', 'redis'] as const;
+export type ClusterMode = (typeof CLUSTER_MODES)[number];
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
@@ -535,6 +537,72 @@ export class CacheConfig {
   warmup_file?: string;
 }
 
+/**
+ * `cluster.redis`: the same shape and rules as `cache.redis`. With neither `url` nor `cluster_nodes` given (or the
+ * whole section left out), the connection is cache.redis's (url and cluster_nodes; the loader fills them in), so
+ * one Redis serves both without repeating it. The key prefix and timeout stay the cluster's own.
+ */
+export class ClusterRedisConfig {
+  /** Standalone Redis. Ignored when cluster_nodes is set. */
+  @IsOptional()
+  @IsString()
+  @Matches(/^rediss?:\/\/\S+$/, { message: 'expected a redis:// or rediss:// URL' })
+  @ValidateBy({
+    name: IS_REDIS_URL,
+    validator: {
+      validate: (value: unknown): boolean => redisUrlProblem(value) === undefined,
+      defaultMessage: (args) => redisUrlProblem(args?.value) ?? 'invalid url',
+    },
+  })
+  url?: string;
+
+  /** Redis Cluster seed nodes, as cache.redis.cluster_nodes. */
+  @IsOptional()
+  @IsArray()
+  @IsString({ each: true })
+  @Matches(CLUSTER_SEED, {
+    each: true,
+    message: 'expected host:port or redis[s]://[user[:password]@]host:port',
+  })
+  @ValidateBy({
+    name: IS_REDIS_CLUSTER_SEEDS,
+    validator: {
+      validate: (value: unknown): boolean => clusterNodesProblem(value) === undefined,
+      defaultMessage: (args) => clusterNodesProblem(args?.value) ?? 'invalid cluster_nodes',
+    },
+  })
+  cluster_nodes?: string[];
+
+  @IsString()
+  @MinLength(1)
+  key_prefix = 'cc-relay:cluster:';
+
+  /** The most any request-path Redis call may wait; slower = the replica decides locally. */
+  @IsInt()
+  @Min(1)
+  @Max(MAX_TIMER_MS)
+  timeout_ms = 50;
+}
+
+/**
+ * `cluster`: `local` keeps every replica on its own state (circuits, probes, admin view); `redis` shares them
+ * through Redis so N replicas behind an ingress behave as one relay (docs/cluster.md). Works with any cache.mode.
+ */
+export class ClusterConfig {
+  @IsIn(CLUSTER_MODES)
+  mode: ClusterMode = 'local';
+
+  @ValidateNested()
+  @Type(() => ClusterRedisConfig)
+  redis: ClusterRedisConfig = new ClusterRedisConfig();
+
+  /** How often a replica says it is alive; one not seen for 3 heartbeats is gone. */
+  @IsInt()
+  @Min(100)
+  @Max(MAX_TIMER_MS)
+  heartbeat_ms = 2_000;
+}
+
 export class LoggingConfig {
   @IsIn(LOG_LEVELS)
   level: LogLevel = 'info';
@@ -645,6 +713,10 @@ export class RelayConfig {
   @ValidateNested()
   @Type(() => CacheConfig)
   cache: CacheConfig = new CacheConfig();
+
+  @ValidateNested()
+  @Type(() => ClusterConfig)
+  cluster: ClusterConfig = new ClusterConfig();
 
   @ValidateNested()
   @Type(() => LoggingConfig)

@@ -32,6 +32,9 @@ export class AvailabilityService implements OnModuleInit, BeforeApplicationShutd
   private readonly log = new Logger('Availability');
   private pending = new Map<string, Map<string, DayTally>>();
   private timer: NodeJS.Timeout | undefined;
+  /** The UTC day of the last answer (dayOf): its start (epoch ms) and `YYYY-MM-DD`. */
+  private dayStart = -Infinity;
+  private day = '';
 
   constructor(
     metrics: RelayMetrics,
@@ -39,14 +42,26 @@ export class AvailabilityService implements OnModuleInit, BeforeApplicationShutd
     @Inject(DRILL_STORE) private readonly store: DrillStore,
   ) {
     metrics.onAnswer((s) => {
-      const at = this.clock.now();
-      const day = utcDay(at);
-      const byProvider = this.pending.get(day) ?? new Map<string, DayTally>();
-      this.pending.set(day, byProvider);
+      const day = this.dayOf(this.clock.now());
+      let byProvider = this.pending.get(day);
+      if (byProvider === undefined) {
+        byProvider = new Map<string, DayTally>();
+        this.pending.set(day, byProvider);
+      }
       const name = bookedProvider(s);
       const t = byProvider.get(name) ?? emptyTally();
-      if (addToTally(t, { ...s, at })) byProvider.set(name, t);
+      // addToTally reads neither `at` nor anything the sample lacks: the sample is tallied as it came.
+      if (addToTally(t, s)) byProvider.set(name, t);
     });
+  }
+
+  /** The UTC day of `ms`; the day's string is made once per day, not once per answer. */
+  private dayOf(ms: number): string {
+    if (ms < this.dayStart || ms >= this.dayStart + DAY_MS) {
+      this.dayStart = ms - (((ms % DAY_MS) + DAY_MS) % DAY_MS);
+      this.day = utcDay(ms);
+    }
+    return this.day;
   }
 
   onModuleInit(): void {

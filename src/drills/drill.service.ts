@@ -88,7 +88,10 @@ export class DrillService implements OnApplicationBootstrap, OnApplicationShutdo
     this.bootAt = clock.now();
     this.maxWindowMs = Math.max(0, ...config.drills.map((d) => d.duration_ms));
     for (const d of config.drills) for (const v of VERDICTS) this.verdictCounts.set(`${d.name}\u0000${v}`, 0);
-    metrics.onAnswer((s) => this.onAnswer({ ...s, at: this.clock.now() }));
+    metrics.onAnswer((s) => {
+      // Without a drill window to keep nor a drill running, an answer has nowhere to go: no copy is made.
+      if (this.maxWindowMs > 0 || this.active.size > 0) this.onAnswer({ ...s, at: this.clock.now() });
+    });
     metrics.addCollectedCounter(
       'cc_relay_drill_runs_total',
       'Failover drills ended, by drill and verdict (pass, fail, aborted, inconclusive)',

@@ -1,6 +1,11 @@
 import { systemClock, type Clock } from '../common/clock';
 import type { CircuitBreakerConfig, RelayConfig } from '../config/relay-config';
-import { CircuitBreaker, type BreakerSnapshot, type BreakerTransition } from './circuit-breaker';
+import {
+  CircuitBreaker,
+  type BreakerLink,
+  type BreakerSnapshot,
+  type BreakerTransition,
+} from './circuit-breaker';
 
 /** One provider's breaker as the admin API lists it. */
 export interface ProviderBreakerSnapshot extends BreakerSnapshot {
@@ -21,6 +26,8 @@ export class BreakerRegistry {
   private readonly breakers = new Map<string, CircuitBreaker>();
   private readonly unsubscribers = new Map<string, () => void>();
   private readonly listeners: ProviderTransitionListener[] = [];
+  /** Cluster mode: the link of each provider's breaker to the shared state (src/cluster). */
+  private linkFor: ((name: string) => BreakerLink) | undefined;
 
   constructor(
     private config: CircuitBreakerConfig,
@@ -111,6 +118,15 @@ export class BreakerRegistry {
     for (const breaker of this.breakers.values()) breaker.reconfigure(this.config);
   }
 
+  /**
+   * Shares every breaker's counting, present and future (providers added by a reload), through the link the
+   * factory makes for its provider (cluster.mode: redis); undefined detaches them.
+   */
+  attachLinks(linkFor: ((name: string) => BreakerLink) | undefined): void {
+    this.linkFor = linkFor;
+    for (const [name, breaker] of this.breakers) breaker.attach(linkFor?.(name));
+  }
+
   /** Subscribes to transitions of every provider's breaker, present and future; returns the unsubscribe function. */
   onTransition(listener: ProviderTransitionListener): () => void {
     this.listeners.push(listener);
@@ -122,6 +138,7 @@ export class BreakerRegistry {
 
   private create(name: string): CircuitBreaker {
     const breaker = new CircuitBreaker(this.config, this.clock);
+    breaker.attach(this.linkFor?.(name));
     const unsubscribe = breaker.onTransition((transition) => {
       for (const listener of [...this.listeners]) {
         try {

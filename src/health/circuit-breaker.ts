@@ -68,6 +68,53 @@ export function openDurationMs(
   return Math.min(cap, base * 2 ** Math.min(Math.max(0, reopens), 31));
 }
 
+/**
+ * The cluster's circuit of a provider (`cluster.mode: redis`), as src/cluster reads it from Redis. `state` is the
+ * stored one: an OPEN whose retry_at has passed is HALF_OPEN, here as in the breaker.
+ */
+export interface SharedBreakerView {
+  state: BreakerState;
+  /** Bumped by every shared transition; a view with a lower epoch than one already adopted is stale. */
+  epoch: number;
+  failures: number;
+  openedAt: number | null;
+  retryAt: number | null;
+  openMs: number | null;
+  reopens: number;
+  forced: boolean;
+  successes: number;
+  reason: TransitionReason | null;
+  /** The replica that caused the last transition (saw the last failure, forced it…). */
+  by: string | null;
+  detail: string | null;
+}
+
+/**
+ * Where a breaker counts with the other replicas (src/cluster). Each call answers the shared state after the
+ * change, or undefined when Redis could not be asked within its timeout: the breaker then decides alone, as it does
+ * whenever `active()` is false. Reads (routing) never wait for Redis: HALF_OPEN test permits are reserved ahead.
+ */
+export interface BreakerLink {
+  /** Whether the cluster decides now (Redis reachable). */
+  active(): boolean;
+  /** A failure; `probe` is the HALF_OPEN permit it used. */
+  failure(probe: string | undefined): Promise<SharedBreakerView | undefined>;
+  /**
+   * A success. For a normal request: undefined (no promise, nothing sent) when the shared count is known to be zero
+   * already, the steady state, so a success costs no round trip.
+   */
+  success(probe: string | undefined): Promise<SharedBreakerView | undefined> | undefined;
+  /** A HALF_OPEN permit given back without a verdict (client cancel, 4xx). */
+  release(probe: string): void;
+  /** Takes the cluster-wide HALF_OPEN permit reserved for this replica; when there is none, asks for one. */
+  takeProbe(): string | undefined;
+  /** Whether a permit is reserved (asks for one when not). */
+  hasProbe(): boolean;
+  probeSucceeded(): Promise<SharedBreakerView | undefined>;
+  forceOpen(durationMs: number, reason: string): Promise<SharedBreakerView | undefined>;
+  reset(): Promise<SharedBreakerView | undefined>;
+}
+
 /** Proof that the breaker admitted one request; hand it back to record() exactly once. */
 export interface Permit {
   /** 'probe' when the request was admitted as one of the HALF_OPEN test requests. */
@@ -81,6 +128,8 @@ class IssuedPermit implements Permit {
     readonly kind: 'normal' | 'probe',
     readonly owner: CircuitBreaker,
     readonly generation: number,
+    /** The cluster-wide HALF_OPEN permit it holds (cluster mode). */
+    readonly ticket?: string,
   ) {}
 }
 
@@ -110,6 +159,12 @@ export class CircuitBreaker {
   /** Length of the current (or last) open period. */
   private currentOpenMs: number;
   private readonly listeners: Array<(transition: BreakerTransition) => void> = [];
+  /** Cluster mode: where counting is shared (undefined: this replica alone). */
+  private link: BreakerLink | undefined;
+  /** The epoch of the last shared state adopted. */
+  private sharedEpoch = 0;
+  /** A transition was decided here while the cluster could not be asked (resynchronised when Redis returns). */
+  private decidedAlone = false;
 
   constructor(
     private config: CircuitBreakerConfig,
@@ -126,6 +181,60 @@ export class CircuitBreaker {
     this.config = config;
   }
 
+  /** Shares this breaker's counting with the other replicas (cluster.mode: redis); undefined detaches. */
+  attach(link: BreakerLink | undefined): void {
+    this.link = link;
+  }
+
+  /** The settings in force (the cluster link reads thresholds and durations from them). */
+  get settings(): CircuitBreakerConfig {
+    return this.config;
+  }
+
+  /** Whether a transition was decided here alone since the last shared state was adopted. */
+  get divergedWhileAlone(): boolean {
+    return this.decidedAlone;
+  }
+
+  /**
+   * Takes the cluster's state (a script's answer, a pub/sub message, a periodic read). Older epochs are ignored;
+   * the same epoch only updates the shared failure count; a newer one becomes the state here, with the
+   * transition emitted as if it had happened here (from this breaker's state), and its permits from before void.
+   */
+  adopt(view: SharedBreakerView, resync = false): void {
+    if (view.epoch < this.sharedEpoch) return;
+    this.refresh();
+    // resync: Redis is back and this replica decided alone meanwhile; the cluster's state wins even unchanged.
+    if (view.epoch === this.sharedEpoch && !(resync && this.decidedAlone)) {
+      if (this.current === 'closed' && view.state === 'closed') this.consecutiveFailures = view.failures;
+      return;
+    }
+    this.sharedEpoch = view.epoch;
+    this.decidedAlone = false;
+    const from = this.current;
+    this.current = view.state;
+    this.consecutiveFailures = view.failures;
+    this.openedAt = view.openedAt;
+    this.retryAt = view.state === 'open' ? view.retryAt : null;
+    if (view.openMs !== null) this.currentOpenMs = view.openMs;
+    this.reopens = view.reopens;
+    this.forced = view.state === 'open' && view.forced;
+    this.halfOpenSuccesses = view.successes;
+    if (from !== view.state) {
+      this.generation += 1;
+      this.halfOpenInFlight = 0;
+      const detail = view.detail ?? undefined;
+      this.emit({
+        from,
+        to: view.state,
+        reason: view.reason ?? 'reset',
+        at: this.clock.now(),
+        ...(detail === undefined ? {} : { detail }),
+      });
+    }
+    this.refresh();
+  }
+
   /** The current state, after applying an elapsed open timer. */
   get state(): BreakerState {
     this.refresh();
@@ -139,6 +248,12 @@ export class CircuitBreaker {
   tryAcquire(): Permit | undefined {
     this.refresh();
     if (this.current === 'closed') return new IssuedPermit('normal', this, this.generation);
+    if (this.current === 'half_open' && this.link?.active()) {
+      const ticket = this.link.takeProbe();
+      if (ticket === undefined) return undefined;
+      this.halfOpenInFlight += 1;
+      return new IssuedPermit('probe', this, this.generation, ticket);
+    }
     if (this.current === 'half_open' && this.hasProbeSlot()) {
       this.halfOpenInFlight += 1;
       return new IssuedPermit('probe', this, this.generation);
@@ -152,7 +267,20 @@ export class CircuitBreaker {
     permit.settled = true;
     this.refresh();
     if (permit.generation !== this.generation) return;
+    if (this.link?.active() && (permit.kind === 'normal' || permit.ticket !== undefined)) {
+      this.recordShared(this.link, permit, result);
+      return;
+    }
+    if (this.link) {
+      // Cluster mode without Redis: decided here alone, resynchronised when Redis returns.
+      this.recordLocally(permit, result);
+      if (permit.generation !== this.generation) this.decidedAlone = true;
+      return;
+    }
+    this.recordLocally(permit, result);
+  }
 
+  private recordLocally(permit: IssuedPermit, result: BreakerResult): void {
     if (permit.kind === 'probe') {
       this.halfOpenInFlight -= 1;
       if (result === 'success') {
@@ -178,6 +306,65 @@ export class CircuitBreaker {
     }
   }
 
+  /**
+   * Cluster mode: the count moves here at once (so this replica's view is current), the cluster decides the
+   * transition, and its answer is adopted; without an answer in time the breaker decides as it would alone.
+   * A success costs no round trip unless the shared failure count is non-zero.
+   */
+  private recordShared(link: BreakerLink, permit: IssuedPermit, result: BreakerResult): void {
+    const generation = this.generation;
+    const adoptOr = (local: () => void) => (view: SharedBreakerView | undefined) => {
+      if (view !== undefined) this.adopt(view);
+      else if (generation === this.generation) local();
+    };
+    if (permit.kind === 'probe') {
+      const ticket = permit.ticket as string;
+      this.halfOpenInFlight -= 1;
+      if (result === 'ignored') {
+        link.release(ticket);
+      } else if (result === 'success') {
+        this.halfOpenSuccesses += 1;
+        void (link.success(ticket) ?? Promise.resolve(undefined)).then(
+          adoptOr(() => {
+            if (this.halfOpenSuccesses >= this.config.half_open_probes)
+              this.closeAlone('half_open_succeeded');
+          }),
+        );
+      } else {
+        void link.failure(ticket).then(
+          adoptOr(() => {
+            this.consecutiveFailures += 1;
+            this.reopens += 1;
+            this.decidedAlone = true;
+            this.open(openDurationMs(this.config, this.reopens), 'half_open_failure', false);
+          }),
+        );
+      }
+      return;
+    }
+    if (result === 'success') {
+      this.consecutiveFailures = 0;
+      void link.success(undefined)?.then((view) => {
+        if (view !== undefined) this.adopt(view);
+      });
+    } else if (result === 'failure') {
+      this.consecutiveFailures += 1;
+      void link.failure(undefined).then(
+        adoptOr(() => {
+          if (this.current === 'closed' && this.consecutiveFailures >= this.config.failure_threshold) {
+            this.decidedAlone = true;
+            this.open(openDurationMs(this.config, this.reopens), 'failure_threshold', false);
+          }
+        }),
+      );
+    }
+  }
+
+  private closeAlone(reason: TransitionReason): void {
+    this.decidedAlone = true;
+    this.close(reason);
+  }
+
   /** Keeps the last upstream error for operators; it does not change the state. */
   recordError(info: BreakerErrorInfo): void {
     this.lastError = { ...info, at: this.clock.now() };
@@ -193,12 +380,26 @@ export class CircuitBreaker {
     }
     this.refresh();
     this.open(durationMs, 'forced_open', true, reason);
+    this.share((link) => link.forceOpen(durationMs, reason));
   }
 
   /** Manual recovery: CLOSED with a clean failure count. Requests admitted before the reset no longer count. */
   reset(): void {
     this.refresh();
     this.close('reset');
+    this.share((link) => link.reset());
+  }
+
+  /** Cluster mode: an operator action taken here at once goes to the cluster too; alone, it is remembered. */
+  private share(action: (link: BreakerLink) => Promise<SharedBreakerView | undefined>): void {
+    if (!this.link?.active()) {
+      if (this.link) this.decidedAlone = true;
+      return;
+    }
+    void action(this.link).then((view) => {
+      if (view !== undefined) this.adopt(view);
+      else this.decidedAlone = true;
+    });
   }
 
   /** Forgets the last upstream error (admin reset); returns whether there was one. */
@@ -212,6 +413,19 @@ export class CircuitBreaker {
   markProbeSucceeded(): void {
     this.refresh();
     if (this.current !== 'open' || this.forced) return;
+    const link = this.link;
+    if (link?.active()) {
+      const generation = this.generation;
+      void link.probeSucceeded().then((view) => {
+        if (view !== undefined) this.adopt(view);
+        else if (generation === this.generation && this.current === 'open' && !this.forced) {
+          this.decidedAlone = true;
+          this.halfOpen('probe_succeeded');
+        }
+      });
+      return;
+    }
+    if (link) this.decidedAlone = true;
     this.halfOpen('probe_succeeded');
   }
 
@@ -219,7 +433,9 @@ export class CircuitBreaker {
   isRoutable(): boolean {
     this.refresh();
     if (this.current === 'closed') return true;
-    return this.current === 'half_open' && this.hasProbeSlot();
+    if (this.current !== 'half_open') return false;
+    if (this.link?.active()) return this.link.hasProbe();
+    return this.hasProbeSlot();
   }
 
   /** CLOSED with no failure since its last success: a provider the relay has no reason to think is struggling. */

@@ -5,6 +5,7 @@ import { Test } from '@nestjs/testing';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+import { PROBE_LOCK } from '../cluster/cluster.tokens';
 import { ProviderConfig, ProviderKeyConfig, RelayConfig } from '../config/relay-config';
 import { BreakerRegistry } from './breaker-registry';
 import { HealthProbeJob } from './health-probe.job';
@@ -88,9 +89,16 @@ function openCircuit(registry: BreakerRegistry, name: string): void {
   for (let i = 0; i < 5; i++) breaker.record(breaker.tryAcquire()!, 'failure');
 }
 
-async function boot(config: RelayConfig, prober?: ProviderProber): Promise<INestApplicationContext> {
+async function boot(
+  config: RelayConfig,
+  prober?: ProviderProber,
+  lock?: { tryTake(provider: string, ttlMs: number): Promise<boolean> },
+): Promise<INestApplicationContext> {
+  @Global()
+  @Module({ providers: [{ provide: PROBE_LOCK, useValue: lock ?? null }], exports: [PROBE_LOCK] })
+  class TestLockModule {}
   let builder = Test.createTestingModule({
-    imports: [TestConfigModule.with(config), ScheduleModule.forRoot(), HealthModule],
+    imports: [TestConfigModule.with(config), ScheduleModule.forRoot(), TestLockModule, HealthModule],
   });
   if (prober) builder = builder.overrideProvider(ProviderProber).useValue(prober);
   const moduleRef = await builder.compile();
@@ -159,6 +167,30 @@ describe('HealthProbeJob', () => {
       ['testing', 'half_open'],
       ['drill', 'open'],
     ]);
+  });
+
+  it('cluster mode: probes only the OPEN providers whose probe lock this replica holds, for one interval', async () => {
+    const config = configWith([
+      provider('mine', upstream.baseUrl('mine')),
+      provider('theirs', upstream.baseUrl('theirs')),
+    ]);
+    const asked: Array<[string, number]> = [];
+    app = await boot(config, undefined, {
+      tryTake: async (name, ttlMs) => {
+        asked.push([name, ttlMs]);
+        return name === 'mine';
+      },
+    });
+    const registry = app.get(BreakerRegistry);
+    openCircuit(registry, 'mine');
+    openCircuit(registry, 'theirs');
+    await app.get(HealthProbeJob).runOnce();
+    expect(asked.sort()).toEqual([
+      ['mine', 100],
+      ['theirs', 100],
+    ]);
+    expect(upstream.seen.map((r) => r.url)).toEqual(['/mine/v1/models']);
+    expect(registry.get('theirs')!.state).toBe('open');
   });
 
   it('probes with a one-token Messages request by default, so an overload that spares /v1/models keeps it OPEN', async () => {

@@ -9,6 +9,8 @@ import {
 import { SchedulerRegistry } from '@nestjs/schedule';
 import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
+import { PROBE_LOCK } from '../cluster/cluster.tokens';
+import type { ProbeLock } from '../cluster/probe-lock';
 import { BreakerRegistry } from './breaker-registry';
 import { adapterOf } from '../providers/adapters';
 import { buildProbeRequest, probeKindOf } from '../providers/probe-request';
@@ -38,6 +40,8 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly prober: ProviderProber,
     private readonly scheduler: SchedulerRegistry,
     @Optional() @Inject(RNG) private readonly rng: Rng = mathRandom,
+    /** cluster.mode: redis — one replica probes each OPEN provider per interval (null or absent: this one alone). */
+    @Optional() @Inject(PROBE_LOCK) private readonly lock?: ProbeLock | null,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -76,6 +80,13 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
 
   private async probeOne(provider: ProviderConfig): Promise<void> {
     try {
+      // Another replica holds this provider's probe for the interval: it probes, this one does not.
+      if (
+        this.lock &&
+        !(await this.lock.tryTake(provider.name, this.config.health.health_check.interval_ms))
+      ) {
+        return;
+      }
       const kind = this.config.health.health_check.probe;
       // Vertex, Bedrock and Entra ID providers probe with their own authenticated request (src/providers/).
       const adapter = adapterOf(provider);

@@ -14,6 +14,9 @@ import type { ProviderRuntime } from '../routing/routing.service';
 import type { AttemptResult } from '../protocol/answer';
 import type { UpstreamClient } from './upstream-client';
 
+/** settle401's answer to anything but a 401 (settled once, shared). */
+const NOT_A_401: Promise<boolean> = Promise.resolve(false);
+
 /** Bounds the confirmation call (its headers and its body). */
 const KEY_CHECK_TIMEOUT_MS = 5_000;
 
@@ -41,13 +44,22 @@ export class KeyVerifier {
    * After an attempt with a key of the pool: on a 401, decides whether the key is parked, and returns whether the
    * request itself caused the 401 (the client then gets the upstream 401 as is). Anything else: false at once.
    */
-  async settle401(
+  settle401(
     rt: ProviderRuntime,
     lease: { keyId: string; key: string },
     request: { id: string; headers: IncomingHttpHeaders },
     result: AttemptResult,
   ): Promise<boolean> {
-    if (result.kind !== 'status' || result.status !== 401) return false;
+    // Nearly every attempt: one shared settled promise, no async frame of its own.
+    if (result.kind !== 'status' || result.status !== 401) return NOT_A_401;
+    return this.settleKey401(rt, lease, request);
+  }
+
+  private async settleKey401(
+    rt: ProviderRuntime,
+    lease: { keyId: string; key: string },
+    request: { id: string; headers: IncomingHttpHeaders },
+  ): Promise<boolean> {
     const { keyId } = lease;
     const explainedByRequest = requestExplains401(request.headers);
     let check: KeyCheck | undefined;

@@ -126,7 +126,7 @@ export class ProxyService {
       // provider's connection count) is given back in the finally below whatever is thrown on the way, so no failure
       // can starve a key or hold a HALF_OPEN test slot for good. Nothing is given back twice.
       try {
-        const admission = lease.admit(estimate);
+        const admission = await lease.admit(estimate);
         if (admission.kind === 'refused') {
           stepIdx++;
           state.attemptsOnProvider = 0;

@@ -68,17 +68,28 @@ function inbound(block: Block, field: 'signature' | 'data', type: ProviderType):
 /** Stands in for an assistant turn that held nothing but another vendor's thinking (empty content is refused). */
 export const OMITTED_THINKING_TEXT = '(thinking omitted)';
 
+const TAG_BYTES = Buffer.from(SIGNATURE_TAG);
+const SIGNATURE_KEY_BYTES = Buffer.from('"signature"');
+const REDACTED_BYTES = Buffer.from('redacted_thinking');
+
+/** Whether `raw` holds `needle`; a Buffer is searched for the needle's bytes, made once (a string needle is encoded on every search). */
+function contains(raw: Buffer | string, needle: string, bytes: Buffer): boolean {
+  return typeof raw === 'string' ? raw.includes(needle) : raw.indexOf(bytes) !== -1;
+}
+
 /**
  * The request body to send a provider of `type`: thinking blocks it did not sign are dropped from the assistant
  * turns, its own tagged ones untagged. Returns `raw` itself (byte for byte) when nothing had to change, which a
  * substring check decides without parsing for nearly every request.
  */
 export function bodyForProvider(raw: Buffer | string, type: ProviderType): Buffer | string {
-  const has = (needle: string) => (typeof raw === 'string' ? raw.includes(needle) : raw.includes(needle));
   // Claude platform: only tagged blocks need work. Others: any signed block.
   if (signsAsClaude(type)) {
-    if (!has(SIGNATURE_TAG)) return raw;
-  } else if (!has('"signature"') && !has('redacted_thinking')) {
+    if (!contains(raw, SIGNATURE_TAG, TAG_BYTES)) return raw;
+  } else if (
+    !contains(raw, '"signature"', SIGNATURE_KEY_BYTES) &&
+    !contains(raw, 'redacted_thinking', REDACTED_BYTES)
+  ) {
     return raw;
   }
   let parsed: unknown;

@@ -82,7 +82,8 @@ export class UpstreamClient implements OnApplicationShutdown {
         (res) => {
           // The connection is the exchange's until its body is read to the end or destroyed.
           if (res.body.closed) entry.release();
-          else res.body.once('close', entry.release);
+          // 'close' is emitted once: `on` spares the wrapper `once` allocates for every exchange.
+          else res.body.on('close', entry.release);
           return res;
         },
         (err: unknown) => {

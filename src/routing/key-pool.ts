@@ -1,9 +1,18 @@
 import type { Clock } from '../common/clock';
 import { maskSecret } from '../config/mask';
 import type { ProviderKeyConfig } from '../config/relay-config';
-import { headerValue, parseRetryAfterMs, type HeaderBag } from '../protocol/outcome';
+import { parseRetryAfterMs, type HeaderBag } from '../protocol/outcome';
 import type { Rng } from '../common/rng';
 import { SlidingWindow } from './sliding-window';
+import {
+  LearnedLimits,
+  type LearnedLimitSnapshot,
+  type LearnedObservation,
+  type RateLimitFamily,
+} from './learned-limits';
+import { keyFingerprint, type KeyPoolSync, type SharedKeyLimits, type SharedPenalty } from './key-sync';
+
+export type { LearnedLimitSnapshot, RateLimitFamily } from './learned-limits';
 
 /** The key fields the pool reads (a ProviderKeyConfig satisfies it). */
 export type PoolKeyConfig = Pick<
@@ -29,17 +38,6 @@ export interface KeyPoolOptions {
   max429CooldownMs?: number;
 }
 
-/** The rate-limit families Anthropic reports as `anthropic-ratelimit-<family>-{limit,remaining,reset}`. */
-export type RateLimitFamily = 'requests' | 'tokens' | 'input_tokens' | 'output_tokens';
-
-/** What one response header family told us, as the admin API shows it. */
-export interface LearnedLimitSnapshot {
-  limit: number | null;
-  /** The upstream's remaining minus what this pool has sent since; null once the reset has passed. */
-  remaining: number | null;
-  reset: string | null;
-}
-
 /** One key as the admin API shows it: never the secret itself. */
 export interface KeySnapshot {
   id: string;
@@ -59,17 +57,6 @@ export interface KeySnapshot {
   learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>>;
 }
 
-const FAMILIES: readonly RateLimitFamily[] = ['requests', 'tokens', 'input_tokens', 'output_tokens'];
-
-/** Each family's three header names, built once (they are looked up on every response). */
-const FAMILY_HEADERS: Readonly<Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>> =
-  Object.fromEntries(
-    FAMILIES.map((family) => {
-      const prefix = `anthropic-ratelimit-${family.replace('_', '-')}-`;
-      return [family, { limit: `${prefix}limit`, remaining: `${prefix}remaining`, reset: `${prefix}reset` }];
-    }),
-  ) as Record<RateLimitFamily, { limit: string; remaining: string; reset: string }>;
-
 /** Default window of the local limits: Anthropic's limits are per minute. */
 export const KEY_WINDOW_MS = 60_000;
 const DEFAULT_429_COOLDOWN_MS = 1_000;
@@ -78,15 +65,6 @@ const MAX_429_COOLDOWN_MS = 60_000;
 export const REJECTED_KEY_COOLDOWN_MS = 10 * 60_000;
 // When only in-flight requests' reserved tokens block a key, nothing in the windows says when they finish.
 const IN_FLIGHT_WAIT_MS = 1_000;
-
-interface Learned {
-  limit?: number;
-  remaining?: number;
-  resetAtMs?: number;
-  observedAtMs: number;
-  /** Sent through this pool since the header was observed (requests, or estimated input tokens). */
-  spent: number;
-}
 
 class KeyState {
   readonly requests: SlidingWindow;
@@ -103,7 +81,11 @@ class KeyState {
   rejectedStatus = 401;
   /** Skipped until then while a 401 of the key is being confirmed (0: not). */
   heldUntil = 0;
-  learned: Partial<Record<RateLimitFamily, Learned>> = {};
+  readonly learned: LearnedLimits;
+  /** Estimated input tokens counted in the shared windows (cluster mode) whose usage is not known yet, and how many requests. */
+  sharedReserved = 0;
+  sharedPending = 0;
+  private fp: string | undefined;
 
   constructor(
     readonly id: string,
@@ -113,6 +95,16 @@ class KeyState {
     this.requests = new SlidingWindow(windowMs);
     this.inputTokens = new SlidingWindow(windowMs);
     this.outputTokens = new SlidingWindow(windowMs);
+    this.learned = new LearnedLimits(windowMs);
+  }
+
+  /** The key's non-secret name in shared state (computed once, when first needed). */
+  get fingerprint(): string {
+    return (this.fp ??= keyFingerprint(this.config.key));
+  }
+
+  get limited(): boolean {
+    return this.config.rpm_limit > 0 || this.config.itpm_limit > 0 || this.config.otpm_limit > 0;
   }
 }
 
@@ -127,6 +119,11 @@ class KeyState {
  * Weight 0 drains a key, unless every key has weight 0 (a pool that refuses everything is never what a config means).
  * Learned limits only steer (utilisation, and no picks while `remaining` cannot cover the request until its reset);
  * the configured limits are enforced on this pool's own counts.
+ *
+ * In cluster mode (cluster.mode: redis) a {@link KeyPoolSync} is attached: {@link acquire} then has the configured
+ * limits enforced on the cluster's counts (one round trip, only for keys with limits), and cooldowns, parking and
+ * learned headers are told to, and taken from, the other replicas (the `apply*` methods). Without it the pool
+ * answers exactly as it always has.
  */
 export class KeyPool {
   /** How many times an operator cleared the pool's penalties: what was learned about its keys before is stale. */
@@ -136,6 +133,8 @@ export class KeyPool {
   private readonly windowMs: number;
   private readonly default429CooldownMs: number;
   private readonly max429CooldownMs: number;
+  /** Shared state with the other replicas (cluster.mode: redis), when attached. */
+  private sync: KeyPoolSync | undefined;
 
   constructor(
     readonly provider: string,
@@ -187,14 +186,133 @@ export class KeyPool {
       return { kind: 'exhausted', retryAfterMs };
     }
     const chosen = best.length === 1 ? best[0]! : best[Math.floor(this.rng() * best.length)]!;
+    return this.take(chosen, now, estimate);
+  }
+
+  /** Counts a picked request against the key. */
+  private take(chosen: KeyState, now: number, estimate: number): KeyPick {
     chosen.requests.add(now);
     chosen.inFlight++;
     chosen.reservedInput += estimate;
-    for (const family of FAMILIES) {
-      const l = chosen.learned[family];
-      if (l) l.spent += family === 'requests' ? 1 : family === 'output_tokens' ? 0 : estimate;
-    }
+    chosen.learned.spend(estimate);
     return { kind: 'key', keyId: chosen.id, key: chosen.config.key };
+  }
+
+  /** The keys that could take the request now, best first as {@link pick} scores them (ties in random order). */
+  private ranked(now: number, estimate: number): KeyState[] {
+    const scored: { s: KeyState; score: number[]; tie: number }[] = [];
+    for (const s of this.active()) {
+      if (this.waitMs(s, now, estimate) > 0) continue;
+      const score = [this.utilisation(s, now), s.requests.total(now) / effectiveWeight(s), s.inFlight];
+      scored.push({ s, score, tie: this.rng() });
+    }
+    scored.sort((a, b) => compareScores(a.score, b.score) || a.tie - b.tie);
+    return scored.map((x) => x.s);
+  }
+
+  /**
+   * {@link pick}, with the cluster's counts where they decide: in cluster mode, when the best keys have rpm/itpm/otpm
+   * limits, one round trip to the shared state admits the first of them that fits cluster-wide. Without shared state,
+   * or when no candidate has limits, it is `pick` (no round trip); when the shared state does not answer in time, the
+   * pool decides on its own counts like `pick`.
+   */
+  acquire(estimatedInputTokens = 0): KeyPick | Promise<KeyPick> {
+    // Without shared state no promise is made: the answer is pick's.
+    const sync = this.sync;
+    if (!sync || this.states.length === 0) return this.pick(estimatedInputTokens);
+    return this.acquireShared(sync, estimatedInputTokens);
+  }
+
+  private async acquireShared(sync: KeyPoolSync, estimatedInputTokens: number): Promise<KeyPick> {
+    const now = this.clock.now();
+    const estimate = nonNegative(estimatedInputTokens);
+    const ranked = this.ranked(now, estimate);
+    const first = ranked[0];
+    if (first === undefined) return this.exhausted(now, estimate, Infinity);
+    if (!first.limited) return this.take(first, now, estimate);
+    // The limited keys in order, up to the first one without limits (which needs no shared count).
+    const candidates: KeyState[] = [];
+    let unlimited: KeyState | undefined;
+    for (const s of ranked) {
+      if (!s.limited) {
+        unlimited = s;
+        break;
+      }
+      candidates.push(s);
+    }
+    const limits: SharedKeyLimits[] = candidates.map((s) => ({
+      fingerprint: s.fingerprint,
+      rpm: s.config.rpm_limit,
+      itpm: s.config.itpm_limit,
+      otpm: s.config.otpm_limit,
+    }));
+    const answer = await sync.admit(limits, estimate);
+    if (answer === undefined || sync !== this.sync) return this.pick(estimatedInputTokens);
+    const at = this.clock.now();
+    if (answer.admitted) {
+      const chosen = candidates[answer.index];
+      // A reload while the answer was on its way dropped the key: its shared count stands, the pool decides.
+      if (chosen === undefined || !this.states.includes(chosen)) return this.pick(estimatedInputTokens);
+      if (estimate > 0) {
+        chosen.sharedReserved += estimate;
+        chosen.sharedPending++;
+      }
+      return this.take(chosen, at, estimate);
+    }
+    if (unlimited && this.states.includes(unlimited)) return this.take(unlimited, at, estimate);
+    return this.exhausted(at, estimate, answer.retryAfterMs);
+  }
+
+  /** No key can take the request: the soonest any might, locally or by the shared windows (`sharedWaitMs`). */
+  private exhausted(now: number, estimate: number, sharedWaitMs: number): KeyPick {
+    let soonest = sharedWaitMs;
+    for (const s of this.active()) {
+      const wait = this.waitMs(s, now, estimate);
+      if (wait > 0) soonest = Math.min(soonest, wait);
+    }
+    return {
+      kind: 'exhausted',
+      retryAfterMs: Number.isFinite(soonest) ? Math.max(1, Math.ceil(soonest)) : IN_FLIGHT_WAIT_MS,
+    };
+  }
+
+  /** Shares this pool's learning with the other replicas from now on (cluster.mode: redis); undefined detaches. */
+  attach(sync: KeyPoolSync | undefined): void {
+    this.sync = sync;
+  }
+
+  /** The fingerprints of the pool's keys (their names in shared state). */
+  fingerprints(): string[] {
+    return this.states.map((s) => s.fingerprint);
+  }
+
+  /** Another replica cooled a key down or parked it (or put it back): honoured here at once. */
+  applyPenalty(fingerprint: string, penalty: SharedPenalty): void {
+    for (const s of this.states) {
+      if (s.fingerprint !== fingerprint) continue;
+      if (penalty.cooldownUntil !== undefined)
+        s.cooldownUntil = Math.max(s.cooldownUntil, penalty.cooldownUntil);
+      if (penalty.rejectedUntil !== undefined && penalty.rejectedUntil > s.rejectedUntil) {
+        s.rejectedUntil = penalty.rejectedUntil;
+        s.rejectedAt = penalty.rejectedAt ?? s.rejectedAt;
+        s.heldUntil = 0;
+      }
+      if (penalty.acceptedAt !== undefined && s.rejectedUntil > 0 && penalty.acceptedAt >= s.rejectedAt) {
+        s.rejectedAt = 0;
+        s.rejectedUntil = 0;
+        s.heldUntil = 0;
+      }
+    }
+  }
+
+  /** Another replica learned the key's rate-limit headers: taken when newer than this pool's own. */
+  applyLearned(fingerprint: string, family: RateLimitFamily, observation: LearnedObservation): void {
+    for (const s of this.states) if (s.fingerprint === fingerprint) s.learned.adopt(family, observation);
+  }
+
+  /** Another replica cleared the provider's penalties (admin reset). */
+  applyClear(): void {
+    this.clearLocal();
   }
 
   /** Whether some key could take a request right now (for "try another key of this provider"). */
@@ -232,9 +350,19 @@ export class KeyPool {
     const s = this.find(keyId);
     if (!s) return;
     const now = this.clock.now();
-    // Most answers of providers other than Anthropic carry no rate-limit headers: one pass over the names spares
-    // them the twelve lookups.
-    if (hasRateLimitHeaders(headers)) for (const family of FAMILIES) this.learn(s, family, headers, now);
+    const changed = s.learned.observe(headers, now);
+    const sync = this.sync;
+    if (sync) {
+      for (const family of changed) {
+        const observation = s.learned.observation(family);
+        if (observation) sync.learned(s.fingerprint, family, observation);
+      }
+      // An answer that is not a success spent no tokens: its reservation in the shared windows is given back.
+      if ((status < 200 || status >= 300) && s.sharedPending > 0) {
+        const share = this.takeSharedShare(s);
+        if (share > 0) sync.settle(s.fingerprint, -share, 0);
+      }
+    }
 
     if (status === 429) {
       s.consecutive429++;
@@ -244,8 +372,10 @@ export class KeyPool {
           ? hint
           : Math.min(this.max429CooldownMs, this.default429CooldownMs * 2 ** (s.consecutive429 - 1));
       s.cooldownUntil = Math.max(s.cooldownUntil, now + cooldown);
+      sync?.penalise(s.fingerprint, { cooldownUntil: s.cooldownUntil });
     } else if (status >= 200 && status < 300) {
       s.consecutive429 = 0;
+      if (sync && s.rejectedUntil > 0) sync.penalise(s.fingerprint, { acceptedAt: now });
       // The key evidently works (a request of it that was in flight succeeded): back in rotation.
       s.rejectedAt = 0;
       s.rejectedUntil = 0;
@@ -266,6 +396,7 @@ export class KeyPool {
     s.rejectedAt = now;
     s.rejectedUntil = now + REJECTED_KEY_COOLDOWN_MS;
     s.heldUntil = 0;
+    this.sync?.penalise(s.fingerprint, { rejectedUntil: s.rejectedUntil, rejectedAt: now });
   }
 
   /** Skips the key for `ms` (a 401 of it is being confirmed); 0 puts it back at once. */
@@ -287,6 +418,21 @@ export class KeyPool {
     const output = nonNegative(outputTokens);
     if (input > 0) s.inputTokens.add(now, input);
     if (output > 0) s.outputTokens.add(now, output);
+    const sync = this.sync;
+    if (sync && (s.config.itpm_limit > 0 || s.config.otpm_limit > 0)) {
+      // The shared windows counted the estimate at admission: correct it to the usage, add the output tokens.
+      const inputDelta = input > 0 ? input - this.takeSharedShare(s) : 0;
+      if (inputDelta !== 0 || output > 0) sync.settle(s.fingerprint, inputDelta, output);
+    }
+  }
+
+  /** One request's share of the key's estimate still counted in the shared windows (taken off the key). */
+  private takeSharedShare(s: KeyState): number {
+    if (s.sharedPending === 0) return 0;
+    const share = Math.round(s.sharedReserved / s.sharedPending);
+    s.sharedPending--;
+    s.sharedReserved = s.sharedPending === 0 ? 0 : Math.max(0, s.sharedReserved - share);
+    return share;
   }
 
   /** Ends one in-flight request of the key (call exactly once per successful pick). */
@@ -304,6 +450,12 @@ export class KeyPool {
    * cooldown gone. Returns how many keys were parked and how many cooling down. Windows and learned limits stay.
    */
   clearPenalties(): { parked: number; cooling: number } {
+    this.sync?.clear();
+    return this.clearLocal();
+  }
+
+  private clearLocal(): { parked: number; cooling: number } {
+    // Here, so a reset another replica made also makes this replica's 401 verifier forget (resetCount).
     this.resetCount++;
     const now = this.clock.now();
     let parked = 0;
@@ -341,16 +493,7 @@ export class KeyPool {
     const active = new Set(this.active());
     return this.states.map((s) => {
       const wait = active.has(s) ? this.waitMs(s, now, 0) : Infinity;
-      const learned: Partial<Record<RateLimitFamily, LearnedLimitSnapshot>> = {};
-      for (const family of FAMILIES) {
-        const l = s.learned[family];
-        if (!l) continue;
-        learned[family] = {
-          limit: l.limit ?? null,
-          remaining: this.effectiveRemaining(l, now) ?? null,
-          reset: l.resetAtMs === undefined ? null : new Date(l.resetAtMs).toISOString(),
-        };
-      }
+      const learned = s.learned.snapshot(now);
       return {
         id: s.id,
         key: maskSecret(s.config.key),
@@ -398,17 +541,7 @@ export class KeyPool {
       wait = Math.max(wait, Number.isFinite(byWindow) ? byWindow : IN_FLIGHT_WAIT_MS);
     }
     if (otpm > 0) wait = Math.max(wait, s.outputTokens.msUntilFits(now, otpm, 1));
-
-    for (const family of FAMILIES) {
-      const l = s.learned[family];
-      if (!l) continue;
-      const remaining = this.effectiveRemaining(l, now);
-      if (remaining === undefined) continue;
-      const wanted = family === 'requests' || family === 'output_tokens' ? 1 : estimate;
-      const need = Math.max(1, l.limit === undefined ? wanted : Math.min(wanted, l.limit));
-      if (remaining < need) wait = Math.max(wait, this.learnedExpiry(l) - now);
-    }
-    return wait;
+    return Math.max(wait, s.learned.waitMs(now, estimate));
   }
 
   private utilisation(s: KeyState, now: number): number {
@@ -417,46 +550,8 @@ export class KeyPool {
     if (rpm > 0) used = Math.max(used, s.requests.total(now) / rpm);
     if (itpm > 0) used = Math.max(used, (s.inputTokens.total(now) + s.reservedInput) / itpm);
     if (otpm > 0) used = Math.max(used, s.outputTokens.total(now) / otpm);
-    for (const family of FAMILIES) {
-      const l = s.learned[family];
-      const remaining = l ? this.effectiveRemaining(l, now) : undefined;
-      if (l?.limit && remaining !== undefined) used = Math.max(used, 1 - Math.max(0, remaining) / l.limit);
-    }
-    return used;
+    return Math.max(used, s.learned.utilisation(now));
   }
-
-  private learn(s: KeyState, family: RateLimitFamily, headers: HeaderBag, now: number): void {
-    const names = FAMILY_HEADERS[family];
-    const limit = parseCount(headerValue(headers, names.limit));
-    const remaining = parseCount(headerValue(headers, names.remaining));
-    const resetRaw = headerValue(headers, names.reset);
-    const resetAt = resetRaw === undefined ? NaN : Date.parse(resetRaw);
-    if (limit === undefined && remaining === undefined && Number.isNaN(resetAt)) return;
-    const previous = s.learned[family];
-    s.learned[family] = {
-      limit: limit ?? previous?.limit,
-      remaining,
-      // Anthropic's limits are per minute: a reset further out than one window is clock skew, not information.
-      resetAtMs: Number.isNaN(resetAt) ? undefined : Math.min(resetAt, now + this.windowMs),
-      observedAtMs: now,
-      spent: 0,
-    };
-  }
-
-  /** The learned remaining less what this pool sent since, or undefined when unknown or past its reset. */
-  private effectiveRemaining(l: Learned, now: number): number | undefined {
-    if (l.remaining === undefined || now >= this.learnedExpiry(l)) return undefined;
-    return l.remaining - l.spent;
-  }
-
-  private learnedExpiry(l: Learned): number {
-    return l.resetAtMs ?? l.observedAtMs + this.windowMs;
-  }
-}
-
-function hasRateLimitHeaders(headers: HeaderBag): boolean {
-  for (const name in headers) if (name.startsWith('anthropic-ratelimit-')) return true;
-  return false;
 }
 
 function effectiveWeight(s: KeyState): number {
@@ -473,9 +568,4 @@ function compareScores(a: readonly number[], b: readonly number[]): number {
 
 function nonNegative(n: number): number {
   return Number.isFinite(n) && n > 0 ? n : 0;
-}
-
-function parseCount(raw: string | undefined): number | undefined {
-  if (raw === undefined || !/^\d+$/.test(raw)) return undefined;
-  return Number(raw);
 }

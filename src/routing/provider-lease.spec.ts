@@ -49,12 +49,12 @@ function world(
 const ok = classifyOutcome({ status: 200 });
 const overloaded = classifyOutcome({ status: 529 });
 
-describe('ProviderLease', () => {
-  it('holds a key and a connection from admit to settle, then gives both back once', () => {
+describe('ProviderLease', async () => {
+  it('holds a key and a connection from admit to settle, then gives both back once', async () => {
     const w = world();
     const step = w.routing.plan(MODEL)[0]!;
     const lease = w.routing.lease(step, w.metrics)!;
-    const admission = lease.admit(100);
+    const admission = await lease.admit(100);
     expect(admission).toMatchObject({ kind: 'admitted', key: { keyId: expect.any(String) } });
     lease.connect();
     expect(w.rt.inFlight).toBe(1);
@@ -69,10 +69,10 @@ describe('ProviderLease', () => {
     expect(w.metrics.attempt).toHaveBeenCalledWith('p1', 'success', expect.any(Number));
   });
 
-  it('gives back what is held when the attempt threw before settling', () => {
+  it('gives back what is held when the attempt threw before settling', async () => {
     const w = world();
     const lease = w.routing.lease(w.routing.plan(MODEL)[0]!, w.metrics)!;
-    lease.admit(100);
+    await lease.admit(100);
     lease.connect();
     lease.release();
     expect(w.rt.inFlight).toBe(0);
@@ -80,11 +80,11 @@ describe('ProviderLease', () => {
     expect(w.breaker.snapshot().consecutive_failures).toBe(0);
   });
 
-  it('records a failure to the breaker, unless the deadline had cut the attempt short', () => {
+  it('records a failure to the breaker, unless the deadline had cut the attempt short', async () => {
     const w = world(undefined, 1);
     const step = w.routing.plan(MODEL)[0]!;
     const cut = w.routing.lease(step, w.metrics)!;
-    cut.admit(0);
+    await cut.admit(0);
     cut.settle({
       outcome: overloaded,
       answer: { status: 529, headers: {} },
@@ -95,7 +95,7 @@ describe('ProviderLease', () => {
     expect(w.breaker.state).toBe('closed');
 
     const failed = w.routing.lease(step, w.metrics)!;
-    failed.admit(0);
+    await failed.admit(0);
     failed.settle({
       outcome: overloaded,
       answer: { status: 529, headers: {} },
@@ -104,14 +104,14 @@ describe('ProviderLease', () => {
     });
     failed.release();
     expect(w.breaker.state).toBe('open');
-    expect(w.routing.lease(step, w.metrics)!.admit(0)).toEqual({ kind: 'refused' });
+    expect(await w.routing.lease(step, w.metrics)!.admit(0)).toEqual({ kind: 'refused' });
   });
 
-  it('cools the key down on a 429 and says when no key is left', () => {
+  it('cools the key down on a 429 and says when no key is left', async () => {
     const w = world(['sk-ant-lease-only-key-0123456789']);
     const step = w.routing.plan(MODEL)[0]!;
     const lease = w.routing.lease(step, w.metrics)!;
-    lease.admit(0);
+    await lease.admit(0);
     lease.returnKey();
     lease.settle({
       outcome: classifyOutcome({ status: 429, headers: { 'retry-after': '2' } }),
@@ -121,16 +121,16 @@ describe('ProviderLease', () => {
     });
     lease.release();
     const next = w.routing.lease(step, w.metrics)!;
-    expect(next.admit(0)).toEqual({ kind: 'exhausted', retryAfterMs: 2_000, allRejected: false });
+    expect(await next.admit(0)).toEqual({ kind: 'exhausted', retryAfterMs: 2_000, allRejected: false });
     next.release();
     // The cooldown runs on the injected clock.
     w.clock.advance(2_000);
     const later = w.routing.lease(step, w.metrics)!;
-    expect(later.admit(0).kind).toBe('admitted');
+    expect((await later.admit(0)).kind).toBe('admitted');
     later.release();
   });
 
-  it('labels a fallback answer with the config rule and spends the tokens on the key', () => {
+  it('labels a fallback answer with the config rule and spends the tokens on the key', async () => {
     const w = world();
     const step = w.routing.plan(`${MODEL}-20260101`).find((s) => s.fallbackIndex > 0)!;
     expect(step).toMatchObject({
@@ -139,7 +139,7 @@ describe('ProviderLease', () => {
       fallbackRule: 'claude-sonnet-4*',
     });
     const lease = w.routing.lease(step, w.metrics)!;
-    lease.admit(10);
+    await lease.admit(10);
     lease.returnKey();
     lease.settle({
       outcome: ok,

@@ -1,6 +1,7 @@
 import { performance } from 'node:perf_hooks';
 import type { CircuitBreaker, Permit } from '../health/circuit-breaker';
 import type { AttemptOutcome, HeaderBag } from '../protocol/outcome';
+import type { KeyPick } from './key-pool';
 import type { PlanStep } from './route-plan';
 import type { ProviderRuntime } from './provider-runtime';
 
@@ -68,13 +69,18 @@ export class ProviderLease {
    * Takes the breaker's permit and a key for an attempt expected to spend `estimate` input tokens. Refused when the
    * circuit is OPEN (or its HALF_OPEN test slots are taken); exhausted (the permit handed back) when no key is free.
    */
-  admit(estimate: number): Admission {
+  admit(estimate: number): Admission | Promise<Admission> {
     if (this.breaker) {
       this.permit = this.breaker.tryAcquire();
       if (!this.permit) return { kind: 'refused' };
     }
+    // Shared key pools (cluster mode) may ask Redis; a local pool answers at once, without a promise.
+    const pick = this.runtime.keys.acquire(estimate);
+    return pick instanceof Promise ? pick.then((p) => this.take(p)) : this.take(pick);
+  }
+
+  private take(pick: KeyPick): Admission {
     const keys = this.runtime.keys;
-    const pick = keys.pick(estimate);
     if (pick.kind === 'exhausted') {
       this.settlePermit('ignored');
       return { kind: 'exhausted', retryAfterMs: pick.retryAfterMs, allRejected: keys.allRejected() };

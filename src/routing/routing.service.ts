@@ -8,6 +8,7 @@ import { KeyPool } from './key-pool';
 import type { ProviderRuntime } from './provider-runtime';
 import type { AttemptOutcome } from '../protocol/outcome';
 import { ProviderLease, type AttemptMetrics } from './provider-lease';
+import type { KeyPoolSharing } from './key-sync';
 import { RetryBudget } from './retry-budget';
 import { decideNext, type RetryDecision, type RetryState } from './retry-policy';
 import {
@@ -35,6 +36,8 @@ export class RoutingService {
   private enabled: ProviderConfig[];
   private models: ModelTable;
   private readonly lookup = (model: string): ModelEntry => this.models.get(model);
+  /** Shares the providers' key pools with the other replicas (cluster.mode: redis), when set. */
+  private keySharing: KeyPoolSharing | undefined;
 
   constructor(
     private readonly config: RelayConfig,
@@ -65,6 +68,7 @@ export class RoutingService {
     this.models = new ModelTable(this.enabled, config.routing.fallbacks);
     const kept = new Map(this.runtimes);
     this.runtimes.clear();
+    const sharing = this.keySharing;
     for (const p of this.enabled) {
       const maxConnections = p.max_connections ?? config.server.max_connections_per_provider;
       const rt = kept.get(p.name);
@@ -76,16 +80,32 @@ export class RoutingService {
         rt.keys.reconfigure(p.keys);
         this.runtimes.set(p.name, rt);
       } else {
+        const keys = new KeyPool(p.name, p.keys, this.clock, this.rng);
+        sharing?.attach(keys);
         this.runtimes.set(p.name, {
           name: p.name,
           config: p,
           baseUrl: providerBaseUrl(p),
           auth: providerAuthStyle(p),
-          keys: new KeyPool(p.name, p.keys, this.clock, this.rng),
+          keys,
           maxConnections,
           inFlight: 0,
         });
       }
+    }
+    if (sharing) for (const name of kept.keys()) if (!this.runtimes.has(name)) sharing.detach(name);
+  }
+
+  /**
+   * Shares every provider's key pool with the other replicas from now on (cluster.mode: redis), including the
+   * pools of providers a reload adds; undefined stops sharing (each pool decides alone again, as in local mode).
+   */
+  shareKeyPools(sharing: KeyPoolSharing | undefined): void {
+    const previous = this.keySharing;
+    this.keySharing = sharing;
+    for (const rt of this.runtimes.values()) {
+      if (sharing) sharing.attach(rt.keys);
+      else previous?.detach(rt.name);
     }
   }
 

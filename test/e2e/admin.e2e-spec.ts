@@ -420,6 +420,27 @@ describe('admin API', () => {
     expect((await call(relay.url, 'GET', '/admin/providers/primary')).json().state).toBe('closed');
   });
 
+  it('lists the answering replica alone under GET /admin/replicas in cluster.mode local, behind the token', async () => {
+    expect(
+      (await call(relay.url, 'GET', '/admin/replicas', { authorization: 'Bearer wrong-token-0000000000' }))
+        .status,
+    ).toBe(401);
+    const res = await call(relay.url, 'GET', '/admin/replicas');
+    expect(res.status).toBe(200);
+    const body = res.json() as { replicas: Array<Record<string, unknown>> };
+    expect(body.replicas).toHaveLength(1);
+    expect(body.replicas[0]).toMatchObject({ in_flight: expect.any(Number), config_differs: false });
+    expect(Object.keys(body.replicas[0]!).sort()).toEqual([
+      'config_differs',
+      'config_hash',
+      'id',
+      'in_flight',
+      'last_seen',
+      'started_at',
+      'version',
+    ]);
+  });
+
   it('reports the cache as disabled and accepts a flush when no cache admin is wired', async () => {
     const stats = await call(relay.url, 'GET', '/admin/cache/stats');
     expect(stats.status).toBe(200);
@@ -459,6 +480,7 @@ describe('admin API', () => {
       '/admin/providers/{name}',
       '/admin/providers/{name}/open',
       '/admin/providers/{name}/reset',
+      '/admin/replicas',
       '/admin/stats/timeseries',
     ]);
     expect(openapi.components.schemas.ForceOpenDto.required).toEqual(['duration_ms']);
