@@ -38,6 +38,7 @@ import { RoutingService } from './routing/routing.service';
 import { DrainState } from './common/drain-state';
 import { RelayMetrics } from './metrics/relay-metrics.service';
 import type { Clock } from './common/clock';
+import type { Rng } from './common/rng';
 import { answeredByOf, firstByteOf, watchFirstByte } from './common/answer-feed';
 import type { RawBodyCarrier } from './protocol/request-carrier';
 
@@ -53,6 +54,11 @@ export interface CreateAppOptions {
   watchConfig?: boolean;
   /** The clock of drills and delivered availability (tests drive a fake one). */
   clock?: Clock;
+  /**
+   * The clock and randomness of routing, key pools, circuit breakers and the probe job (see TimeModule): tests
+   * move a fake clock past a cooldown instead of waiting it out.
+   */
+  time?: { clock?: Clock; rng?: Rng };
 }
 
 /** stdout for JSON logs, made on first use; flushed by flushLogs() at exit. */
@@ -230,7 +236,7 @@ export async function createApp(
 
   const holder = new ConfigHolder(config, options.configPath, options.configEnv);
   const app = await NestFactory.create<NestFastifyApplication>(
-    AppModule.forRoot(config, holder, options.clock),
+    AppModule.forRoot(config, holder, options.clock, options.time),
     adapter,
     {
       bufferLogs: true,

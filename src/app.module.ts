@@ -13,15 +13,23 @@ import { HealthModule } from './health/health.module';
 import { MetricsModule } from './metrics/metrics.module';
 import { ProxyModule } from './proxy/proxy.module';
 import type { Clock } from './common/clock';
+import type { Rng } from './common/rng';
+import { TimeModule } from './common/time.module';
 import { DrillsModule } from './drills/drills.module';
 
 /** The relay: feature modules plus the global guard and exception filter. */
 @Module({})
 export class AppModule {
-  static forRoot(config: RelayConfig, holder?: ConfigHolder, clock?: Clock): DynamicModule {
+  static forRoot(
+    config: RelayConfig,
+    holder?: ConfigHolder,
+    clock?: Clock,
+    time: { clock?: Clock; rng?: Rng } = {},
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [
+        TimeModule.forRoot(time.clock, time.rng),
         ConfigModule.forRoot(config, holder),
         ScheduleModule.forRoot(),
         CommonModule,

@@ -6,22 +6,17 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { from, mergeMap, of, type Observable, tap } from 'rxjs';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import type { CaptureBudget } from '../protocol/capture-budget';
 import type { DeliveredAnswer } from '../protocol/answer';
-import { readProxyBody, type RawBodyCarrier } from '../protocol/request-carrier';
+import {
+  bodyFactsOf,
+  slotOf,
+  type BodyFacts,
+  type ProxyEndpoint,
+  type RawBodyCarrier,
+} from '../protocol/request-carrier';
 import { appendHeaders } from '../protocol/upstream-headers';
 import { renderAnswer, type CachedAnswer } from './cached-answer';
 import { ResponseCache, type CachePlan } from './response-cache.service';
-
-/**
- * Set on the request for the controller: keep up to this many of the streamed bytes, the cache wants to store
- * them (a longer stream is relayed in full but not kept, so a cached route's memory per stream stays bounded).
- */
-export interface CaptureCarrier {
-  relayCaptureLimit?: number;
-  /** What all streams captured at once may hold together. */
-  relayCaptureBudget?: CaptureBudget;
-}
 
 const CACHE_HEADER = 'x-cc-relay-cache';
 /** Headers a hit writes itself (a reply header of the same name would otherwise be sent twice). */
@@ -34,8 +29,8 @@ const SET_ON_HIT = new Set([
 ]);
 const CACHEABLE = 'cc-relay:cacheable';
 
-/** Marks a route whose answers the response cache serves and stores (the Messages API endpoints). */
-export const Cacheable = () => SetMetadata(CACHEABLE, true);
+/** Marks a route whose answers the response cache serves and stores, naming its Messages API endpoint. */
+export const Cacheable = (endpoint: ProxyEndpoint) => SetMetadata(CACHEABLE, endpoint);
 
 /**
  * The response cache around the Messages controller. A hit is answered here (JSON, or replayed as SSE to a
@@ -43,11 +38,12 @@ export const Cacheable = () => SetMetadata(CACHEABLE, true);
  * is stored on the way back; identical requests in flight wait for the first one (single-flight). Every answer
  * says `X-CC-Relay-Cache: HIT | MISS | BYPASS`. It never reads or rewrites a streamed body in flight: it only
  * gets the finished answer the attempt loop hands back. Registered globally only when a cache mode is on (so a
- * relay with `cache.mode: disabled` pays nothing for it); it acts on routes marked @Cacheable().
+ * relay with `cache.mode: disabled` pays nothing for it); it acts on routes marked @Cacheable(endpoint).
  */
 @Injectable()
 export class CacheInterceptor implements NestInterceptor {
-  private readonly marks = new WeakMap<object, boolean>();
+  /** Each route handler's @Cacheable endpoint (null: not cacheable), read once. */
+  private readonly marks = new WeakMap<object, ProxyEndpoint | null>();
 
   /** With routing.debug, the X-CC-Relay-* headers of a hit: the spec sends them on every answer. */
   // No provider was asked: "cache" stands where the provider's name goes, and no attempt was made.
@@ -71,19 +67,19 @@ export class CacheInterceptor implements NestInterceptor {
 
   intercept(context: ExecutionContext, next: CallHandler): Observable<unknown> {
     const handler = context.getHandler();
-    let cacheable = this.marks.get(handler);
-    if (cacheable === undefined) {
-      cacheable = this.reflector.get<boolean | undefined>(CACHEABLE, handler) === true;
-      this.marks.set(handler, cacheable);
+    let endpoint = this.marks.get(handler);
+    if (endpoint === undefined) {
+      endpoint = this.reflector.get<ProxyEndpoint | undefined>(CACHEABLE, handler) ?? null;
+      this.marks.set(handler, endpoint);
     }
-    if (!cacheable || !this.cache.enabled) return next.handle();
+    if (endpoint === null || !this.cache.enabled) return next.handle();
     const http = context.switchToHttp();
-    const req = http.getRequest<FastifyRequest & RawBodyCarrier & CaptureCarrier>();
+    const req = http.getRequest<FastifyRequest & RawBodyCarrier>();
     const reply = http.getResponse<FastifyReply>();
-    const endpoint = req.url.startsWith('/v1/messages/count_tokens') ? 'count_tokens' : 'messages';
-    let facts: ReturnType<typeof readProxyBody>;
+    let facts: BodyFacts;
     try {
-      facts = readProxyBody(req.body);
+      // Read once: the controller takes them from the request's slot.
+      facts = bodyFactsOf(req);
     } catch {
       return next.handle(); // the controller answers the bad request
     }
@@ -113,7 +109,7 @@ export class CacheInterceptor implements NestInterceptor {
     );
   }
 
-  private hit(endpoint: 'messages' | 'count_tokens'): Observable<undefined> {
+  private hit(endpoint: ProxyEndpoint): Observable<undefined> {
     this.metrics.cacheResult(endpoint, 'HIT');
     return of(undefined);
   }
@@ -121,9 +117,9 @@ export class CacheInterceptor implements NestInterceptor {
   /** Lets the request go upstream and stores its answer on the way back (leading identical requests). */
   private miss(
     next: CallHandler,
-    req: CaptureCarrier,
+    req: RawBodyCarrier,
     reply: FastifyReply,
-    endpoint: 'messages' | 'count_tokens',
+    endpoint: ProxyEndpoint,
     plan: Extract<CachePlan, { use: true }>,
     stream: boolean,
     requestedModel: string,
@@ -132,8 +128,7 @@ export class CacheInterceptor implements NestInterceptor {
     this.metrics.cacheResult(endpoint, result);
     void reply.header(CACHE_HEADER, result);
     if (stream && plan.store) {
-      req.relayCaptureLimit = this.cache.maxEntryBytes;
-      req.relayCaptureBudget = this.cache.captureBudget;
+      slotOf(req).capture = { limitBytes: this.cache.maxEntryBytes, budget: this.cache.captureBudget };
     }
     if (!plan.store) return next.handle();
     const settle = this.cache.lead(plan.key);

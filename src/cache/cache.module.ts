@@ -1,11 +1,12 @@
 import { DynamicModule, Global, Inject, Logger, Module, OnModuleInit } from '@nestjs/common';
 import { APP_INTERCEPTOR } from '@nestjs/core';
 import { CACHE_ADMIN, type CacheAdminPort } from './cache-admin.port';
-import { systemClock } from '../common/clock';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
+import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig } from '../config/relay-config';
 import { CACHE_HEALTH_INDICATOR, type CacheHealthIndicatorLike } from '../health/cache-health-indicator';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
-import { isPinger, type Cache } from './cache';
+import { can, type Cache } from './cache';
 import { CacheInterceptor } from './cache.interceptor';
 import { DisabledCache } from './disabled-cache';
 import { RedisCache } from './redis-cache';
@@ -37,12 +38,12 @@ const CACHE_LEVELS: Record<string, { name: string; help: string }> = {
   },
 };
 
-function createBackend(config: RelayConfig): Cache {
+function createBackend(config: RelayConfig, clock: Clock = systemClock, rng: Rng = mathRandom): Cache {
   switch (config.cache.mode) {
     case 'single':
-      return new SingleCache(config.cache, systemClock);
+      return new SingleCache(config.cache, clock, rng);
     case 'ha':
-      return new RedisCache(config.cache, { logger: new Logger('RedisCache') });
+      return new RedisCache(config.cache, { logger: new Logger('RedisCache'), clock, random: rng });
     case 'disabled':
       return new DisabledCache();
   }
@@ -56,7 +57,11 @@ function createBackend(config: RelayConfig): Cache {
 @Global()
 @Module({
   providers: [
-    { provide: CACHE_BACKEND, useFactory: createBackend, inject: [RelayConfig] },
+    {
+      provide: CACHE_BACKEND,
+      useFactory: createBackend,
+      inject: [RelayConfig, { token: CLOCK, optional: true }, { token: RNG, optional: true }],
+    },
     ResponseCache,
     {
       provide: CACHE_ADMIN,
@@ -71,7 +76,7 @@ function createBackend(config: RelayConfig): Cache {
       provide: CACHE_HEALTH_INDICATOR,
       useFactory: (backend: Cache, config: RelayConfig): CacheHealthIndicatorLike => ({
         check: async () => {
-          if (!isPinger(backend)) return { status: 'up', detail: { mode: config.cache.mode } };
+          if (!can(backend, 'ping')) return { status: 'up', detail: { mode: config.cache.mode } };
           try {
             await backend.ping();
             return { status: 'up', detail: { mode: config.cache.mode } };

@@ -47,67 +47,49 @@ export interface Cache {
   close(): Promise<void>;
 }
 
-/** Optional: counters (spec: StatsProvider). */
-export interface StatsProvider {
+/**
+ * The optional capabilities a backend may add to the {@link Cache} contract, in one place: the spec's
+ * StatsProvider, Pinger, MultiGetter and MultiSetter, and the relay's own find / trySetWithTTL / flush. Ask for one
+ * with {@link can}.
+ */
+export interface CacheCapabilities {
+  /** Counters (spec: StatsProvider). */
   stats(): CacheStats;
-}
-
-/** Optional: connectivity check (spec: Pinger). */
-export interface Pinger {
+  /** Connectivity check (spec: Pinger). */
   ping(): Promise<void>;
-}
-
-/** Optional: batch reads; a missing key maps to undefined (spec: MultiGetter). */
-export interface MultiGetter {
+  /** Batch reads; a missing key maps to undefined (spec: MultiGetter). */
   getMulti(keys: string[]): Promise<Map<string, Buffer | undefined>>;
-}
-
-/** Optional: batch writes with one TTL (spec: MultiSetter). */
-export interface MultiSetter {
+  /** Batch writes with one TTL (spec: MultiSetter). */
   setMultiWithTTL(items: Map<string, Buffer>, ttlMs: number): Promise<void>;
-}
-
-/**
- * Optional: a read that answers a miss with undefined instead of a rejection, so the request path builds no error
- * per miss; a backend that holds its entries in process answers synchronously (no promise, no event-loop hop).
- * Same counting and errors as get() otherwise (CacheClosedError after close()).
- */
-export interface Finder {
+  /**
+   * A read that answers a miss with undefined instead of a rejection, so the request path builds no error per
+   * miss; a backend that holds its entries in process answers synchronously (no promise, no event-loop hop). Same
+   * counting and errors as get() otherwise (CacheClosedError after close()).
+   */
   find(key: string): Buffer | undefined | Promise<Buffer | undefined>;
-}
-
-/**
- * Optional: a write that says whether it reached the backend. A backend that fails open resolves set() whatever
- * happened to the write; this is how the response cache still counts `stored` and `write_errors` as they went.
- * A failure is already counted and logged (rate-limited) by the backend; only CacheClosedError rejects.
- */
-export interface ReportingWriter {
+  /**
+   * A write that says whether it reached the backend. A backend that fails open resolves set() whatever happened
+   * to the write; this is how the response cache still counts `stored` and `write_errors` as they went. A failure
+   * is already counted and logged (rate-limited) by the backend; only CacheClosedError rejects.
+   */
   trySetWithTTL(key: string, value: Buffer, ttlMs: number): Promise<boolean>;
-}
-
-/** Optional: drop everything this cache holds (admin `DELETE /admin/cache`). */
-export interface Flusher {
+  /** Drop everything this cache holds (admin `DELETE /admin/cache`). */
   flush(): Promise<void>;
 }
 
-export function isStatsProvider(c: Cache): c is Cache & StatsProvider {
-  return typeof (c as Partial<StatsProvider>).stats === 'function';
+/** Whether the backend has an optional capability; the cache is then typed with it. */
+export function can<K extends keyof CacheCapabilities>(
+  cache: Cache,
+  capability: K,
+): cache is Cache & Pick<CacheCapabilities, K> {
+  return typeof (cache as Partial<CacheCapabilities>)[capability] === 'function';
 }
-export function isPinger(c: Cache): c is Cache & Pinger {
-  return typeof (c as Partial<Pinger>).ping === 'function';
-}
-export function isMultiGetter(c: Cache): c is Cache & MultiGetter {
-  return typeof (c as Partial<MultiGetter>).getMulti === 'function';
-}
-export function isMultiSetter(c: Cache): c is Cache & MultiSetter {
-  return typeof (c as Partial<MultiSetter>).setMultiWithTTL === 'function';
-}
-export function isFinder(c: Cache): c is Cache & Finder {
-  return typeof (c as Partial<Finder>).find === 'function';
-}
-export function isReportingWriter(c: Cache): c is Cache & ReportingWriter {
-  return typeof (c as Partial<ReportingWriter>).trySetWithTTL === 'function';
-}
-export function isFlusher(c: Cache): c is Cache & Flusher {
-  return typeof (c as Partial<Flusher>).flush === 'function';
-}
+
+// The spec's names of single capabilities, for a backend's `implements` list.
+export type StatsProvider = Pick<CacheCapabilities, 'stats'>;
+export type Pinger = Pick<CacheCapabilities, 'ping'>;
+export type MultiGetter = Pick<CacheCapabilities, 'getMulti'>;
+export type MultiSetter = Pick<CacheCapabilities, 'setMultiWithTTL'>;
+export type Finder = Pick<CacheCapabilities, 'find'>;
+export type ReportingWriter = Pick<CacheCapabilities, 'trySetWithTTL'>;
+export type Flusher = Pick<CacheCapabilities, 'flush'>;

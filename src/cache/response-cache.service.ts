@@ -1,15 +1,9 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, Optional } from '@nestjs/common';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
 import { CaptureBudget } from '../protocol/capture-budget';
 import type { DeliveredAnswer } from '../protocol/answer';
-import {
-  CacheNotFoundError,
-  isFinder,
-  isFlusher,
-  isReportingWriter,
-  isStatsProvider,
-  type Cache,
-} from './cache';
+import { can, CacheNotFoundError, type Cache } from './cache';
 import { tooDeeplyNested } from '../protocol/request-carrier';
 import { cacheKey, isCacheableRequest } from './cache-key';
 import { answerToCache, decodeAnswer, encodeAnswer, type CachedAnswer } from './cached-answer';
@@ -74,6 +68,7 @@ export class ResponseCache implements OnApplicationShutdown {
   constructor(
     private readonly config: RelayConfig,
     @Inject(CACHE_BACKEND) private readonly backend: Cache,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
   ) {
     this.captureBudget = new CaptureBudget(Math.max(MAX_CAPTURE_IN_FLIGHT_BYTES, this.maxEntryBytes));
   }
@@ -102,7 +97,7 @@ export class ResponseCache implements OnApplicationShutdown {
       this.counts.too_large++;
       return undefined;
     }
-    return answerToCache(endpoint, delivered, Date.now());
+    return answerToCache(endpoint, delivered, this.clock.now());
   }
 
   /**
@@ -175,7 +170,7 @@ export class ResponseCache implements OnApplicationShutdown {
   }
 
   private read(key: string): Buffer | undefined | Promise<Buffer | undefined> {
-    if (isFinder(this.backend)) return this.backend.find(key);
+    if (can(this.backend, 'find')) return this.backend.find(key);
     return this.backend.get(key).catch((err: unknown) => {
       if (err instanceof CacheNotFoundError) return undefined;
       throw err;
@@ -190,7 +185,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   private found(bytes: Buffer | undefined, maxAgeMs: number | undefined): CachedAnswer | undefined {
     let answer = bytes && decodeAnswer(bytes);
-    if (answer && maxAgeMs !== undefined && Date.now() - answer.storedAt > maxAgeMs) answer = undefined;
+    if (answer && maxAgeMs !== undefined && this.clock.now() - answer.storedAt > maxAgeMs) answer = undefined;
     if (answer) this.counts.hits++;
     else this.counts.misses++;
     return answer;
@@ -235,7 +230,7 @@ export class ResponseCache implements OnApplicationShutdown {
       this.logger.warn(`cache write dropped: ${(err as Error).message}`);
     };
     const bytes = encodeAnswer(answer);
-    if (isReportingWriter(this.backend)) {
+    if (can(this.backend, 'trySetWithTTL')) {
       // A backend that fails open (ha) resolves every write; only its report says whether the entry is stored.
       // It has logged a dropped write already (rate-limited), so only the count is kept here.
       this.backend
@@ -248,7 +243,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** Request-level counters plus the backend's own. */
   stats(): Record<string, number> {
-    const backend = isStatsProvider(this.backend) ? this.backend.stats() : {};
+    const backend = can(this.backend, 'stats') ? this.backend.stats() : {};
     const out: Record<string, number> = {};
     for (const [k, v] of Object.entries(backend)) if (typeof v === 'number') out[`backend_${k}`] = v;
     return { ...this.counts, ...out };
@@ -256,7 +251,7 @@ export class ResponseCache implements OnApplicationShutdown {
 
   /** Drops every entry (admin `DELETE /admin/cache`). */
   async flush(): Promise<void> {
-    if (isFlusher(this.backend)) await this.backend.flush();
+    if (can(this.backend, 'flush')) await this.backend.flush();
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -6,3 +6,6 @@ export interface Clock {
 
 /** The real clock. */
 export const systemClock: Clock = { now: () => Date.now() };
+
+/** The Nest injection token of the relay's {@link Clock} (the system clock unless a test hands its own). */
+export const CLOCK = Symbol('Clock');

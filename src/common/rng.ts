@@ -4,6 +4,9 @@ export type Rng = () => number;
 /** The real randomness. */
 export const mathRandom: Rng = () => Math.random();
 
+/** The Nest injection token of the relay's {@link Rng} (Math.random unless a test hands its own). */
+export const RNG = Symbol('Rng');
+
 /**
  * A small deterministic generator (mulberry32): the same seed gives the same sequence, so distribution tests and
  * reproductions of a routing decision do not depend on luck.

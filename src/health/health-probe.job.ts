@@ -7,6 +7,7 @@ import {
   Optional,
 } from '@nestjs/common';
 import { SchedulerRegistry } from '@nestjs/schedule';
+import { mathRandom, RNG, type Rng } from '../common/rng';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { PROBE_LOCK } from '../cluster/cluster.tokens';
 import type { ProbeLock } from '../cluster/probe-lock';
@@ -38,6 +39,7 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly registry: BreakerRegistry,
     private readonly prober: ProviderProber,
     private readonly scheduler: SchedulerRegistry,
+    @Optional() @Inject(RNG) private readonly rng: Rng = mathRandom,
     /** cluster.mode: redis — one replica probes each OPEN provider per interval (null or absent: this one alone). */
     @Optional() @Inject(PROBE_LOCK) private readonly lock?: ProbeLock | null,
   ) {}
@@ -119,7 +121,7 @@ export class HealthProbeJob implements OnApplicationBootstrap, OnModuleDestroy {
   private scheduleNext(startedAt?: number): void {
     if (this.stopped) return;
     const elapsed = startedAt === undefined ? 0 : Date.now() - startedAt;
-    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, Math.random, elapsed);
+    const delay = nextProbeDelayMs(this.config.health.health_check.interval_ms, this.rng, elapsed);
     const timer = setTimeout(() => {
       this.clearTimer();
       const runStartedAt = Date.now();

@@ -1,6 +1,7 @@
 import { HttpModule } from '@nestjs/axios';
 import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
+import { CLOCK, type Clock } from '../common/clock';
 import { RelayConfig } from '../config/relay-config';
 import { BreakerLogService } from './breaker-log.service';
 import { BreakerRegistry } from './breaker-registry';
@@ -20,8 +21,8 @@ import { ProviderProber } from './provider-prober';
   providers: [
     {
       provide: BreakerRegistry,
-      useFactory: (config: RelayConfig) => BreakerRegistry.fromConfig(config),
-      inject: [RelayConfig],
+      useFactory: (config: RelayConfig, clock?: Clock) => BreakerRegistry.fromConfig(config, clock),
+      inject: [RelayConfig, { token: CLOCK, optional: true }],
     },
     BreakerLogService,
     ProviderProber,

@@ -1,3 +1,4 @@
+import type { CaptureBudget } from './capture-budget';
 import { RelayError, RelayErrorCode } from './relay-error';
 
 /**
@@ -14,10 +15,46 @@ export interface RawBodyCarrier {
   clientScope?: string;
   /** Set once the client's credentials were checked (clientScope is then final). */
   relayAuthenticated?: boolean;
+  /** What the relay's layers (cache interceptor, controller) tell each other about the request. */
+  relay?: RequestSlot;
+}
+
+/** The checks of a body that routing needs (see readProxyBody). */
+export interface BodyFacts {
+  model: string;
+  stream: boolean;
+}
+
+/**
+ * One typed slot on the Fastify request, in place of loose properties: what one layer learned of the request and
+ * the next one needs, so nothing is sniffed or parsed twice.
+ */
+export interface RequestSlot {
+  /** The body's facts, read once by the first layer that needed them. */
+  facts?: BodyFacts;
+  /**
+   * The cache stores this stream's answer: keep up to limitBytes of its bytes (a longer stream is relayed in full
+   * but not kept), within what all captures in flight may hold together.
+   */
+  capture?: { limitBytes: number; budget: CaptureBudget };
+}
+
+/** The request's slot, made on first use. */
+export function slotOf(req: RawBodyCarrier): RequestSlot {
+  return (req.relay ??= {});
+}
+
+/** readProxyBody, once per request: the facts a layer before already read are taken from the slot. */
+export function bodyFactsOf(req: RawBodyCarrier & { body?: unknown }): BodyFacts {
+  const known = req.relay?.facts;
+  if (known) return known;
+  const facts = readProxyBody(req.body);
+  slotOf(req).facts = facts;
+  return facts;
 }
 
 /** Checks the parsed body enough to route it; the upstream validates the rest. */
-export function readProxyBody(body: unknown): { model: string; stream: boolean } {
+export function readProxyBody(body: unknown): BodyFacts {
   // A text/plain body (fetch() with a string body and no content-type sends one) is read as text, not JSON.
   if (typeof body === 'string') {
     throw new RelayError(

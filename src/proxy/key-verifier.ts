@@ -1,5 +1,6 @@
 import type { IncomingHttpHeaders } from 'node:http';
 import { Cancellation } from '../common/cancellation';
+import { systemClock, type Clock } from '../common/clock';
 import {
   decideKey401,
   KEY_CHECK_REUSE_MS,
@@ -34,7 +35,10 @@ export class KeyVerifier {
   /** When the check last found each key working (reused for KEY_CHECK_REUSE_MS), and in which reset era. */
   private readonly acceptedAt = new Map<string, { at: number; era: number }>();
 
-  constructor(private readonly upstream: UpstreamClient) {}
+  constructor(
+    private readonly upstream: UpstreamClient,
+    private readonly clock: Clock = systemClock,
+  ) {}
 
   /**
    * After an attempt with a key of the pool: on a 401, decides whether the key is parked, and returns whether the
@@ -64,19 +68,20 @@ export class KeyVerifier {
       if (
         accepted !== undefined &&
         accepted.era === rt.keys.resetCount &&
-        Date.now() - accepted.at < KEY_CHECK_REUSE_MS
+        this.clock.now() - accepted.at < KEY_CHECK_REUSE_MS
       ) {
         check = 'accepted';
       } else {
         rt.keys.hold(keyId, KEY_CONFIRM_HOLD_MS);
         check = await this.check(rt, lease);
-        if (check === 'accepted') this.acceptedAt.set(keyId, { at: Date.now(), era: rt.keys.resetCount });
+        if (check === 'accepted')
+          this.acceptedAt.set(keyId, { at: this.clock.now(), era: rt.keys.resetCount });
         else this.acceptedAt.delete(keyId);
       }
     }
     const remembered = this.unconfirmed.get(keyId);
     const earlier = remembered?.era === rt.keys.resetCount ? remembered : undefined;
-    const nowMs = Date.now();
+    const nowMs = this.clock.now();
     const decision = decideKey401({
       explainedByRequest,
       check,

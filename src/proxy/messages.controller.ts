@@ -1,6 +1,6 @@
 import { Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { Cacheable, type CaptureCarrier } from '../cache/cache.interceptor';
+import { Cacheable } from '../cache/cache.interceptor';
 import { Cancellation } from '../common/cancellation';
 import { ClientAuth } from '../common/client-auth.guard';
 import { InFlightService } from '../common/in-flight.service';
@@ -8,7 +8,7 @@ import { RelayError, RelayErrorCode } from '../protocol/relay-error';
 import { writeRelayError } from '../common/write-relay-error';
 import type { DeliveredAnswer } from '../protocol/answer';
 import { ProxyService } from './proxy.service';
-import type { ProxyEndpoint } from '../protocol/request-carrier';
+import type { ProxyEndpoint, RawBodyCarrier } from '../protocol/request-carrier';
 import { toProxyRequest } from './proxy-request';
 
 /**
@@ -26,7 +26,7 @@ export class MessagesController {
 
   @Post()
   @ClientAuth()
-  @Cacheable()
+  @Cacheable('messages')
   @HttpCode(200)
   messages(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'messages');
@@ -34,14 +34,14 @@ export class MessagesController {
 
   @Post('count_tokens')
   @ClientAuth()
-  @Cacheable()
+  @Cacheable('count_tokens')
   @HttpCode(200)
   countTokens(@Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<DeliveredAnswer | undefined> {
     return this.handle(req, reply, 'count_tokens');
   }
 
   private async handle(
-    req: FastifyRequest & CaptureCarrier,
+    req: FastifyRequest & RawBodyCarrier,
     reply: FastifyReply,
     endpoint: ProxyEndpoint,
   ): Promise<DeliveredAnswer | undefined> {
@@ -74,12 +74,13 @@ export class MessagesController {
       stopBeforeAnswer();
       return undefined;
     }
+    const capture = req.relay?.capture;
     try {
       return await this.proxy.forward(preq, {
         res,
         baseHeaders: () => reply.getHeaders() as Record<string, string>,
-        captureLimitBytes: req.relayCaptureLimit ?? 0,
-        captureBudget: req.relayCaptureBudget,
+        captureLimitBytes: capture?.limitBytes ?? 0,
+        captureBudget: capture?.budget,
         onCommitted: (forceStop) => tracked.onForceStop(forceStop),
       });
     } catch (err) {

@@ -1,7 +1,7 @@
 import type { FastifyBaseLogger, FastifyRequest } from 'fastify';
 import type { IncomingHttpHeaders } from 'node:http';
 import type { Cancellation } from '../common/cancellation';
-import { readProxyBody, type ProxyEndpoint, type RawBodyCarrier } from '../protocol/request-carrier';
+import { bodyFactsOf, type ProxyEndpoint, type RawBodyCarrier } from '../protocol/request-carrier';
 
 /** Everything the attempt loop needs to know about one client request. */
 export interface ProxyRequest {
@@ -33,7 +33,7 @@ export function toProxyRequest(
   signal: Cancellation,
 ): ProxyRequest {
   const carrier = req as FastifyRequest & RawBodyCarrier;
-  const { model, stream } = readProxyBody(req.body);
+  const { model, stream } = bodyFactsOf(carrier);
   const preq: ProxyRequest = {
     id: req.id,
     log: req.log,

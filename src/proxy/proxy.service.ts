@@ -1,32 +1,22 @@
 import { Derived } from '../common/derived';
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable, Optional } from '@nestjs/common';
 import type { ServerResponse } from 'node:http';
-import { performance } from 'node:perf_hooks';
 import { sleepUnlessCancelled } from '../common/cancellation';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
 import { SecretMasker } from '../config/mask';
-import { errorJson } from '../protocol/error-writer';
-import { RelayErrorCode } from '../protocol/relay-error';
 import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../common/answer-feed';
-import { mappedModel } from '../config/model-patterns';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
-import { decideNext, shouldTellClientNotToRetry, type RetryDecision } from '../routing/retry-policy';
-import { fallbackRuleOf, laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
+import type { AttemptReport, ProviderLease } from '../routing/provider-lease';
+import type { RetryDecision } from '../routing/retry-policy';
+import { laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
 import type { CaptureBudget } from '../protocol/capture-budget';
 import { tooDeeplyNested } from '../protocol/request-carrier';
 import { bodyWithModel, type ProxyRequest } from './proxy-request';
-import {
-  failureError,
-  finalDecision,
-  isUnexpectedStatus,
-  keyRejectedError,
-  outcomeInput,
-  send,
-  unexpectedStatusError,
-  upstreamErrorAnswer,
-} from './failure-answer';
+import { outcomeInput } from './failure-answer';
+import { addDebugHeaders, answerNoDelivery, type LoopState } from './loop-answer';
 import { adapterOf } from '../providers/adapters';
 import { adaptRequest } from './adapt-request';
 import { KeyVerifier } from './key-verifier';
@@ -56,30 +46,11 @@ interface AttemptLimits {
   cut: boolean;
 }
 
-/** The shortest retry hint of a 429 the relay answers for its own keys (its default cooldown after a bare 429). */
-const MIN_KEY_RETRY_HINT_MS = 1_000;
-
 const TIMEOUT_ERRORS = new Set(['headers_timeout', 'body_timeout', 'ttft_timeout']);
 
 /** Whether an attempt failed by running out of the time it was given. */
 function isTimeout(result: AttemptResult): boolean {
   return result.kind === 'error' && TIMEOUT_ERRORS.has(result.error);
-}
-
-interface LoopState {
-  attemptsMade: number;
-  keyWaits: number;
-  attemptsOnProvider: number;
-  retryIndex: number;
-  step?: PlanStep;
-  last?: { result: AttemptResult; outcome: AttemptOutcome; decision?: RetryDecision };
-  soonestKeyRetryMs?: number;
-  /** Every provider that refused the relay's key in this request (a 401), or was skipped for having refused all. */
-  keysRejectedBy: string[];
-  /** The one move to a fresh provider the retry budget does not pay for has been made (see isFreshFailover). */
-  freeFailoverUsed?: boolean;
-  /** A provider was skipped for keys that are merely cooling down (rate limits): the answer is then a 429. */
-  keysCoolingElsewhere?: boolean;
 }
 
 /**
@@ -113,15 +84,16 @@ export class ProxyService {
     private readonly routing: RoutingService,
     private readonly upstream: UpstreamClient,
     private readonly metrics: RelayMetrics,
+    @Optional() @Inject(CLOCK) clock: Clock = systemClock,
   ) {
-    this.keyVerifier = new KeyVerifier(upstream);
+    this.keyVerifier = new KeyVerifier(upstream, clock);
   }
 
   /** Forwards the request; the answer (or a relay error) is written to opts.res. */
   async forward(preq: ProxyRequest, opts: ForwardOptions): Promise<DeliveredAnswer | undefined> {
     const routing = this.config.routing;
     const deadlineAt = preq.startedAt + routing.deadline_ms;
-    this.routing.budget.recordRequest();
+    this.routing.recordRequest();
     const plan = withSignerAffinity(
       this.routing.plan(preq.model),
       preq.rawBody,
@@ -142,66 +114,49 @@ export class ProxyService {
     let stepIdx = 0;
     while (stepIdx < plan.length && !preq.signal.aborted) {
       const step = plan[stepIdx]!;
-      const rt = this.routing.runtime(step.provider);
+      const lease = this.routing.lease(step, this.metrics);
       // Every connection of the provider is taken: pass it over while a later step can serve the request now. When
       // none can, the request waits here for a connection, on its TTFT / timeout (see UpstreamClient).
-      if (rt && this.routing.isFull(rt) && laterStepCanServeNow(plan, stepIdx, this.canServeNow)) {
+      if (!lease || (lease.isFull() && laterStepCanServeNow(plan, stepIdx, this.canServeNow))) {
         stepIdx++;
         state.attemptsOnProvider = 0;
         continue;
       }
-      const breaker = this.routing.breakers.get(step.provider);
-      const permit = breaker?.tryAcquire();
-      if (!rt || (breaker && !permit)) {
-        stepIdx++;
-        state.attemptsOnProvider = 0;
-        continue;
-      }
-      // Every lease this step takes (the breaker's permit, the key's in-flight count and token reservation) is
-      // given back in the finally below whatever is thrown on the way, so no failure can starve a key or hold a
-      // HALF_OPEN test slot for good. A permit or key already settled is not settled twice.
-      let keyId: string | undefined;
-      let keyHeld = false;
+      // Every hold the lease takes (the breaker's permit, the key's in-flight count and token reservation, the
+      // provider's connection count) is given back in the finally below whatever is thrown on the way, so no failure
+      // can starve a key or hold a HALF_OPEN test slot for good. Nothing is given back twice.
       try {
-        const lease = await rt.keys.acquire(estimate);
-        if (lease.kind === 'exhausted') {
-          if (permit) breaker?.record(permit, 'ignored');
-          if (rt.keys.allRejected()) addOnce(state.keysRejectedBy, step.provider);
+        const admission = await lease.admit(estimate);
+        if (admission.kind === 'refused') {
+          stepIdx++;
+          state.attemptsOnProvider = 0;
+          continue;
+        }
+        if (admission.kind === 'exhausted') {
+          if (admission.allRejected) addOnce(state.keysRejectedBy, step.provider);
           else state.keysCoolingElsewhere = true;
-          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, lease.retryAfterMs);
+          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, admission.retryAfterMs);
           if (
             stepIdx + 1 < plan.length ||
-            !(await this.waitForKey(preq, state, lease.retryAfterMs, deadlineAt))
+            !(await this.waitForKey(preq, state, admission.retryAfterMs, deadlineAt))
           ) {
             stepIdx++;
             state.attemptsOnProvider = 0;
           }
           continue;
         }
+        const rt = lease.runtime;
+        const key = admission.key;
         state.step = step;
         state.attemptsMade++;
         state.attemptsOnProvider++;
-        keyId = lease.kind === 'key' ? lease.keyId : undefined;
-        keyHeld = keyId !== undefined;
         // The first attempt has its full timeouts (a JSON answer may take server.timeout_ms to be written); the
         // deadline bounds the retries, backoffs and fallbacks after it, each cut to what is left of it.
         const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
-        const attemptStarted = performance.now();
-        const result = await this.attempt(
-          preq,
-          opts,
-          rt,
-          step,
-          lease.kind === 'key' ? lease.key : undefined,
-          state,
-          limits,
-        );
-        if (keyId) {
-          rt.keys.release(keyId);
-          keyHeld = false;
-        }
+        const result = await this.attempt(preq, opts, lease, key?.key, state, limits);
+        lease.returnKey();
         const clientCaused401 =
-          lease.kind === 'key' && (await this.keyVerifier.settle401(rt, lease, preq, result));
+          key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
 
         const input = outcomeInput(result);
         if (preq.endpoint === 'count_tokens') input.countTokens = true;
@@ -209,7 +164,7 @@ export class ProxyService {
         // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
         // the client's key.
         if (
-          keyId ||
+          key !== undefined ||
           !this.forwardsClientCredentials ||
           withholdsClientCredential(preq.headers, rt.config.type) ||
           // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
@@ -219,38 +174,21 @@ export class ProxyService {
         }
         if (clientCaused401) input.relayKey = false;
         const outcome = classifyOutcome(input);
-        this.metrics.attempt(rt.name, outcome.kind, performance.now() - attemptStarted);
         // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
         // provider failing: it does not count against the breaker.
-        const breakerFailure = outcome.breakerFailure && !(limits.cut && isTimeout(result));
-        if (permit && breaker) {
-          // The error first, so the log line of a circuit this failure opens names it.
-          if (breakerFailure) breaker.recordError({ status: outcome.status, message: outcome.reason });
-          breaker.record(
-            permit,
-            outcome.kind === 'success' ? 'success' : breakerFailure ? 'failure' : 'ignored',
-          );
-        }
-        if (keyId) this.recordKey(rt, keyId, result, spendsTokens);
+        lease.settle(reportOf(result, outcome, spendsTokens, limits.cut && isTimeout(result)));
         if (outcome.kind === 'key_rejected') {
           // A 401 was parked (or not) by the verifier above; a 402 needs no confirmation: the account is dry.
-          if (outcome.status === 402 && keyId) rt.keys.reject(keyId, 402);
+          if (outcome.status === 402) lease.rejectKey(402);
           addOnce(state.keysRejectedBy, rt.name);
           preq.log.error(
-            { provider: rt.name, key: keyId, status: outcome.status },
+            { provider: rt.name, key: key?.keyId, status: outcome.status },
             outcome.status === 402
               ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
               : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
           );
         }
         if (result.kind === 'delivered') {
-          if (spendsTokens)
-            this.metrics.usage(rt.name, result.usage.input_tokens, result.usage.output_tokens);
-          if (step.fallbackIndex > 0) {
-            // Labelled with the config's rule, never the client's model string (unbounded label values).
-            const rule = fallbackRuleOf(preq.model, routing.fallbacks) ?? 'unknown';
-            this.metrics.fallbackAnswer(rule, step.model, rt.name);
-          }
           // The result is this attempt's own object: labelled in place rather than copied.
           const answer = result as DeliveredAnswer;
           answer.provider = rt.name;
@@ -274,19 +212,16 @@ export class ProxyService {
         );
 
         const nextStep = plan[stepIdx + 1];
-        const decision = decideNext(outcome, {
+        const decision = this.routing.decideNext(outcome, {
           attemptsMade: state.attemptsMade,
           maxAttempts: routing.retry.max_attempts,
           attemptsOnThisProvider: state.attemptsOnProvider,
           hasOtherCandidate: nextStep !== undefined,
           freeFailover: !state.freeFailoverUsed && this.isFreshFailover(step, nextStep),
-          hasOtherKeyOnProvider: rt.keys.hasAvailableKey(estimate),
+          hasOtherKeyOnProvider: lease.hasOtherKey(estimate),
           deadlineRemainingMs: deadlineAt - Date.now(),
           committed: false,
           retryIndex: state.retryIndex,
-          budget: this.routing.budget,
-          config: routing.retry,
-          rng: Math.random,
         });
         state.last = { result, outcome, decision };
         this.metrics.retryDecision(decision.action);
@@ -306,13 +241,23 @@ export class ProxyService {
         if (decision.delayMs > 0 && !(await sleepUnlessCancelled(decision.delayMs, preq.signal)))
           return undefined;
       } finally {
-        // Settled above on every ordinary path; these only act when something threw in between.
-        if (keyHeld && keyId) rt.keys.release(keyId);
-        if (permit && breaker) breaker.record(permit, 'ignored');
+        // Settled above on every ordinary path; this only acts when something threw in between.
+        lease.release();
       }
     }
     if (preq.signal.aborted) return undefined;
-    this.answerFailure(preq, opts, state, plan);
+    answerNoDelivery(
+      {
+        res: opts.res,
+        requestId: preq.id,
+        model: preq.model,
+        headers: opts.baseHeaders(),
+        debug: routing.debug,
+        routing: this.routing,
+      },
+      state,
+      plan,
+    );
     return undefined;
   }
 
@@ -323,7 +268,7 @@ export class ProxyService {
    */
   private isFreshFailover(step: PlanStep, next: PlanStep | undefined): boolean {
     if (!next || next.provider === step.provider) return false;
-    return this.routing.breakers.get(next.provider)?.isFresh() ?? false;
+    return this.routing.isFresh(next.provider);
   }
 
   /**
@@ -347,7 +292,7 @@ export class ProxyService {
     if (state.keyWaits >= this.config.routing.retry.max_attempts) {
       return giveUp({ action: 'give_up', delayMs: 0, reason: outcome.reason, cause: 'max_attempts' });
     }
-    const decision = decideNext(outcome, {
+    const decision = this.routing.decideNext(outcome, {
       attemptsMade: state.attemptsMade,
       maxAttempts: this.config.routing.retry.max_attempts,
       attemptsOnThisProvider: state.attemptsOnProvider,
@@ -356,9 +301,6 @@ export class ProxyService {
       deadlineRemainingMs: deadlineAt - Date.now(),
       committed: false,
       retryIndex: state.retryIndex,
-      budget: this.routing.budget,
-      config: this.config.routing.retry,
-      rng: Math.random,
     });
     if (decision.action === 'give_up') return giveUp(decision);
     state.keyWaits++;
@@ -390,14 +332,14 @@ export class ProxyService {
   private async attempt(
     preq: ProxyRequest,
     opts: ForwardOptions,
-    rt: ProviderRuntime,
-    step: PlanStep,
+    lease: ProviderLease,
     key: string | undefined,
     state: LoopState,
     limits: AttemptLimits,
   ): Promise<AttemptResult> {
     const routing = this.config.routing;
-    const upstreamModel = mappedModel(rt.config, step.model) ?? step.model;
+    const { runtime: rt, step } = lease;
+    const upstreamModel = step.upstreamModel;
     const body = rewrittenBody(preq, upstreamModel, rt.config.type);
     const { upstreamTimeoutMs } = limits;
     // Streams need a cancellation of their own (TTFT and stall timers end one attempt, not the request); a JSON
@@ -408,7 +350,7 @@ export class ProxyService {
     const adapter = adapterOf(rt.config);
     const call = adapter ? await adaptRequest(adapter, preq, body, upstreamModel, key) : undefined;
     if (call && call.kind !== 'send') return call;
-    rt.inFlight++;
+    lease.connect();
     try {
       return await runAttempt(
         this.upstream,
@@ -441,7 +383,14 @@ export class ProxyService {
           res: opts.res,
           addHeaders: (out) => {
             appendHeaders(out, opts.baseHeaders());
-            if (routing.debug) this.addDebugHeaders((name, value) => out.push(name, value), state, step);
+            if (routing.debug) {
+              addDebugHeaders(
+                (name, value) => out.push(name, value),
+                this.routing.strategy.name,
+                state,
+                step,
+              );
+            }
           },
           stream: preq.stream,
           ttftTimeoutMs: limits.ttftTimeoutMs,
@@ -461,113 +410,37 @@ export class ProxyService {
         },
       );
     } finally {
-      rt.inFlight--;
+      lease.disconnect();
       abort?.release();
     }
   }
+}
 
-  private recordKey(rt: ProviderRuntime, keyId: string, result: AttemptResult, spendsTokens: boolean): void {
-    if (result.kind === 'status') {
-      rt.keys.recordResponse(keyId, result.status, result.rawHeaders);
-    } else if (result.kind === 'delivered') {
-      rt.keys.recordResponse(keyId, result.status, result.headers);
-      if (spendsTokens) rt.keys.recordUsage(keyId, result.usage.input_tokens, result.usage.output_tokens);
-    }
-  }
-
-  /** The X-CC-Relay-* debug headers (routing.debug), handed to `set` one by one. */
-  private addDebugHeaders(
-    set: (name: string, value: string) => void,
-    state: LoopState,
-    step: PlanStep | undefined,
-  ): void {
-    if (!this.config.routing.debug) return;
-    set('x-cc-relay-strategy', this.routing.strategy.name);
-    set('x-cc-relay-attempts', String(state.attemptsMade));
-    if (step) {
-      set('x-cc-relay-provider', step.provider);
-      if (step.fallbackIndex > 0) set('x-cc-relay-fallback', step.model);
-    }
-  }
-
-  /**
-   * When every key of every provider in the plan is cooling down, the wait until the soonest one frees up, as
-   * retry hints: the last key's own retry-after would send the client back later (or sooner) than needed. The relay
-   * cools a key down itself after a 429 without retry-after, so it always knows this wait for providers with keys;
-   * a key that is already back (its cooldown ran out while the request waited on another provider) is told as one
-   * second, the shortest cooldown the relay gives. Pass-through providers (no keys) give no hint.
-   */
-  private poolRetryAfter(plan: PlanStep[]): Record<string, string> {
-    let soonest = Infinity;
-    for (const name of new Set(plan.map((s) => s.provider))) {
-      const rt = this.routing.runtime(name);
-      if (rt && rt.keys.size > 0) soonest = Math.min(soonest, rt.keys.soonestAvailableMs());
-    }
-    if (!Number.isFinite(soonest)) return {};
-    const ms = Math.max(soonest, MIN_KEY_RETRY_HINT_MS);
+/** What an attempt came to, as its provider lease records it. */
+function reportOf(
+  result: AttemptResult,
+  outcome: AttemptOutcome,
+  spendsTokens: boolean,
+  cutShort: boolean,
+): AttemptReport {
+  if (result.kind === 'status') {
     return {
-      'retry-after': String(Math.ceil(ms / 1000)),
-      'retry-after-ms': String(ms),
+      outcome,
+      answer: { status: result.status, headers: result.rawHeaders },
+      delivered: false,
+      cutShort,
     };
   }
-
-  /** Nothing was delivered: pass the last upstream error through, or say why no attempt could be made. */
-  private answerFailure(preq: ProxyRequest, opts: ForwardOptions, state: LoopState, plan: PlanStep[]): void {
-    const headers: Record<string, string> = { ...opts.baseHeaders() };
-    this.addDebugHeaders((name, value) => (headers[name] = value), state, state.step);
-    const last = state.last;
-    const noMoreRetries = last?.decision
-      ? shouldTellClientNotToRetry(finalDecision(last.decision), last.outcome)
-      : false;
-    if (noMoreRetries) headers['x-should-retry'] = 'false';
-    // A redirect is no answer for the client: it gets the relay's own error below.
-    const redirected = last?.result.kind === 'status' && isUnexpectedStatus(last.result.status);
-    // A final 402 (every key and provider tried out of credit) is passed through: billing_error says what to fix.
-    const passThrough = last?.outcome.kind !== 'key_rejected' || last.outcome.status === 402;
-    if (last?.result.kind === 'status' && passThrough && !redirected) {
-      const r = last.result;
-      const retryHint = r.status === 429 ? this.poolRetryAfter(plan) : {};
-      // The relay cooled its keys down itself where the upstream named no retry-after, so it knows when one comes
-      // back: the client is told to wait that long, not to give up (Claude Code would fail at once).
-      if (retryHint['retry-after'] !== undefined) delete headers['x-should-retry'];
-      const answer = upstreamErrorAnswer(r.status, r.headers, r.body, state.step?.provider, preq.id);
-      send(opts.res, r.status, { ...answer.headers, ...retryHint, ...headers }, answer.body);
-      return;
-    }
-    // The providers refused the relay's keys (now, or recently enough that every key is still out of rotation):
-    // the relay's configuration, not a rate limit and not the client's credentials. Each one is named.
-    const rejectedBy =
-      last?.outcome.kind === 'key_rejected' || (!last && !state.keysCoolingElsewhere)
-        ? state.keysRejectedBy
-        : [];
-    const error = redirected
-      ? unexpectedStatusError(state.step?.provider, last.outcome.status ?? 0)
-      : rejectedBy.length > 0
-        ? keyRejectedError(
-            rejectedBy,
-            rejectedBy.every((name) => {
-              const rt = this.routing.runtime(name);
-              return rt?.keys.size === 0 && adapterOf(rt.config) === undefined;
-            }),
-          )
-        : failureError({
-            last: last?.result,
-            attemptsMade: state.attemptsMade,
-            soonestKeyRetryMs: state.soonestKeyRetryMs,
-            unservedModel:
-              plan.length === 0 && !this.routing.servesModel(preq.model) ? preq.model : undefined,
-            soonestBreakerRetryMs: () => this.routing.soonestBreakerRetryMs(),
-          });
-    // A refused key stays refused until someone fixes the config: retrying only delays the error in front of the
-    // user (Claude Code retried for minutes).
-    if (error.code === RelayErrorCode.ProviderKeyRejected) headers['x-should-retry'] = 'false';
-    send(
-      opts.res,
-      error.status,
-      { ...headers, ...error.headers, 'content-type': 'application/json' },
-      errorJson(error.type, error.message, preq.id),
-    );
+  if (result.kind === 'delivered') {
+    return {
+      outcome,
+      answer: { status: result.status, headers: result.headers },
+      usage: spendsTokens ? result.usage : undefined,
+      delivered: true,
+      cutShort,
+    };
   }
+  return { outcome, delivered: false, cutShort };
 }
 
 function addOnce(list: string[], name: string): void {

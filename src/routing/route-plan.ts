@@ -10,6 +10,13 @@ export interface PlanStep {
   model: string;
   /** 0 = the requested model, n = the n-th entry of routing.fallbacks[model]. */
   fallbackIndex: number;
+  /** The model the provider is asked for: `model` through the provider's model_mapping. */
+  upstreamModel: string;
+  /**
+   * Fallback steps: the routing.fallbacks key that led here (config text, never the client's model string, so it
+   * serves as a bounded metric label). Undefined on the requested model's own steps.
+   */
+  fallbackRule?: string;
 }
 
 /** The provider fields the plan reads (a ProviderConfig satisfies it). */
@@ -38,13 +45,19 @@ export function buildRoutePlan(
 ): PlanStep[] {
   const entry = lookup(model);
   const primary = strategy.order(entry.candidates, contextFor(model, ctx));
-  const steps: PlanStep[] = primary.map((c) => ({ provider: c.name, model, fallbackIndex: 0 }));
+  const steps: PlanStep[] = primary.map((c) => ({
+    provider: c.name,
+    model,
+    fallbackIndex: 0,
+    upstreamModel: upstreamModelOf(providers, c, model),
+  }));
   const fallbacks = entry.fallbacks;
   if (fallbacks.length === 0) return fullLast(steps, ctx); // the usual case, and on every request: nothing more to build
 
   const rank = new Map(primary.map((c, i) => [c.name, i]));
   const failover = new FailoverStrategy();
   const seen = new Set([model]);
+  const fallbackRule = fallbackRuleOf(model, routing.fallbacks) ?? 'unknown';
   fallbacks.forEach((fallback, i) => {
     if (seen.has(fallback)) return;
     seen.add(fallback);
@@ -56,7 +69,15 @@ export function buildRoutePlan(
         : failover
             .order(candidates, fallbackCtx)
             .sort((a, b) => (rank.get(a.name) ?? Infinity) - (rank.get(b.name) ?? Infinity));
-    for (const c of ordered) steps.push({ provider: c.name, model: fallback, fallbackIndex: i + 1 });
+    for (const c of ordered) {
+      steps.push({
+        provider: c.name,
+        model: fallback,
+        fallbackIndex: i + 1,
+        upstreamModel: upstreamModelOf(providers, c, fallback),
+        fallbackRule,
+      });
+    }
   });
   return fullLast(steps, ctx);
 }
@@ -66,11 +87,14 @@ export function buildRoutePlan(
  * plan order. A full provider is passed over like an unavailable one while another step can serve the request now
  * (a fallback model's included); when none can, the request still goes to one and waits there for a connection.
  */
-export function fullLast(steps: PlanStep[], ctx: Pick<RoutingContext, 'hasRoom'>): PlanStep[] {
+export function fullLast<T extends Pick<PlanStep, 'provider'>>(
+  steps: T[],
+  ctx: Pick<RoutingContext, 'hasRoom'>,
+): T[] {
   const hasRoom = (name: string) => ctx.hasRoom?.(name) ?? true;
   if (steps.every((s) => hasRoom(s.provider))) return steps;
-  const free: PlanStep[] = [];
-  const full: PlanStep[] = [];
+  const free: T[] = [];
+  const full: T[] = [];
   for (const s of steps) (hasRoom(s.provider) ? free : full).push(s);
   return free.concat(full);
 }
@@ -80,12 +104,24 @@ export function fullLast(steps: PlanStep[], ctx: Pick<RoutingContext, 'hasRoom'>
  * over a provider that filled up after the plan was made instead of waiting for its connections.
  */
 export function laterStepCanServeNow(
-  plan: readonly PlanStep[],
+  plan: readonly Pick<PlanStep, 'provider'>[],
   index: number,
   canServeNow: (provider: string) => boolean,
 ): boolean {
   for (let i = index + 1; i < plan.length; i++) if (canServeNow(plan[i]!.provider)) return true;
   return false;
+}
+
+/** The model a candidate is asked for: `model` through its provider's model_mapping (the candidate's config). */
+function upstreamModelOf(
+  providers: readonly PlannedProvider[],
+  candidate: ProviderCandidate,
+  model: string,
+): string {
+  // The index is the candidate's place in the list the model table was built from: the same list as here.
+  let provider: PlannedProvider | undefined = providers[candidate.index];
+  if (provider?.name !== candidate.name) provider = providers.find((p) => p.name === candidate.name);
+  return (provider && mappedModel(provider, model)) ?? model;
 }
 
 /**

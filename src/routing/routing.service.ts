@@ -1,11 +1,16 @@
-import { Injectable } from '@nestjs/common';
-import { systemClock } from '../common/clock';
-import { providerAuthStyle, providerBaseUrl, type ProviderAuthStyle } from '../config/provider-defaults';
+import { Inject, Injectable, Optional } from '@nestjs/common';
+import { CLOCK, systemClock, type Clock } from '../common/clock';
+import { mathRandom, RNG, type Rng } from '../common/rng';
+import { providerAuthStyle, providerBaseUrl } from '../config/provider-defaults';
 import { RelayConfig, type ProviderConfig } from '../config/relay-config';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { KeyPool } from './key-pool';
+import type { ProviderRuntime } from './provider-runtime';
+import type { AttemptOutcome } from '../protocol/outcome';
+import { ProviderLease, type AttemptMetrics } from './provider-lease';
 import type { KeyPoolSharing } from './key-sync';
 import { RetryBudget } from './retry-budget';
+import { decideNext, type RetryDecision, type RetryState } from './retry-policy';
 import {
   buildRoutePlan,
   fallbackModels,
@@ -17,19 +22,7 @@ import {
 import type { RoutingContext, RoutingStrategy } from './strategies/routing-strategy';
 import { createStrategy } from './strategies/strategy-factory';
 
-/** The live state of one provider: its config, where and how to call it, its key pool and load. */
-export interface ProviderRuntime {
-  readonly name: string;
-  /** The fields below change in place on a config reload (the runtime, its load and key pool stay). */
-  config: ProviderConfig;
-  baseUrl: string;
-  auth: ProviderAuthStyle;
-  readonly keys: KeyPool;
-  /** Upstream connections the provider may hold: its max_connections, else server.max_connections_per_provider. */
-  maxConnections: number;
-  /** Attempts on the provider now, those waiting for a free connection included. */
-  inFlight: number;
-}
+export type { ProviderRuntime } from './provider-runtime';
 
 /**
  * Wires the pure routing pieces to the app: one strategy, one retry budget and one runtime per provider.
@@ -49,9 +42,11 @@ export class RoutingService {
   constructor(
     private readonly config: RelayConfig,
     readonly breakers: BreakerRegistry,
+    @Optional() @Inject(CLOCK) private readonly clock: Clock = systemClock,
+    @Optional() @Inject(RNG) private readonly rng: Rng = mathRandom,
   ) {
-    this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
-    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
+    this.budget = new RetryBudget(config.routing.retry.budget_ratio, clock);
+    this.strategy = createStrategy(config.routing.strategy, config.routing, rng);
     this.enabled = [];
     this.models = new ModelTable([], config.routing.fallbacks);
     this.applyConfig(config);
@@ -66,9 +61,9 @@ export class RoutingService {
    */
   applyConfig(config: RelayConfig): void {
     if (this.budget.ratio !== config.routing.retry.budget_ratio) {
-      this.budget = new RetryBudget(config.routing.retry.budget_ratio, systemClock);
+      this.budget = new RetryBudget(config.routing.retry.budget_ratio, this.clock);
     }
-    this.strategy = createStrategy(config.routing.strategy, config.routing, Math.random);
+    this.strategy = createStrategy(config.routing.strategy, config.routing, this.rng);
     this.enabled = config.providers.filter((p) => p.enabled);
     this.models = new ModelTable(this.enabled, config.routing.fallbacks);
     const kept = new Map(this.runtimes);
@@ -85,7 +80,7 @@ export class RoutingService {
         rt.keys.reconfigure(p.keys);
         this.runtimes.set(p.name, rt);
       } else {
-        const keys = new KeyPool(p.name, p.keys, systemClock, Math.random);
+        const keys = new KeyPool(p.name, p.keys, this.clock, this.rng);
         sharing?.attach(keys);
         this.runtimes.set(p.name, {
           name: p.name,
@@ -124,6 +119,43 @@ export class RoutingService {
       new ServiceContext(model, this),
       this.lookup,
     );
+  }
+
+  /** A request arrived: the retry budget allows retries in proportion to requests. */
+  recordRequest(): void {
+    this.budget.recordRequest();
+  }
+
+  /**
+   * The attempt loop's hold on a plan step's provider for one attempt (see ProviderLease); undefined when the
+   * provider is no longer enabled.
+   */
+  lease(step: PlanStep, metrics: AttemptMetrics): ProviderLease | undefined {
+    const rt = this.runtimes.get(step.provider);
+    return rt && new ProviderLease(step, rt, this.breakers.get(step.provider), metrics);
+  }
+
+  /** What follows an attempt (see decideNext), asked with the retry budget, retry settings and jitter of routing. */
+  decideNext(outcome: AttemptOutcome, state: Omit<RetryState, 'budget' | 'config' | 'rng'>): RetryDecision {
+    return decideNext(outcome, {
+      ...state,
+      budget: this.budget,
+      config: this.config.routing.retry,
+      rng: this.rng,
+    });
+  }
+
+  /**
+   * Whether the provider is healthy as far as the relay knows: its circuit CLOSED with no failure since its last
+   * success (a move to it is no retry of a struggling upstream; see RetryState.freeFailover).
+   */
+  isFresh(name: string): boolean {
+    return this.breakers.get(name)?.isFresh() ?? false;
+  }
+
+  /** The relay's clock (deadlines, retry waits). */
+  now(): number {
+    return this.clock.now();
   }
 
   /** Live in-flight count of a provider (least_loaded routing). */

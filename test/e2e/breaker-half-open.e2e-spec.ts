@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { JumpClock } from '../fakes/fake-clock';
 
 import {
   messageRequests,
@@ -14,13 +15,18 @@ const OPEN_MS = 600;
 const PROBES = 3;
 
 describe('breaker: HALF_OPEN after open_duration_ms', () => {
-  const env = useTwoProviderRelay({
-    routing: { retry: { max_attempts: 1 } },
-    // The probe job stays off (the harness default): here only the open timer may move the circuit.
-    health: {
-      circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },
+  // The relay's clock: each test moves it past the open interval instead of waiting it out.
+  const clock = new JumpClock();
+  const env = useTwoProviderRelay(
+    {
+      routing: { retry: { max_attempts: 1 } },
+      // The probe job stays off (the harness default): here only the open timer may move the circuit.
+      health: {
+        circuit_breaker: { failure_threshold: 5, open_duration_ms: OPEN_MS, half_open_probes: PROBES },
+      },
     },
-  });
+    { clock },
+  );
   const { primary, secondary } = env;
 
   /** Opens the primary's circuit with 5 answered 503s and waits until its open timer has run out. */
@@ -28,6 +34,7 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     primary.script(() => ({ kind: 'status', status: 503 }));
     for (let i = 0; i < 5; i++) await send(env.url);
     expect((await providerState(env.url, 'primary')).state).toBe('open');
+    clock.advance(OPEN_MS);
     await waitUntil('the primary circuit to turn half_open', async () => {
       const state = await providerState(env.url, 'primary');
       return state.state === 'half_open' ? state : undefined;
@@ -96,6 +103,7 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     expect(messageRequests(primary)).toHaveLength(2);
 
     // And the next open interval ends in HALF_OPEN again.
+    clock.advance(OPEN_MS);
     await waitUntil('the reopened circuit to turn half_open', async () =>
       (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
     );
@@ -106,6 +114,7 @@ describe('breaker: HALF_OPEN after open_duration_ms', () => {
     await openThenWaitForHalfOpen();
     primary.script((_req, call) => (call === 0 ? { kind: 'status', status: 503 } : { kind: 'json' }));
     await send(env.url);
+    clock.advance(OPEN_MS);
     await waitUntil('the reopened circuit to turn half_open', async () =>
       (await providerState(env.url, 'primary')).state === 'half_open' ? true : undefined,
     );

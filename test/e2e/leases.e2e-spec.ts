@@ -1,5 +1,6 @@
 import { request } from 'undici';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { JumpClock } from '../fakes/fake-clock';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { MINIMAL, post } from './support/http';
 import { expectLeasesReleased, providerLeases } from './support/leases';
@@ -15,6 +16,8 @@ function nestedBody(depth: number): string {
 
 describe('leases e2e: a deeply nested body cannot cut a provider off (issue 17.1)', () => {
   const fake = new FakeUpstream();
+  // The relay's clock: the open circuit's duration is skipped, not waited out.
+  const clock = new JumpClock();
   let relay: RunningRelay;
 
   beforeAll(async () => {
@@ -28,7 +31,7 @@ describe('leases e2e: a deeply nested body cannot cut a provider off (issue 17.1
     // what a leaked reservation starved.
     provider.model_mapping = { [MINIMAL.model]: 'claude-sonnet-4-6-mapped' };
     provider.keys = [{ key: PROVIDER_KEY, itpm_limit: 200_000 }];
-    relay = await startRelay(raw);
+    relay = await startRelay(raw, { time: { clock } });
   });
   afterAll(async () => {
     await relay?.close();
@@ -65,7 +68,7 @@ describe('leases e2e: a deeply nested body cannot cut a provider off (issue 17.1
     });
     expect(opened.statusCode).toBe(200);
     await opened.body.text();
-    await new Promise((resolve) => setTimeout(resolve, 1_050));
+    clock.advance(1_050);
 
     // A 520 KB body of brackets: what made the key unusable for good with itpm_limit set.
     const huge = await post(relay.url, '/v1/messages', nestedBody(260_000));

@@ -1,6 +1,7 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { JumpClock } from '../fakes/fake-clock';
 import { FakeUpstream } from '../fakes/fake-upstream';
 import { expectLeasesReleased } from './support/leases';
 import { CLIENT_KEY, rawConfig, startRelay, type RunningRelay } from './support/relay-harness';
@@ -9,7 +10,6 @@ import {
   keyOf,
   messagesOf,
   rejectionOf,
-  sleep,
   startRoutingWorld,
   type RoutingWorld,
 } from './support/routing-world';
@@ -23,7 +23,9 @@ describe('routing e2e: key pools under 429s', () => {
   });
 
   it('cools a key down for its retry-after: 2 and answers on another key of the provider meanwhile', async () => {
-    world = await startRoutingWorld([{ name: 'alpha', keys: ['one', 'two'] }]);
+    // The relay's clock: the test moves it through the cooldown instead of waiting it out.
+    const clock = new JumpClock();
+    world = await startRoutingWorld([{ name: 'alpha', keys: ['one', 'two'] }], {}, { clock });
     const limited = keyOf('alpha', 'one');
     const fake = world.fake('alpha');
     let limitedOnce = false;
@@ -48,14 +50,14 @@ describe('routing e2e: key pools under 429s', () => {
     for (let i = 0; i < 5; i++) {
       const msg = await world.client.messages.create(ask());
       expect(msg.type).toBe('message');
-      await sleep(200);
+      clock.advance(200);
     }
     const during = messagesOf(fake).filter((r) => r.index > hit.index);
     expect(during.length).toBeGreaterThanOrEqual(6);
     expect(during.filter((r) => r.apiKey === limited && r.receivedAt < hit.receivedAt + 2_000)).toEqual([]);
 
-    // Once the 2 s have passed, key one is back in the rotation.
-    await sleep(Math.max(0, hit.receivedAt + 2_100 - Date.now()));
+    // Once the 2 s have passed (on the relay's clock), key one is back in the rotation.
+    clock.advance(Math.max(0, hit.receivedAt + 2_100 - clock.now()));
     await world.client.messages.create(ask());
     expect(messagesOf(fake).at(-1)?.apiKey).toBe(limited);
   });

@@ -23,3 +23,22 @@ export class FakeClock implements Clock {
     this.current = ms;
   }
 }
+
+/**
+ * Real time that a test can move forward: `now()` is Date.now() plus every `advance()` so far. For a whole relay
+ * under test (createApp's `time.clock`): requests, timers and timeouts run as they do in production, while a key
+ * cooldown, an open circuit or a grace period is skipped instead of waited out.
+ */
+export class JumpClock implements Clock {
+  private offset = 0;
+
+  now(): number {
+    return Date.now() + this.offset;
+  }
+
+  /** Moves time forward by ms. */
+  advance(ms: number): void {
+    if (ms < 0) throw new Error(`JumpClock.advance: negative step ${ms}`);
+    this.offset += ms;
+  }
+}

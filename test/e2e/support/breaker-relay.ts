@@ -1,4 +1,5 @@
 import { request } from 'undici';
+import type { Clock } from '../../../src/common/clock';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { FakeUpstream } from '../../fakes/fake-upstream';
 import { deepMerge } from '../../support/deep-merge';
@@ -62,7 +63,7 @@ export interface TwoProviderRelay {
  */
 export function useTwoProviderRelay(
   patch: Record<string, unknown>,
-  opts: { reset?: string[] | false } = {},
+  opts: { reset?: string[] | false; clock?: Clock } = {},
 ): TwoProviderRelay {
   const primary = new FakeUpstream();
   const secondary = new FakeUpstream();
@@ -74,7 +75,10 @@ export function useTwoProviderRelay(
   beforeAll(async () => {
     await primary.start();
     await secondary.start();
-    relay = await startRelay(twoProviderConfig(primary, secondary, patch));
+    relay = await startRelay(
+      twoProviderConfig(primary, secondary, patch),
+      opts.clock ? { time: { clock: opts.clock } } : {},
+    );
   });
   const reset = opts.reset ?? ['primary'];
   if (reset !== false) {

@@ -52,10 +52,16 @@ export async function startRelayFromFile(
   return bootRelay(config, { configPath: path, configEnv: env, watchConfig: opts.watch ?? true });
 }
 
-/** Boots the relay through the production factory on a real port. */
-export async function startRelay(raw: Record<string, unknown>): Promise<RunningRelay> {
+/**
+ * Boots the relay through the production factory on a real port. `time` hands it a clock (and randomness) of the
+ * test's, e.g. a JumpClock that skips cooldowns.
+ */
+export async function startRelay(
+  raw: Record<string, unknown>,
+  opts: { time?: CreateAppOptions['time'] } = {},
+): Promise<RunningRelay> {
   const { config } = validateConfig(raw);
-  return bootRelay(config, {});
+  return bootRelay(config, opts.time ? { time: opts.time } : {});
 }
 
 async function bootRelay(config: RelayConfig, options: CreateAppOptions): Promise<RunningRelay> {

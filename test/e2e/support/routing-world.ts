@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import type { Clock } from '../../../src/common/clock';
 import { expectLeasesReleased } from './leases';
 import { FakeUpstream, type RecordedRequest } from '../../fakes/fake-upstream';
 import { deepMerge } from '../../support/deep-merge';
@@ -66,6 +67,7 @@ const FAST: Record<string, unknown> = {
 export async function startRoutingWorld(
   specs: ProviderSpec[],
   patch: Record<string, unknown> = {},
+  opts: { clock?: Clock } = {},
 ): Promise<RoutingWorld> {
   const fakes = new Map<string, FakeUpstream>();
   const providers: Record<string, unknown>[] = [];
@@ -86,7 +88,10 @@ export async function startRoutingWorld(
       });
     }
     const raw = rawConfig('http://unused.invalid', FAST);
-    const relay = await startRelay(deepMerge(deepMerge(raw, { providers }), patch));
+    const relay = await startRelay(
+      deepMerge(deepMerge(raw, { providers }), patch),
+      opts.clock ? { time: { clock: opts.clock } } : {},
+    );
     const client = new Anthropic({ baseURL: relay.url, apiKey: CLIENT_KEY, maxRetries: 0 });
     return {
       relay,
