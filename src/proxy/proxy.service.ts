@@ -8,7 +8,7 @@ import { RelayConfig } from '../config/relay-config';
 import { RelayMetrics } from '../metrics/relay-metrics.service';
 import { markAnsweredBy } from '../common/answer-feed';
 import { classifyOutcome, keyPoolExhaustedOutcome, type AttemptOutcome } from '../protocol/outcome';
-import type { AttemptReport, ProviderLease } from '../routing/provider-lease';
+import type { Admission, AttemptReport, ProviderLease } from '../routing/provider-lease';
 import type { RetryDecision } from '../routing/retry-policy';
 import { laterStepCanServeNow, modelForLog, type PlanStep } from '../routing/route-plan';
 import { RoutingService, type ProviderRuntime } from '../routing/routing.service';
@@ -127,19 +127,10 @@ export class ProxyService {
       // can starve a key or hold a HALF_OPEN test slot for good. Nothing is given back twice.
       try {
         const admission = await lease.admit(estimate);
-        if (admission.kind === 'refused') {
-          stepIdx++;
-          state.attemptsOnProvider = 0;
-          continue;
-        }
-        if (admission.kind === 'exhausted') {
-          if (admission.allRejected) addOnce(state.keysRejectedBy, step.provider);
-          else state.keysCoolingElsewhere = true;
-          state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, admission.retryAfterMs);
-          if (
-            stepIdx + 1 < plan.length ||
-            !(await this.waitForKey(preq, state, admission.retryAfterMs, deadlineAt))
-          ) {
+        if (admission.kind !== 'admitted') {
+          // Refused, or no key free: the next step, unless this is the last and one of its keys comes back in time.
+          const last = stepIdx + 1 >= plan.length;
+          if (!(await this.staysAfterNoKey(preq, state, step, admission, last, deadlineAt))) {
             stepIdx++;
             state.attemptsOnProvider = 0;
           }
@@ -155,83 +146,22 @@ export class ProxyService {
         const limits = this.attemptLimits(preq.stream, state.attemptsMade === 1 ? Infinity : deadlineAt);
         const result = await this.attempt(preq, opts, lease, key?.key, state, limits);
         lease.returnKey();
-        const clientCaused401 =
-          key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
-
-        const input = outcomeInput(result);
-        if (preq.endpoint === 'count_tokens') input.countTokens = true;
-        // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
-        // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
-        // the client's key.
-        if (
-          key !== undefined ||
-          !this.forwardsClientCredentials ||
-          withholdsClientCredential(preq.headers, rt.config.type) ||
-          // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
-          adapterOf(rt.config) !== undefined
-        ) {
-          input.relayKey = true;
-        }
-        if (clientCaused401) input.relayKey = false;
-        const outcome = classifyOutcome(input);
+        const outcome = await this.classify(preq, rt, key, result);
         // A timeout of an attempt the deadline had cut short is the relay's own budget running out, not the
         // provider failing: it does not count against the breaker.
         lease.settle(reportOf(result, outcome, spendsTokens, limits.cut && isTimeout(result)));
-        if (outcome.kind === 'key_rejected') {
-          // A 401 was parked (or not) by the verifier above; a 402 needs no confirmation: the account is dry.
-          if (outcome.status === 402) lease.rejectKey(402);
-          addOnce(state.keysRejectedBy, rt.name);
-          preq.log.error(
-            { provider: rt.name, key: key?.keyId, status: outcome.status },
-            outcome.status === 402
-              ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
-              : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
-          );
-        }
-        if (result.kind === 'delivered') {
-          // The result is this attempt's own object: labelled in place rather than copied.
-          const answer = result as DeliveredAnswer;
-          answer.provider = rt.name;
-          answer.model = step.model;
-          markAnsweredBy(opts.res, {
-            provider: rt.name,
-            model: step.model,
-            fallback: step.fallbackIndex > 0,
-          });
-          return answer;
-        }
+        if (outcome.kind === 'key_rejected') this.keyRejected(preq, lease, state, key?.keyId, outcome);
+        if (result.kind === 'delivered') return this.delivered(result, rt.name, step, opts);
         if (result.kind === 'cancelled') return undefined;
-        preq.log.warn(
-          {
-            provider: rt.name,
-            model: modelForLog(step.model),
-            attempt: state.attemptsMade,
-            reason: outcome.reason,
-          },
-          'upstream attempt failed',
-        );
-
-        const nextStep = plan[stepIdx + 1];
-        const decision = this.routing.decideNext(outcome, {
-          attemptsMade: state.attemptsMade,
-          maxAttempts: routing.retry.max_attempts,
-          attemptsOnThisProvider: state.attemptsOnProvider,
-          hasOtherCandidate: nextStep !== undefined,
-          freeFailover: !state.freeFailoverUsed && this.isFreshFailover(step, nextStep),
-          hasOtherKeyOnProvider: lease.hasOtherKey(estimate),
-          deadlineRemainingMs: deadlineAt - Date.now(),
-          committed: false,
-          retryIndex: state.retryIndex,
+        const decision = this.decideAfterFailure(preq, state, lease, {
+          result,
+          outcome,
+          step,
+          nextStep: plan[stepIdx + 1],
+          estimate,
+          deadlineAt,
         });
-        state.last = { result, outcome, decision };
-        this.metrics.retryDecision(decision.action);
-        if (decision.action === 'give_up') {
-          preq.log.debug(
-            { provider: rt.name, cause: decision.cause, reason: decision.reason },
-            'giving up on the request',
-          );
-          break;
-        }
+        if (decision.action === 'give_up') break;
         if (decision.free) state.freeFailoverUsed = true;
         state.retryIndex++;
         if (decision.action === 'next_candidate') {
@@ -245,20 +175,146 @@ export class ProxyService {
         lease.release();
       }
     }
-    if (preq.signal.aborted) return undefined;
-    answerNoDelivery(
-      {
-        res: opts.res,
-        requestId: preq.id,
-        model: preq.model,
-        headers: opts.baseHeaders(),
-        debug: routing.debug,
-        routing: this.routing,
-      },
-      state,
-      plan,
-    );
+    if (!preq.signal.aborted) this.answerNoDelivery(preq, opts, state, plan);
     return undefined;
+  }
+
+  /** Nothing was delivered: the client gets the last upstream error, or the relay's word on why there was none. */
+  private answerNoDelivery(
+    preq: ProxyRequest,
+    opts: ForwardOptions,
+    state: LoopState,
+    plan: PlanStep[],
+  ): void {
+    const target = {
+      res: opts.res,
+      requestId: preq.id,
+      model: preq.model,
+      headers: opts.baseHeaders(),
+      debug: this.config.routing.debug,
+      routing: this.routing,
+    };
+    answerNoDelivery(target, state, plan);
+  }
+
+  /** A failed attempt: logged, and routing's decision (retry here, move on, or give up) recorded on the state. */
+  private decideAfterFailure(
+    preq: ProxyRequest,
+    state: LoopState,
+    lease: ProviderLease,
+    a: {
+      result: AttemptResult;
+      outcome: AttemptOutcome;
+      step: PlanStep;
+      nextStep: PlanStep | undefined;
+      estimate: number;
+      deadlineAt: number;
+    },
+  ): RetryDecision {
+    const provider = lease.runtime.name;
+    preq.log.warn(
+      { provider, model: modelForLog(a.step.model), attempt: state.attemptsMade, reason: a.outcome.reason },
+      'upstream attempt failed',
+    );
+    const decision = this.routing.decideNext(a.outcome, {
+      attemptsMade: state.attemptsMade,
+      maxAttempts: this.config.routing.retry.max_attempts,
+      attemptsOnThisProvider: state.attemptsOnProvider,
+      hasOtherCandidate: a.nextStep !== undefined,
+      freeFailover: !state.freeFailoverUsed && this.isFreshFailover(a.step, a.nextStep),
+      hasOtherKeyOnProvider: lease.hasOtherKey(a.estimate),
+      deadlineRemainingMs: a.deadlineAt - Date.now(),
+      committed: false,
+      retryIndex: state.retryIndex,
+    });
+    state.last = { result: a.result, outcome: a.outcome, decision };
+    this.metrics.retryDecision(decision.action);
+    if (decision.action === 'give_up') {
+      preq.log.debug(
+        { provider, cause: decision.cause, reason: decision.reason },
+        'giving up on the request',
+      );
+    }
+    return decision;
+  }
+
+  /**
+   * No attempt on this step: the lease was refused (a HALF_OPEN slot taken, a provider the cluster closed) or no key
+   * of the pool is free. Records why, and whether the request stays on the step: only the last one, where it waits
+   * for the soonest key when that fits the deadline.
+   */
+  private async staysAfterNoKey(
+    preq: ProxyRequest,
+    state: LoopState,
+    step: PlanStep,
+    admission: Exclude<Admission, { kind: 'admitted' }>,
+    lastStep: boolean,
+    deadlineAt: number,
+  ): Promise<boolean> {
+    if (admission.kind === 'refused') return false;
+    if (admission.allRejected) addOnce(state.keysRejectedBy, step.provider);
+    else state.keysCoolingElsewhere = true;
+    state.soonestKeyRetryMs = Math.min(state.soonestKeyRetryMs ?? Infinity, admission.retryAfterMs);
+    return lastStep && (await this.waitForKey(preq, state, admission.retryAfterMs, deadlineAt));
+  }
+
+  /** The attempt's outcome, with the 401 of a key of the pool confirmed (or explained) first. */
+  private async classify(
+    preq: ProxyRequest,
+    rt: ProviderRuntime,
+    key: { keyId: string; key: string } | undefined,
+    result: AttemptResult,
+  ): Promise<AttemptOutcome> {
+    const clientCaused401 = key !== undefined && (await this.keyVerifier.settle401(rt, key, preq, result));
+    const input = outcomeInput(result);
+    if (preq.endpoint === 'count_tokens') input.countTokens = true;
+    // The relay chose the credential (a key of the pool, or none at all where it keeps client keys to itself, or
+    // where it kept a client's Anthropic key from another vendor): a 401 is then the relay's configuration, not
+    // the client's key.
+    if (
+      key !== undefined ||
+      !this.forwardsClientCredentials ||
+      withholdsClientCredential(preq.headers, rt.config.type) ||
+      // Cloud credentials (Vertex, Bedrock, Entra ID) are always the relay's own.
+      adapterOf(rt.config) !== undefined
+    ) {
+      input.relayKey = true;
+    }
+    if (clientCaused401) input.relayKey = false;
+    return classifyOutcome(input);
+  }
+
+  /** The provider refused the relay's credential: named in the answer, logged, and a 402's key parked. */
+  private keyRejected(
+    preq: ProxyRequest,
+    lease: ProviderLease,
+    state: LoopState,
+    keyId: string | undefined,
+    outcome: AttemptOutcome,
+  ): void {
+    // A 401 was parked (or not) by the verifier; a 402 needs no confirmation: the account is dry.
+    if (outcome.status === 402) lease.rejectKey(402);
+    addOnce(state.keysRejectedBy, lease.runtime.name);
+    preq.log.error(
+      { provider: lease.runtime.name, key: keyId, status: outcome.status },
+      outcome.status === 402
+        ? 'the account behind a key of the pool is out of credit or quota; the key is out of rotation for a while'
+        : 'the provider rejected a key of its pool; it is out of rotation for a while (revoked or mistyped?)',
+    );
+  }
+
+  /** The answer reached the client: labelled with who served it (in place: it is this attempt's own object). */
+  private delivered(
+    result: AttemptResult,
+    provider: string,
+    step: PlanStep,
+    opts: ForwardOptions,
+  ): DeliveredAnswer {
+    const answer = result as DeliveredAnswer;
+    answer.provider = provider;
+    answer.model = step.model;
+    markAnsweredBy(opts.res, { provider, model: step.model, fallback: step.fallbackIndex > 0 });
+    return answer;
   }
 
   /**
