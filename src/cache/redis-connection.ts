@@ -1,8 +1,7 @@
-import { createClient, createCluster } from '@keyv/redis';
 import { within } from '../common/within';
 import type { RateLimitedWarn } from '../common/rate-limited-warn';
 import { maskUrlPasswords } from '../config/mask';
-import { parseClusterNodes } from '../config/redis-seeds';
+import { createRedisClient, type ClusterClient, type StandaloneClient } from '../common/redis-clients';
 import type { CacheConfig } from '../config/relay-config';
 import { CacheClosedError } from './cache';
 
@@ -12,8 +11,7 @@ import { CacheClosedError } from './cache';
  * credentials out of every message (RedisCache does the operations, RedisServerStats the server's numbers).
  */
 
-export type StandaloneClient = ReturnType<typeof createClient>;
-export type ClusterClient = ReturnType<typeof createCluster>;
+export type { ClusterClient, StandaloneClient };
 /** The node-level commands the cache sends itself (ping, scan, unlink, info). */
 export type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'info'>;
 
@@ -47,38 +45,18 @@ export class RedisConnection {
     /** ping(), flush() and the stats walks are admin/health paths: they may wait longer than a request. */
     readonly adminTimeoutMs: number,
   ) {
-    // Commands fail at once while disconnected instead of queueing until Redis returns: a queued read would
-    // only time out, and a queued write would arrive late and unbounded.
-    const clientDefaults = {
-      disableOfflineQueue: true,
+    const clients = createRedisClient({
+      url: redis.url,
+      clusterNodes: redis.cluster_nodes,
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
       commandsQueueMaxLength: COMMAND_QUEUE_MAX,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        reconnectStrategy: (retries: number) => this.backoff(retries),
-      },
-    };
-    if (redis.cluster_nodes.length > 0) {
-      // Credentials and TLS go in `defaults`, not in the seeds: the nodes found by discovery need them too.
-      const access = parseClusterNodes(redis.cluster_nodes);
-      this.keepSecret(access.password);
-      this.cluster = createCluster({
-        rootNodes: access.seeds.map(({ host, port }) => ({ socket: { host, port } })),
-        defaults: {
-          ...clientDefaults,
-          ...(access.username !== undefined && { username: access.username }),
-          ...(access.password !== undefined && { password: access.password }),
-          socket: access.tls ? { ...clientDefaults.socket, tls: true } : clientDefaults.socket,
-        },
-      });
-      this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
-      this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
-      this.client = this.cluster;
-    } else {
-      this.keepSecret(urlPassword(redis.url));
-      this.standalone = createClient({ url: redis.url, ...clientDefaults });
-      this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
-      this.client = this.standalone;
-    }
+      reconnectStrategy: (retries) => this.backoff(retries),
+      onError: (error) => this.onConnectionError(error),
+      keepSecret: (secret) => this.keepSecret(secret),
+    });
+    this.cluster = clients.kind === 'cluster' ? clients.cluster : undefined;
+    this.standalone = clients.kind === 'standalone' ? clients.standalone : undefined;
+    this.client = this.cluster ?? (this.standalone as StandaloneClient);
 
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (error) => (error ? reject(error) : resolve());
@@ -222,14 +200,4 @@ export class RedisConnection {
 
 function escapeGlob(text: string): string {
   return text.replace(/[*?[\]\\]/g, (c) => `\\${c}`);
-}
-
-/** The password of a redis:// URL (decoded), if it has one and parses. */
-function urlPassword(url: string): string | undefined {
-  try {
-    const password = new URL(url).password;
-    return password === '' ? undefined : decodeURIComponent(password);
-  } catch {
-    return undefined;
-  }
 }

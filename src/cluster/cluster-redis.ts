@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { createClient, createCluster } from '@keyv/redis';
 import { Logger } from '@nestjs/common';
 import { systemClock, type Clock } from '../common/clock';
 import { maskUrlPasswords } from '../config/mask';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
-import { parseClusterNodes } from '../config/redis-seeds';
+import { createRedisClient, type ClusterClient, type StandaloneClient } from '../common/redis-clients';
 import type { ClusterRedisConfig } from '../config/relay-config';
 
 /**
@@ -31,8 +30,6 @@ export interface ClusterCommands {
   hDel(key: string, fields: string | string[]): Promise<unknown>;
 }
 
-type StandaloneClient = ReturnType<typeof createClient>;
-type ClusterClient = ReturnType<typeof createCluster>;
 interface Subscriber {
   subscribe(channel: string, listener: (message: string) => void): Promise<unknown>;
 }
@@ -98,37 +95,23 @@ export class ClusterRedis {
     this.warnings = new RateLimitedWarn(this.logger, this.clock, LOG_INTERVAL_MS);
     this.downSince = this.clock.now();
 
-    const clientDefaults = {
-      disableOfflineQueue: true,
+    const clients = createRedisClient({
+      url: config.url ?? 'redis://127.0.0.1:6379',
+      clusterNodes: config.cluster_nodes ?? [],
+      connectTimeoutMs: CONNECT_TIMEOUT_MS,
       commandsQueueMaxLength: COMMAND_QUEUE_MAX,
-      socket: {
-        connectTimeout: CONNECT_TIMEOUT_MS,
-        reconnectStrategy: (retries: number) => this.backoff(retries),
+      reconnectStrategy: (retries) => this.backoff(retries),
+      onError: (error) => this.onConnectionError(error),
+      keepSecret: (secret) => {
+        if (secret !== undefined) this.secrets.push(secret);
       },
-    };
-    const nodes = config.cluster_nodes ?? [];
-    if (nodes.length > 0) {
-      const access = parseClusterNodes(nodes);
-      if (access.password !== undefined) this.secrets.push(access.password);
-      this.cluster = createCluster({
-        rootNodes: access.seeds.map(({ host, port }) => ({ socket: { host, port } })),
-        defaults: {
-          ...clientDefaults,
-          ...(access.username !== undefined && { username: access.username }),
-          ...(access.password !== undefined && { password: access.password }),
-          socket: access.tls ? { ...clientDefaults.socket, tls: true } : clientDefaults.socket,
-        },
-      });
-      this.cluster.on('error', (error: unknown) => this.onConnectionError(error));
-      this.cluster.on('node-error', (error: unknown) => this.onConnectionError(error));
+    });
+    if (clients.kind === 'cluster') {
+      this.cluster = clients.cluster;
       // The cluster client keeps pub/sub on a connection of its own.
       this.subscriber = this.cluster;
     } else {
-      const url = config.url ?? 'redis://127.0.0.1:6379';
-      const password = urlPassword(url);
-      if (password !== undefined) this.secrets.push(password);
-      this.standalone = createClient({ url, ...clientDefaults });
-      this.standalone.on('error', (error: unknown) => this.onConnectionError(error));
+      this.standalone = clients.standalone;
       this.standalone.on('ready', () => this.markUp());
       this.standalone.on('end', () => this.markDown());
       this.standalone.on('reconnecting', () => this.markDown());
@@ -350,14 +333,5 @@ export class ClusterRedis {
   private backoff(retries: number): number {
     const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
     return Math.round(capped * (0.5 + this.random() / 2));
-  }
-}
-
-function urlPassword(url: string): string | undefined {
-  try {
-    const password = decodeURIComponent(new URL(url).password);
-    return password === '' ? undefined : password;
-  } catch {
-    return undefined;
   }
 }

@@ -18,6 +18,40 @@ const EVENT = Buffer.from('event');
 export const MAX_LINE_BYTES = 4 * 1024 * 1024;
 
 /**
+ * The bytes of a line not yet ended, held between chunks in pieces (copied: the chunks they came from belong to the
+ * stream), up to MAX_LINE_BYTES: a longer line is dropped (`overlong`) and ignored when it ends. Shared by the
+ * scanners of this file and of the stream relay.
+ */
+export class HeldLine {
+  private parts: Buffer[] = [];
+  /** How many bytes are held. */
+  bytes = 0;
+  /** The line being read outgrew MAX_LINE_BYTES: its bytes are dropped and the line is ignored when it ends. */
+  overlong = false;
+
+  /** The held bytes followed by `tail`, as one buffer; nothing is held afterwards. */
+  take(tail: Buffer): Buffer {
+    const joined = Buffer.concat([...this.parts, tail]);
+    this.parts = [];
+    this.bytes = 0;
+    return joined;
+  }
+
+  /** Keeps a copy of bytes of an unfinished line, unless the line has outgrown the bound. */
+  hold(bytes: Buffer): void {
+    if (this.overlong) return;
+    if (this.bytes + bytes.length > MAX_LINE_BYTES) {
+      this.parts = [];
+      this.bytes = 0;
+      this.overlong = true;
+      return;
+    }
+    this.parts.push(Buffer.from(bytes));
+    this.bytes += bytes.length;
+  }
+}
+
+/**
  * Incremental SSE parser for watching an upstream stream while its bytes are relayed unchanged. Follows the
  * grammar the SDK accepts (protocol doc §2.1): \n, \r\n or \r line ends, a leading BOM, `:` comments, only the
  * `event` and `data` fields, a blank line dispatches. It never re-serialises: the caller forwards the original
@@ -29,11 +63,8 @@ export const MAX_LINE_BYTES = 4 * 1024 * 1024;
  * never contain CR, LF or ':'; a line cut between chunks is carried over as bytes and decoded once whole.
  */
 export class SseScanner {
-  /** The bytes of a line not yet ended, in pieces (copied: the chunks they came from belong to the stream). */
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  /** The line being read outgrew MAX_LINE_BYTES: its bytes are dropped and the line is ignored when it ends. */
-  private overlong = false;
+  /** The bytes of a line not yet ended. */
+  private readonly held = new HeldLine();
   private eventName = '';
   private data: string[] = [];
   private hasData = false;
@@ -63,14 +94,14 @@ export class SseScanner {
     this.lastEventEnd = -1;
     if (!this.started) {
       // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.partialBytes > 0) {
-        carried = this.partialBytes;
-        buf = this.takeHeld(buf);
+      if (this.held.bytes > 0) {
+        carried = this.held.bytes;
+        buf = this.held.take(buf);
       }
       const n = Math.min(buf.length, BOM.length);
       if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
         if (n < BOM.length) {
-          this.hold(buf);
+          this.held.hold(buf);
           return events;
         }
         pos = BOM.length;
@@ -96,42 +127,21 @@ export class SseScanner {
         }
         nextCr = buf.indexOf(CR, next);
       }
-      if (this.overlong) {
-        this.overlong = false;
-      } else if (end === pos && this.partialBytes === 0) {
+      if (this.held.overlong) {
+        this.held.overlong = false;
+      } else if (end === pos && this.held.bytes === 0) {
         this.line(buf, pos, end, events);
         this.lastEventEnd = next - carried;
-      } else if (this.partialBytes > 0) {
-        const line = this.takeHeld(buf.subarray(pos, end));
+      } else if (this.held.bytes > 0) {
+        const line = this.held.take(buf.subarray(pos, end));
         this.line(line, 0, line.length, events);
       } else {
         this.line(buf, pos, end, events);
       }
       pos = next;
     }
-    if (pos < buf.length) this.hold(buf.subarray(pos));
+    if (pos < buf.length) this.held.hold(buf.subarray(pos));
     return events;
-  }
-
-  /** The held bytes followed by `tail`, as one buffer; the scanner holds nothing afterwards. */
-  private takeHeld(tail: Buffer): Buffer {
-    const joined = Buffer.concat([...this.partial, tail]);
-    this.partial = [];
-    this.partialBytes = 0;
-    return joined;
-  }
-
-  /** Keeps a copy of bytes of an unfinished line, unless the line has outgrown the bound. */
-  private hold(bytes: Buffer): void {
-    if (this.overlong) return;
-    if (this.partialBytes + bytes.length > MAX_LINE_BYTES) {
-      this.partial = [];
-      this.partialBytes = 0;
-      this.overlong = true;
-      return;
-    }
-    this.partial.push(Buffer.from(bytes));
-    this.partialBytes += bytes.length;
   }
 
   /** One line, buf[start, end), without its line end. */

@@ -1,4 +1,4 @@
-import { MAX_LINE_BYTES } from '../../protocol/sse-scanner';
+import { HeldLine } from '../../protocol/sse-scanner';
 
 /**
  * What an EventScanner reports its events to. Names are those of the scanner's EventNames; any other event is
@@ -58,9 +58,8 @@ const EVENT = Buffer.from('event');
  * or ':'.
  */
 export class EventScanner {
-  private partial: Buffer[] = [];
-  private partialBytes = 0;
-  private overlong = false;
+  /** The bytes of a line not yet ended. */
+  private readonly held = new HeldLine();
   /** The event's name: '' before its `event` field, then one of the names, or undefined for any other. */
   private eventName: string | undefined = '';
   private keep: boolean;
@@ -94,14 +93,14 @@ export class EventScanner {
     this.stopped = false;
     if (!this.started) {
       // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.partialBytes > 0) {
-        carried = this.partialBytes;
-        buf = this.takeHeld(buf);
+      if (this.held.bytes > 0) {
+        carried = this.held.bytes;
+        buf = this.held.take(buf);
       }
       const n = Math.min(buf.length, BOM.length);
       if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
         if (n < BOM.length) {
-          this.hold(buf);
+          this.held.hold(buf);
           return -1;
         }
         pos = BOM.length;
@@ -128,10 +127,10 @@ export class EventScanner {
         }
         nextCr = buf.indexOf(CR, next);
       }
-      if (this.overlong) {
-        this.overlong = false;
-      } else if (this.partialBytes > 0) {
-        const line = this.takeHeld(buf.subarray(pos, end));
+      if (this.held.overlong) {
+        this.held.overlong = false;
+      } else if (this.held.bytes > 0) {
+        const line = this.held.take(buf.subarray(pos, end));
         this.line(line, 0, line.length);
       } else if (end === pos) {
         this.dispatch();
@@ -141,7 +140,7 @@ export class EventScanner {
       }
       pos = next;
     }
-    if (pos < buf.length && !this.stopped) this.hold(buf.subarray(pos));
+    if (pos < buf.length && !this.stopped) this.held.hold(buf.subarray(pos));
     return eventEnd;
   }
 
@@ -173,27 +172,6 @@ export class EventScanner {
       this.eventName = name;
       this.keep = this.sink.keepsDataOf(name === '' ? this.unnamed : name);
     }
-  }
-
-  /** The held bytes followed by `tail`, as one buffer; nothing is held afterwards. */
-  private takeHeld(tail: Buffer): Buffer {
-    const joined = Buffer.concat([...this.partial, tail]);
-    this.partial = [];
-    this.partialBytes = 0;
-    return joined;
-  }
-
-  /** Keeps a copy of bytes of an unfinished line, unless the line has outgrown the bound. */
-  private hold(bytes: Buffer): void {
-    if (this.overlong) return;
-    if (this.partialBytes + bytes.length > MAX_LINE_BYTES) {
-      this.partial = [];
-      this.partialBytes = 0;
-      this.overlong = true;
-      return;
-    }
-    this.partial.push(Buffer.from(bytes));
-    this.partialBytes += bytes.length;
   }
 }
 
