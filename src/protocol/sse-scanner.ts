@@ -52,6 +52,90 @@ export class HeldLine {
 }
 
 /**
+ * The line grammar of an SSE stream, shared by the scanners: a byte-order mark once at the start, lines ended by
+ * CRLF, LF or CR (a CR at a chunk's end may be the first half of a CRLF), lines cut between chunks held as bytes.
+ * Per chunk: begin(), then find() for each line; the scanner reads buf[pos, end) and goes on at `next`.
+ */
+export class SseLines {
+  /** The bytes of a line not yet ended. */
+  readonly held = new HeldLine();
+  /** The chunk being read (with held bytes of a split BOM in front) and where its lines start. */
+  buf: Buffer = Buffer.alloc(0);
+  pos = 0;
+  /** Bytes of earlier chunks at the front of `buf` (a split BOM), so an event end is told in the chunk's bytes. */
+  carried = 0;
+  /** The line found by find(): it ends at `end` (exclusive, its line end not included); the next starts at `next`. */
+  end = 0;
+  next = 0;
+  private started = false;
+  /** The previous chunk ended with CR: a LF at the start of the next one belongs to that line end. */
+  private pendingCr = false;
+  /** Where the next CR is (-1: none left in the chunk), so LF line ends cost one search per line. */
+  private nextCr = -1;
+
+  /** Starts a chunk; false when it is all held (the first bytes of a stream that may still be a BOM). */
+  begin(chunk: Buffer): boolean {
+    let buf = chunk;
+    let pos = 0;
+    this.carried = 0;
+    if (!this.started) {
+      // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
+      if (this.held.bytes > 0) {
+        this.carried = this.held.bytes;
+        buf = this.held.take(buf);
+      }
+      const n = Math.min(buf.length, BOM.length);
+      if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
+        if (n < BOM.length) {
+          this.held.hold(buf);
+          return false;
+        }
+        pos = BOM.length;
+      }
+      this.started = true;
+    }
+    if (this.pendingCr) {
+      this.pendingCr = false;
+      if (buf[pos] === LF) pos++;
+    }
+    this.buf = buf;
+    this.pos = pos;
+    this.nextCr = buf.indexOf(CR, pos);
+    return true;
+  }
+
+  /** Finds the end of the line that starts at `pos`; false when the chunk holds none (the rest is a cut line). */
+  find(pos: number): boolean {
+    const buf = this.buf;
+    // A blank line (every event's last) is told by its first byte, without a search.
+    let end = buf[pos] === LF ? pos : buf.indexOf(LF, pos);
+    const cr = this.nextCr;
+    if (cr !== -1 && (end === -1 || cr < end)) end = cr;
+    if (end === -1) return false;
+    let next = end + 1;
+    if (end === cr) {
+      if (next < buf.length) {
+        if (buf[next] === LF) next++;
+      } else {
+        this.pendingCr = true;
+      }
+      this.nextCr = buf.indexOf(CR, next);
+    }
+    this.end = end;
+    this.next = next;
+    return true;
+  }
+
+  /** The chunk's bytes from `pos` on (a line not yet ended) are held for the next one. */
+  holdRest(pos: number): void {
+    if (pos < this.buf.length) this.held.hold(this.buf.subarray(pos));
+    this.buf = EMPTY;
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
  * Incremental SSE parser for watching an upstream stream while its bytes are relayed unchanged. Follows the
  * grammar the SDK accepts (protocol doc §2.1): \n, \r\n or \r line ends, a leading BOM, `:` comments, only the
  * `event` and `data` fields, a blank line dispatches. It never re-serialises: the caller forwards the original
@@ -63,14 +147,11 @@ export class HeldLine {
  * never contain CR, LF or ':'; a line cut between chunks is carried over as bytes and decoded once whole.
  */
 export class SseScanner {
-  /** The bytes of a line not yet ended. */
-  private readonly held = new HeldLine();
+  /** The stream's lines. */
+  private readonly lines = new SseLines();
   private eventName = '';
   private data: string[] = [];
   private hasData = false;
-  private started = false;
-  /** The previous chunk ended with CR: a LF at the start of the next one belongs to that line end. */
-  private pendingCr = false;
   /**
    * After push(): how many bytes of that chunk run up to the end of the last blank line in it (its line end
    * included), or -1 when it holds none. The client's parser holds no half-read event there, so a relay may cut
@@ -86,61 +167,33 @@ export class SseScanner {
 
   /** Feeds raw bytes; returns the events completed by them. */
   push(chunk: Uint8Array): SseEvent[] {
-    let buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const events: SseEvent[] = [];
-    let pos = 0;
-    // Bytes of earlier chunks at the front of `buf` (a split BOM), so the event end is told in this chunk's bytes.
-    let carried = 0;
     this.lastEventEnd = -1;
-    if (!this.started) {
-      // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.held.bytes > 0) {
-        carried = this.held.bytes;
-        buf = this.held.take(buf);
-      }
-      const n = Math.min(buf.length, BOM.length);
-      if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
-        if (n < BOM.length) {
-          this.held.hold(buf);
-          return events;
-        }
-        pos = BOM.length;
-      }
-      this.started = true;
-    }
-    if (this.pendingCr) {
-      this.pendingCr = false;
-      if (buf[pos] === LF) pos++;
-    }
-    // Where the next CR is (-1: none left in this chunk), so a stream with LF line ends costs one search per line.
-    let nextCr = buf.indexOf(CR, pos);
-    while (pos < buf.length) {
-      let end = buf.indexOf(LF, pos);
-      if (nextCr !== -1 && (end === -1 || nextCr < end)) end = nextCr;
-      if (end === -1) break;
-      let next = end + 1;
-      if (end === nextCr) {
-        if (next < buf.length) {
-          if (buf[next] === LF) next++;
-        } else {
-          this.pendingCr = true;
-        }
-        nextCr = buf.indexOf(CR, next);
-      }
-      if (this.held.overlong) {
-        this.held.overlong = false;
-      } else if (end === pos && this.held.bytes === 0) {
+    const lines = this.lines;
+    if (
+      !lines.begin(
+        Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength),
+      )
+    )
+      return events;
+    const { buf, carried, held } = lines;
+    let pos = lines.pos;
+    while (pos < buf.length && lines.find(pos)) {
+      const { end, next } = lines;
+      if (held.overlong) {
+        held.overlong = false;
+      } else if (end === pos && held.bytes === 0) {
         this.line(buf, pos, end, events);
         this.lastEventEnd = next - carried;
-      } else if (this.held.bytes > 0) {
-        const line = this.held.take(buf.subarray(pos, end));
+      } else if (held.bytes > 0) {
+        const line = held.take(buf.subarray(pos, end));
         this.line(line, 0, line.length, events);
       } else {
         this.line(buf, pos, end, events);
       }
       pos = next;
     }
-    if (pos < buf.length) this.held.hold(buf.subarray(pos));
+    lines.holdRest(pos);
     return events;
   }
 

@@ -1,4 +1,4 @@
-import { HeldLine } from '../../protocol/sse-scanner';
+import { SseLines } from '../../protocol/sse-scanner';
 
 /**
  * What an EventScanner reports its events to. Names are those of the scanner's EventNames; any other event is
@@ -40,11 +40,8 @@ export class EventNames {
   }
 }
 
-const LF = 0x0a;
-const CR = 0x0d;
 const COLON = 0x3a;
 const SPACE = 0x20;
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 const DATA = Buffer.from('data');
 const EVENT = Buffer.from('event');
 
@@ -58,15 +55,13 @@ const EVENT = Buffer.from('event');
  * or ':'.
  */
 export class EventScanner {
-  /** The bytes of a line not yet ended. */
-  private readonly held = new HeldLine();
+  /** The stream's lines. */
+  private readonly lines = new SseLines();
   /** The event's name: '' before its `event` field, then one of the names, or undefined for any other. */
   private eventName: string | undefined = '';
   private keep: boolean;
   private data: string | undefined;
   private hasData = false;
-  private started = false;
-  private pendingCr = false;
   private stopped = false;
 
   private readonly unnamed: string | undefined;
@@ -86,51 +81,18 @@ export class EventScanner {
    * holds no half-read event, so the relay may cut the stream and append an event of its own.
    */
   scan(chunk: Buffer): number {
-    let buf = chunk;
-    let pos = 0;
-    let carried = 0;
     let eventEnd = -1;
     this.stopped = false;
-    if (!this.started) {
-      // The BOM may itself arrive split: hold the first bytes until they can be told apart from it.
-      if (this.held.bytes > 0) {
-        carried = this.held.bytes;
-        buf = this.held.take(buf);
-      }
-      const n = Math.min(buf.length, BOM.length);
-      if (buf.subarray(0, n).equals(BOM.subarray(0, n))) {
-        if (n < BOM.length) {
-          this.held.hold(buf);
-          return -1;
-        }
-        pos = BOM.length;
-      }
-      this.started = true;
-    }
-    if (this.pendingCr) {
-      this.pendingCr = false;
-      if (buf[pos] === LF) pos++;
-    }
-    // Where the next CR is (-1: none left in this chunk), so a stream with LF line ends costs one search per line.
-    let nextCr = buf.indexOf(CR, pos);
-    while (pos < buf.length && !this.stopped) {
-      // A blank line (every event's last) is told by its first byte, without a search.
-      let end = buf[pos] === LF ? pos : buf.indexOf(LF, pos);
-      if (nextCr !== -1 && (end === -1 || nextCr < end)) end = nextCr;
-      if (end === -1) break;
-      let next = end + 1;
-      if (end === nextCr) {
-        if (next < buf.length) {
-          if (buf[next] === LF) next++;
-        } else {
-          this.pendingCr = true;
-        }
-        nextCr = buf.indexOf(CR, next);
-      }
-      if (this.held.overlong) {
-        this.held.overlong = false;
-      } else if (this.held.bytes > 0) {
-        const line = this.held.take(buf.subarray(pos, end));
+    const lines = this.lines;
+    if (!lines.begin(chunk)) return -1;
+    const { buf, carried, held } = lines;
+    let pos = lines.pos;
+    while (pos < buf.length && !this.stopped && lines.find(pos)) {
+      const { end, next } = lines;
+      if (held.overlong) {
+        held.overlong = false;
+      } else if (held.bytes > 0) {
+        const line = held.take(buf.subarray(pos, end));
         this.line(line, 0, line.length);
       } else if (end === pos) {
         this.dispatch();
@@ -140,7 +102,7 @@ export class EventScanner {
       }
       pos = next;
     }
-    if (pos < buf.length && !this.stopped) this.held.hold(buf.subarray(pos));
+    if (!this.stopped) lines.holdRest(pos);
     return eventEnd;
   }
 
