@@ -62,6 +62,23 @@ module.exports = {
       to: { path: '@nestjs/' },
     },
     {
+      name: 'declared-packages',
+      comment:
+        'Every package src/ imports is in package.json: one reached only through another package is gone as soon as ' +
+        'that one stops depending on it (the image installs what package.json names, nothing else).',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-no-pkg', 'npm-unknown'] },
+    },
+    {
+      name: 'no-dev-packages-at-run-time',
+      comment:
+        'The image installs dependencies only (npm ci --omit=dev): src/ code run in it cannot load a devDependency.',
+      severity: 'error',
+      from: { path: '^src/' },
+      to: { dependencyTypes: ['npm-dev'], dependencyTypesNot: ['type-only'] },
+    },
+    {
       name: 'folders-known',
       comment: 'Every folder of src/ has a floor: add a new one to FLOORS in .dependency-cruiser.cjs.',
       severity: 'error',
