@@ -40,10 +40,17 @@ async function until(check: () => boolean, timeoutMs: number): Promise<number> {
 
 async function replica(nodes: string[], prefix: string, id: string): Promise<Replica> {
   const redis = new ClusterRedis(
-    Object.assign(new ClusterRedisConfig(), { cluster_nodes: nodes, key_prefix: prefix, timeout_ms: TIMEOUT_MS }),
+    Object.assign(new ClusterRedisConfig(), {
+      cluster_nodes: nodes,
+      key_prefix: prefix,
+      timeout_ms: TIMEOUT_MS,
+    }),
     { logger: quiet },
   );
-  const config = Object.assign(new CircuitBreakerConfig(), { failure_threshold: 3, open_duration_ms: 60_000 });
+  const config = Object.assign(new CircuitBreakerConfig(), {
+    failure_threshold: 3,
+    open_duration_ms: 60_000,
+  });
   const registry = new BreakerRegistry(config, ['p']);
   const transitions: BreakerTransition[] = [];
   registry.onTransition((_, t) => transitions.push(t));
@@ -158,29 +165,37 @@ describe.skipIf(!hasRedisBinaries).each([
   // master never sends one, so after the promotion every command for its slots still goes to it ("The client is
   // offline" after a crash, a timeout after a hang): the replicas never share that circuit again. Remove `.fails`
   // when ClusterRedis rediscovers the topology after node errors.
-  it.fails('after the promotion the replicas agree again within a few seconds, without flapping', async () => {
-    const { replicas } = failover!;
-    expect(replicas).toHaveLength(3);
-    const [a, b, c] = replicas as [Replica, Replica, Replica];
-    // a's lone OPEN becomes the cluster's, on every replica, and stays.
-    await until(() => replicas.every((r) => r.breaker.state === 'open'), 5_000);
-    await sleep(1_500);
-    for (const r of replicas) {
-      expect(r.breaker.state).toBe('open');
-      expect(r.transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['closed>open']);
-    }
-    expect(c.circuits.sharedState('p')).toMatchObject({ state: 'open', by: 'r1' });
-    // Pub/sub works again: a reset reaches (and is acknowledged by) every replica, and a count started after the
-    // promotion is shared: one failure on each replica opens the circuit everywhere.
-    const reset = await b.circuits.command('p', 'reset');
-    expect(reset).toEqual({ shared: true, acknowledged: ['r1', 'r2', 'r3'] });
-    expect(replicas.map((r) => r.breaker.state)).toEqual(['closed', 'closed', 'closed']);
-    const times: number[] = [];
-    for (const r of [a, b, c]) {
-      request(r, 'failure', times);
-      await sleep(30);
-    }
-    await until(() => replicas.every((r) => r.breaker.state === 'open'), 1_000);
-    expect(a.circuits.sharedState('p')).toMatchObject({ state: 'open', reason: 'failure_threshold', by: 'r3' });
-  }, 30_000);
+  it.fails(
+    'after the promotion the replicas agree again within a few seconds, without flapping',
+    async () => {
+      const { replicas } = failover!;
+      expect(replicas).toHaveLength(3);
+      const [a, b, c] = replicas as [Replica, Replica, Replica];
+      // a's lone OPEN becomes the cluster's, on every replica, and stays.
+      await until(() => replicas.every((r) => r.breaker.state === 'open'), 5_000);
+      await sleep(1_500);
+      for (const r of replicas) {
+        expect(r.breaker.state).toBe('open');
+        expect(r.transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['closed>open']);
+      }
+      expect(c.circuits.sharedState('p')).toMatchObject({ state: 'open', by: 'r1' });
+      // Pub/sub works again: a reset reaches (and is acknowledged by) every replica, and a count started after the
+      // promotion is shared: one failure on each replica opens the circuit everywhere.
+      const reset = await b.circuits.command('p', 'reset');
+      expect(reset).toEqual({ shared: true, acknowledged: ['r1', 'r2', 'r3'] });
+      expect(replicas.map((r) => r.breaker.state)).toEqual(['closed', 'closed', 'closed']);
+      const times: number[] = [];
+      for (const r of [a, b, c]) {
+        request(r, 'failure', times);
+        await sleep(30);
+      }
+      await until(() => replicas.every((r) => r.breaker.state === 'open'), 1_000);
+      expect(a.circuits.sharedState('p')).toMatchObject({
+        state: 'open',
+        reason: 'failure_threshold',
+        by: 'r3',
+      });
+    },
+    30_000,
+  );
 });

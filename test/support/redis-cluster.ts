@@ -157,7 +157,15 @@ export class RedisCluster {
       ];
       await execFileAsync(
         'redis-cli',
-        [...cli, '--cluster', 'create', ...cluster.nodes, '--cluster-replicas', String(replicas), '--cluster-yes'],
+        [
+          ...cli,
+          '--cluster',
+          'create',
+          ...cluster.nodes,
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
         { timeout: 30_000 },
       );
       await cluster.waitForState();
@@ -215,7 +223,8 @@ export class RedisCluster {
     for (const line of nodes.split('\n')) {
       // <id> <ip:port@cport[,hostname]> <flags> <master> <ping> <pong> <epoch> <link> <slot> <slot> ...
       const fields = line.trim().split(' ');
-      if (fields.length < 9 || !fields[2]!.split(',').includes('master') || fields[2]!.includes('fail')) continue;
+      if (fields.length < 9 || !fields[2]!.split(',').includes('master') || fields[2]!.includes('fail'))
+        continue;
       const owns = fields.slice(8).some((range) => {
         if (range.startsWith('[')) return false; // a slot being migrated
         const [from, to = from] = range.split('-').map(Number);
@@ -237,7 +246,8 @@ export class RedisCluster {
         this.ports.map((port) => this.command(port, 'INFO replication').catch(() => '')),
       );
       if (infos.filter((info) => info.includes('master_link_status:up')).length >= count) return;
-      if (Date.now() > deadline) throw new Error(`Redis Cluster ${this.nodes.join(',')}: replicas never synced`);
+      if (Date.now() > deadline)
+        throw new Error(`Redis Cluster ${this.nodes.join(',')}: replicas never synced`);
       await new Promise((r) => setTimeout(r, 100));
     }
   }
