@@ -156,7 +156,8 @@ describe.skipIf(!hasRedisBinaries).each([
     expect(failedReads).toBeGreaterThan(0); // the slot really was unserved for a while
     if (signal === 'SIGSTOP') expect(timedOut).toBeGreaterThan(0); // and the answers really never came
     expect(maxCall).toBeLessThanOrEqual(TIMEOUT_MS + MARGIN_MS);
-    expect(maxBreaker).toBeLessThan(5); // recording never waits for Redis
+    // Taking a permit and recording are synchronous: only a GC pause or a busy machine shows here, never Redis.
+    expect(maxBreaker).toBeLessThan(TIMEOUT_MS);
     expect(aOpenedAlone).toBe(true);
     expect(a.transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['closed>open']);
   }, 60_000);
