@@ -6,7 +6,7 @@ import { promisify } from 'node:util';
 import { freePort, killChild, rawCommand, spawnRedisAndWait } from './redis-server';
 
 /**
- * Test harness: a 3-master Redis Cluster (no replicas) on free ports, built with
+ * Test harness: a 3-master Redis Cluster (no replicas unless asked: `replicas: 1` and `killMasterOf` for failovers) on free ports, built with
  * `redis-server --cluster-enabled yes` and `redis-cli --cluster create`. Check `redisServerAvailable(['redis-server',
  * 'redis-cli'])` first; call `stop()` in afterAll. Optionally password-protected (`--requirepass`/`--masterauth`)
  * and/or TLS-only for clients (`--tls-cluster yes`, a throw-away self-signed certificate made with `openssl`).
@@ -14,8 +14,13 @@ import { freePort, killChild, rawCommand, spawnRedisAndWait } from './redis-serv
 
 /** How to build the cluster. */
 export interface RedisClusterOptions {
-  /** Masters (no replicas); 3 by default. */
+  /** Masters; 3 by default. */
   masters?: number;
+  /**
+   * Replicas per master (`--cluster-replicas`); 0 by default. With replicas the nodes use a 1000 ms
+   * `cluster-node-timeout`, so a killed master's replica is promoted within a few seconds (see `killMasterOf`).
+   */
+  replicas?: number;
   /**
    * `--requirepass` and `--masterauth` on every node; `redis-cli -a` joins them. No whitespace or quotes (the
    * harness sends it with inline commands).
@@ -51,6 +56,9 @@ async function portFree(port: number): Promise<boolean> {
 
 /** A running Redis Cluster on 127.0.0.1 (3 masters unless told otherwise). */
 export class RedisCluster {
+  /** Plain ports of the nodes `killMasterOf` killed. */
+  private readonly dead = new Set<number>();
+
   private constructor(
     /** The plain-TCP ports of the nodes: where `command()` / rawCommand reach them. */
     readonly ports: number[],
@@ -87,9 +95,12 @@ export class RedisCluster {
   static async start(options: number | RedisClusterOptions = {}): Promise<RedisCluster> {
     const {
       masters = 3,
+      replicas = 0,
       password,
       tls = false,
     } = typeof options === 'number' ? { masters: options } : options;
+    const count = masters * (1 + replicas);
+    const nodeTimeout = replicas > 0 ? '1000' : '2000';
     const dir = mkdtempSync(join(tmpdir(), 'cc-relay-cluster-'));
     const children: ChildProcess[] = [];
     const ports: number[] = [];
@@ -98,13 +109,13 @@ export class RedisCluster {
     try {
       const taken = new Set<number>();
       // The bus port is the announced port + 10000: the TLS port on a TLS cluster.
-      for (let i = 0; i < masters; i++) {
+      for (let i = 0; i < count; i++) {
         const port = await clusterPort(taken);
         taken.add(port).add(port + 10_000);
         clientPorts.push(port);
       }
       if (tls) {
-        for (let i = 0; i < masters; i++) {
+        for (let i = 0; i < count; i++) {
           let port = await freePort();
           while (taken.has(port)) port = await freePort();
           taken.add(port);
@@ -120,11 +131,13 @@ export class RedisCluster {
           '--bind', '127.0.0.1',
           '--cluster-enabled', 'yes',
           '--cluster-config-file', join(dir, `nodes-${port}.conf`),
-          '--cluster-node-timeout', '2000',
+          '--cluster-node-timeout', nodeTimeout,
           '--save', '',
           '--appendonly', 'no',
           '--dir', dir,
         ]; // prettier-ignore
+        // A replica may always take over, however long its link to the master has been down.
+        if (replicas > 0) args.push('--cluster-replica-validity-factor', '0');
         if (password !== undefined) args.push('--requirepass', password, '--masterauth', password);
         if (tlsFiles !== undefined) {
           args.push(
@@ -144,10 +157,19 @@ export class RedisCluster {
       ];
       await execFileAsync(
         'redis-cli',
-        [...cli, '--cluster', 'create', ...cluster.nodes, '--cluster-replicas', '0', '--cluster-yes'],
+        [
+          ...cli,
+          '--cluster',
+          'create',
+          ...cluster.nodes,
+          '--cluster-replicas',
+          String(replicas),
+          '--cluster-yes',
+        ],
         { timeout: 30_000 },
       );
       await cluster.waitForState();
+      if (replicas > 0) await cluster.waitForReplicas(masters * replicas);
       return cluster;
     } catch (error) {
       await cluster.stop();
@@ -161,11 +183,82 @@ export class RedisCluster {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
+  /**
+   * Takes out the master that serves `key`'s hash slot and returns its plain port: `SIGKILL` is a crash (its
+   * sockets are reset at once), `SIGSTOP` a hang or partition (connections stay open, nothing answers; `stop()`
+   * still kills it). Needs a cluster started with `replicas`; `waitForPromotion` then waits for its replica.
+   */
+  async killMasterOf(key: string, signal: 'SIGKILL' | 'SIGSTOP' = 'SIGKILL'): Promise<number> {
+    const port = await this.masterOf(key);
+    const child = this.children[this.ports.indexOf(port)];
+    if (signal === 'SIGKILL') await killChild(child);
+    else child?.kill('SIGSTOP');
+    this.dead.add(port);
+    return port;
+  }
+
+  /**
+   * Waits until a surviving node is the master of `key`'s slot and every surviving node reports
+   * `cluster_state:ok`; returns the new master's plain port.
+   */
+  async waitForPromotion(key: string, timeoutMs = 20_000): Promise<number> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const owner = await this.masterOf(key).catch(() => undefined);
+      if (owner !== undefined && !this.dead.has(owner)) {
+        await this.waitForState(Math.max(0, deadline - Date.now()));
+        return owner;
+      }
+      if (Date.now() > deadline) throw new Error(`no replica took over the slot of ${key} in time`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** The plain port of the master serving `key`'s slot, as a live node sees it (CLUSTER KEYSLOT + CLUSTER NODES). */
+  async masterOf(key: string): Promise<number> {
+    const live = this.ports.find((port) => !this.dead.has(port));
+    if (live === undefined) throw new Error('no live node');
+    const slot = Number((await this.command(live, `CLUSTER KEYSLOT ${key}`)).replace(/^:/, '').trim());
+    const nodes = await this.command(live, 'CLUSTER NODES');
+    for (const line of nodes.split('\n')) {
+      // <id> <ip:port@cport[,hostname]> <flags> <master> <ping> <pong> <epoch> <link> <slot> <slot> ...
+      const fields = line.trim().split(' ');
+      if (fields.length < 9 || !fields[2]!.split(',').includes('master') || fields[2]!.includes('fail'))
+        continue;
+      const owns = fields.slice(8).some((range) => {
+        if (range.startsWith('[')) return false; // a slot being migrated
+        const [from, to = from] = range.split('-').map(Number);
+        return slot >= from! && slot <= to!;
+      });
+      if (!owns) continue;
+      const announced = Number(fields[1]!.split('@')[0]!.split(':')[1]);
+      const index = this.clientPorts.indexOf(announced);
+      if (index >= 0) return this.ports[index]!;
+    }
+    throw new Error(`no live master serves slot ${slot} (of ${key})`);
+  }
+
+  /** Waits until `count` replicas have finished their first sync (`master_link_status:up`). */
+  private async waitForReplicas(count: number, timeoutMs = 20_000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const infos = await Promise.all(
+        this.ports.map((port) => this.command(port, 'INFO replication').catch(() => '')),
+      );
+      if (infos.filter((info) => info.includes('master_link_status:up')).length >= count) return;
+      if (Date.now() > deadline)
+        throw new Error(`Redis Cluster ${this.nodes.join(',')}: replicas never synced`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   private async waitForState(timeoutMs = 20_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
       const states = await Promise.all(
-        this.ports.map((port) => this.command(port, 'CLUSTER INFO').catch(() => '')),
+        this.ports
+          .filter((port) => !this.dead.has(port))
+          .map((port) => this.command(port, 'CLUSTER INFO').catch(() => '')),
       );
       if (states.every((info) => info.includes('cluster_state:ok'))) return;
       if (Date.now() > deadline)
