@@ -176,6 +176,15 @@ export class ClusterState implements OnApplicationBootstrap, OnApplicationShutdo
         this.inc(redis.fallbackSeconds());
       },
     });
+    new Counter({
+      name: 'cc_relay_cluster_topology_refreshes_total',
+      help: 'Redis Cluster slot maps fetched again after failed calls and put in use (failovers, reshardings)',
+      registers,
+      collect() {
+        this.reset();
+        this.inc(redis.topologyRefreshes);
+      },
+    });
     new Gauge({
       name: 'cc_relay_cluster_redis_up',
       help: '1 while the cluster Redis connection is up, else 0',

@@ -17,6 +17,12 @@ import type { ClusterRedisConfig } from '../config/relay-config';
  * spent without Redis is `fallbackSeconds()`. Commands fail at once while disconnected (no offline queue), and the
  * client reconnects by itself with a backoff capped at RECONNECT_CAP_MS, so state converges within ~1 s of
  * Redis' return; listeners of onUp() resynchronise then.
+ *
+ * A Redis Cluster client (node-redis) learns a new slot map only from a MOVED/ASK reply. A master that crashed or
+ * hangs never sends one, so after its replica is promoted every command for its slots would still go to it. So a
+ * failed call in cluster mode asks for a fresh topology (at most once per TOPOLOGY_REFRESH_MS): a new client
+ * discovers the slot map from the seeds (starting with a different seed each time), and once it is connected it
+ * replaces the old one, the channels are subscribed on it, and onUp() listeners resynchronise.
  */
 
 /** The commands the cluster state sends; both node-redis client kinds have them. */
@@ -53,10 +59,26 @@ const RECONNECT_BASE_MS = 50;
 /** Low on purpose: the replicas must agree again within 2 s of Redis' return. */
 const RECONNECT_CAP_MS = 500;
 const CONNECT_TIMEOUT_MS = 1_000;
+/** The most often a cluster client's slot map is fetched again after failed calls. */
+const TOPOLOGY_REFRESH_MS = 1_000;
 const COMMAND_QUEUE_MAX = 10_000;
 const LOG_INTERVAL_MS = 10_000;
 /** Admin paths (the cluster-wide admin view) may wait this long; the request path only timeout_ms. */
 export const CLUSTER_ADMIN_TIMEOUT_MS = 1_000;
+
+/**
+ * Whether a failed call may mean the client's slot map is stale: a timeout, a connection-level error, or a server
+ * reply that a failover produces (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, LOADING, READONLY). Other server replies
+ * (`ERR …` from a script, WRONGTYPE, NOSCRIPT, …) come from a node that answers, and say nothing of the topology.
+ */
+export function pointsAtTopology(outcome: { timedOut: boolean; error?: unknown }): boolean {
+  if (outcome.timedOut) return true;
+  const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
+  const code = /^([A-Z]{3,})\b/.exec(message)?.[1];
+  return code === undefined || TOPOLOGY_REPLIES.has(code);
+}
+
+const TOPOLOGY_REPLIES = new Set(['CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'READONLY']);
 
 export class ClusterRedis {
   readonly prefix: string;
@@ -68,12 +90,20 @@ export class ClusterRedis {
   private readonly secrets: string[] = [];
 
   private readonly standalone: StandaloneClient | undefined;
-  private readonly cluster: ClusterClient | undefined;
-  private readonly subscriber: Subscriber;
+  private cluster: ClusterClient | undefined;
+  private subscriber: Subscriber;
   private readonly standaloneSubscriber: StandaloneClient | undefined;
   private clusterConnected = false;
   private clusterRetry: NodeJS.Timeout | undefined;
   private closed = false;
+  /** Builds a cluster client whose first seed is the given index (topology refreshes rotate through the seeds). */
+  private readonly newCluster: ((firstSeed: number) => ClusterClient) | undefined;
+  private readonly seedCount: number;
+  private refreshing = false;
+  private lastRefreshAt = Number.NEGATIVE_INFINITY;
+  private refreshes = 0;
+  /** Topology refreshes that replaced the cluster client (a failover or a resharding seen without MOVED). */
+  topologyRefreshes = 0;
 
   private wasUp = false;
   /** Since when the replica decides locally (epoch ms), or undefined while Redis answers. */
@@ -95,18 +125,27 @@ export class ClusterRedis {
     this.warnings = new RateLimitedWarn(this.logger, this.clock, LOG_INTERVAL_MS);
     this.downSince = this.clock.now();
 
-    const clients = createRedisClient({
-      url: config.url ?? 'redis://127.0.0.1:6379',
-      clusterNodes: config.cluster_nodes ?? [],
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      commandsQueueMaxLength: COMMAND_QUEUE_MAX,
-      reconnectStrategy: (retries) => this.backoff(retries),
-      onError: (error) => this.onConnectionError(error),
-      keepSecret: (secret) => {
-        if (secret !== undefined) this.secrets.push(secret);
-      },
-    });
+    const seeds = config.cluster_nodes ?? [];
+    this.seedCount = seeds.length;
+    const clientsFor = (firstSeed: number) =>
+      createRedisClient({
+        url: config.url ?? 'redis://127.0.0.1:6379',
+        clusterNodes: [...seeds.slice(firstSeed), ...seeds.slice(0, firstSeed)],
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+        reconnectStrategy: (retries) => this.backoff(retries),
+        onError: (error) => this.onConnectionError(error),
+        keepSecret: (secret) => {
+          if (secret !== undefined && !this.secrets.includes(secret)) this.secrets.push(secret);
+        },
+      });
+    const clients = clientsFor(0);
     if (clients.kind === 'cluster') {
+      this.newCluster = (firstSeed) => {
+        const fresh = clientsFor(firstSeed);
+        if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
+        return fresh.cluster;
+      };
       this.cluster = clients.cluster;
       // The cluster client keeps pub/sub on a connection of its own.
       this.subscriber = this.cluster;
@@ -151,6 +190,7 @@ export class ClusterRedis {
   ): Promise<Outcome<T>> {
     if (!this.isUp()) {
       this.syncErrors += 1;
+      this.refreshTopologySoon();
       return { ok: false, timedOut: false, error: new Error('cluster Redis is not connected') };
     }
     let started: Promise<T>;
@@ -162,6 +202,7 @@ export class ClusterRedis {
     const outcome = await within(started, timeoutMs, (error) => this.onLate(what, error));
     if (!outcome.ok) {
       this.syncErrors += 1;
+      if (pointsAtTopology(outcome)) this.refreshTopologySoon();
       this.warnings.warn(
         what,
         `cluster state: ${what} ${outcome.timedOut ? `took over ${timeoutMs} ms` : `failed: ${this.describe(outcome.error)}`}; deciding locally`,
@@ -225,7 +266,11 @@ export class ClusterRedis {
   }
 
   private listen(channel: string, dispatch: (message: string) => void): void {
-    this.subscriber.subscribe(channel, dispatch).catch((error: unknown) => this.onConnectionError(error));
+    const subscriber = this.subscriber;
+    subscriber.subscribe(channel, dispatch).catch((error: unknown) => {
+      // A client replaced by a topology refresh may fail its last subscriptions; the new one has them.
+      if (subscriber === this.subscriber) this.onConnectionError(error);
+    });
   }
 
   /** The subscriber connection is up for the first time: subscribe (node-redis resubscribes after reconnects). */
@@ -260,6 +305,46 @@ export class ClusterRedis {
     await quit(this.standaloneSubscriber);
     await quit(this.standalone);
     await quit(this.cluster);
+  }
+
+  /**
+   * Cluster mode, after a failed call: a fresh slot map, unless one is being fetched or was fetched less than
+   * TOPOLOGY_REFRESH_MS ago (while the whole cluster is away this is one connection attempt per second).
+   */
+  private refreshTopologySoon(): void {
+    if (!this.newCluster || this.closed || this.refreshing || !this.clusterConnected) return;
+    const now = this.clock.now();
+    if (now - this.lastRefreshAt < TOPOLOGY_REFRESH_MS) return;
+    this.lastRefreshAt = now;
+    this.refreshing = true;
+    void this.refreshTopology().finally(() => {
+      this.refreshing = false;
+    });
+  }
+
+  private async refreshTopology(): Promise<void> {
+    this.refreshes += 1;
+    const fresh = this.newCluster!(this.refreshes % Math.max(1, this.seedCount));
+    const connected = await within(fresh.connect(), CONNECT_TIMEOUT_MS, () => undefined);
+    if (!connected.ok || this.closed) {
+      try {
+        fresh.destroy();
+      } catch {
+        // never connected
+      }
+      return;
+    }
+    const old = this.cluster;
+    this.cluster = fresh;
+    this.subscriber = fresh;
+    this.topologyRefreshes += 1;
+    for (const [channel, dispatch] of this.dispatchers) this.listen(channel, dispatch);
+    try {
+      old?.destroy();
+    } catch {
+      // the old client is gone either way
+    }
+    this.markUp();
   }
 
   private markUp(): void {

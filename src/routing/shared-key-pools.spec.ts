@@ -511,9 +511,8 @@ describe.skipIf(!hasRedisBinaries)('SharedKeyPools across a Redis Cluster failov
     expect(b.pool.hasAvailableKey()).toBe(true); // not shared while the slot has no master
   }, 60_000);
 
-  // KNOWN BUG (issue 20), as in shared-circuits.failover.spec.ts: node-redis refreshes its slot map only on
-  // MOVED/ASK, so after the promotion the pool's slot still goes to the hung master and nothing is shared again.
-  it.fails(
+  // As in shared-circuits.failover.spec.ts: shared again once ClusterRedis has fetched the new slot map.
+  it(
     'after the promotion a 429 cooldown is shared again within a few seconds',
     async () => {
       const [a, b] = pair as [Replica, Replica];
