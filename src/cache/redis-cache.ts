@@ -157,6 +157,9 @@ export class RedisCache
       throwOnErrors: true,
     });
     this.keyv.on('error', () => undefined); // counted where the operation fails; the event itself is noise
+    this.connection.onReplaced((fresh) => {
+      store.client = fresh;
+    });
     this.manager = createCache({ stores: [this.keyv], ttl: this.defaultTtlMs });
     // cache-manager turns read errors into misses and reports them only as events.
     this.manager.on('get', ({ error }) => {
@@ -193,7 +196,7 @@ export class RedisCache
     if (this.shed()) return this.miss();
     const outcome = await within(this.sent(this.manager.get<unknown>(key)), this.timeoutMs);
     if (!outcome.ok) {
-      if (outcome.timedOut) this.timeouts++;
+      if (outcome.timedOut) this.onTimeout();
       return this.miss();
     }
     // Anything that is not our Buffer (absent, or foreign data under the prefix) is a miss.
@@ -253,7 +256,7 @@ export class RedisCache
       return result;
     }
     const outcome = await within(this.sent(this.manager.mget<unknown>(keys)), this.timeoutMs);
-    if (!outcome.ok && outcome.timedOut) this.timeouts++;
+    if (!outcome.ok && outcome.timedOut) this.onTimeout();
     keys.forEach((key, i) => {
       const value = outcome.ok ? outcome.value[i] : undefined;
       if (Buffer.isBuffer(value)) result.set(key, value);
@@ -390,8 +393,11 @@ export class RedisCache
     // A write that outlives the timeout keeps going; if it then fails it is still counted as dropped.
     const settled = within(pending, this.timeoutMs, (late) => this.dropWrite(what, late)).then((outcome) => {
       if (outcome.ok) return;
-      if (outcome.timedOut) this.timeouts++;
-      else this.dropWrite(what, outcome.error);
+      if (outcome.timedOut) this.onTimeout();
+      else {
+        this.connection.afterFailure(outcome);
+        this.dropWrite(what, outcome.error);
+      }
     });
     return { settled, reached };
   }
@@ -417,6 +423,12 @@ export class RedisCache
     return true;
   }
 
+  /** A command outlived timeout_ms: counted, and with a Cluster the slot map may be stale. */
+  private onTimeout(): void {
+    this.timeouts++;
+    this.connection.afterFailure({ timedOut: true });
+  }
+
   private dropWrite(what: string, error: unknown): void {
     this.droppedWrites++;
     this.errors++;
@@ -425,12 +437,13 @@ export class RedisCache
 
   private countFailure(what: string, outcome: Outcome<unknown>): void {
     if (outcome.ok) return;
-    if (outcome.timedOut) this.timeouts++;
+    if (outcome.timedOut) this.onTimeout();
     else this.onOperationError(what, outcome.error);
   }
 
   private onOperationError(what: string, error: unknown): void {
     this.errors++;
+    this.connection.afterFailure({ timedOut: false, error });
     this.warnings.warn(what, `cache: redis ${what} failed (counted as a miss): ${this.errorText(error)}`);
   }
 

@@ -1,14 +1,22 @@
 import { within } from '../common/within';
 import type { RateLimitedWarn } from '../common/rate-limited-warn';
 import { maskUrlPasswords } from '../config/mask';
-import { createRedisClient, type ClusterClient, type StandaloneClient } from '../common/redis-clients';
+import {
+  ClusterTopologyRefresh,
+  createRedisClient,
+  rotateSeeds,
+  type ClusterClient,
+  type StandaloneClient,
+} from '../common/redis-clients';
 import type { CacheConfig } from '../config/relay-config';
 import { CacheClosedError } from './cache';
 
 /**
  * The connection of the `ha` cache: one node-redis client (standalone or Cluster) that connects in the background,
  * reconnects by itself with a jittered backoff, fails commands at once while disconnected, and keeps its
- * credentials out of every message (RedisCache does the operations, RedisServerStats the server's numbers).
+ * credentials out of every message (RedisCache does the operations, RedisServerStats the server's numbers). A
+ * Cluster client is replaced by one with a fresh slot map after failed calls (`afterFailure`, see
+ * ClusterTopologyRefresh): without it the slots of a crashed or hung master stay misses after its replica took over.
  */
 
 export type { ClusterClient, StandaloneClient };
@@ -22,14 +30,19 @@ const RECONNECT_CAP_MS = 2_000;
 const COMMAND_QUEUE_MAX = 10_000;
 const CONNECT_TIMEOUT_MS = 2_000;
 const SCAN_COUNT = 1_000;
+/** The most often a Cluster client's slot map is fetched again after failed calls. */
+const TOPOLOGY_REFRESH_MS = 1_000;
 
 /** One Redis connection of the cache, standalone or Cluster. */
 export class RedisConnection {
-  readonly client: StandaloneClient | ClusterClient;
   /** Connection-level errors reported by the client (each reconnect attempt counts). */
   connectionErrors = 0;
   private readonly standalone: StandaloneClient | undefined;
-  private readonly cluster: ClusterClient | undefined;
+  private cluster: ClusterClient | undefined;
+  private readonly topology: ClusterTopologyRefresh | undefined;
+  private readonly replacedListeners: Array<(client: ClusterClient) => void> = [];
+  /** Replaced Cluster clients, destroyed after a grace for the commands already sent on them (or on close). */
+  private readonly retired = new Set<ClusterClient>();
   /** Credentials this cache knows, blanked out of every message it logs or throws (belt and braces). */
   private readonly secrets: string[] = [];
   private isClosed = false;
@@ -45,23 +58,78 @@ export class RedisConnection {
     /** ping(), flush() and the stats walks are admin/health paths: they may wait longer than a request. */
     readonly adminTimeoutMs: number,
   ) {
-    const clients = createRedisClient({
-      url: redis.url,
-      clusterNodes: redis.cluster_nodes,
-      connectTimeoutMs: CONNECT_TIMEOUT_MS,
-      commandsQueueMaxLength: COMMAND_QUEUE_MAX,
-      reconnectStrategy: (retries) => this.backoff(retries),
-      onError: (error) => this.onConnectionError(error),
-      keepSecret: (secret) => this.keepSecret(secret),
-    });
+    const clientsFor = (firstSeed: number) =>
+      createRedisClient({
+        url: redis.url,
+        clusterNodes: rotateSeeds(redis.cluster_nodes, firstSeed),
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+        reconnectStrategy: (retries) => this.backoff(retries),
+        onError: (error) => this.onConnectionError(error),
+        keepSecret: (secret) => this.keepSecret(secret),
+      });
+    const clients = clientsFor(0);
     this.cluster = clients.kind === 'cluster' ? clients.cluster : undefined;
     this.standalone = clients.kind === 'standalone' ? clients.standalone : undefined;
-    this.client = this.cluster ?? (this.standalone as StandaloneClient);
+    if (this.cluster) {
+      this.topology = new ClusterTopologyRefresh({
+        build: (firstSeed) => {
+          const fresh = clientsFor(firstSeed);
+          if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
+          return fresh.cluster;
+        },
+        seedCount: redis.cluster_nodes.length,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        intervalMs: TOPOLOGY_REFRESH_MS,
+        now: () => Date.now(),
+        closed: () => this.isClosed || !this.clusterConnected,
+        replace: (fresh) => this.replaceCluster(fresh),
+      });
+    }
 
     this.ready = new Promise<void>((resolve, reject) => {
       this.settleReady = (error) => (error ? reject(error) : resolve());
     });
     this.ready.catch(() => undefined); // nobody has to wait for it
+  }
+
+  /** The client commands go through now (a Cluster client may be replaced: see onReplaced). */
+  get client(): StandaloneClient | ClusterClient {
+    return this.cluster ?? (this.standalone as StandaloneClient);
+  }
+
+  /** Called with each fresh Cluster client once it has taken the old one's place. */
+  onReplaced(listener: (client: ClusterClient) => void): void {
+    this.replacedListeners.push(listener);
+  }
+
+  /** A call failed or timed out: with a Cluster, its slot map may be stale (ClusterTopologyRefresh decides). */
+  afterFailure(failure: { timedOut: boolean; error?: unknown }): void {
+    this.topology?.afterFailure(failure);
+  }
+
+  /** Cluster clients that replaced the first one (failovers or reshardings seen without a MOVED reply). */
+  get topologyRefreshes(): number {
+    return this.topology?.replaced ?? 0;
+  }
+
+  private replaceCluster(fresh: ClusterClient): void {
+    const old = this.cluster;
+    this.cluster = fresh;
+    for (const listener of this.replacedListeners) listener(fresh);
+    if (!old) return;
+    // Commands already sent on the old client get a moment to finish; it is not used again.
+    this.retired.add(old);
+    setTimeout(() => this.retire(old), this.adminTimeoutMs).unref();
+  }
+
+  private retire(client: ClusterClient): void {
+    if (!this.retired.delete(client)) return;
+    try {
+      client.destroy();
+    } catch {
+      // gone either way
+    }
   }
 
   /**
@@ -83,6 +151,7 @@ export class RedisConnection {
     this.isClosed = true;
     this.settleReady(new CacheClosedError());
     clearTimeout(this.clusterRetry);
+    for (const old of [...this.retired]) this.retire(old);
     const client = this.cluster ?? this.standalone;
     if (!client) return;
     try {

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisServer } from '../../test/support/redis-server';
 import { ClusterRedisConfig } from '../config/relay-config';
-import { ClusterRedis, LuaScript, pointsAtTopology } from './cluster-redis';
+import { ClusterRedis, LuaScript } from './cluster-redis';
 
 const quiet = { warn: () => undefined, log: () => undefined };
 
@@ -88,40 +88,5 @@ describe('ClusterRedis when Redis goes away', () => {
     } finally {
       await redis.close();
     }
-  });
-});
-
-describe('pointsAtTopology: which failed calls make a Redis Cluster client fetch the slot map again', () => {
-  it('a timeout, a connection error or a failover reply does', () => {
-    expect(pointsAtTopology({ timedOut: true })).toBe(true);
-    expect(pointsAtTopology({ timedOut: false, error: new Error('The client is offline') })).toBe(true);
-    expect(
-      pointsAtTopology({ timedOut: false, error: new Error('connect ECONNREFUSED 127.0.0.1:7000') }),
-    ).toBe(true);
-    expect(pointsAtTopology({ timedOut: false, error: new Error('Socket closed unexpectedly') })).toBe(true);
-    expect(pointsAtTopology({ timedOut: false, error: new Error('CLUSTERDOWN The cluster is down') })).toBe(
-      true,
-    );
-    expect(
-      pointsAtTopology({
-        timedOut: false,
-        error: new Error('TRYAGAIN Multiple keys request during rehashing'),
-      }),
-    ).toBe(true);
-    expect(
-      pointsAtTopology({ timedOut: false, error: new Error('LOADING Redis is loading the dataset') }),
-    ).toBe(true);
-  });
-
-  it('an error reply from a node that answers does not', () => {
-    expect(
-      pointsAtTopology({ timedOut: false, error: new Error('ERR Error running script (call to f_x)') }),
-    ).toBe(false);
-    expect(pointsAtTopology({ timedOut: false, error: new Error('WRONGTYPE Operation against a key') })).toBe(
-      false,
-    );
-    expect(pointsAtTopology({ timedOut: false, error: new Error('NOSCRIPT No matching script') })).toBe(
-      false,
-    );
   });
 });

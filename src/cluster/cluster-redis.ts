@@ -4,7 +4,13 @@ import { systemClock, type Clock } from '../common/clock';
 import { maskUrlPasswords } from '../config/mask';
 import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
-import { createRedisClient, type ClusterClient, type StandaloneClient } from '../common/redis-clients';
+import {
+  ClusterTopologyRefresh,
+  createRedisClient,
+  rotateSeeds,
+  type ClusterClient,
+  type StandaloneClient,
+} from '../common/redis-clients';
 import type { ClusterRedisConfig } from '../config/relay-config';
 
 /**
@@ -18,11 +24,9 @@ import type { ClusterRedisConfig } from '../config/relay-config';
  * client reconnects by itself with a backoff capped at RECONNECT_CAP_MS, so state converges within ~1 s of
  * Redis' return; listeners of onUp() resynchronise then.
  *
- * A Redis Cluster client (node-redis) learns a new slot map only from a MOVED/ASK reply. A master that crashed or
- * hangs never sends one, so after its replica is promoted every command for its slots would still go to it. So a
- * failed call in cluster mode asks for a fresh topology (at most once per TOPOLOGY_REFRESH_MS): a new client
- * discovers the slot map from the seeds (starting with a different seed each time), and once it is connected it
- * replaces the old one, the channels are subscribed on it, and onUp() listeners resynchronise.
+ * In cluster mode a failed call may ask for a fresh slot map (ClusterTopologyRefresh: node-redis learns one only
+ * from MOVED/ASK, which a crashed or hung master never sends); the fresh client takes the old one's place, the
+ * channels are subscribed on it, and onUp() listeners resynchronise.
  */
 
 /** The commands the cluster state sends; both node-redis client kinds have them. */
@@ -66,20 +70,6 @@ const LOG_INTERVAL_MS = 10_000;
 /** Admin paths (the cluster-wide admin view) may wait this long; the request path only timeout_ms. */
 export const CLUSTER_ADMIN_TIMEOUT_MS = 1_000;
 
-/**
- * Whether a failed call may mean the client's slot map is stale: a timeout, a connection-level error, or a server
- * reply that a failover produces (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, LOADING, READONLY). Other server replies
- * (`ERR …` from a script, WRONGTYPE, NOSCRIPT, …) come from a node that answers, and say nothing of the topology.
- */
-export function pointsAtTopology(outcome: { timedOut: boolean; error?: unknown }): boolean {
-  if (outcome.timedOut) return true;
-  const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
-  const code = /^([A-Z]{3,})\b/.exec(message)?.[1];
-  return code === undefined || TOPOLOGY_REPLIES.has(code);
-}
-
-const TOPOLOGY_REPLIES = new Set(['CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'READONLY']);
-
 export class ClusterRedis {
   readonly prefix: string;
   readonly timeoutMs: number;
@@ -96,14 +86,7 @@ export class ClusterRedis {
   private clusterConnected = false;
   private clusterRetry: NodeJS.Timeout | undefined;
   private closed = false;
-  /** Builds a cluster client whose first seed is the given index (topology refreshes rotate through the seeds). */
-  private readonly newCluster: ((firstSeed: number) => ClusterClient) | undefined;
-  private readonly seedCount: number;
-  private refreshing = false;
-  private lastRefreshAt = Number.NEGATIVE_INFINITY;
-  private refreshes = 0;
-  /** Topology refreshes that replaced the cluster client (a failover or a resharding seen without MOVED). */
-  topologyRefreshes = 0;
+  private readonly topology: ClusterTopologyRefresh | undefined;
 
   private wasUp = false;
   /** Since when the replica decides locally (epoch ms), or undefined while Redis answers. */
@@ -126,11 +109,10 @@ export class ClusterRedis {
     this.downSince = this.clock.now();
 
     const seeds = config.cluster_nodes ?? [];
-    this.seedCount = seeds.length;
     const clientsFor = (firstSeed: number) =>
       createRedisClient({
         url: config.url ?? 'redis://127.0.0.1:6379',
-        clusterNodes: [...seeds.slice(firstSeed), ...seeds.slice(0, firstSeed)],
+        clusterNodes: rotateSeeds(seeds, firstSeed),
         connectTimeoutMs: CONNECT_TIMEOUT_MS,
         commandsQueueMaxLength: COMMAND_QUEUE_MAX,
         reconnectStrategy: (retries) => this.backoff(retries),
@@ -141,11 +123,19 @@ export class ClusterRedis {
       });
     const clients = clientsFor(0);
     if (clients.kind === 'cluster') {
-      this.newCluster = (firstSeed) => {
-        const fresh = clientsFor(firstSeed);
-        if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
-        return fresh.cluster;
-      };
+      this.topology = new ClusterTopologyRefresh({
+        build: (firstSeed) => {
+          const fresh = clientsFor(firstSeed);
+          if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
+          return fresh.cluster;
+        },
+        seedCount: seeds.length,
+        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        intervalMs: TOPOLOGY_REFRESH_MS,
+        now: () => this.clock.now(),
+        closed: () => this.closed || !this.clusterConnected,
+        replace: (fresh) => this.replaceCluster(fresh),
+      });
       this.cluster = clients.cluster;
       // The cluster client keeps pub/sub on a connection of its own.
       this.subscriber = this.cluster;
@@ -190,7 +180,7 @@ export class ClusterRedis {
   ): Promise<Outcome<T>> {
     if (!this.isUp()) {
       this.syncErrors += 1;
-      this.refreshTopologySoon();
+      this.topology?.afterFailure({ timedOut: false, error: 'not connected' });
       return { ok: false, timedOut: false, error: new Error('cluster Redis is not connected') };
     }
     let started: Promise<T>;
@@ -202,7 +192,7 @@ export class ClusterRedis {
     const outcome = await within(started, timeoutMs, (error) => this.onLate(what, error));
     if (!outcome.ok) {
       this.syncErrors += 1;
-      if (pointsAtTopology(outcome)) this.refreshTopologySoon();
+      this.topology?.afterFailure(outcome);
       this.warnings.warn(
         what,
         `cluster state: ${what} ${outcome.timedOut ? `took over ${timeoutMs} ms` : `failed: ${this.describe(outcome.error)}`}; deciding locally`,
@@ -307,37 +297,16 @@ export class ClusterRedis {
     await quit(this.cluster);
   }
 
-  /**
-   * Cluster mode, after a failed call: a fresh slot map, unless one is being fetched or was fetched less than
-   * TOPOLOGY_REFRESH_MS ago (while the whole cluster is away this is one connection attempt per second).
-   */
-  private refreshTopologySoon(): void {
-    if (!this.newCluster || this.closed || this.refreshing || !this.clusterConnected) return;
-    const now = this.clock.now();
-    if (now - this.lastRefreshAt < TOPOLOGY_REFRESH_MS) return;
-    this.lastRefreshAt = now;
-    this.refreshing = true;
-    void this.refreshTopology().finally(() => {
-      this.refreshing = false;
-    });
+  /** Topology refreshes that replaced the cluster client (a failover or a resharding seen without MOVED). */
+  get topologyRefreshes(): number {
+    return this.topology?.replaced ?? 0;
   }
 
-  private async refreshTopology(): Promise<void> {
-    this.refreshes += 1;
-    const fresh = this.newCluster!(this.refreshes % Math.max(1, this.seedCount));
-    const connected = await within(fresh.connect(), CONNECT_TIMEOUT_MS, () => undefined);
-    if (!connected.ok || this.closed) {
-      try {
-        fresh.destroy();
-      } catch {
-        // never connected
-      }
-      return;
-    }
+  /** A fresh cluster client (ClusterTopologyRefresh) takes the old one's place, subscriptions and all. */
+  private replaceCluster(fresh: ClusterClient): void {
     const old = this.cluster;
     this.cluster = fresh;
     this.subscriber = fresh;
-    this.topologyRefreshes += 1;
     for (const [channel, dispatch] of this.dispatchers) this.listen(channel, dispatch);
     try {
       old?.destroy();

@@ -74,3 +74,92 @@ export function urlPassword(url: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * Whether a failed call may mean a Redis Cluster client's slot map is stale: a timeout, a connection-level error,
+ * or a reply that a failover produces (CLUSTERDOWN, TRYAGAIN, MASTERDOWN, LOADING, READONLY). Other replies
+ * (`ERR …` from a script, WRONGTYPE, NOSCRIPT, …) come from a node that answers, and say nothing of the topology.
+ */
+export function pointsAtTopology(failure: { timedOut: boolean; error?: unknown }): boolean {
+  if (failure.timedOut) return true;
+  const message = failure.error instanceof Error ? failure.error.message : String(failure.error);
+  const code = /^([A-Z]{3,})\b/.exec(message)?.[1];
+  return code === undefined || TOPOLOGY_REPLIES.has(code);
+}
+
+const TOPOLOGY_REPLIES = new Set(['CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'READONLY']);
+
+export interface TopologyRefreshOptions {
+  /** A new, unconnected cluster client whose seeds start at the given index (each refresh starts at the next). */
+  build: (firstSeed: number) => ClusterClient;
+  seedCount: number;
+  connectTimeoutMs: number;
+  /** The most often a slot map is fetched. */
+  intervalMs: number;
+  now: () => number;
+  /** Whether the owner was closed (a fresh client is then destroyed, not handed over). */
+  closed: () => boolean;
+  /** The fresh client, connected: the owner puts it in the old one's place and destroys the old one. */
+  replace: (fresh: ClusterClient) => void;
+}
+
+/**
+ * A node-redis Cluster client learns a new slot map only from a MOVED/ASK reply, and a master that crashed or hangs
+ * never sends one: after its replica is promoted, every command for its slots still goes to it, until it comes back.
+ * So after a failed call that points at the topology, the owner asks for a refresh: a new client discovers the slot
+ * map from the seeds (a different seed first each time, so a dead first seed does not stop it), and once connected
+ * (within connectTimeoutMs) it takes the old one's place. At most one refresh runs, and one starts per intervalMs.
+ */
+export class ClusterTopologyRefresh {
+  private running = false;
+  private lastAt = Number.NEGATIVE_INFINITY;
+  private attempts = 0;
+  /** Fresh clients put in place. */
+  replaced = 0;
+
+  constructor(private readonly o: TopologyRefreshOptions) {}
+
+  /** After a failed call: refresh unless the failure says nothing of the topology or a refresh is recent. */
+  afterFailure(failure: { timedOut: boolean; error?: unknown }): void {
+    if (this.running || this.o.closed() || !pointsAtTopology(failure)) return;
+    const now = this.o.now();
+    if (now - this.lastAt < this.o.intervalMs) return;
+    this.lastAt = now;
+    this.running = true;
+    void this.refresh().finally(() => {
+      this.running = false;
+    });
+  }
+
+  private async refresh(): Promise<void> {
+    this.attempts += 1;
+    const fresh = this.o.build(this.attempts % Math.max(1, this.o.seedCount));
+    let timer: NodeJS.Timeout | undefined;
+    const connected = await Promise.race([
+      fresh.connect().then(
+        () => true,
+        () => false,
+      ),
+      new Promise<false>((resolve) => {
+        timer = setTimeout(() => resolve(false), this.o.connectTimeoutMs);
+        timer.unref();
+      }),
+    ]);
+    clearTimeout(timer);
+    if (!connected || this.o.closed()) {
+      try {
+        fresh.destroy();
+      } catch {
+        // it never connected
+      }
+      return;
+    }
+    this.replaced += 1;
+    this.o.replace(fresh);
+  }
+}
+
+/** The seeds rotated so that `first` comes first. */
+export function rotateSeeds(seeds: readonly string[], first: number): string[] {
+  return [...seeds.slice(first), ...seeds.slice(0, first)];
+}

@@ -1,0 +1,152 @@
+import { describe, expect, it } from 'vitest';
+import {
+  ClusterTopologyRefresh,
+  pointsAtTopology,
+  rotateSeeds,
+  type ClusterClient,
+  type TopologyRefreshOptions,
+} from './redis-clients';
+
+describe('pointsAtTopology: which failed calls make a Redis Cluster client fetch the slot map again', () => {
+  it('a timeout, a connection error or a failover reply does', () => {
+    expect(pointsAtTopology({ timedOut: true })).toBe(true);
+    expect(pointsAtTopology({ timedOut: false, error: new Error('The client is offline') })).toBe(true);
+    expect(
+      pointsAtTopology({ timedOut: false, error: new Error('connect ECONNREFUSED 127.0.0.1:7000') }),
+    ).toBe(true);
+    expect(pointsAtTopology({ timedOut: false, error: new Error('Socket closed unexpectedly') })).toBe(true);
+    expect(pointsAtTopology({ timedOut: false, error: new Error('CLUSTERDOWN The cluster is down') })).toBe(
+      true,
+    );
+    expect(
+      pointsAtTopology({
+        timedOut: false,
+        error: new Error('TRYAGAIN Multiple keys request during rehashing'),
+      }),
+    ).toBe(true);
+    expect(
+      pointsAtTopology({ timedOut: false, error: new Error('LOADING Redis is loading the dataset') }),
+    ).toBe(true);
+  });
+
+  it('an error reply from a node that answers does not', () => {
+    expect(
+      pointsAtTopology({ timedOut: false, error: new Error('ERR Error running script (call to f_x)') }),
+    ).toBe(false);
+    expect(pointsAtTopology({ timedOut: false, error: new Error('WRONGTYPE Operation against a key') })).toBe(
+      false,
+    );
+    expect(pointsAtTopology({ timedOut: false, error: new Error('NOSCRIPT No matching script') })).toBe(
+      false,
+    );
+  });
+});
+
+/** A cluster client that connects (or fails, or never answers) as told, and records what was done with it. */
+class FakeCluster {
+  destroyed = false;
+  constructor(
+    readonly firstSeed: number,
+    private readonly connects: 'ok' | 'fail' | 'hang',
+  ) {}
+  connect(): Promise<unknown> {
+    if (this.connects === 'ok') return Promise.resolve(this);
+    if (this.connects === 'fail') return Promise.reject(new Error('connect ECONNREFUSED'));
+    return new Promise(() => undefined);
+  }
+  destroy(): void {
+    this.destroyed = true;
+  }
+}
+
+function refresher(connects: Array<'ok' | 'fail' | 'hang'>, overrides: Partial<TopologyRefreshOptions> = {}) {
+  let now = 0;
+  const built: FakeCluster[] = [];
+  const replaced: FakeCluster[] = [];
+  let closed = false;
+  const refresh = new ClusterTopologyRefresh({
+    build: (firstSeed) => {
+      const fake = new FakeCluster(firstSeed, connects[built.length] ?? 'ok');
+      built.push(fake);
+      return fake as unknown as ClusterClient;
+    },
+    seedCount: 3,
+    connectTimeoutMs: 20,
+    intervalMs: 1_000,
+    now: () => now,
+    closed: () => closed,
+    replace: (fresh) => replaced.push(fresh as unknown as FakeCluster),
+    ...overrides,
+  });
+  const settle = () => new Promise((r) => setTimeout(r, 40));
+  return {
+    refresh,
+    built,
+    replaced,
+    settle,
+    advance: (ms: number) => (now += ms),
+    close: () => (closed = true),
+  };
+}
+
+const offline = { timedOut: false, error: new Error('The client is offline') };
+
+describe('ClusterTopologyRefresh', () => {
+  it('puts a connected fresh client in place, at most once per interval, one at a time', async () => {
+    const t = refresher(['ok', 'ok']);
+    t.refresh.afterFailure(offline);
+    t.refresh.afterFailure(offline); // already running
+    await t.settle();
+    expect(t.replaced).toEqual([t.built[0]]);
+    t.advance(999);
+    t.refresh.afterFailure({ timedOut: true });
+    await t.settle();
+    expect(t.built).toHaveLength(1); // within the interval
+    t.advance(1);
+    t.refresh.afterFailure({ timedOut: true });
+    await t.settle();
+    expect(t.replaced).toHaveLength(2);
+    expect(t.refresh.replaced).toBe(2);
+  });
+
+  it('starts each refresh at the next seed, so a dead first seed does not stop discovery', async () => {
+    const t = refresher(['fail', 'fail', 'ok']);
+    for (let i = 0; i < 3; i++) {
+      t.refresh.afterFailure(offline);
+      await t.settle();
+      t.advance(1_000);
+    }
+    expect(t.built.map((c) => c.firstSeed)).toEqual([1, 2, 0]);
+    expect(rotateSeeds(['a:1', 'b:2', 'c:3'], 1)).toEqual(['b:2', 'c:3', 'a:1']);
+  });
+
+  it('destroys a fresh client that fails or does not connect in time, and keeps the old one', async () => {
+    const t = refresher(['fail', 'hang']);
+    t.refresh.afterFailure(offline);
+    await t.settle();
+    t.advance(1_000);
+    t.refresh.afterFailure(offline);
+    await t.settle();
+    expect(t.built.map((c) => c.destroyed)).toEqual([true, true]);
+    expect(t.replaced).toEqual([]);
+  });
+
+  it('does nothing for a reply that says nothing of the topology, or once closed', async () => {
+    const t = refresher(['ok']);
+    t.refresh.afterFailure({ timedOut: false, error: new Error('ERR Error running script') });
+    t.close();
+    t.refresh.afterFailure(offline);
+    await t.settle();
+    expect(t.built).toEqual([]);
+  });
+
+  it('destroys a fresh client that connects after its owner was closed', async () => {
+    let closed = false;
+    const t = refresher(['ok'], { closed: () => closed });
+    t.refresh.afterFailure(offline);
+    closed = true;
+    await t.settle();
+    expect(t.replaced).toEqual([]);
+    expect(t.built[0]?.destroyed).toBe(true);
+  });
+});
