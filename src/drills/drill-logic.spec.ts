@@ -8,7 +8,14 @@ import {
   type DayTally,
 } from './availability';
 import { cronProblem, everyProblem, nextRunAfter, parseEvery, parseSchedule } from '../config/drill-schedule';
-import { counts, percentile, shouldAbort, verdict, windowStats, type AnswerSample } from '../metrics/window-stats';
+import {
+  counts,
+  percentile,
+  shouldAbort,
+  verdict,
+  windowStats,
+  type AnswerSample,
+} from '../metrics/window-stats';
 
 const T0 = Date.UTC(2026, 0, 5, 2, 0); // a Monday, 02:00 UTC
 
