@@ -3,7 +3,9 @@ import type { RateLimitedWarn } from '../common/rate-limited-warn';
 import { maskUrlPasswords } from '../config/mask';
 import {
   ClusterTopologyRefresh,
+  connectClusterInBackground,
   createRedisClient,
+  reconnectDelay,
   rotateSeeds,
   type ClusterClient,
   type StandaloneClient,
@@ -49,7 +51,7 @@ export class RedisConnection {
   private readonly ready: Promise<void>;
   private settleReady: (error?: Error) => void = () => undefined;
   private clusterConnected = false;
-  private clusterRetry: NodeJS.Timeout | undefined;
+  private stopConnecting: () => void = () => undefined;
 
   constructor(
     redis: CacheConfig['redis'],
@@ -150,7 +152,7 @@ export class RedisConnection {
     if (this.isClosed) return;
     this.isClosed = true;
     this.settleReady(new CacheClosedError());
-    clearTimeout(this.clusterRetry);
+    this.stopConnecting();
     for (const old of [...this.retired]) this.retire(old);
     const client = this.cluster ?? this.standalone;
     if (!client) return;
@@ -237,33 +239,19 @@ export class RedisConnection {
       );
       return;
     }
-    this.connectCluster(0);
-  }
-
-  // A cluster client does not retry its first topology discovery by itself, so retry it here.
-  private connectCluster(attempt: number): void {
-    const cluster = this.cluster!;
-    cluster.connect().then(
-      () => {
-        if (this.isClosed) {
-          cluster.destroy();
-          return;
-        }
+    this.stopConnecting = connectClusterInBackground(this.cluster!, {
+      backoff: (attempt) => this.backoff(attempt),
+      closed: () => this.isClosed,
+      onError: (error) => this.onConnectionError(error),
+      onConnected: () => {
         this.clusterConnected = true;
         this.settleReady();
       },
-      (error: unknown) => {
-        this.onConnectionError(error);
-        if (this.isClosed) return;
-        this.clusterRetry = setTimeout(() => this.connectCluster(attempt + 1), this.backoff(attempt));
-        this.clusterRetry.unref();
-      },
-    );
+    });
   }
 
   private backoff(retries: number): number {
-    const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
-    return Math.round(capped * (0.5 + this.random() / 2));
+    return reconnectDelay(retries, RECONNECT_BASE_MS, RECONNECT_CAP_MS, this.random);
   }
 }
 

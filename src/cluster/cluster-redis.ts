@@ -6,7 +6,9 @@ import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
 import {
   ClusterTopologyRefresh,
+  connectClusterInBackground,
   createRedisClient,
+  reconnectDelay,
   rotateSeeds,
   type ClusterClient,
   type StandaloneClient,
@@ -84,7 +86,7 @@ export class ClusterRedis {
   private subscriber: Subscriber;
   private readonly standaloneSubscriber: StandaloneClient | undefined;
   private clusterConnected = false;
-  private clusterRetry: NodeJS.Timeout | undefined;
+  private stopConnecting: () => void = () => undefined;
   private closed = false;
   private readonly topology: ClusterTopologyRefresh | undefined;
 
@@ -284,7 +286,7 @@ export class ClusterRedis {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    clearTimeout(this.clusterRetry);
+    this.stopConnecting();
     const quit = async (c: { destroy(): void } | undefined): Promise<void> => {
       try {
         c?.destroy();
@@ -343,26 +345,16 @@ export class ClusterRedis {
       this.standaloneSubscriber?.connect().catch((error: unknown) => this.onConnectionError(error));
       return;
     }
-    this.connectCluster(0);
-  }
-
-  // A cluster client does not retry its first topology discovery by itself.
-  private connectCluster(attempt: number): void {
-    if (this.closed || !this.cluster) return;
-    this.cluster.connect().then(
-      () => {
-        if (this.closed) return;
+    this.stopConnecting = connectClusterInBackground(this.cluster!, {
+      backoff: (attempt) => this.backoff(attempt),
+      closed: () => this.closed,
+      onError: (error) => this.onConnectionError(error),
+      onConnected: () => {
         this.clusterConnected = true;
         this.onSubscriberReady();
         this.markUp();
       },
-      (error: unknown) => {
-        this.onConnectionError(error);
-        if (this.closed) return;
-        this.clusterRetry = setTimeout(() => this.connectCluster(attempt + 1), this.backoff(attempt));
-        this.clusterRetry.unref();
-      },
-    );
+    });
   }
 
   private onConnectionError(error: unknown): void {
@@ -385,7 +377,6 @@ export class ClusterRedis {
   }
 
   private backoff(retries: number): number {
-    const capped = Math.min(RECONNECT_BASE_MS * 2 ** retries, RECONNECT_CAP_MS);
-    return Math.round(capped * (0.5 + this.random() / 2));
+    return reconnectDelay(retries, RECONNECT_BASE_MS, RECONNECT_CAP_MS, this.random);
   }
 }

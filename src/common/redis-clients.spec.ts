@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   ClusterTopologyRefresh,
+  connectClusterInBackground,
   pointsAtTopology,
+  reconnectDelay,
   rotateSeeds,
   type ClusterClient,
   type TopologyRefreshOptions,
@@ -148,5 +150,86 @@ describe('ClusterTopologyRefresh', () => {
     await t.settle();
     expect(t.replaced).toEqual([]);
     expect(t.built[0]?.destroyed).toBe(true);
+  });
+});
+
+describe('reconnectDelay', () => {
+  it('doubles from the base up to the cap, jittered between half and all of it', () => {
+    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 50, 500, () => 0.999999))).toEqual([
+      50, 100, 200, 400, 500,
+    ]);
+    expect([0, 1, 2, 3, 10].map((n) => reconnectDelay(n, 50, 500, () => 0))).toEqual([25, 50, 100, 200, 250]);
+  });
+});
+
+describe('connectClusterInBackground', () => {
+  /** A client whose connects fail `failures` times, then succeed (or hang). */
+  function flaky(failures: number) {
+    const client = {
+      attempts: 0,
+      destroyed: false,
+      connect: () => {
+        client.attempts += 1;
+        return client.attempts <= failures
+          ? Promise.reject(new Error('connect ECONNREFUSED'))
+          : Promise.resolve(client);
+      },
+      destroy: () => {
+        client.destroyed = true;
+      },
+    };
+    return client;
+  }
+  const settle = (ms = 30) => new Promise((r) => setTimeout(r, ms));
+
+  it('retries the first discovery after each backoff until it connects', async () => {
+    const client = flaky(2);
+    const errors: unknown[] = [];
+    const waits: number[] = [];
+    let connected = 0;
+    connectClusterInBackground(client as unknown as ClusterClient, {
+      backoff: (n) => {
+        waits.push(n);
+        return 1;
+      },
+      closed: () => false,
+      onError: (e) => errors.push(e),
+      onConnected: () => (connected += 1),
+    });
+    await settle();
+    expect(client.attempts).toBe(3);
+    expect(waits).toEqual([0, 1]);
+    expect(errors).toHaveLength(2);
+    expect(connected).toBe(1);
+    expect(client.destroyed).toBe(false);
+  });
+
+  it('stops retrying once cancelled, and destroys a client that connects after its owner closed', async () => {
+    const failing = flaky(1_000);
+    const stop = connectClusterInBackground(failing as unknown as ClusterClient, {
+      backoff: () => 5,
+      closed: () => false,
+      onError: () => undefined,
+      onConnected: () => undefined,
+    });
+    await settle(12);
+    stop();
+    const attempts = failing.attempts;
+    await settle();
+    expect(failing.attempts).toBe(attempts);
+
+    let closed = false;
+    const late = flaky(0);
+    let connected = false;
+    connectClusterInBackground(late as unknown as ClusterClient, {
+      backoff: () => 1,
+      closed: () => closed,
+      onError: () => undefined,
+      onConnected: () => (connected = true),
+    });
+    closed = true;
+    await settle();
+    expect(connected).toBe(false);
+    expect(late.destroyed).toBe(true);
   });
 });

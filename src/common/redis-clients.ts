@@ -163,3 +163,47 @@ export class ClusterTopologyRefresh {
 export function rotateSeeds(seeds: readonly string[], first: number): string[] {
   return [...seeds.slice(first), ...seeds.slice(0, first)];
 }
+
+/** A reconnect delay: base·2^retries capped at capMs, with jitter (50–100% of it) so replicas do not stampede. */
+export function reconnectDelay(retries: number, baseMs: number, capMs: number, random: () => number): number {
+  const capped = Math.min(baseMs * 2 ** retries, capMs);
+  return Math.round(capped * (0.5 + random() / 2));
+}
+
+export interface BackgroundConnectOptions {
+  /** The wait before attempt n + 1 after attempt n failed. */
+  backoff: (attempt: number) => number;
+  closed: () => boolean;
+  onError: (error: unknown) => void;
+  onConnected: () => void;
+}
+
+/**
+ * Connects a cluster client in the background. node-redis does not retry a cluster's first topology discovery, so a
+ * failed connect is tried again after `backoff(attempt)` until it succeeds or the owner is closed; a client that
+ * connects after its owner was closed is destroyed. Returns what close() calls to stop the retries.
+ */
+export function connectClusterInBackground(cluster: ClusterClient, o: BackgroundConnectOptions): () => void {
+  let timer: NodeJS.Timeout | undefined;
+  const attempt = (n: number): void => {
+    if (o.closed()) return;
+    cluster.connect().then(
+      () => {
+        if (!o.closed()) return o.onConnected();
+        try {
+          cluster.destroy();
+        } catch {
+          // closed while connecting: nothing left to release
+        }
+      },
+      (error: unknown) => {
+        o.onError(error);
+        if (o.closed()) return;
+        timer = setTimeout(() => attempt(n + 1), o.backoff(n));
+        timer.unref();
+      },
+    );
+  };
+  attempt(0);
+  return () => clearTimeout(timer);
+}
