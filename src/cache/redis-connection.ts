@@ -6,7 +6,6 @@ import {
   connectClusterInBackground,
   createRedisClient,
   reconnectDelay,
-  rotateSeeds,
   type ClusterClient,
   type StandaloneClient,
 } from '../common/redis-clients';
@@ -28,9 +27,8 @@ export type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'in
 // Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
 const RECONNECT_BASE_MS = 50;
 const RECONNECT_CAP_MS = 2_000;
-// A hung Redis must not let queued commands pile up in memory: past this, commands fail fast (= misses).
-const COMMAND_QUEUE_MAX = 10_000;
-const CONNECT_TIMEOUT_MS = 2_000;
+/** How long a topology refresh's fresh client may take to discover the slot map and connect. */
+const TOPOLOGY_CONNECT_MS = 1_000;
 const SCAN_COUNT = 1_000;
 /** The most often a Cluster client's slot map is fetched again after failed calls. */
 const TOPOLOGY_REFRESH_MS = 1_000;
@@ -60,28 +58,25 @@ export class RedisConnection {
     /** ping(), flush() and the stats walks are admin/health paths: they may wait longer than a request. */
     readonly adminTimeoutMs: number,
   ) {
-    const clientsFor = (firstSeed: number) =>
+    const clientsFor = () =>
       createRedisClient({
         url: redis.url,
-        clusterNodes: rotateSeeds(redis.cluster_nodes, firstSeed),
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+        clusterNodes: redis.cluster_nodes,
         reconnectStrategy: (retries) => this.backoff(retries),
         onError: (error) => this.onConnectionError(error),
         keepSecret: (secret) => this.keepSecret(secret),
       });
-    const clients = clientsFor(0);
+    const clients = clientsFor();
     this.cluster = clients.kind === 'cluster' ? clients.cluster : undefined;
     this.standalone = clients.kind === 'standalone' ? clients.standalone : undefined;
     if (this.cluster) {
       this.topology = new ClusterTopologyRefresh({
-        build: (firstSeed) => {
-          const fresh = clientsFor(firstSeed);
+        build: () => {
+          const fresh = clientsFor();
           if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
           return fresh.cluster;
         },
-        seedCount: redis.cluster_nodes.length,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        connectTimeoutMs: TOPOLOGY_CONNECT_MS,
         intervalMs: TOPOLOGY_REFRESH_MS,
         now: () => Date.now(),
         closed: () => this.isClosed || !this.clusterConnected,

@@ -9,7 +9,6 @@ import {
   connectClusterInBackground,
   createRedisClient,
   reconnectDelay,
-  rotateSeeds,
   type ClusterClient,
   type StandaloneClient,
 } from '../common/redis-clients';
@@ -64,10 +63,10 @@ export interface ClusterRedisDeps {
 const RECONNECT_BASE_MS = 50;
 /** Low on purpose: the replicas must agree again within 2 s of Redis' return. */
 const RECONNECT_CAP_MS = 500;
-const CONNECT_TIMEOUT_MS = 1_000;
+/** How long a topology refresh's fresh client may take to discover the slot map and connect. */
+const TOPOLOGY_CONNECT_MS = 1_000;
 /** The most often a cluster client's slot map is fetched again after failed calls. */
 const TOPOLOGY_REFRESH_MS = 1_000;
-const COMMAND_QUEUE_MAX = 10_000;
 const LOG_INTERVAL_MS = 10_000;
 /** Admin paths (the cluster-wide admin view) may wait this long; the request path only timeout_ms. */
 export const CLUSTER_ADMIN_TIMEOUT_MS = 1_000;
@@ -111,28 +110,25 @@ export class ClusterRedis {
     this.downSince = this.clock.now();
 
     const seeds = config.cluster_nodes ?? [];
-    const clientsFor = (firstSeed: number) =>
+    const clientsFor = () =>
       createRedisClient({
         url: config.url ?? 'redis://127.0.0.1:6379',
-        clusterNodes: rotateSeeds(seeds, firstSeed),
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
-        commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+        clusterNodes: seeds,
         reconnectStrategy: (retries) => this.backoff(retries),
         onError: (error) => this.onConnectionError(error),
         keepSecret: (secret) => {
           if (secret !== undefined && !this.secrets.includes(secret)) this.secrets.push(secret);
         },
       });
-    const clients = clientsFor(0);
+    const clients = clientsFor();
     if (clients.kind === 'cluster') {
       this.topology = new ClusterTopologyRefresh({
-        build: (firstSeed) => {
-          const fresh = clientsFor(firstSeed);
+        build: () => {
+          const fresh = clientsFor();
           if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
           return fresh.cluster;
         },
-        seedCount: seeds.length,
-        connectTimeoutMs: CONNECT_TIMEOUT_MS,
+        connectTimeoutMs: TOPOLOGY_CONNECT_MS,
         intervalMs: TOPOLOGY_REFRESH_MS,
         now: () => this.clock.now(),
         closed: () => this.closed || !this.clusterConnected,

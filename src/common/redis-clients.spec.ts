@@ -4,7 +4,6 @@ import {
   connectClusterInBackground,
   pointsAtTopology,
   reconnectDelay,
-  rotateSeeds,
   type ClusterClient,
   type TopologyRefreshOptions,
 } from './redis-clients';
@@ -47,10 +46,7 @@ describe('pointsAtTopology: which failed calls make a Redis Cluster client fetch
 /** A cluster client that connects (or fails, or never answers) as told, and records what was done with it. */
 class FakeCluster {
   destroyed = false;
-  constructor(
-    readonly firstSeed: number,
-    private readonly connects: 'ok' | 'fail' | 'hang',
-  ) {}
+  constructor(private readonly connects: 'ok' | 'fail' | 'hang') {}
   connect(): Promise<unknown> {
     if (this.connects === 'ok') return Promise.resolve(this);
     if (this.connects === 'fail') return Promise.reject(new Error('connect ECONNREFUSED'));
@@ -67,12 +63,11 @@ function refresher(connects: Array<'ok' | 'fail' | 'hang'>, overrides: Partial<T
   const replaced: FakeCluster[] = [];
   let closed = false;
   const refresh = new ClusterTopologyRefresh({
-    build: (firstSeed) => {
-      const fake = new FakeCluster(firstSeed, connects[built.length] ?? 'ok');
+    build: () => {
+      const fake = new FakeCluster(connects[built.length] ?? 'ok');
       built.push(fake);
       return fake as unknown as ClusterClient;
     },
-    seedCount: 3,
     connectTimeoutMs: 20,
     intervalMs: 1_000,
     now: () => now,
@@ -109,17 +104,6 @@ describe('ClusterTopologyRefresh', () => {
     await t.settle();
     expect(t.replaced).toHaveLength(2);
     expect(t.refresh.replaced).toBe(2);
-  });
-
-  it('starts each refresh at the next seed, so a dead first seed does not stop discovery', async () => {
-    const t = refresher(['fail', 'fail', 'ok']);
-    for (let i = 0; i < 3; i++) {
-      t.refresh.afterFailure(offline);
-      await t.settle();
-      t.advance(1_000);
-    }
-    expect(t.built.map((c) => c.firstSeed)).toEqual([1, 2, 0]);
-    expect(rotateSeeds(['a:1', 'b:2', 'c:3'], 1)).toEqual(['b:2', 'c:3', 'a:1']);
   });
 
   it('destroys a fresh client that fails or does not connect in time, and keeps the old one', async () => {

@@ -15,8 +15,6 @@ export type ClusterClient = ReturnType<typeof newCluster>;
 export interface RedisClientOptions {
   url: string;
   clusterNodes: readonly string[];
-  connectTimeoutMs: number;
-  commandsQueueMaxLength: number;
   reconnectStrategy: (retries: number) => number;
   /** Connection-level errors (each reconnect attempt), from the client and, for a cluster, its nodes. */
   onError: (error: unknown) => void;
@@ -26,11 +24,21 @@ export interface RedisClientOptions {
 export type RedisClients =
   { kind: 'cluster'; cluster: ClusterClient } | { kind: 'standalone'; standalone: StandaloneClient };
 
+/**
+ * The socket connect timeout and the command queue bound of every Redis client. One value each for the cache and
+ * the cluster state on purpose: node-redis caches its client classes under the JSON of the last options it saw, and
+ * two configurations that alternated (both refreshing their topology in a failover) would rebuild them, ~50 ms of
+ * blocked event loop each time. The queue bound is a last resort: the cache sheds far earlier (MAX_PENDING_COMMANDS),
+ * and cluster-state calls time out after cluster.redis.timeout_ms.
+ */
+export const REDIS_CONNECT_TIMEOUT_MS = 2_000;
+const COMMAND_QUEUE_MAX = 10_000;
+
 function clientDefaults(o: RedisClientOptions) {
   return {
     disableOfflineQueue: true,
-    commandsQueueMaxLength: o.commandsQueueMaxLength,
-    socket: { connectTimeout: o.connectTimeoutMs, reconnectStrategy: o.reconnectStrategy },
+    commandsQueueMaxLength: COMMAND_QUEUE_MAX,
+    socket: { connectTimeout: REDIS_CONNECT_TIMEOUT_MS, reconnectStrategy: o.reconnectStrategy },
   };
 }
 
@@ -90,9 +98,12 @@ export function pointsAtTopology(failure: { timedOut: boolean; error?: unknown }
 const TOPOLOGY_REPLIES = new Set(['CLUSTERDOWN', 'TRYAGAIN', 'MASTERDOWN', 'LOADING', 'READONLY']);
 
 export interface TopologyRefreshOptions {
-  /** A new, unconnected cluster client whose seeds start at the given index (each refresh starts at the next). */
-  build: (firstSeed: number) => ClusterClient;
-  seedCount: number;
+  /**
+   * A new, unconnected cluster client made with exactly the options of the first one: node-redis builds its client
+   * classes (~400 commands) anew, ~50 ms of blocked event loop, whenever the options' JSON differs from the last
+   * client's (a one-entry cache), so the seeds are not reordered; node-redis starts discovery at a random seed anyway.
+   */
+  build: () => ClusterClient;
   connectTimeoutMs: number;
   /** The most often a slot map is fetched. */
   intervalMs: number;
@@ -107,13 +118,12 @@ export interface TopologyRefreshOptions {
  * A node-redis Cluster client learns a new slot map only from a MOVED/ASK reply, and a master that crashed or hangs
  * never sends one: after its replica is promoted, every command for its slots still goes to it, until it comes back.
  * So after a failed call that points at the topology, the owner asks for a refresh: a new client discovers the slot
- * map from the seeds (a different seed first each time, so a dead first seed does not stop it), and once connected
- * (within connectTimeoutMs) it takes the old one's place. At most one refresh runs, and one starts per intervalMs.
+ * map from the seeds (node-redis starts at a random one and tries them all), and once connected (within
+ * connectTimeoutMs) it takes the old one's place. At most one refresh runs, and one starts per intervalMs.
  */
 export class ClusterTopologyRefresh {
   private running = false;
   private lastAt = Number.NEGATIVE_INFINITY;
-  private attempts = 0;
   /** Fresh clients put in place. */
   replaced = 0;
 
@@ -132,8 +142,7 @@ export class ClusterTopologyRefresh {
   }
 
   private async refresh(): Promise<void> {
-    this.attempts += 1;
-    const fresh = this.o.build(this.attempts % Math.max(1, this.o.seedCount));
+    const fresh = this.o.build();
     let timer: NodeJS.Timeout | undefined;
     const connected = await Promise.race([
       fresh.connect().then(
@@ -157,11 +166,6 @@ export class ClusterTopologyRefresh {
     this.replaced += 1;
     this.o.replace(fresh);
   }
-}
-
-/** The seeds rotated so that `first` comes first. */
-export function rotateSeeds(seeds: readonly string[], first: number): string[] {
-  return [...seeds.slice(first), ...seeds.slice(0, first)];
 }
 
 /** A reconnect delay: base·2^retries capped at capMs, with jitter (50–100% of it) so replicas do not stampede. */

@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import { randomUUID } from 'node:crypto';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisCluster } from '../../test/support/redis-cluster';
 import { redisServerAvailable } from '../../test/support/redis-server';
@@ -115,6 +116,8 @@ describe.skipIf(!hasRedisBinaries).each([
     await until(() => b.breaker.snapshot().consecutive_failures === 1, 2_000);
 
     // Take out the master of the circuit's slot; keep serving and reading through it until a replica takes over.
+    const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+    loopDelay.enable();
     const killedAt = Date.now();
     await rc.killMasterOf(circuitKey, signal);
     let promotedAt: number | undefined;
@@ -146,12 +149,13 @@ describe.skipIf(!hasRedisBinaries).each([
     }
     await promotion;
     failover.promotedAt = promotedAt;
+    loopDelay.disable();
     const maxCall = Math.max(...callTimes);
     const maxBreaker = Math.max(...breakerTimes);
     console.info(
       `failover (${signal}): promoted ${promotedAt - killedAt} ms after the kill; ${callTimes.length} bounded reads ` +
         `(${failedReads} failed, ${timedOut} timed out), max ${maxCall.toFixed(1)} ms; ` +
-        `max breaker call ${maxBreaker.toFixed(2)} ms`,
+        `max breaker call ${maxBreaker.toFixed(2)} ms; event loop delay max ${(loopDelay.max / 1e6).toFixed(1)} ms`,
     );
     expect(failedReads).toBeGreaterThan(0); // the slot really was unserved for a while
     if (signal === 'SIGSTOP') expect(timedOut).toBeGreaterThan(0); // and the answers really never came
