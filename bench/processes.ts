@@ -121,7 +121,8 @@ export function streamShapeFromEnv(env: NodeJS.ProcessEnv = process.env): { args
   const args: string[] = [];
   if (env.DELTAS) args.push('--sse-deltas', env.DELTAS);
   if (env.EVENT_DELAY_MS) args.push('--sse-delay-ms', env.EVENT_DELAY_MS);
-  return { args, events: Number(env.DELTAS ?? 3) + 5 };
+  // An empty DELTAS (DELTAS= in a shell loop) is the fake's default, as in args above.
+  return { args, events: Number(env.DELTAS || 3) + 5 };
 }
 
 /**
