@@ -3,6 +3,7 @@ import type { RateLimitedWarn } from '../common/rate-limited-warn';
 import { maskUrlPasswords } from '../config/mask';
 import {
   ClusterTopologyRefresh,
+  clusterOf,
   connectClusterInBackground,
   createRedisClient,
   reconnectDelay,
@@ -27,11 +28,7 @@ export type NodeClient = Pick<StandaloneClient, 'ping' | 'scan' | 'unlink' | 'in
 // Reconnect: 50 ms doubling to a 2 s cap, with jitter so replicas do not stampede a Redis that comes back.
 const RECONNECT_BASE_MS = 50;
 const RECONNECT_CAP_MS = 2_000;
-/** How long a topology refresh's fresh client may take to discover the slot map and connect. */
-const TOPOLOGY_CONNECT_MS = 1_000;
 const SCAN_COUNT = 1_000;
-/** The most often a Cluster client's slot map is fetched again after failed calls. */
-const TOPOLOGY_REFRESH_MS = 1_000;
 
 /** One Redis connection of the cache, standalone or Cluster. */
 export class RedisConnection {
@@ -71,13 +68,7 @@ export class RedisConnection {
     this.standalone = clients.kind === 'standalone' ? clients.standalone : undefined;
     if (this.cluster) {
       this.topology = new ClusterTopologyRefresh({
-        build: () => {
-          const fresh = clientsFor();
-          if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
-          return fresh.cluster;
-        },
-        connectTimeoutMs: TOPOLOGY_CONNECT_MS,
-        intervalMs: TOPOLOGY_REFRESH_MS,
+        build: () => clusterOf(clientsFor()),
         now: () => Date.now(),
         closed: () => this.isClosed || !this.clusterConnected,
         replace: (fresh) => this.replaceCluster(fresh),

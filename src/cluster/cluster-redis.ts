@@ -6,6 +6,7 @@ import { RateLimitedWarn } from '../common/rate-limited-warn';
 import { within, type Outcome } from '../common/within';
 import {
   ClusterTopologyRefresh,
+  clusterOf,
   connectClusterInBackground,
   createRedisClient,
   reconnectDelay,
@@ -63,10 +64,6 @@ export interface ClusterRedisDeps {
 const RECONNECT_BASE_MS = 50;
 /** Low on purpose: the replicas must agree again within 2 s of Redis' return. */
 const RECONNECT_CAP_MS = 500;
-/** How long a topology refresh's fresh client may take to discover the slot map and connect. */
-const TOPOLOGY_CONNECT_MS = 1_000;
-/** The most often a cluster client's slot map is fetched again after failed calls. */
-const TOPOLOGY_REFRESH_MS = 1_000;
 const LOG_INTERVAL_MS = 10_000;
 /** Admin paths (the cluster-wide admin view) may wait this long; the request path only timeout_ms. */
 export const CLUSTER_ADMIN_TIMEOUT_MS = 1_000;
@@ -123,13 +120,7 @@ export class ClusterRedis {
     const clients = clientsFor();
     if (clients.kind === 'cluster') {
       this.topology = new ClusterTopologyRefresh({
-        build: () => {
-          const fresh = clientsFor();
-          if (fresh.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
-          return fresh.cluster;
-        },
-        connectTimeoutMs: TOPOLOGY_CONNECT_MS,
-        intervalMs: TOPOLOGY_REFRESH_MS,
+        build: () => clusterOf(clientsFor()),
         now: () => this.clock.now(),
         closed: () => this.closed || !this.clusterConnected,
         replace: (fresh) => this.replaceCluster(fresh),

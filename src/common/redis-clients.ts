@@ -61,6 +61,12 @@ function newCluster(o: RedisClientOptions) {
   });
 }
 
+/** The cluster client of clients made from cluster seeds (which always make one). */
+export function clusterOf(clients: RedisClients): ClusterClient {
+  if (clients.kind !== 'cluster') throw new Error('cluster seeds gave a standalone client');
+  return clients.cluster;
+}
+
 export function createRedisClient(o: RedisClientOptions): RedisClients {
   if (o.clusterNodes.length > 0) {
     const cluster = newCluster(o);
@@ -104,9 +110,10 @@ export interface TopologyRefreshOptions {
    * client's (a one-entry cache), so the seeds are not reordered; node-redis starts discovery at a random seed anyway.
    */
   build: () => ClusterClient;
-  connectTimeoutMs: number;
-  /** The most often a slot map is fetched. */
-  intervalMs: number;
+  /** How long the fresh client may take to discover the slot map and connect (1 s). */
+  connectTimeoutMs?: number;
+  /** The most often a slot map is fetched (once a second). */
+  intervalMs?: number;
   now: () => number;
   /** Whether the owner was closed (a fresh client is then destroyed, not handed over). */
   closed: () => boolean;
@@ -127,13 +134,19 @@ export class ClusterTopologyRefresh {
   /** Fresh clients put in place. */
   replaced = 0;
 
-  constructor(private readonly o: TopologyRefreshOptions) {}
+  private readonly connectTimeoutMs: number;
+  private readonly intervalMs: number;
+
+  constructor(private readonly o: TopologyRefreshOptions) {
+    this.connectTimeoutMs = o.connectTimeoutMs ?? 1_000;
+    this.intervalMs = o.intervalMs ?? 1_000;
+  }
 
   /** After a failed call: refresh unless the failure says nothing of the topology or a refresh is recent. */
   afterFailure(failure: { timedOut: boolean; error?: unknown }): void {
     if (this.running || this.o.closed() || !pointsAtTopology(failure)) return;
     const now = this.o.now();
-    if (now - this.lastAt < this.o.intervalMs) return;
+    if (now - this.lastAt < this.intervalMs) return;
     this.lastAt = now;
     this.running = true;
     void this.refresh().finally(() => {
@@ -150,7 +163,7 @@ export class ClusterTopologyRefresh {
         () => false,
       ),
       new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.o.connectTimeoutMs);
+        timer = setTimeout(() => resolve(false), this.connectTimeoutMs);
         timer.unref();
       }),
     ]);
