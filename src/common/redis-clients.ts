@@ -1,5 +1,6 @@
 import { createClient, createCluster } from '@keyv/redis';
 import { parseClusterNodes } from '../config/redis-seeds';
+import { within } from './within';
 
 /**
  * The node-redis client of a `redis:` config section (cache.redis, cluster.redis): a Redis Cluster client when it
@@ -31,7 +32,7 @@ export type RedisClients =
  * blocked event loop each time. The queue bound is a last resort: the cache sheds far earlier (MAX_PENDING_COMMANDS),
  * and cluster-state calls time out after cluster.redis.timeout_ms.
  */
-export const REDIS_CONNECT_TIMEOUT_MS = 2_000;
+const REDIS_CONNECT_TIMEOUT_MS = 2_000;
 const COMMAND_QUEUE_MAX = 10_000;
 
 function clientDefaults(o: RedisClientOptions) {
@@ -156,19 +157,9 @@ export class ClusterTopologyRefresh {
 
   private async refresh(): Promise<void> {
     const fresh = this.o.build();
-    let timer: NodeJS.Timeout | undefined;
-    const connected = await Promise.race([
-      fresh.connect().then(
-        () => true,
-        () => false,
-      ),
-      new Promise<false>((resolve) => {
-        timer = setTimeout(() => resolve(false), this.connectTimeoutMs);
-        timer.unref();
-      }),
-    ]);
-    clearTimeout(timer);
-    if (!connected || this.o.closed()) {
+    // A connect that fails after the timer is of a client already destroyed below: nothing to report.
+    const connected = await within(fresh.connect(), this.connectTimeoutMs, () => undefined);
+    if (!connected.ok || this.o.closed()) {
       try {
         fresh.destroy();
       } catch {
