@@ -50,27 +50,31 @@ function before(): number {
   const progress = new StreamProgress();
   const scanner = new SseScanner(StreamProgress.readsDataOf);
   for (const c of chunks) for (const ev of scanner.push(c)) progress.observe(ev);
-  return progress.events;
+  return progress.usage.output_tokens;
 }
 
-function after(): number {
+/** The relay's scanner line by line (`skim` false), or skimming after the commit point as the relay does. */
+function relayScan(skim: boolean): number {
   const progress = new StreamProgress();
-  const scanner = new EventScanner(
+  const scanner: EventScanner = new EventScanner(
     {
       keepsDataOf: StreamProgress.readsDataOf,
       onEvent: (name, data) => {
-        progress.observeEvent(name, data);
+        if (progress.observeEvent(name, data) && skim) scanner.skimFromNow(StreamProgress.needlesAfterCommit);
         return true;
       },
     },
     NAMES,
   );
   for (const c of chunks) scanner.scan(c);
-  return progress.events;
+  if (progress.usage.output_tokens !== 500 || !progress.completed) throw new Error('the scan missed the end');
+  return progress.usage.output_tokens;
 }
+const after = () => relayScan(false);
+const skimmed = () => relayScan(true);
 
 if (process.env.CG === '1') {
-  const fn = process.env.SCANNER === 'old' ? before : after;
+  const fn = process.env.SCANNER === 'old' ? before : process.env.SCANNER === 'lines' ? after : skimmed;
   for (let i = 0; i < 300; i++) fn();
   execSync(`callgrind_control --instr=on ${process.pid}`);
   for (let i = 0; i < 100; i++) fn();
@@ -78,14 +82,16 @@ if (process.env.CG === '1') {
 } else {
   for (const [name, fn] of [
     ['before', before],
-    ['after', after],
+    ['lines', after],
+    ['skim', skimmed],
     ['before', before],
-    ['after', after],
+    ['lines', after],
+    ['skim', skimmed],
   ] as const) {
     for (let i = 0; i < 300; i++) fn();
     const t0 = process.hrtime.bigint();
     for (let i = 0; i < 1000; i++) fn();
     const ns = Number(process.hrtime.bigint() - t0) / 1000 / parts.length;
-    process.stdout.write(`${name.padEnd(7)} ${ns.toFixed(0)} ns/event\n`);
+    process.stdout.write(`${name.padEnd(7)} ${ns.toFixed(1)} ns/event\n`);
   }
 }

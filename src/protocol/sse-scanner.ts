@@ -126,6 +126,16 @@ export class SseLines {
     return true;
   }
 
+  /** Whether the lines read so far ended where a line starts: none cut, no CR that a LF may complete. */
+  atLineStart(): boolean {
+    return this.started && !this.pendingCr && this.held.bytes === 0 && !this.held.overlong;
+  }
+
+  /** Whether the chunk being read has no CR after the line find() found last. */
+  noCrAhead(): boolean {
+    return this.nextCr === -1;
+  }
+
   /** The chunk's bytes from `pos` on (a line not yet ended) are held for the next one. */
   holdRest(pos: number): void {
     if (pos < this.buf.length) this.held.hold(this.buf.subarray(pos));

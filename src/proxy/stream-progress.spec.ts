@@ -48,6 +48,32 @@ describe('StreamProgress', () => {
     expect(commits).toEqual([false, false]);
     expect(p.errorType).toBe('overloaded_error');
   });
+
+  it('after the commit changes only on events whose names hold one of needlesAfterCommit (skimmed streams)', () => {
+    const text =
+      'event: content_block_delta\ndata: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}\n\n';
+    const data =
+      '{"message":{"model":"other","usage":{"input_tokens":1}},"delta":{"stop_reason":"x"},"usage":{"output_tokens":77},' +
+      '"error":{"type":"overloaded_error"}}';
+    const changers: string[] = [];
+    const names = [
+      ...new Set(StreamProgress.namesRead),
+      'content_block_delta',
+      'content_block_stop',
+      'message',
+      'other',
+    ];
+    for (const name of names) {
+      const p = new StreamProgress();
+      feed(p, START + text);
+      const before = JSON.stringify(p);
+      feed(p, `event: ${name}\ndata: ${data}\n\n`);
+      if (JSON.stringify(p) === before) continue;
+      changers.push(name);
+      expect(StreamProgress.needlesAfterCommit.some((n) => name.includes(n.toString()))).toBe(true);
+    }
+    expect(changers.sort()).toEqual(['error', 'message_delta', 'message_start', 'message_stop']);
+  });
 });
 
 describe('usageOfJsonAnswer', () => {

@@ -21,7 +21,6 @@ export class StreamProgress {
   errorType: string | undefined;
   errorMessage: string | undefined;
   readonly usage: Usage = { input_tokens: 0, output_tokens: 0 };
-  events = 0;
 
   /**
    * The event names this class tells apart: any other event is content to it (an EventScanner may report such an
@@ -34,6 +33,15 @@ export class StreamProgress {
     'error',
     ...NON_CONTENT,
   ];
+
+  /**
+   * What is read after the commit point: message_delta (usage, stop reason), message_stop and error, and
+   * message_start when the commit came before any event (routing.commit: headers); every other event is content.
+   * The relay's EventScanner finds them by these substrings of their names (EventScanner.skimFromNow()): 'ge_'
+   * (message_*) and 'rror'. Both start with a byte that the framing of a text_delta event never holds, so the search
+   * skips it at memchr speed and stops only in the answer's text (or a tool's or thinking block's framing).
+   */
+  static readonly needlesAfterCommit: readonly Buffer[] = [Buffer.from('ge_'), Buffer.from('rror')];
 
   /** The events whose data this class reads (an SseScanner need not copy out the others' data). */
   static readsDataOf(this: void, event: string | undefined): boolean {
@@ -50,7 +58,6 @@ export class StreamProgress {
    * name may be undefined for an event not among namesRead.
    */
   observeEvent(event: string | undefined, data: string): boolean {
-    this.events++;
     switch (event) {
       case 'message_start':
         this.readMessageStart(data);

@@ -90,6 +90,7 @@ class StreamRelay implements EventSink, StreamTimerOwner {
       // Sent now, not with the first event: the client has its status and headers while the model still thinks.
       this.res.flushHeaders();
       this.progress.committed = true;
+      this.scanner.skimFromNow(StreamProgress.needlesAfterCommit);
     }
     this.body.on('data', (chunk: Buffer) => {
       if (!this.settled) this.onChunk(chunk);
@@ -108,7 +109,8 @@ class StreamRelay implements EventSink, StreamTimerOwner {
   }
 
   onEvent(name: string | undefined, data: string): boolean {
-    this.progress.observeEvent(name, data);
+    // From the commit point on, only the events StreamProgress still reads are looked at.
+    if (this.progress.observeEvent(name, data)) this.scanner.skimFromNow(StreamProgress.needlesAfterCommit);
     if (name === 'error') this.errorInChunk = true;
     return this.progress.committed || !this.progress.errorType;
   }
@@ -295,8 +297,7 @@ class StreamRelay implements EventSink, StreamTimerOwner {
   private reportCut(end: StreamEndKind, reason: string, message: string): void {
     markStreamEnd(this.res, { stream_end: end, reason });
     const { provider, log } = this.opts;
-    const bytes = this.writer.sentBytes;
-    log?.warn({ provider, bytes, events: this.progress.events, stream_end: end, reason }, message);
+    log?.warn({ provider, bytes: this.writer.sentBytes, stream_end: end, reason }, message);
   }
 
   private delivered(failure: UpstreamErrorKind | 'upstream_error_event' | undefined): AttemptResult {

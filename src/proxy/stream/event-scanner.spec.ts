@@ -118,4 +118,100 @@ describe('EventScanner', () => {
       { event: undefined, data: 'x' },
     ]);
   });
+
+  describe('skimming (skimFromNow)', () => {
+    const NEEDLES = [Buffer.from('ge_'), Buffer.from('rror')];
+    /** The events skimming must report: those among the names read after the commit. */
+    const READ = new Set(['message_start', 'message_delta', 'message_stop', 'error']);
+    const frame = (name: string, data: string) => `event: ${name}\ndata: ${data}\n\n`;
+    const delta = (text: string) =>
+      frame('content_block_delta', JSON.stringify({ type: 'content_block_delta', delta: { text } }));
+    const deltas = (n: number, from = 0) =>
+      Array.from({ length: n }, (_, i) => delta(`token ${from + i} of a long answer `)).join('');
+    // Over SKIM_MIN_BYTES in most cuts; needles in the text (an error, a message_ name); a comment, a ping,
+    // extra blank lines, an event without a name, a CRLF part (line by line again) and each event read.
+    const STREAM =
+      deltas(12) +
+      delta('handle the error in message_delta here') +
+      ': comment\n\n' +
+      frame('ping', '{}') +
+      '\n\n' +
+      frame('message_start', '{"model":"late"}') +
+      deltas(12, 20) +
+      'data: unnamed\n\n' +
+      frame('error', '{"type":"error","error":{"type":"overloaded_error"}}') +
+      deltas(3, 40).replace(/\n/g, '\r\n') +
+      deltas(12, 50) +
+      frame('message_delta', '{"usage":{"output_tokens":9}}') +
+      frame('message_stop', '{}');
+
+    function run(pieces: Buffer[], skim: 'never' | 'first' | 'at-fifth-event') {
+      const events: Array<{ event: string | undefined; data: string }> = [];
+      let seen = 0;
+      const scanner: EventScanner = new EventScanner(
+        {
+          keepsDataOf: (name) => name !== undefined && READ.has(name),
+          onEvent: (event, data) => {
+            if (++seen === 5 && skim === 'at-fifth-event') scanner.skimFromNow(NEEDLES);
+            if (event !== undefined && READ.has(event)) events.push({ event, data });
+            return true;
+          },
+        },
+        new EventNames([...READ, 'ping']),
+      );
+      if (skim === 'first') scanner.skimFromNow(NEEDLES);
+      const ends = pieces.map((p) => scanner.scan(p));
+      return { events, ends };
+    }
+
+    it('reports the events read after the commit and the same event ends as the line scan, cut anywhere', () => {
+      const bytes = Buffer.from(STREAM);
+      expect(bytes.length).toBeGreaterThan(3 * 1024);
+      const whole = run([bytes], 'never');
+      expect(whole.events.map((e) => e.event)).toEqual([
+        'message_start',
+        'error',
+        'message_delta',
+        'message_stop',
+      ]);
+      for (const skim of ['first', 'at-fifth-event'] as const) {
+        expect(run([bytes], skim)).toEqual(whole);
+        for (let a = 1; a < bytes.length; a += 7) {
+          const two = [bytes.subarray(0, a), bytes.subarray(a)];
+          expect(run(two, skim)).toEqual(run(two, 'never'));
+          const b = Math.min(bytes.length - 1, a + 1500);
+          const three = [bytes.subarray(0, a), bytes.subarray(a, b), bytes.subarray(b)];
+          expect(run(three, skim)).toEqual(run(three, 'never'));
+        }
+      }
+    });
+
+    it('never reads an event whose bytes hold no needle', () => {
+      const names: Array<string | undefined> = [];
+      const scanner = new EventScanner(
+        {
+          keepsDataOf: () => true,
+          onEvent: (event) => {
+            names.push(event);
+            return true;
+          },
+        },
+        new EventNames([...READ, 'ping']),
+      );
+      scanner.skimFromNow(NEEDLES);
+      // The stream's first bytes are read line by line (a byte order mark may lead them).
+      scanner.scan(Buffer.from(frame('ping', '{}')));
+      scanner.scan(
+        Buffer.from(deltas(20) + frame('ping', '{}') + delta('an error') + frame('message_stop', '{}')),
+      );
+      // The delta holding "error" is read (and reported unnamed); the other deltas and the ping are not.
+      expect(names).toEqual(['ping', undefined, 'message_stop']);
+    });
+
+    it('refuses a needle that could hold or cross a line end', () => {
+      const scanner = new EventScanner({ keepsDataOf: () => false, onEvent: () => true }, NAMES);
+      expect(() => scanner.skimFromNow([Buffer.from('a\n')])).toThrow(/needle/);
+      expect(() => scanner.skimFromNow([Buffer.alloc(0)])).toThrow(/needle/);
+    });
+  });
 });

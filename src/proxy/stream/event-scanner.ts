@@ -40,8 +40,18 @@ export class EventNames {
   }
 }
 
+const CR = 0x0d;
+const LF_BYTE = 0x0a;
 const COLON = 0x3a;
 const SPACE = 0x20;
+/** A line end followed by a blank line: where an event of a stream without CR ends. */
+const BLANK = Buffer.from('\n\n');
+/**
+ * The smallest chunk that is skimmed (skimFromNow()): a skim costs four searches whatever the chunk's length, the
+ * line scan about two per event, so chunks of a few events (as a model's tokens arrive, one event a chunk) are read
+ * line by line (bench/stream-scan.ts).
+ */
+const SKIM_MIN_BYTES = 1024;
 const DATA = Buffer.from('data');
 const EVENT = Buffer.from('event');
 
@@ -63,6 +73,10 @@ export class EventScanner {
   private data: string | undefined;
   private hasData = false;
   private stopped = false;
+  /** Set by skimFromNow(): the substrings by which the events the sink still reads are found. */
+  private needles: readonly Buffer[] | undefined;
+  /** Per needle, where it occurs next in the chunk being skimmed (-1: nowhere). */
+  private readonly hits: number[] = [];
 
   private readonly unnamed: string | undefined;
 
@@ -81,8 +95,42 @@ export class EventScanner {
    * holds no half-read event, so the relay may cut the stream and append an event of its own.
    */
   scan(chunk: Buffer): number {
-    let eventEnd = -1;
     this.stopped = false;
+    if (chunk.length < SKIM_MIN_BYTES) return this.scanLines(chunk, false);
+    if (this.needles !== undefined && this.atEventStart() && chunk.indexOf(CR) === -1) {
+      return this.skim(chunk, 0, -1);
+    }
+    return this.scanLines(chunk, true);
+  }
+
+  /**
+   * From now on the sink reads only events whose bytes contain one of `needles` (the relay after its commit
+   * point: message_delta, message_stop, error). Wherever the scan stands at an event's start with no CR ahead in
+   * the chunk, the rest of the chunk is no longer read line by line: its last blank line is found with one search,
+   * the needles with one search each, and only the events that hold a needle are scanned. The other events are
+   * never looked at (a Claude Code answer is nearly all content_block_delta events). A needle may also occur in
+   * an event's text: that event is then scanned, and reported as usual. The needles must be substrings of every
+   * name the sink reads from now on; Buffer#indexOf runs memchr on a needle's first byte, so needles that start
+   * with a byte rare in the stream's framing cost little more than one pass over the bytes.
+   */
+  skimFromNow(needles: readonly Buffer[]): void {
+    if (needles.some((n) => n.length === 0 || n.includes(LF_BYTE) || n.includes(CR))) {
+      throw new Error('a needle is not empty and holds no line end');
+    }
+    this.needles = needles;
+  }
+
+  /** Whether the bytes scanned so far end where an event may start: no field read, no line cut, no CR pending. */
+  private atEventStart(): boolean {
+    return this.eventName === '' && !this.hasData && this.lines.atLineStart();
+  }
+
+  /**
+   * scan() line by line; `mayskim`: once an event ends with no CR ahead after skimFromNow(), the rest of the chunk
+   * is skimmed.
+   */
+  private scanLines(chunk: Buffer, mayskim: boolean): number {
+    let eventEnd = -1;
     const lines = this.lines;
     if (!lines.begin(chunk)) return -1;
     const { buf, carried, held } = lines;
@@ -97,6 +145,10 @@ export class EventScanner {
       } else if (end === pos) {
         this.dispatch();
         eventEnd = next - carried;
+        if (mayskim && this.needles !== undefined && !this.stopped && lines.noCrAhead()) {
+          lines.holdRest(buf.length);
+          return this.skim(buf, next, eventEnd + carried) - carried;
+        }
       } else {
         this.line(buf, pos, end);
       }
@@ -104,6 +156,43 @@ export class EventScanner {
     }
     if (!this.stopped) lines.holdRest(pos);
     return eventEnd;
+  }
+
+  /**
+   * Skims buf from `from`, an event's start with no CR after it (see skimFromNow()); returns the end of the last
+   * blank line in buf, or `eventEnd` (the end already found before `from`) when there is none after `from`.
+   */
+  private skim(buf: Buffer, from: number, eventEnd: number): number {
+    const last = buf.lastIndexOf(BLANK);
+    // No event ends in the rest (or it begins with the blank line of a cut line end): read it line by line.
+    if (last < from) {
+      const end = this.scanLines(buf.subarray(from), false);
+      return end === -1 ? eventEnd : from + end;
+    }
+    const end = last + 2;
+    const needles = this.needles!;
+    const hits = this.hits;
+    for (let n = 0; n < needles.length; n++) hits[n] = buf.indexOf(needles[n]!, from);
+    let pos = from;
+    for (;;) {
+      let hit = -1;
+      for (let n = 0; n < needles.length; n++) {
+        let at = hits[n]!;
+        if (at !== -1 && at < pos) at = hits[n] = buf.indexOf(needles[n]!, pos);
+        if (at !== -1 && at < end && (hit === -1 || at < hit)) hit = at;
+      }
+      if (hit === -1) break;
+      // The event around the needle: from the blank line before it (or pos) to the blank line after it.
+      const before = hit >= pos + 2 ? buf.lastIndexOf(BLANK, hit - 2) : -1;
+      const start = before === -1 || before + 2 < pos ? pos : before + 2;
+      const stop = buf.indexOf(BLANK, hit) + 2;
+      const read = this.scanLines(buf.subarray(start, stop), false);
+      if (this.stopped) return read === -1 ? eventEnd : start + read;
+      pos = stop;
+    }
+    // A cut event after the last blank line is held line by line, as scan() would.
+    if (end < buf.length) this.scanLines(buf.subarray(end), false);
+    return end;
   }
 
   private dispatch(): void {
