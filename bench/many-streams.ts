@@ -302,16 +302,36 @@ interface Metrics {
   heapUsed: number;
   heapTotal: number;
   external: number;
+  /** The relay's event-loop delay since the previous scrape (prom-client resets it on each), in seconds. */
+  loopMax: number;
+  loopP99: number;
+  /** Garbage collections so far by kind (minor, major, incremental, weakcb): count, seconds, and over 10 ms. */
+  gc: Record<string, { count: number; seconds: number; over10ms: number }>;
 }
 
-/** The relay's own view of its memory (prom-client's process metrics at /metrics). */
+/** The relay's own view of its memory, event loop and collections (prom-client's process metrics at /metrics). */
 async function relayMetrics(port: number): Promise<Metrics> {
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
   const get = (name: string) => Number(new RegExp(`^cc_relay_${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1]);
+  const gc: Metrics['gc'] = {};
+  for (const kind of ['minor', 'major', 'incremental', 'weakcb']) {
+    const series = (suffix: string) => get(`nodejs_gc_duration_seconds_${suffix}{kind="${kind}"}`) || 0;
+    const le = (bound: string) =>
+      Number(
+        new RegExp(
+          `^cc_relay_nodejs_gc_duration_seconds_bucket\\{le="${bound}",kind="${kind}"\\} (\\d+)`,
+          'm',
+        ).exec(text)?.[1] ?? 0,
+      );
+    gc[kind] = { count: series('count'), seconds: series('sum'), over10ms: series('count') - le('0.01') };
+  }
   return {
     heapUsed: get('nodejs_heap_size_used_bytes'),
     heapTotal: get('nodejs_heap_size_total_bytes'),
     external: get('nodejs_external_memory_bytes'),
+    loopMax: get('nodejs_eventloop_lag_max_seconds'),
+    loopP99: get('nodejs_eventloop_lag_p99_seconds'),
+    gc,
   };
 }
 
@@ -322,6 +342,10 @@ interface MemSample {
   heapUsedMinMiB?: number;
   heapTotalMiB: number;
   externalMiB: number;
+  /** The relay's event-loop delay since the previous sample, ms: its longest and its p99. */
+  loopMaxMs?: number;
+  loopP99Ms?: number;
+  gc?: Metrics['gc'];
 }
 
 async function sampleMemory(pid: number, port: number): Promise<MemSample> {
@@ -331,7 +355,24 @@ async function sampleMemory(pid: number, port: number): Promise<MemSample> {
     heapUsedMiB: m.heapUsed / 2 ** 20,
     heapTotalMiB: m.heapTotal / 2 ** 20,
     externalMiB: m.external / 2 ** 20,
+    loopMaxMs: m.loopMax * 1000,
+    loopP99Ms: m.loopP99 * 1000,
+    gc: m.gc,
   };
+}
+
+/** What the relay's collections did between two samples: per kind, count, pause seconds per second, over 10 ms. */
+function gcBetween(a: MemSample, b: MemSample, seconds: number): Record<string, object> {
+  const out: Record<string, object> = {};
+  for (const [kind, end] of Object.entries(b.gc ?? {})) {
+    const start = a.gc?.[kind] ?? { count: 0, seconds: 0, over10ms: 0 };
+    out[kind] = {
+      count: end.count - start.count,
+      pause_s_per_s: round((end.seconds - start.seconds) / seconds, 4),
+      over_10ms: end.over10ms - start.over10ms,
+    };
+  }
+  return out;
 }
 
 /**
@@ -554,6 +595,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
     };
     const sched0 = schedSeconds(pid);
     const t0 = Date.now();
+    const first = await sampleMemory(pid, port);
     const samples: MemSample[] = [];
     while (Date.now() - t0 < STEADY_S * 1000) {
       await sleep(1000);
@@ -618,6 +660,11 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
         max: round(all[all.length - 1] ?? NaN, 2),
         over_50ms: all.length - lowerBound(all, 50),
       },
+      // The relay's own event loop, per second of the window (prom-client's monitorEventLoopDelay, reset on each
+      // scrape): the median of the seconds' p99 and the longest delay of any second; and its collections.
+      relay_loop_delay_p99_ms_median: round(median(samples.map((x) => x.loopP99Ms ?? NaN)), 2),
+      relay_loop_delay_max_ms: round(Math.max(...samples.map((x) => x.loopMaxMs ?? NaN)), 2),
+      relay_gc: gcBetween(first, samples[samples.length - 1]!, windowS),
       client_loop_delay_p99_ms: round(Math.max(...reports.map((r) => r.loopP99Ms)), 2),
       client_loop_delay_max_ms: round(Math.max(...reports.map((r) => r.loopMaxMs)), 2),
       // Time the relay's event loop thread was runnable but waited for a CPU, per second: on a shared machine,
