@@ -15,6 +15,7 @@
  * read again, how many bytes were waiting for each of them (sent by the upstream before they resumed).
  *
  *   npm run bench:streams       (STREAMS=10000 CLIENT_PROCS=4 RAMP_PER_S=500 STEADY_S=60 SLOW=100 SLOW_S=30)
+ *   DIRECT=1 SLOW=0 RESULT_FILE=many-streams-direct.json: the same streams from the fake upstream without the relay
  *
  * 10,000 streams take ~20,000 descriptors in the relay (client and upstream sockets) and 10,000 in the fake: the
  * children are started with `ulimit -n` raised (this needs a hard limit that high, or root). Results are printed
@@ -519,8 +520,20 @@ function nextMessage<T>(child: Child, type: string, timeoutMs = 60_000): Promise
   });
 }
 
+/**
+ * DIRECT=1: the clients stream from the fake upstream itself, no relay between (the harness's own floor: the
+ * delays the fake and the clients add on this machine). The process fields then describe the fake.
+ */
+const DIRECT = process.env.DIRECT === '1';
+
 async function manyStreams(upstream: string, upstreamPid: number, dir: string, nofile: number) {
-  const { relay, port, pid } = await startRelay(upstream, dir, nofile, 'relay-many');
+  const { relay, port, pid } = DIRECT
+    ? {
+        relay: { proc: { kill: () => true }, problems: [] as string[] },
+        port: Number(new URL(upstream).port),
+        pid: upstreamPid,
+      }
+    : await startRelay(upstream, dir, nofile, 'relay-many');
   try {
     await warmUp(port);
     const idle = await idleMemory(pid, port);
@@ -627,6 +640,7 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
     await sleep(3000);
     const afterClose = await sampleMemory(pid, port);
     return {
+      target: DIRECT ? 'the fake upstream, no relay (DIRECT=1)' : 'the relay',
       streams,
       relay_nofile: nofile,
       relay_idle_files: idleFiles,
