@@ -3,6 +3,7 @@ import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { InFlightService } from '../common/in-flight.service';
 import { BreakerRegistry } from '../health/breaker-registry';
 import { CollectedCounter, type CounterSink } from './collected-counter';
+import { lightenDefaultMetrics } from './default-metrics';
 import { RelayActivity } from './relay-activity';
 import { TallyCounter, TallyHistogram } from './tallies';
 import type { AnswerSample } from './window-stats';
@@ -72,6 +73,7 @@ export class RelayMetrics {
 
   constructor(breakers: BreakerRegistry, inFlight: InFlightService) {
     collectDefaultMetrics({ register: this.registry, prefix: 'cc_relay_' });
+    lightenDefaultMetrics(this.registry, 'cc_relay_');
     new Gauge({
       name: 'cc_relay_breaker_state',
       help: 'Circuit breaker state per provider: 0 closed, 1 half-open, 2 open',
