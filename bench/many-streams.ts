@@ -39,6 +39,8 @@ const SETTLE_S = num('SETTLE_S', 10);
 const STEADY_S = num('STEADY_S', 60);
 const SLOW = num('SLOW', 100);
 const SLOW_S = num('SLOW_S', 30);
+/** How often the steady window samples the relay's memory (and so scrapes its /metrics). */
+const SAMPLE_EVERY_S = num('SAMPLE_EVERY_S', 1);
 /** The relay's RSS at which phase 2 is stopped: memory that grew this far is not bounded. */
 const SLOW_RSS_LIMIT_MIB = num('SLOW_RSS_LIMIT_MIB', 3072);
 const RAMP_S = Math.ceil(STREAMS / RAMP_PER_S);
@@ -311,8 +313,13 @@ interface Metrics {
 }
 
 /** The relay's own view of its memory, event loop and collections (prom-client's process metrics at /metrics). */
+/** The longest /metrics scrape so far, ms (the relay builds the text on its event loop). */
+let longestScrapeMs = 0;
+
 async function relayMetrics(port: number): Promise<Metrics> {
+  const asked = performance.now();
   const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  longestScrapeMs = Math.max(longestScrapeMs, performance.now() - asked);
   const get = (name: string) => Number(new RegExp(`^cc_relay_${name} ([0-9.e+-]+)`, 'm').exec(text)?.[1]);
   const gc: Metrics['gc'] = {};
   for (const kind of ['minor', 'major', 'incremental', 'weakcb']) {
@@ -610,8 +617,9 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
     const t0 = Date.now();
     const first = await sampleMemory(pid, port);
     const samples: MemSample[] = [];
+    longestScrapeMs = 0;
     while (Date.now() - t0 < STEADY_S * 1000) {
-      await sleep(1000);
+      await sleep(SAMPLE_EVERY_S * 1000);
       samples.push(await sampleMemory(pid, port));
     }
     const windowS = (Date.now() - t0) / 1000;
@@ -679,6 +687,8 @@ async function manyStreams(upstream: string, upstreamPid: number, dir: string, n
       relay_loop_delay_p99_ms_median: round(median(samples.map((x) => x.loopP99Ms ?? NaN)), 2),
       relay_loop_delay_max_ms: round(Math.max(...samples.map((x) => x.loopMaxMs ?? NaN)), 2),
       relay_gc: gcBetween(first, samples[samples.length - 1]!, windowS),
+      sample_every_s: SAMPLE_EVERY_S,
+      longest_metrics_scrape_ms: round(longestScrapeMs, 1),
       client_loop_delay_p99_ms: round(Math.max(...reports.map((r) => r.loopP99Ms)), 2),
       client_loop_delay_max_ms: round(Math.max(...reports.map((r) => r.loopMaxMs)), 2),
       // Time the relay's event loop thread was runnable but waited for a CPU, per second: on a shared machine,

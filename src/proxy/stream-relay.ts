@@ -43,7 +43,10 @@ export function relayStream(
   });
 }
 
-/** The events the relay tells apart; the others (content_block_delta above all) are scanned for their end only. */
+/**
+ * The events the relay tells apart; the others (content_block_delta above all) are scanned for their end only, and
+ * after the commit not even that (EventScanner.skimFromNow()).
+ */
 const RELAY_EVENT_NAMES = new EventNames(StreamProgress.namesRead);
 
 /** One relayed stream: the upstream body's events drive it; one method per event and decision. */

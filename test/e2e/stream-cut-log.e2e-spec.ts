@@ -17,7 +17,7 @@ describe('a stream the upstream drops mid-answer', () => {
     world = undefined;
   });
 
-  it('ends with event: error, logs a warn line with provider, bytes, events and reason, and marks the access line', async () => {
+  it('ends with event: error, logs a warn line with provider, bytes sent and reason, and marks the access line', async () => {
     const w = (world = await startRoutingWorld([{ name: 'alpha' }], { logging: { level: 'info' } }));
     w.fake('alpha').script(() => ({
       kind: 'cut',

@@ -141,7 +141,6 @@ describe('a slow client of a fast stream', () => {
     });
     expect(warn.reason).toMatch(/^the client read nothing for \d+ ms$/);
     expect(warn.bytes).toBeGreaterThan(0);
-    expect(warn.events).toBeGreaterThan(0);
     const access = await waitUntil('the access line', () => accessLine(w), LOG_WAIT);
     expect(access).toMatchObject({ status: 200, aborted: true, stream_end: 'client_stalled' });
   }, 60_000);
