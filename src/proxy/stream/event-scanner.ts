@@ -115,7 +115,7 @@ export class EventScanner {
    */
   skimFromNow(needles: readonly Buffer[]): void {
     if (needles.some((n) => n.length === 0 || n.includes(LF_BYTE) || n.includes(CR))) {
-      throw new Error('a needle is not empty and holds no line end');
+      throw new Error('every needle must be non-empty and hold no CR or LF');
     }
     this.needles = needles;
   }
