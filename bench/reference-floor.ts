@@ -13,12 +13,11 @@ import 'reflect-metadata';
 import { randomUUID, timingSafeEqual } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Controller, Module, Post, Req, Res } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import pino from 'pino';
 import { Counter, Histogram, Registry } from 'prom-client';
-import { acceptRawJson, upstreamPool } from './pass-through';
+import { upstreamPool } from './pass-through';
+import { serveNest } from './nest-serve';
 import { BENCH_CLIENT_KEY } from './processes';
 
 const [portArg, upstream] = process.argv.slice(2);
@@ -120,17 +119,4 @@ class FloorController {
 @Module({ controllers: [FloorController] })
 class FloorModule {}
 
-async function main(): Promise<void> {
-  const adapter = new FastifyAdapter({ logger: false, bodyLimit: 32 * 1024 * 1024, skipMiddie: true });
-  acceptRawJson(adapter.getInstance());
-  const app = await NestFactory.create<NestFastifyApplication>(FloorModule, adapter, {
-    logger: false,
-    bodyParser: false,
-  });
-  await app.listen(Number(portArg), '127.0.0.1');
-  process.stdout.write('ready\n');
-  process.once('SIGINT', () => process.exit(0));
-  process.once('SIGTERM', () => process.exit(0));
-}
-
-void main();
+void serveNest(FloorModule, Number(portArg));

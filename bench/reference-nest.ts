@@ -6,10 +6,9 @@
  */
 import 'reflect-metadata';
 import { Controller, Module, Post, Req, Res } from '@nestjs/common';
-import { NestFactory } from '@nestjs/core';
-import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import { acceptRawJson, forward, upstreamPool } from './pass-through';
+import { forward, upstreamPool } from './pass-through';
+import { serveNest } from './nest-serve';
 
 const [portArg, upstream] = process.argv.slice(2);
 if (!portArg || !upstream) throw new Error('usage: reference-nest PORT UPSTREAM_URL');
@@ -29,23 +28,10 @@ class ForwardController {
 @Module({ controllers: [ForwardController] })
 class ForwardModule {}
 
-async function main(): Promise<void> {
-  const adapter = new FastifyAdapter({ logger: false, bodyLimit: 32 * 1024 * 1024, skipMiddie: true });
-  const fastify = adapter.getInstance();
-  acceptRawJson(fastify);
+void serveNest(ForwardModule, Number(portArg), (fastify) => {
   if (RAW) {
     fastify.post('/v1/messages', async (req, reply) => {
       await forward(pool, req, reply);
     });
   }
-  const app = await NestFactory.create<NestFastifyApplication>(ForwardModule, adapter, {
-    logger: false,
-    bodyParser: false,
-  });
-  await app.listen(Number(portArg), '127.0.0.1');
-  process.stdout.write('ready\n');
-  process.once('SIGINT', () => process.exit(0));
-  process.once('SIGTERM', () => process.exit(0));
-}
-
-void main();
+});
