@@ -13,7 +13,6 @@ import { SharedCircuits } from './shared-circuits';
 // Issue 20: a Redis Cluster failover is no outage. Three "replicas" (a connection, a registry and a SharedCircuits
 // each) share a circuit on a 3-master / 3-replica cluster; the master holding the circuit's slot is SIGKILLed.
 const hasRedisBinaries = redisServerAvailable(['redis-server', 'redis-cli']);
-const quiet = { warn: () => undefined, log: () => undefined };
 const TIMEOUT_MS = 50;
 // A bounded call may overrun timeout_ms by the event loop's lateness on a loaded 2-core machine, no more.
 const MARGIN_MS = 100;
@@ -25,28 +24,32 @@ interface Replica {
   circuits: SharedCircuits;
   breaker: CircuitBreaker;
   transitions: BreakerTransition[];
+  /** What its ClusterRedis logged (rate-limited warnings), with the time: said when a wait fails. */
+  logged: string[];
   stop(): Promise<void>;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until(check: () => boolean, timeoutMs: number): Promise<number> {
+async function until(check: () => boolean, timeoutMs: number, state?: () => string): Promise<number> {
   const started = Date.now();
   while (!check()) {
-    if (Date.now() - started > timeoutMs) throw new Error('condition not met in time');
+    if (Date.now() - started > timeoutMs) throw new Error(`condition not met in time${state ? `: ${state()}` : ''}`);
     await sleep(5);
   }
   return Date.now() - started;
 }
 
 async function replica(nodes: string[], prefix: string, id: string): Promise<Replica> {
+  const logged: string[] = [];
+  const keep = (message: string) => logged.push(`${new Date().toISOString().slice(17, 23)} ${message}`);
   const redis = new ClusterRedis(
     Object.assign(new ClusterRedisConfig(), {
       cluster_nodes: nodes,
       key_prefix: prefix,
       timeout_ms: TIMEOUT_MS,
     }),
-    { logger: quiet },
+    { logger: { warn: keep, log: keep } },
   );
   const config = Object.assign(new CircuitBreakerConfig(), {
     failure_threshold: 3,
@@ -66,6 +69,7 @@ async function replica(nodes: string[], prefix: string, id: string): Promise<Rep
     circuits,
     breaker: registry.get('p')!,
     transitions,
+    logged,
     stop: async () => {
       circuits.stop();
       await redis.close();
@@ -79,6 +83,19 @@ function request(r: Replica, outcome: 'success' | 'failure', times: number[]): v
   const permit = r.breaker.tryAcquire();
   if (permit) r.breaker.record(permit, outcome);
   times.push(performance.now() - started);
+}
+
+/** A replica's view of the circuit and what its Redis client logged, for a failed wait. */
+function describeReplica(r: Replica): object {
+  const snap = r.breaker.snapshot();
+  return {
+    id: r.id,
+    state: snap.state,
+    failures: snap.consecutive_failures,
+    shared: r.circuits.sharedState('p'),
+    topologyRefreshes: r.redis.topologyRefreshes,
+    logged: r.logged.slice(-8),
+  };
 }
 
 /** What the "during" test leaves for the "after" test of the same mode. */
@@ -173,7 +190,11 @@ describe.skipIf(!hasRedisBinaries).each([
     expect(replicas).toHaveLength(3);
     const [a, b, c] = replicas as [Replica, Replica, Replica];
     // a's lone OPEN becomes the cluster's, on every replica, and stays.
-    const agreedIn = await until(() => replicas.every((r) => r.breaker.state === 'open'), 5_000);
+    const agreedIn = await until(
+      () => replicas.every((r) => r.breaker.state === 'open'),
+      5_000,
+      () => JSON.stringify(replicas.map(describeReplica)),
+    );
     console.info(`failover: every replica shares the circuit ${agreedIn} ms after the promotion was seen`);
     await sleep(1_500);
     for (const r of replicas) {
@@ -191,7 +212,11 @@ describe.skipIf(!hasRedisBinaries).each([
       request(r, 'failure', times);
       await sleep(30);
     }
-    await until(() => replicas.every((r) => r.breaker.state === 'open'), 1_000);
+    await until(
+      () => replicas.every((r) => r.breaker.state === 'open'),
+      1_000,
+      () => JSON.stringify(replicas.map(describeReplica)),
+    );
     expect(a.circuits.sharedState('p')).toMatchObject({
       state: 'open',
       reason: 'failure_threshold',
