@@ -2,8 +2,8 @@
  * The relay beside the relays users would pick for the job (issue 23): `npm run bench -- --peers`.
  *
  * In one run, on 127.0.0.1, against one fake Anthropic upstream: the bare Fastify + undici pass-through
- * (bench/reference-proxy.ts), the same pass-through inside NestJS (bench/reference-nest.ts), the built relay (cache
- * off), the Portkey gateway and claude-code-router, each configured as a plain pass-through of the Messages API. The
+ * (bench/reference-proxy.ts), the same pass-through inside NestJS (bench/reference-nest.ts), that one with only the
+ * per-request work the relay's contract requires (bench/reference-floor.ts), the built relay (cache off), the Portkey gateway and claude-code-router, each configured as a plain pass-through of the Messages API. The
  * peers are installed from bench/peers/package-lock.json (`npm ci --prefix bench/peers`, on demand; never in the
  * product's dependencies). Each target must first return the upstream's answer intact (JSON body equal, SSE event
  * sequence equal, ids aside); one that does not is reported with the reason and left out. Then, in alternating
@@ -12,7 +12,7 @@
  * Medians over rounds go to docs/benchmarks.md ("Peers (issue 23)", replaced on each run) and bench/results/peers.json.
  *
  *   BENCH_WARMUP_SECONDS=10 per target and mode first, then BENCH_SECONDS=4 per cell (plus 1 s warm-up),
- *   BENCH_ROUNDS=3; BENCH_PEERS=bare,nest,relay,portkey,ccr picks targets (a partial run writes no report).
+ *   BENCH_ROUNDS=3; BENCH_PEERS=bare,nest,floor,relay,portkey,ccr picks targets (a partial run writes no report).
  */
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import {
@@ -49,7 +49,7 @@ import {
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 4);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
-const ALL_TARGETS = ['bare', 'nest', 'relay', 'portkey', 'ccr'] as const;
+const ALL_TARGETS = ['bare', 'nest', 'floor', 'relay', 'portkey', 'ccr'] as const;
 type TargetName = (typeof ALL_TARGETS)[number];
 const PICKED = (process.env.BENCH_PEERS ?? ALL_TARGETS.join(',')).split(',').filter(Boolean);
 
@@ -405,6 +405,7 @@ export async function peersMain(): Promise<void> {
     const labels: Record<TargetName, string> = {
       bare: 'bare Fastify + undici pass-through',
       nest: 'NestJS + undici pass-through',
+      floor: "the same + the contract's per-request work (floor)",
       relay: 'cc-relay (cache off)',
       portkey: `Portkey gateway ${versions.portkey}`,
       ccr: `claude-code-router ${versions.ccr}`,
@@ -424,6 +425,12 @@ export async function peersMain(): Promise<void> {
           case 'nest':
             child = await startNode(
               referenceArgs(port, upstream, PROXY_NODE_FLAGS, 'bench/reference-nest.ts'),
+              REFERENCE_READY,
+            );
+            break;
+          case 'floor':
+            child = await startNode(
+              referenceArgs(port, upstream, PROXY_NODE_FLAGS, 'bench/reference-floor.ts'),
               REFERENCE_READY,
             );
             break;
@@ -513,7 +520,7 @@ export async function peersMain(): Promise<void> {
         : undefined,
       errors: CELLS.reduce((n, c) => n + of(t, c.key).reduce((m, s) => m + s.errors, 0), 0),
     }));
-    const order: Array<TargetName | 'direct'> = ['bare', 'nest', 'relay', 'portkey', 'ccr', 'direct'];
+    const order: Array<TargetName | 'direct'> = ['bare', 'nest', 'floor', 'relay', 'portkey', 'ccr', 'direct'];
     const table = [...measured, ...rows].sort(
       (a, b) => order.indexOf(a.target as TargetName) - order.indexOf(b.target as TargetName),
     );
@@ -561,6 +568,10 @@ export async function peersMain(): Promise<void> {
         '**Method.** One fake Anthropic upstream (`test/fakes/fake-upstream.main.ts`, recording off) on 127.0.0.1 and, ' +
           'each in its own process, every target configured as a plain pass-through of the Messages API to it: the bare ' +
           'Fastify + undici pass-through (`bench/reference-proxy.ts`), the same inside NestJS (`bench/reference-nest.ts`), ' +
+          "that one plus only the per-request work the relay's contract requires, each item in its cheapest library form " +
+          '(`bench/reference-floor.ts`: client key, request id, body parse, `anthropic-*` headers both ways, TTFT and ' +
+          'stall timers, usage, a histogram and a counter, a pino access line, the commit point, a key taken ' +
+          'round-robin behind a failure-counting breaker; no fail-over, retry, cancellation or back-pressure), ' +
           'the built relay (one `anthropic` provider, one client key, `cache.mode: disabled`, JSON logs at `info` to a ' +
           'pipe, metrics on), the Portkey gateway (`build/start-server.js --headless`, `NODE_ENV=production`; requests ' +
           'pick its `anthropic` provider with the upstream as `x-portkey-custom-host`, allowed by ' +
