@@ -202,6 +202,26 @@ describe.skipIf(!hasRedisBinaries).each([
       expect(r.transitions.map((t) => `${t.from}>${t.to}`)).toEqual(['closed>open']);
     }
     expect(c.circuits.sharedState('p')).toMatchObject({ state: 'open', by: 'r1' });
+    // Every replica reaches the promoted master within a few seconds (a refreshed slot map; the periodic read of the
+    // circuit keeps failing, and asking for a refresh, until it does).
+    const circuitKey = a.redis.key('circuit:{p}');
+    const reached = new Set<string>();
+    const asking = new Set<string>();
+    await until(
+      () => {
+        for (const r of replicas) {
+          if (reached.has(r.id) || asking.has(r.id)) continue;
+          asking.add(r.id);
+          void r.redis.run('reach check', (cmd) => cmd.hGetAll(circuitKey)).then((o) => {
+            asking.delete(r.id);
+            if (o.ok) reached.add(r.id);
+          });
+        }
+        return reached.size === replicas.length;
+      },
+      5_000,
+      () => JSON.stringify(replicas.map(describeReplica)),
+    );
     // Pub/sub works again: a reset reaches (and is acknowledged by) every replica, and a count started after the
     // promotion is shared: one failure on each replica opens the circuit everywhere.
     const reset = await b.circuits.command('p', 'reset');
