@@ -135,6 +135,8 @@ class FloorController {
         const error = chunk.indexOf(ERROR_EVENT);
         if (error !== -1 && (content === -1 || error < content)) {
           held = undefined;
+          clearTimeout(deadline);
+          if (route) provider.record(false);
           res.body.destroy();
           return refuse(reply, 502, 'api_error', 'upstream error before the first content event');
         }
