@@ -14,6 +14,10 @@
  *     DELTAS=N  (MODE=sse) N content_block_delta events per stream, for a long answer; the CPU per event is then
  *       reported too.  EVENT_DELAY_MS=M  the events M ms apart, each in its own write (as a real model's tokens)
  *
+ * TRACE_GC=1: every target runs with --trace-gc, and each round's count of its full (Mark-Compact) GCs is printed
+ * beside its CPU. A process of the same code can settle in a state with ~10 full GCs a second under long streams
+ * (docs/benchmarks.md, "Streams (issue 23)", 2026-12-07 night) and then costs twice the CPU: read such rounds apart.
+ *
  * Start with a control variant that is not compared: in two runs the first relay started measured ~5 µs/request
  * more CPU than identical relays started after it (cause not found).
  */
@@ -44,6 +48,18 @@ const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const WARMUP_SECONDS = Number(process.env.BENCH_WARMUP_SECONDS ?? 10);
 const DISTINCT = process.env.DISTINCT === '1';
 const SHAPE = streamShapeFromEnv();
+const GC_FLAGS = process.env.TRACE_GC === '1' ? ['--trace-gc'] : [];
+
+/** Counts the full GCs a target started with --trace-gc reports on its stdout (by its pid). */
+const fullGcs = new Map<number, number>();
+function countFullGcs(child: ChildProcess): void {
+  if (GC_FLAGS.length === 0) return;
+  fullGcs.set(child.pid!, 0);
+  child.stdout?.on('data', (d: Buffer) => {
+    const n = d.toString('latin1').split('Mark-Compact').length - 1;
+    if (n > 0) fullGcs.set(child.pid!, (fullGcs.get(child.pid!) ?? 0) + n);
+  });
+}
 
 interface Variant {
   name: string;
@@ -106,17 +122,19 @@ async function main(): Promise<void> {
     children.push(await startFakeUpstream(fakePort, MODE === 'sse' ? SHAPE.args : []));
     const targets: Array<{ name: string; url: string; pid: number }> = [];
     const refPort = await freePort();
-    const ref = await startNode(referenceArgs(refPort, upstream), REFERENCE_READY);
+    const ref = await startNode(referenceArgs(refPort, upstream, [...PROXY_NODE_FLAGS, ...GC_FLAGS]), REFERENCE_READY);
+    countFullGcs(ref);
     children.push(ref);
     targets.push({ name: 'reference', url: `http://127.0.0.1:${refPort}`, pid: ref.pid! });
     for (const v of variants) {
       const port = await freePort();
       if (v.script) {
         const child = await startNode(
-          referenceArgs(port, upstream, PROXY_NODE_FLAGS, v.script),
+          referenceArgs(port, upstream, [...PROXY_NODE_FLAGS, ...GC_FLAGS], v.script),
           REFERENCE_READY,
           v.env,
         );
+        countFullGcs(child);
         children.push(child);
         targets.push({ name: v.name, url: `http://127.0.0.1:${port}`, pid: child.pid! });
         continue;
@@ -124,8 +142,9 @@ async function main(): Promise<void> {
       const configPath = join(dir, `${v.name}.yaml`);
       writeFileSync(configPath, benchRelayConfig(port, upstream, ['cache:', `  mode: ${v.cache}`], v.level));
       // A relay logging at warn prints nothing once up: started with no ready text, then polled until it answers.
-      const child = spawnNode([...PROXY_NODE_FLAGS, v.main, '--config', configPath], v.env);
+      const child = spawnNode([...PROXY_NODE_FLAGS, ...GC_FLAGS, v.main, '--config', configPath], v.env);
       children.push(child);
+      countFullGcs(child);
       child.stdout?.resume();
       child.stderr?.resume();
       await waitUntilServing(`http://127.0.0.1:${port}/health/live`);
@@ -143,12 +162,15 @@ async function main(): Promise<void> {
     for (const t of targets) await load(t.url, WARMUP_SECONDS * 1000);
     const cpu = new Map<string, number[]>();
     const rps = new Map<string, number[]>();
+    const gcs = new Map<string, number[]>();
     for (let round = 0; round < ROUNDS; round++) {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         await load(t.url, 1000);
         const cpu0 = cpuSeconds(t.pid);
+        const gc0 = fullGcs.get(t.pid) ?? 0;
         const r = await load(t.url, SECONDS * 1000);
+        gcs.set(t.name, [...(gcs.get(t.name) ?? []), (fullGcs.get(t.pid) ?? 0) - gc0]);
         if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} requests failed`);
         cpu.set(t.name, [...(cpu.get(t.name) ?? []), ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests]);
         rps.set(t.name, [...(rps.get(t.name) ?? []), r.rps]);
@@ -171,7 +193,9 @@ async function main(): Promise<void> {
           `rounds: ${cpu
             .get(t.name)!
             .map((x) => x.toFixed(0))
-            .join(' ')}\n`,
+            .join(' ')}` +
+          (GC_FLAGS.length > 0 ? `  full GCs: ${gcs.get(t.name)!.join(' ')}` : '') +
+          '\n',
       );
     }
   } finally {
