@@ -28,4 +28,4 @@ EXPOSE 8787
 # CC_RELAY_CONFIG selects the config file (mount your own and point it there).
 # No V8 heap flags: --max-semi-space-size=64 no longer changed CPU per request in an A/B (2026-12-07) and cost
 # ~6 KB of RSS per open stream and ~27 MiB idle (docs/benchmarks.md, "Many long streams").
-CMD ["node", "dist/main.js"]
+CMD ["node", "--no-memory-reducer", "dist/main.js"]

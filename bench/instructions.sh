@@ -21,7 +21,7 @@ WARM=${WARM:-4000}
 N=${N:-1000}
 MODE=${MODE:-json}
 # The flags npm start and the Dockerfile run the relay with; both targets get them.
-NODE_FLAGS=${NODE_FLAGS:-}
+NODE_FLAGS=${NODE_FLAGS:---no-memory-reducer}
 OUT=$(mktemp -d)
 ONLY=${ONLY:-}
 # Another build to count instead of dist/ (a copy of dist/ from before a change, for an A/B).

@@ -65,7 +65,7 @@ export function rssMiB(pid: number): number {
  * Node flags both proxies run with: the relay's own, as `npm start` and the Dockerfile give them, so the relay is
  * measured as it ships and the reference gets the same runtime (BENCH_NODE_FLAGS overrides, '' for none).
  */
-export const PROXY_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '')
+export const PROXY_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? '--no-memory-reducer')
   .split(' ')
   .filter(Boolean);
 

@@ -12,9 +12,11 @@ describe('the Node flags the relay runs with', () => {
   const startFlags = start.split(' ').filter((w) => w.startsWith('--'));
 
   // --max-semi-space-size=64 was dropped on 2026-12-07: no measurable CPU gain per request any more, ~6 KB of RSS
-  // per open stream (docs/benchmarks.md). Flags come back only with a benchmark that shows what they buy.
-  it('npm start passes no V8 heap flags', () => {
-    expect(startFlags).toEqual([]);
+  // per open stream (docs/benchmarks.md). Flags come back only with a benchmark that shows what they buy:
+  // --no-memory-reducer keeps a process that idled from settling into ~10 full GCs a second under long streams
+  // (bench/gc-modes.ts, docs/benchmarks.md "Streams (issue 23)", 2026-12-07 night).
+  it('npm start passes only --no-memory-reducer', () => {
+    expect(startFlags).toEqual(['--no-memory-reducer']);
     expect(start).toMatch(/dist\/main\.js$/);
   });
 
