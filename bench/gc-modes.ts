@@ -9,6 +9,8 @@
  *   npm run build && DELTAS=500 KINDS=nest,relay,nest,relay node -r @swc-node/register bench/gc-modes.ts
  *     KINDS: nest (bench/reference-nest.ts), floor (bench/reference-floor.ts), relay (the built relay, cache off)
  *     ROUNDS=4  BENCH_SECONDS=3  BENCH_WARMUP_SECONDS=5  CONNS=16  GC_QUIET=2  DELTAS=N (see bench/processes.ts)
+ *     BENCH_NODE_FLAGS='' runs every target without the relay's --no-memory-reducer: then some processes land in the
+ *     full-GC state after their idle spells between rounds (17 of 46 on 2026-12-07, none of 21 with the flag)
  */
 import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
