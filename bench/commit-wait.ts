@@ -10,6 +10,7 @@ import { request } from 'undici';
 import { startRoutingWorld } from '../test/e2e/support/routing-world';
 import { CLIENT_KEY } from '../test/e2e/support/relay-harness';
 import type { StreamShape } from '../test/fakes/fake-scenario';
+import { median } from './load';
 
 const ROUNDS = Number(process.env.ROUNDS ?? 20);
 
@@ -20,7 +21,6 @@ const PACINGS: { name: string; shape: StreamShape }[] = [
   { name: 'an event every 50 ms', shape: { delayMs: 50, pings: true } },
 ];
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 async function once(url: string): Promise<{ headers: number; firstDelta: number }> {
   const t0 = performance.now();

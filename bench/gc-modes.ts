@@ -16,13 +16,14 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad } from './load';
+import { median, runLoad } from './load';
 import {
   BENCH_HEADERS,
   benchRelayConfig,
   benchRequestBody,
   cpuSeconds,
   freePort,
+  fullGcCounter,
   PROXY_NODE_FLAGS,
   REFERENCE_READY,
   referenceArgs,
@@ -47,10 +48,8 @@ interface Target {
   kind: string;
   url: string;
   pid: number;
-  fullGcs: number;
+  fullGcs: () => number;
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
   const shape = streamShapeFromEnv();
@@ -75,11 +74,13 @@ async function main(): Promise<void> {
         throw new Error(`KINDS: unknown kind ${kind} (nest, floor, relay)`);
       }
       children.push(child);
-      const t: Target = { name: `${kind}${i}`, kind, url: `http://127.0.0.1:${port}`, pid: child.pid!, fullGcs: 0 };
-      child.stdout?.on('data', (d: Buffer) => {
-        t.fullGcs += d.toString('latin1').split('Mark-Compact').length - 1;
+      targets.push({
+        name: `${kind}${i}`,
+        kind,
+        url: `http://127.0.0.1:${port}`,
+        pid: child.pid!,
+        fullGcs: fullGcCounter(child),
       });
-      targets.push(t);
     }
     const load = (url: string, durationMs: number) =>
       runLoad({
@@ -96,11 +97,11 @@ async function main(): Promise<void> {
       const order = round % 2 === 0 ? targets : [...targets].reverse();
       for (const t of order) {
         const cpu0 = cpuSeconds(t.pid);
-        const gc0 = t.fullGcs;
+        const gc0 = t.fullGcs();
         const r = await load(t.url, SECONDS * 1000);
         if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} requests failed`);
         const cpu = ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests;
-        const gcs = t.fullGcs - gc0;
+        const gcs = t.fullGcs() - gc0;
         process.stdout.write(
           `round ${round} ${t.name.padEnd(8)} cpu ${cpu.toFixed(1).padStart(6)} µs/req  ` +
             `${r.rps.toFixed(0).padStart(6)} req/s  full GCs ${gcs}\n`,

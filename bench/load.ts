@@ -66,3 +66,8 @@ export async function runLoad(opts: {
     p99Ms: pct(99),
   };
 }
+
+/** The median of a list (its upper middle for an even count; NaN for none). */
+export function median(xs: number[]): number {
+  return [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+}

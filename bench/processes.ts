@@ -169,3 +169,12 @@ export function benchRequestBody(stream: boolean, distinct: boolean): string | (
   if (!distinct) return body;
   return () => body.replace('Benchmark me', `Benchmark me #${String(distinctSent++).padStart(12, '0')}`);
 }
+
+/** Counts the full (Mark-Compact) GCs a process started with --trace-gc reports on its stdout: the count so far. */
+export function fullGcCounter(child: ChildProcess): () => number {
+  let count = 0;
+  child.stdout?.on('data', (d: Buffer) => {
+    count += d.toString('latin1').split('Mark-Compact').length - 1;
+  });
+  return () => count;
+}

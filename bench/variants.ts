@@ -25,13 +25,14 @@ import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runLoad } from './load';
+import { median, runLoad } from './load';
 import {
   BENCH_HEADERS,
   benchRequestBody,
   benchRelayConfig,
   cpuSeconds,
   freePort,
+  fullGcCounter,
   PROXY_NODE_FLAGS,
   REFERENCE_READY,
   referenceArgs,
@@ -50,15 +51,10 @@ const DISTINCT = process.env.DISTINCT === '1';
 const SHAPE = streamShapeFromEnv();
 const GC_FLAGS = process.env.TRACE_GC === '1' ? ['--trace-gc'] : [];
 
-/** Counts the full GCs a target started with --trace-gc reports on its stdout (by its pid). */
-const fullGcs = new Map<number, number>();
+/** With TRACE_GC=1, each target's full GCs so far (by its pid). */
+const fullGcs = new Map<number, () => number>();
 function countFullGcs(child: ChildProcess): void {
-  if (GC_FLAGS.length === 0) return;
-  fullGcs.set(child.pid!, 0);
-  child.stdout?.on('data', (d: Buffer) => {
-    const n = d.toString('latin1').split('Mark-Compact').length - 1;
-    if (n > 0) fullGcs.set(child.pid!, (fullGcs.get(child.pid!) ?? 0) + n);
-  });
+  if (GC_FLAGS.length > 0) fullGcs.set(child.pid!, fullGcCounter(child));
 }
 
 interface Variant {
@@ -109,8 +105,6 @@ async function waitUntilServing(url: string): Promise<void> {
     }
   }
 }
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
 
 async function main(): Promise<void> {
   const variants = parseVariants(process.env.VARIANTS ?? 'base');
@@ -168,9 +162,9 @@ async function main(): Promise<void> {
       for (const t of order) {
         await load(t.url, 1000);
         const cpu0 = cpuSeconds(t.pid);
-        const gc0 = fullGcs.get(t.pid) ?? 0;
+        const gc0 = fullGcs.get(t.pid)?.() ?? 0;
         const r = await load(t.url, SECONDS * 1000);
-        gcs.set(t.name, [...(gcs.get(t.name) ?? []), (fullGcs.get(t.pid) ?? 0) - gc0]);
+        gcs.set(t.name, [...(gcs.get(t.name) ?? []), (fullGcs.get(t.pid)?.() ?? 0) - gc0]);
         if (r.errors > 0) throw new Error(`${t.name}: ${r.errors} requests failed`);
         cpu.set(t.name, [...(cpu.get(t.name) ?? []), ((cpuSeconds(t.pid) - cpu0) * 1e6) / r.requests]);
         rps.set(t.name, [...(rps.get(t.name) ?? []), r.rps]);
